@@ -1,0 +1,3 @@
+from bot.entrypoints.cli import main
+
+main()

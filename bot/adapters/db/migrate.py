@@ -1,0 +1,45 @@
+"""Alembic from code: upgrade, and "is this database at head?"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from bot.adapters.db.engine import make_engine, normalise_url
+
+MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str) -> str:
+    make_engine(url).dispose()  # creates the SQLite folder when missing
+    cfg = alembic_config(url)
+    command.upgrade(cfg, "head")
+    return head_revision()
+
+
+def head_revision() -> str:
+    script = ScriptDirectory(str(MIGRATIONS))
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def at_head(engine: Engine) -> bool:
+    return current_revision(engine) == head_revision()

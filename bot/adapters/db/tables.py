@@ -1,0 +1,204 @@
+"""SQLAlchemy tables. Alembic's env.py reads ``metadata`` from here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use UTC-aware values")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+people = Table(
+    "people",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("slack_id", String(32), unique=True),
+    Column("telegram_id", BigInteger, unique=True),
+    Column("email", String(320), unique=True),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("slack_usergroup", String(32)),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("person_id", ForeignKey("people.id", ondelete="CASCADE"), primary_key=True),
+)
+
+policies = Table(
+    "policies",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model", String(200), nullable=False, unique=True),
+    Column("rules", JSON, nullable=False),
+    Column("deadline_s", Integer, nullable=False),
+    Column("remind_every_s", Integer),
+    Column("escalate_after_s", Integer),
+    Column("escalate_to", String(100)),
+    Column("on_expiry", String(16), nullable=False),
+    Column("allow_self_approval", Boolean, nullable=False),
+    Column("allow_override_failed_gates", Boolean, nullable=False),
+    Column("reject_reason_required", Boolean, nullable=False),
+)
+
+approval_requests = Table(
+    "approval_requests",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("model_name", String(200), nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("challenger_run_id", String(64)),
+    Column("data_run_id", String(64)),
+    Column("staging_run_id", String(128)),
+    # '' when the submission named no staging run, so the unique key still works.
+    Column("submission_key", String(128), nullable=False),
+    Column("requested_by", String(200), nullable=False),
+    Column("gates", JSON, nullable=False),
+    Column("links", JSON, nullable=False),
+    Column("promotion", JSON, nullable=False),
+    Column("state", String(24), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("deadline_at", UtcDateTime, nullable=False),
+    Column("decided_at", UtcDateTime),
+    Column("decided_by", String(400)),
+    Column("reason", Text),
+    Column("override", Boolean, nullable=False),
+    Column("expiry_action", String(16)),
+    Column("next_reminder_at", UtcDateTime),
+    Column("reminders_sent", Integer, nullable=False),
+    Column("escalate_at", UtcDateTime),
+    Column("escalated_at", UtcDateTime),
+    Column("promotion_run_id", String(128)),
+    UniqueConstraint("model_name", "model_version", "submission_key"),
+    Index("ix_approval_requests_state_model", "state", "model_name"),
+    Index("ix_approval_requests_created", "created_at", "id"),
+)
+
+votes = Table(
+    "votes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "request_id",
+        ForeignKey("approval_requests.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    # The configured name at the time of the vote: people may leave the config later.
+    Column("person", String(100), nullable=False),
+    Column("vote", String(16), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("comment", Text),
+    Column("groups", JSON, nullable=False),
+    Column("override", Boolean, nullable=False),
+    UniqueConstraint("request_id", "person"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
+    Column("at", UtcDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("actor", String(400), nullable=False),
+    Column("request_id", String(16), index=True),
+    Column("data", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# One row: the last written (seq, hash). Locking it serialises appends, so the
+# chain never forks, and it lets `audit verify` notice a deleted tail.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("request_id", String(16), index=True),
+    Column("payload", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime),
+    Column("last_error", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime),
+    Index("ix_outbox_state_next", "state", "next_attempt_at"),
+)

@@ -1,0 +1,70 @@
+"""The unit of work: one connection, one transaction; only it commits."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine
+
+from bot.adapters.db.repositories import (
+    SqlAuditLog,
+    SqlDirectoryRepository,
+    SqlOutbox,
+    SqlRequestRepository,
+    SqlTokenRepository,
+)
+
+
+class SqlUnitOfWork:
+    requests: SqlRequestRepository
+    directory: SqlDirectoryRepository
+    audit: SqlAuditLog
+    outbox: SqlOutbox
+    tokens: SqlTokenRepository
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> SqlUnitOfWork:
+        self._conn = self.engine.connect()
+        self._conn.begin()
+        self.requests = SqlRequestRepository(self._conn)
+        self.directory = SqlDirectoryRepository(self._conn)
+        self.audit = SqlAuditLog(self._conn)
+        self.outbox = SqlOutbox(self._conn)
+        self.tokens = SqlTokenRepository(self._conn)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._conn is not None
+        try:
+            if self._conn.in_transaction():
+                self._conn.rollback()
+        finally:
+            self._conn.close()
+            self._conn = None
+
+    @property
+    def connection(self) -> Connection:
+        assert self._conn is not None, "unit of work used outside `with`"
+        return self._conn
+
+    def commit(self) -> None:
+        self.connection.commit()
+
+    def rollback(self) -> None:
+        self.connection.rollback()
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine)

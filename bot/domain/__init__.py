@@ -1,0 +1,1 @@
+"""The rules every channel shares. Pure Python, no I/O."""

@@ -1,0 +1,89 @@
+"""Errors the rules raise.
+
+Every error carries one line that names the problem; channels show it as is.
+
+    DomainError
+    ├── NotFound
+    │   ├── UnknownRequest
+    │   └── UnknownPerson
+    ├── Refused                 (a vote that the rules do not accept)
+    │   ├── NotEligible
+    │   ├── SelfApproval
+    │   ├── ReasonRequired
+    │   ├── AlreadyVoted
+    │   ├── AlreadyDecided
+    │   └── FailedGatesNotOverridable
+    ├── InvalidRequest          (a submission that cannot be accepted)
+    └── ConfigError             (declarative config; names the field path)
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class: the message is one line meant for a person."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class UnknownRequest(NotFound):
+    code = "unknown_request"
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"unknown approval request {request_id!r}")
+        self.request_id = request_id
+
+
+class UnknownPerson(NotFound):
+    code = "unknown_person"
+
+    def __init__(self, who: str) -> None:
+        super().__init__(f"{who} is not a known person: add them to the config's people")
+        self.who = who
+
+
+class Refused(DomainError):
+    code = "refused"
+
+
+class NotEligible(Refused):
+    code = "not_eligible"
+
+
+class SelfApproval(Refused):
+    code = "self_approval"
+
+
+class ReasonRequired(Refused):
+    code = "reason_required"
+
+
+class AlreadyVoted(Refused):
+    code = "already_voted"
+
+
+class AlreadyDecided(Refused):
+    code = "already_decided"
+
+
+class FailedGatesNotOverridable(Refused):
+    code = "failed_gates"
+
+
+class InvalidRequest(DomainError):
+    code = "invalid_request"
+
+
+class ConfigError(DomainError):
+    code = "config_error"

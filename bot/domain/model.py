@@ -1,0 +1,476 @@
+"""The approval request, its votes, the people who cast them and the policy.
+
+Pure Python: no I/O. The service layer loads these, calls a method, and saves
+what changed together with the events the method recorded.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import string
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from bot.domain import errors
+from bot.domain.quorum import Rule, RuleProgress, assign
+
+SYSTEM_DEADLINE = "system:deadline"
+SYSTEM = "system"
+NO_CHAMPION = -1.0
+
+
+class State(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"
+    CANCELLED = "cancelled"
+    PROMOTING = "promoting"
+    PROMOTED = "promoted"
+    PROMOTION_FAILED = "promotion_failed"
+
+
+DECISIONS = frozenset(
+    {State.APPROVED, State.REJECTED, State.EXPIRED, State.SUPERSEDED, State.CANCELLED}
+)
+# After a decision only the promotion may move on, and only forward.
+_TRANSITIONS: dict[State, frozenset[State]] = {
+    State.PENDING: DECISIONS,
+    State.APPROVED: frozenset({State.PROMOTING, State.PROMOTION_FAILED}),
+    State.PROMOTING: frozenset({State.PROMOTED, State.PROMOTION_FAILED}),
+}
+
+
+class VoteKind(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class ExpiryAction(StrEnum):
+    ARCHIVE = "archive"
+    REJECT = "reject"
+    KEEP = "keep"
+
+
+_OPS = {
+    "<": lambda v, t: v < t,
+    "<=": lambda v, t: v <= t,
+    ">": lambda v, t: v > t,
+    ">=": lambda v, t: v >= t,
+    "==": lambda v, t: v == t,
+}
+GATE_OPS = tuple(_OPS)
+
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_request_id() -> str:
+    """Short, URL- and callback-safe id (10 chars of [a-z0-9])."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(10))
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    name: str
+    value: float
+    threshold: float
+    op: str
+    passed: bool
+
+    def __post_init__(self) -> None:
+        if self.op not in _OPS:
+            raise ValueError(f"gate {self.name!r}: op must be one of {', '.join(GATE_OPS)}")
+        if not (math.isfinite(self.value) and math.isfinite(self.threshold)):
+            raise ValueError(f"gate {self.name!r}: value and threshold must be finite numbers")
+
+    @property
+    def no_champion(self) -> bool:
+        """The first-promotion sentinel: there is no champion to compare with."""
+        return self.name == "challenger_accuracy" and self.threshold == NO_CHAMPION
+
+    def describe(self) -> str:
+        mark = "passed" if self.passed else "FAILED"
+        if self.no_champion:
+            return f"{self.name} = {self.value:g} (no champion yet) {mark}"
+        return f"{self.name} = {self.value:g} {self.op} {self.threshold:g} {mark}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "value": self.value,
+            "threshold": self.threshold,
+            "op": self.op,
+            "passed": self.passed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    name: str
+    slack: str | None = None
+    telegram: int | None = None
+    email: str | None = None
+
+    def answers_to(self, who: str) -> bool:
+        """Is ``who`` (a name, email or channel id) this person?"""
+        w = who.strip().lower()
+        keys = {self.name.lower(), (self.email or "").lower(), (self.slack or "").lower()}
+        if self.telegram is not None:
+            keys.add(str(self.telegram))
+        keys.discard("")
+        return w in keys
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    name: str
+    members: frozenset[str] = frozenset()
+    slack_usergroup: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    model: str
+    rules: tuple[Rule, ...]
+    deadline: timedelta = timedelta(hours=48)
+    remind_every: timedelta | None = timedelta(hours=12)
+    escalate_after: timedelta | None = None
+    escalate_to: str | None = None
+    on_expiry: ExpiryAction = ExpiryAction.ARCHIVE
+    allow_self_approval: bool = False
+    allow_override_failed_gates: bool = False
+    reject_reason_required: bool = True
+
+    @property
+    def approver_groups(self) -> frozenset[str]:
+        return frozenset(r.group for r in self.rules)
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    person: str
+    vote: VoteKind
+    channel: str
+    at: datetime
+    comment: str | None = None
+    groups: tuple[str, ...] = ()
+    override: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "person": self.person,
+            "vote": self.vote.value,
+            "channel": self.channel,
+            "at": self.at.isoformat(),
+            "comment": self.comment,
+            "groups": list(self.groups),
+            "override": self.override,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened to a request, for the audit log."""
+
+    kind: str
+    actor: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ApprovalRequest:
+    id: str
+    model_name: str
+    model_version: str
+    requested_by: str
+    created_at: datetime
+    deadline_at: datetime
+    challenger_run_id: str | None = None
+    data_run_id: str | None = None
+    staging_run_id: str | None = None
+    gates: tuple[GateResult, ...] = ()
+    links: dict[str, str] = field(default_factory=dict)
+    promotion: dict[str, Any] = field(default_factory=dict)
+    state: State = State.PENDING
+    votes: list[Vote] = field(default_factory=list)
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    reason: str | None = None
+    override: bool = False
+    expiry_action: ExpiryAction | None = None
+    next_reminder_at: datetime | None = None
+    reminders_sent: int = 0
+    escalate_at: datetime | None = None
+    escalated_at: datetime | None = None
+    promotion_run_id: str | None = None
+    events: list[Event] = field(default_factory=list, repr=False, compare=False)
+
+    # -- creation ---------------------------------------------------------
+
+    @classmethod
+    def submit(
+        cls,
+        *,
+        model_name: str,
+        model_version: str,
+        requested_by: str,
+        policy: Policy,
+        now: datetime,
+        request_id: str | None = None,
+        challenger_run_id: str | None = None,
+        data_run_id: str | None = None,
+        staging_run_id: str | None = None,
+        gates: tuple[GateResult, ...] = (),
+        links: dict[str, str] | None = None,
+        promotion: dict[str, Any] | None = None,
+    ) -> ApprovalRequest:
+        deadline = now + policy.deadline
+        remind = now + policy.remind_every if policy.remind_every else None
+        escalate = (
+            now + policy.escalate_after if policy.escalate_after and policy.escalate_to else None
+        )
+        req = cls(
+            id=request_id or new_request_id(),
+            model_name=model_name,
+            model_version=model_version,
+            requested_by=requested_by,
+            created_at=now,
+            deadline_at=deadline,
+            challenger_run_id=challenger_run_id,
+            data_run_id=data_run_id,
+            staging_run_id=staging_run_id,
+            gates=gates,
+            links=dict(links or {}),
+            promotion=dict(promotion or {}),
+            next_reminder_at=remind if remind and remind < deadline else None,
+            escalate_at=escalate if escalate and escalate < deadline else None,
+        )
+        req.events.append(
+            Event(
+                "submitted",
+                requested_by,
+                {
+                    "model_name": model_name,
+                    "model_version": model_version,
+                    "gates": [g.to_dict() for g in gates],
+                    "deadline_at": deadline.isoformat(),
+                    "policy": policy.model,
+                },
+            )
+        )
+        return req
+
+    # -- queries ----------------------------------------------------------
+
+    @property
+    def is_pending(self) -> bool:
+        return self.state is State.PENDING
+
+    @property
+    def decision(self) -> State | None:
+        """The terminal decision; promotion progress does not change it."""
+        if self.state is State.PENDING:
+            return None
+        if self.state in DECISIONS:
+            return self.state
+        return State.APPROVED
+
+    @property
+    def failed_gates(self) -> tuple[GateResult, ...]:
+        return tuple(g for g in self.gates if not g.passed)
+
+    def vote_of(self, person: str) -> Vote | None:
+        return next((v for v in self.votes if v.person == person), None)
+
+    def approvals(self) -> dict[str, tuple[str, ...]]:
+        return {v.person: v.groups for v in self.votes if v.vote is VoteKind.APPROVE}
+
+    def progress(self, policy: Policy) -> list[RuleProgress]:
+        return assign(policy.rules, self.approvals())
+
+    def quorum_met(self, policy: Policy) -> bool:
+        return bool(policy.rules) and all(p.met for p in self.progress(policy))
+
+    def missing_groups(self, policy: Policy) -> list[tuple[str, int]]:
+        """(group, how many more approvals) for each rule not met yet."""
+        return [
+            (p.group, p.min_approvals - p.approvals) for p in self.progress(policy) if not p.met
+        ]
+
+    def is_requester(self, person: Person) -> bool:
+        return person.answers_to(self.requested_by)
+
+    # -- commands ---------------------------------------------------------
+
+    def _move(self, to: State) -> None:
+        allowed = _TRANSITIONS.get(self.state, frozenset())
+        if to not in allowed:
+            raise errors.AlreadyDecided(self._decided_message())
+
+    def _decided_message(self) -> str:
+        who = f" by {self.decided_by}" if self.decided_by else ""
+        when = f" at {self.decided_at:%Y-%m-%d %H:%M} UTC" if self.decided_at else ""
+        return f"request {self.id} is already {self.state.value}{who}{when}; nothing changed"
+
+    def cast_vote(
+        self,
+        *,
+        person: Person,
+        person_groups: frozenset[str],
+        vote: VoteKind,
+        policy: Policy,
+        now: datetime,
+        channel: str,
+        comment: str | None = None,
+    ) -> Vote:
+        """Record one person's vote; decide the request when the rules say so.
+
+        Raises a ``Refused`` subclass, changing nothing, when the vote is not
+        allowed. The order of checks matters for the message a person sees.
+        """
+        if not self.is_pending:
+            raise errors.AlreadyDecided(self._decided_message())
+        previous = self.vote_of(person.name)
+        if previous is not None:
+            raise errors.AlreadyVoted(
+                f"{person.name} already voted {previous.vote.value} on request {self.id} "
+                f"at {previous.at:%Y-%m-%d %H:%M} UTC; one vote per person"
+            )
+        eligible = tuple(sorted(policy.approver_groups & person_groups))
+        if not eligible:
+            needed = ", ".join(sorted(policy.approver_groups)) or "none configured"
+            raise errors.NotEligible(
+                f"{person.name} may not vote on {self.model_name}: "
+                f"not a member of an approver group ({needed})"
+            )
+        comment = (comment or "").strip() or None
+        override = False
+        if vote is VoteKind.APPROVE:
+            if self.is_requester(person) and not policy.allow_self_approval:
+                raise errors.SelfApproval(
+                    f"{person.name} requested {self.model_name} v{self.model_version} "
+                    "and may not approve it (self-approval is not allowed by the policy)"
+                )
+            if self.failed_gates:
+                if not policy.allow_override_failed_gates:
+                    names = ", ".join(g.name for g in self.failed_gates)
+                    raise errors.FailedGatesNotOverridable(
+                        f"gates failed ({names}) and the policy does not allow "
+                        "approving over failed gates; reject it instead"
+                    )
+                override = True
+        elif policy.reject_reason_required and not comment:
+            raise errors.ReasonRequired("a reason is required to reject")
+
+        cast = Vote(
+            person=person.name,
+            vote=vote,
+            channel=channel,
+            at=now,
+            comment=comment,
+            groups=eligible,
+            override=override,
+        )
+        self.votes.append(cast)
+        self.events.append(Event("voted", person.name, cast.to_dict()))
+        if vote is VoteKind.REJECT:
+            self._decide(State.REJECTED, by=person.name, reason=comment, now=now)
+        elif self.quorum_met(policy):
+            approvers = sorted(self.approvals())
+            self.override = any(v.override for v in self.votes)
+            met = "; ".join(
+                f"{p.group} {p.approvals}/{p.min_approvals} ({', '.join(p.people)})"
+                for p in self.progress(policy)
+            )
+            self._decide(
+                State.APPROVED, by=",".join(approvers), reason=f"quorum met: {met}", now=now
+            )
+        return cast
+
+    def _decide(self, to: State, *, by: str, reason: str | None, now: datetime) -> None:
+        self._move(to)
+        self.state = to
+        self.decided_at = now
+        self.decided_by = by
+        self.reason = reason
+        self.next_reminder_at = None
+        self.escalate_at = None
+        data: dict[str, Any] = {"decision": to.value, "by": by, "reason": reason}
+        if self.override:
+            data["override_failed_gates"] = [g.name for g in self.failed_gates]
+        if self.expiry_action:
+            data["expiry_action"] = self.expiry_action.value
+        self.events.append(Event("decided", by, data))
+
+    def expire(self, *, policy: Policy, now: datetime) -> None:
+        """The deadline passed: a system decision, with the policy's expiry action."""
+        if not self.is_pending:
+            raise errors.AlreadyDecided(self._decided_message())
+        if now < self.deadline_at:
+            raise errors.Refused(f"request {self.id} is not due until {self.deadline_at}")
+        missing = ", ".join(f"{n} more from {g}" for g, n in self.missing_groups(policy))
+        self.expiry_action = policy.on_expiry
+        self.events.append(Event("expired", SYSTEM_DEADLINE, {"missing": missing}))
+        self._decide(
+            State.EXPIRED,
+            by=SYSTEM_DEADLINE,
+            reason=f"deadline passed without quorum ({missing or 'no rules'})",
+            now=now,
+        )
+
+    def supersede(self, *, by_request: str, now: datetime) -> None:
+        if not self.is_pending:
+            raise errors.AlreadyDecided(self._decided_message())
+        self.events.append(Event("superseded", SYSTEM, {"by_request": by_request}))
+        self._decide(
+            State.SUPERSEDED, by=SYSTEM, reason=f"superseded by request {by_request}", now=now
+        )
+
+    def cancel(self, *, by: str, reason: str, now: datetime) -> None:
+        if not self.is_pending:
+            raise errors.AlreadyDecided(self._decided_message())
+        self._decide(State.CANCELLED, by=by, reason=reason, now=now)
+
+    def remind(self, *, policy: Policy, now: datetime) -> bool:
+        """Note a reminder if one is due; True when it was."""
+        if not self.is_pending or self.next_reminder_at is None or now < self.next_reminder_at:
+            return False
+        self.reminders_sent += 1
+        nxt = now + policy.remind_every if policy.remind_every else None
+        self.next_reminder_at = nxt if nxt and nxt < self.deadline_at else None
+        missing = [{"group": g, "needed": n} for g, n in self.missing_groups(policy)]
+        self.events.append(
+            Event("reminded", SYSTEM, {"count": self.reminders_sent, "missing": missing})
+        )
+        return True
+
+    def escalate(self, *, policy: Policy, now: datetime) -> bool:
+        if (
+            not self.is_pending
+            or self.escalate_at is None
+            or self.escalated_at is not None
+            or now < self.escalate_at
+        ):
+            return False
+        self.escalated_at = now
+        self.escalate_at = None
+        self.events.append(Event("escalated", SYSTEM, {"to": policy.escalate_to}))
+        return True
+
+    def start_promotion(self, *, run_id: str, now: datetime) -> None:
+        self._move(State.PROMOTING)
+        self.state = State.PROMOTING
+        self.promotion_run_id = run_id
+        self.events.append(Event("promotion_started", SYSTEM, {"run_id": run_id}))
+
+    def finish_promotion(self, *, succeeded: bool, detail: str, now: datetime) -> None:
+        to = State.PROMOTED if succeeded else State.PROMOTION_FAILED
+        self._move(to)
+        self.state = to
+        self.events.append(
+            Event("promotion_finished", SYSTEM, {"state": to.value, "detail": detail})
+        )

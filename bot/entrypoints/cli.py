@@ -1,0 +1,341 @@
+"""`approval-bot` command line (also `python -m bot`).
+
+Errors go to stderr as one line (config errors: one line per bad field) with a
+non-zero exit; nothing is written when a command fails.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import yaml
+from pydantic import ValidationError
+
+from bot import bootstrap
+from bot.domain.errors import DomainError
+from bot.domain.model import VoteKind
+from bot.entrypoints import render
+from bot.ports import RequestFilter
+from bot.service.approvals import Identity
+from bot.service.config import parse_config
+from bot.service.schemas import SubmissionIn, field_errors
+from bot.service.views import request_to_dict
+from bot.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+FORMAT = click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+
+
+class CliError(click.ClickException):
+    """One line on stderr, exit 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def handle_errors(fn: F) -> F:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DomainError as exc:
+            raise CliError(exc.message) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def container() -> bootstrap.Container:
+    ctx = click.get_current_context()
+    obj = ctx.find_object(dict)
+    assert obj is not None
+    if "container" not in obj:
+        obj["container"] = bootstrap.build(Settings())
+        ctx.call_on_close(obj["container"].close)
+    return obj["container"]  # type: ignore[no-any-return]
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=False))
+
+
+def parse_when(_ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+00:00]"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """approval-bot: the human approval gate between staging and promotion."""
+    ctx.ensure_object(dict)
+
+
+@cli.command()
+def migrate() -> None:
+    """Create or upgrade the database schema to the latest migration."""
+    from bot.adapters.db.migrate import upgrade
+
+    settings = Settings()
+    rev = upgrade(settings.database_url)
+    click.echo(f"database at migration head {rev}")
+
+
+@cli.command()
+@click.option(
+    "-f",
+    "--file",
+    "path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Declarative YAML: people, groups, policies.",
+)
+@click.option("--dry-run", is_flag=True, help="Validate and show the changes; apply nothing.")
+@handle_errors
+def apply(path: str, dry_run: bool) -> None:
+    """Make people, groups and policies match a YAML file (idempotent, all or nothing)."""
+    directory = load_config(path)
+    svc = container().service
+    if dry_run:
+        from bot.service.config import diff_directories
+
+        changes = diff_directories(svc.directory(), directory)
+    else:
+        changes = svc.apply(directory)
+    if not changes:
+        click.echo("no changes")
+        return
+    for line in changes:
+        click.echo(line)
+    click.echo(f"{len(changes)} change(s) {'would be ' if dry_run else ''}applied")
+
+
+def load_config(path: str) -> Any:
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise CliError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise CliError(f"{path}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    try:
+        return parse_config(raw)
+    except DomainError as exc:
+        lines = exc.message.splitlines()
+        for line in lines[1:]:
+            click.echo(f"error: {path}: {line}", err=True)
+        raise CliError(f"{path}: {lines[0]}") from None
+
+
+@cli.group()
+def token() -> None:
+    """API tokens for the pipelines (stored hashed)."""
+
+
+@token.command("create")
+@click.argument("name")
+@handle_errors
+def token_create(name: str) -> None:
+    """Create a token and print it once."""
+    value = container().service.create_token(name)
+    click.echo(value)
+    click.echo(f"token {name!r} created; it is shown only now", err=True)
+
+
+@cli.command()
+@click.option(
+    "-f",
+    "--file",
+    "path",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Submission JSON (DESIGN §4), or - for stdin.",
+)
+@FORMAT
+@handle_errors
+def submit(path: str, fmt: str) -> None:
+    """Submit a challenger for approval (what the staging pipeline's notify step does)."""
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+        raw = json.loads(text)
+    except OSError as exc:
+        raise CliError(f"{path}: cannot read: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    try:
+        body = SubmissionIn.model_validate(raw)
+    except ValidationError as exc:
+        errs = field_errors(exc)
+        raise CliError(f"{path}: " + "; ".join(errs)) from None
+    c = container()
+    result = c.service.submit(body)
+    r = result.request
+    if fmt == "json":
+        emit_json({**request_to_dict(r), "created": result.created})
+        return
+    if not result.created:
+        click.echo(f"already submitted as {r.id} ({r.state.value})")
+        return
+    click.echo(
+        f"submitted {r.id}: {r.model_name} v{r.model_version}, deadline {render.ts(r.deadline_at)}"
+    )
+    for old in result.superseded:
+        click.echo(f"superseded {old}")
+
+
+@cli.command()
+@FORMAT
+@handle_errors
+def pending(fmt: str) -> None:
+    """Requests waiting for a decision."""
+    requests = container().service.pending()
+    if fmt == "json":
+        emit_json([request_to_dict(r) for r in requests])
+        return
+    if not requests:
+        click.echo("no pending requests")
+        return
+    click.echo(
+        render.table(
+            ("id", "model", "version", "requested_by", "deadline", "votes", "gates"),
+            render.pending_rows(requests),
+        )
+    )
+
+
+@cli.command()
+@click.argument("request_id")
+@FORMAT
+@handle_errors
+def show(request_id: str, fmt: str) -> None:
+    """One request: gates, rules, votes, decision and history."""
+    svc = container().service
+    request, policy = svc.get_with_policy(request_id)
+    history = svc.history([request])[request.id]
+    if fmt == "json":
+        emit_json(request_to_dict(request, policy, history))
+    else:
+        click.echo(render.show(request, policy, history))
+
+
+def _vote(request_id: str, person: str, vote: VoteKind, comment: str | None) -> None:
+    svc = container().service
+    result = svc.vote(
+        request_id, Identity("cli", person), vote, comment=comment, record_denial=False
+    )
+    r = result.request
+    click.echo(f"{person} {vote.value}d {r.id} ({r.model_name} v{r.model_version})")
+    if result.decided:
+        click.echo(f"request {r.id} is now {r.state.value}")
+    else:
+        missing = ", ".join(f"{n} more from {g}" for g, n in r.missing_groups(result.policy))
+        click.echo(f"still pending: needs {missing}")
+
+
+@cli.command()
+@click.argument("request_id")
+@click.option("--as", "person", required=True, help="The configured person who approves.")
+@click.option("--comment", default=None)
+@handle_errors
+def approve(request_id: str, person: str, comment: str | None) -> None:
+    """Approve a request as PERSON."""
+    _vote(request_id, person, VoteKind.APPROVE, comment)
+
+
+@cli.command()
+@click.argument("request_id")
+@click.option("--as", "person", required=True, help="The configured person who rejects.")
+@click.option("--reason", default=None, help="Why (required unless the policy says otherwise).")
+@handle_errors
+def reject(request_id: str, person: str, reason: str | None) -> None:
+    """Reject a request as PERSON, with a reason."""
+    _vote(request_id, person, VoteKind.REJECT, reason)
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--model", default=None)
+@click.option("--since", callback=parse_when, default=None, help="Created at or after (ISO).")
+@click.option("--until", callback=parse_when, default=None, help="Created before (ISO).")
+@click.option(
+    "--decision",
+    type=click.Choice(["pending", "approved", "rejected", "expired", "superseded", "cancelled"]),
+    default=None,
+)
+@click.option("--approver", default=None, help="A person who voted on it.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+@click.pass_context
+@handle_errors
+def audit(
+    ctx: click.Context,
+    model: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    decision: str | None,
+    approver: str | None,
+    fmt: str,
+) -> None:
+    """Who approved what, when and why. `audit verify` checks the hash chain."""
+    if ctx.invoked_subcommand is not None:
+        return
+    svc = container().service
+    state = "pending" if decision == "pending" else None
+    flt = RequestFilter(
+        model=model,
+        since=since,
+        until=until,
+        approver=approver,
+        decision=None if state else decision,
+        state=state,
+    )
+    requests = svc.search(flt)
+    if fmt == "json":
+        history = svc.history(requests)
+        emit_json([request_to_dict(r, history=history[r.id]) for r in requests])
+    elif fmt == "csv":
+        click.echo(render.to_csv(render.AUDIT_HEADERS, render.audit_rows(requests)), nl=False)
+    elif requests:
+        click.echo(render.table(render.AUDIT_HEADERS, render.audit_rows(requests)))
+    else:
+        click.echo("no matching requests")
+
+
+@audit.command("verify")
+@handle_errors
+def audit_verify() -> None:
+    """Check the audit log's hash chain; exit 1 naming the first bad event."""
+    count, problem = container().service.verify_audit()
+    if problem is not None:
+        raise CliError(f"audit log tampered: {problem}")
+    click.echo(f"audit log intact: {count} events")
+
+
+def main() -> None:
+    cli(prog_name="approval-bot")
+
+
+if __name__ == "__main__":
+    main()

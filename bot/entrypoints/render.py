@@ -1,0 +1,118 @@
+"""Plain-text renderings for the CLI (chat adapters have their own)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.domain.audit import AuditRecord
+from bot.domain.model import ApprovalRequest, Policy
+
+
+def ts(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(h) for h in headers]] + [["-" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
+    return "\n".join(lines)
+
+
+def to_csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(headers)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def approvers(r: ApprovalRequest) -> str:
+    return ",".join(v.person for v in r.votes if v.vote.value == "approve") or "-"
+
+
+AUDIT_HEADERS = (
+    "id",
+    "model",
+    "version",
+    "state",
+    "requested_by",
+    "created_at",
+    "decided_at",
+    "decided_by",
+    "approvers",
+    "reason",
+)
+
+
+def audit_rows(requests: Sequence[ApprovalRequest]) -> list[list[Any]]:
+    return [
+        [
+            r.id,
+            r.model_name,
+            r.model_version,
+            r.state.value,
+            r.requested_by,
+            ts(r.created_at),
+            ts(r.decided_at),
+            r.decided_by,
+            approvers(r),
+            r.reason,
+        ]
+        for r in requests
+    ]
+
+
+def pending_rows(requests: Sequence[ApprovalRequest]) -> list[list[Any]]:
+    return [
+        [
+            r.id,
+            r.model_name,
+            r.model_version,
+            r.requested_by,
+            ts(r.deadline_at),
+            f"{len([v for v in r.votes if v.vote.value == 'approve'])} approval(s)",
+            "FAILED" if r.failed_gates else "passed",
+        ]
+        for r in requests
+    ]
+
+
+def show(r: ApprovalRequest, policy: Policy | None, history: Sequence[AuditRecord]) -> str:
+    out = [
+        f"{r.id}  {r.model_name} v{r.model_version}  [{r.state.value}]",
+        f"requested by {r.requested_by} at {ts(r.created_at)}; deadline {ts(r.deadline_at)}",
+    ]
+    if r.data_run_id or r.challenger_run_id or r.staging_run_id:
+        out.append(
+            f"runs: challenger {r.challenger_run_id or '-'}, data {r.data_run_id or '-'}, "
+            f"staging {r.staging_run_id or '-'}"
+        )
+    out.append("gates:")
+    out += [f"  {g.describe()}" for g in r.gates] or ["  (none reported)"]
+    if policy is not None:
+        out.append("rules:")
+        for p in r.progress(policy):
+            who = f" ({', '.join(p.people)})" if p.people else ""
+            out.append(f"  {p.group}: {p.approvals}/{p.min_approvals}{who}")
+    if r.votes:
+        out.append("votes:")
+        for v in r.votes:
+            note = f" — {v.comment}" if v.comment else ""
+            flag = " [override of failed gates]" if v.override else ""
+            out.append(f"  {v.person} {v.vote.value} via {v.channel} at {ts(v.at)}{note}{flag}")
+    if r.decided_at:
+        out.append(
+            f"decided {r.decision} by {r.decided_by} at {ts(r.decided_at)}"
+            + (f": {r.reason}" if r.reason else "")
+        )
+    if history:
+        out.append("history:")
+        out += [f"  #{h.seq} {ts(h.at)} {h.kind} by {h.actor}" for h in history]
+    return "\n".join(out)

@@ -1,0 +1,135 @@
+"""Protocols the service layer depends on; adapters implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from bot.domain.audit import AuditRecord
+from bot.domain.effects import Effect
+from bot.domain.model import ApprovalRequest, Event, Group, Person, Policy, State
+
+
+class DuplicateSubmission(Exception):
+    """The same (model, version, staging run) was submitted concurrently."""
+
+    def __init__(self, model_name: str, model_version: str) -> None:
+        super().__init__(f"{model_name} v{model_version} was already submitted")
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFilter:
+    state: str | None = None
+    model: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    decision: str | None = None
+    approver: str | None = None
+    limit: int | None = None
+    after_id: tuple[datetime, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Directory:
+    people: tuple[Person, ...]
+    groups: tuple[Group, ...]
+    policies: tuple[Policy, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    id: int
+    kind: str
+    key: str
+    request_id: str | None
+    payload: dict[str, Any]
+    state: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class RequestRepository(Protocol):
+    def get(self, request_id: str, *, for_update: bool = False) -> ApprovalRequest | None: ...
+    def lock_due(self, request_id: str) -> ApprovalRequest | None:
+        """Lock for a scan; None when another replica holds the row."""
+        ...
+
+    def add(self, request: ApprovalRequest) -> None: ...
+    def save(self, request: ApprovalRequest, *, expected_state: State) -> bool:
+        """Write the request back only if its stored state is still ``expected_state``."""
+        ...
+
+    def find_submission(
+        self, model_name: str, model_version: str, staging_run_id: str | None
+    ) -> ApprovalRequest | None: ...
+    def pending_for_model(self, model_name: str) -> list[ApprovalRequest]: ...
+    def search(self, flt: RequestFilter) -> list[ApprovalRequest]: ...
+    def due_ids(self, now: datetime, limit: int) -> list[str]: ...
+
+
+class DirectoryRepository(Protocol):
+    def load(self) -> Directory: ...
+    def person(self, name: str) -> Person | None: ...
+    def person_by_identity(self, channel: str, value: str) -> Person | None: ...
+    def groups_of(self, person: str) -> frozenset[str]: ...
+    def policy_for(self, model_name: str) -> Policy | None: ...
+    def replace(self, directory: Directory) -> None: ...
+
+
+class AuditLog(Protocol):
+    def append(self, request_id: str | None, events: Sequence[Event], at: datetime) -> list[int]:
+        """Append events to the chain; return their sequence numbers."""
+        ...
+
+    def records(
+        self, request_id: str | None = None, request_ids: Sequence[str] | None = None
+    ) -> list[AuditRecord]: ...
+    def head(self) -> tuple[int, str] | None: ...
+
+
+class Outbox(Protocol):
+    def add(self, effects: Sequence[Effect], at: datetime) -> None: ...
+    def items(self, state: str | None = None, limit: int = 100) -> list[OutboxItem]: ...
+
+
+class TokenRepository(Protocol):
+    def add(self, name: str, token_hash: str, at: datetime) -> None: ...
+    def exists(self, name: str) -> bool: ...
+    def find(self, token_hash: str) -> str | None: ...
+
+
+class UnitOfWork(Protocol):
+    @property
+    def requests(self) -> RequestRepository: ...
+    @property
+    def directory(self) -> DirectoryRepository: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def outbox(self) -> Outbox: ...
+    @property
+    def tokens(self) -> TokenRepository: ...
+
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...

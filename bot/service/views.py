@@ -1,0 +1,71 @@
+"""The request object that the CLI's --format json and the HTTP API return."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.domain.audit import AuditRecord
+from bot.domain.model import ApprovalRequest, Policy
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def request_to_dict(
+    request: ApprovalRequest,
+    policy: Policy | None = None,
+    history: list[AuditRecord] | None = None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": request.id,
+        "state": request.state.value,
+        "decision": request.decision.value if request.decision else None,
+        "model_name": request.model_name,
+        "model_version": request.model_version,
+        "challenger_run_id": request.challenger_run_id,
+        "data_run_id": request.data_run_id,
+        "staging_run_id": request.staging_run_id,
+        "requested_by": request.requested_by,
+        "gates": [{**g.to_dict(), "no_champion": g.no_champion} for g in request.gates],
+        "links": request.links,
+        "promotion": request.promotion,
+        "votes": [
+            {
+                "person": v.person,
+                "vote": v.vote.value,
+                "channel": v.channel,
+                "at": v.at.isoformat(),
+                "comment": v.comment,
+                "override": v.override,
+            }
+            for v in request.votes
+        ],
+        "created_at": _iso(request.created_at),
+        "deadline_at": _iso(request.deadline_at),
+        "decided_at": _iso(request.decided_at),
+        "decided_by": request.decided_by,
+        "reason": request.reason,
+        "override_failed_gates": request.override,
+        "expiry_action": request.expiry_action.value if request.expiry_action else None,
+        "reminders_sent": request.reminders_sent,
+        "escalated_at": _iso(request.escalated_at),
+        "promotion_run_id": request.promotion_run_id,
+    }
+    if policy is not None:
+        out["quorum"] = [
+            {
+                "group": p.group,
+                "min_approvals": p.min_approvals,
+                "approvals": p.approvals,
+                "people": list(p.people),
+                "met": p.met,
+            }
+            for p in request.progress(policy)
+        ]
+    if history is not None:
+        out["history"] = [
+            {"seq": r.seq, "at": r.at.isoformat(), "kind": r.kind, "actor": r.actor, "data": r.data}
+            for r in history
+        ]
+    return out

@@ -1,0 +1,83 @@
+"""Settings, read once (by bootstrap) from the environment and a `.env` file."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(
+        "sqlite:///var/approval-bot.db", validation_alias=_env("APPROVAL_BOT_DATABASE_URL")
+    )
+    api_token: SecretStr | None = Field(None, validation_alias=_env("APPROVAL_BOT_API_TOKEN"))
+    config_file: str | None = Field(None, validation_alias=_env("APPROVAL_BOT_CONFIG"))
+    public_url: str = Field(
+        "http://127.0.0.1:8080", validation_alias=_env("APPROVAL_BOT_PUBLIC_URL")
+    )
+    log_format: str = Field("plain", validation_alias=_env("APPROVAL_BOT_LOG_FORMAT"))
+    log_level: str = Field("INFO", validation_alias=_env("APPROVAL_BOT_LOG_LEVEL"))
+
+    # Slack
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=_env("SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
+    slack_channel: str | None = Field(None, validation_alias=_env("APPROVAL_BOT_SLACK_CHANNEL"))
+    slack_api_url: str = Field(
+        "https://slack.com/api/", validation_alias=_env("APPROVAL_BOT_SLACK_API_URL")
+    )
+
+    # Telegram
+    telegram_bot_token: SecretStr | None = Field(None, validation_alias=_env("TELEGRAM_BOT_TOKEN"))
+    telegram_chat_id: str | None = Field(
+        None, validation_alias=_env("APPROVAL_BOT_TELEGRAM_CHAT_ID")
+    )
+    telegram_mode: str = Field("webhook", validation_alias=_env("APPROVAL_BOT_TELEGRAM_MODE"))
+    telegram_webhook_secret: SecretStr | None = Field(
+        None, validation_alias=_env("APPROVAL_BOT_TELEGRAM_WEBHOOK_SECRET")
+    )
+    telegram_api_url: str = Field(
+        "https://api.telegram.org/bot", validation_alias=_env("APPROVAL_BOT_TELEGRAM_API_URL")
+    )
+
+    # MLflow
+    mlflow_tracking_uri: str | None = Field(None, validation_alias=_env("MLFLOW_TRACKING_URI"))
+    audit_experiment: str = Field(
+        "iris-promotion", validation_alias=_env("APPROVAL_BOT_AUDIT_EXPERIMENT")
+    )
+
+    # KFP
+    launcher: str = Field("local", validation_alias=_env("APPROVAL_BOT_LAUNCHER"))
+    kfp_host: str | None = Field(None, validation_alias=_env("KFP_HOST"))
+    kfp_pipeline: str = Field("promotion", validation_alias=_env("APPROVAL_BOT_KFP_PIPELINE"))
+    kfp_pipeline_version: str | None = Field(
+        None, validation_alias=_env("APPROVAL_BOT_KFP_PIPELINE_VERSION")
+    )
+    kfp_experiment: str = Field(
+        "iris-promotion", validation_alias=_env("APPROVAL_BOT_KFP_EXPERIMENT")
+    )
+    kfp_namespace: str | None = Field(None, validation_alias=_env("APPROVAL_BOT_KFP_NAMESPACE"))
+
+    # Runtime
+    sweep_seconds: float = Field(5.0, validation_alias=_env("APPROVAL_BOT_SWEEP_SECONDS"))
+    poll_seconds: float = Field(10.0, validation_alias=_env("APPROVAL_BOT_POLL_SECONDS"))
+
+    def secrets(self) -> list[str]:
+        """Every secret value that is set, for log redaction."""
+        values = [
+            self.api_token,
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.telegram_bot_token,
+            self.telegram_webhook_secret,
+        ]
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]

@@ -1,0 +1,1 @@
+"""Test suite for approval-bot (unit, integration, pipelines)."""

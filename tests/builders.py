@@ -1,0 +1,75 @@
+"""Test data in one place: the DESIGN §4 example config and submission."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from bot.ports import Directory
+from bot.service.config import parse_config
+from bot.service.schemas import SubmissionIn
+
+EXAMPLE_CONFIG = """
+people:
+  alice: {slack: U01ALICE, telegram: 1001, email: alice@example.com}
+  bob:   {slack: U02BOB, telegram: 1002}
+  carol: {slack: U03CAROL, telegram: 1003}
+  dave:  {slack: U04DAVE}
+groups:
+  ml-leads: [alice, bob]
+  sre: [carol]
+policies:
+  - model: "*"
+    rules: [{group: ml-leads, min_approvals: 1}, {group: sre, min_approvals: 1}]
+    deadline: 48h
+    remind_every: 12h
+    escalate_after: 24h
+    escalate_to: sre
+    on_expiry: archive
+    allow_self_approval: false
+    allow_override_failed_gates: false
+"""
+
+
+def config_dict(**changes: Any) -> dict[str, Any]:
+    raw: dict[str, Any] = yaml.safe_load(EXAMPLE_CONFIG)
+    for key, value in changes.items():
+        raw[key] = value
+    return raw
+
+
+def directory(**changes: Any) -> Directory:
+    return parse_config(config_dict(**changes))
+
+
+def policy_patch(**fields: Any) -> list[dict[str, Any]]:
+    base = config_dict()["policies"][0]
+    return [{**base, **fields}]
+
+
+def gates(*, failed: bool = False, champion: float = -1.0) -> list[dict[str, Any]]:
+    return [
+        {"name": "latency_p99_ms", "value": 2.34, "threshold": 100, "op": "<=",
+         "passed": True},
+        {"name": "disagreement_rate", "value": 0.2 if failed else 0.0, "threshold": 0.05,
+         "op": "<", "passed": not failed},
+        {"name": "challenger_accuracy", "value": 0.9667, "threshold": champion, "op": ">=",
+         "passed": True},
+    ]
+
+
+def submission(**fields: Any) -> SubmissionIn:
+    body: dict[str, Any] = {
+        "model_name": "iris-classifier",
+        "model_version": "3",
+        "challenger_run_id": "run-challenger",
+        "data_run_id": "run-data",
+        "staging_run_id": "kfp-staging-1",
+        "requested_by": "alice",
+        "gates": gates(),
+        "links": {"mlflow": "http://mlflow.local/#/runs/x"},
+        "promotion": {"parameters": {}},
+    }
+    body.update(fields)
+    return SubmissionIn.model_validate(body)

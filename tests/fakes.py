@@ -1,0 +1,248 @@
+"""In-memory fakes of the ports: the service tests run against these and the real
+SQL adapters alike, which keeps the fakes honest."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+from bot.domain.audit import GENESIS, AuditRecord, canonical_json, chain_hash
+from bot.domain.effects import Effect
+from bot.domain.model import ApprovalRequest, Event, Person, Policy, State
+from bot.ports import Directory, DuplicateSubmission, OutboxItem, RequestFilter
+
+
+class FakeClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self.t = start or datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.t
+
+    def advance(self, **kw: float) -> datetime:
+        self.t += timedelta(**kw)
+        return self.t
+
+
+class _Store:
+    def __init__(self) -> None:
+        self.requests: dict[str, ApprovalRequest] = {}
+        self.directory = Directory((), (), ())
+        self.audit: list[AuditRecord] = []
+        self.head: tuple[int, str] | None = None
+        self.outbox: list[OutboxItem] = []
+        self.tokens: dict[str, str] = {}
+
+
+class FakeRequests:
+    def __init__(self, store: _Store) -> None:
+        self.s = store
+
+    def get(self, request_id: str, *, for_update: bool = False) -> ApprovalRequest | None:
+        r = self.s.requests.get(request_id)
+        return copy.deepcopy(r) if r else None
+
+    def lock_due(self, request_id: str) -> ApprovalRequest | None:
+        return self.get(request_id)
+
+    def add(self, request: ApprovalRequest) -> None:
+        if self.find_submission(request.model_name, request.model_version, request.staging_run_id):
+            raise DuplicateSubmission(request.model_name, request.model_version)
+        stored = copy.deepcopy(request)
+        stored.events = []
+        self.s.requests[request.id] = stored
+
+    def save(self, request: ApprovalRequest, *, expected_state: State) -> bool:
+        current = self.s.requests[request.id]
+        if current.state is not expected_state:
+            return False
+        stored = copy.deepcopy(request)
+        stored.events = []
+        self.s.requests[request.id] = stored
+        return True
+
+    def find_submission(self, model_name: str, model_version: str, staging_run_id: str | None):
+        for r in self.s.requests.values():
+            if (r.model_name, r.model_version, r.staging_run_id or "") == (
+                model_name, model_version, staging_run_id or ""
+            ):
+                return copy.deepcopy(r)
+        return None
+
+    def pending_for_model(self, model_name: str) -> list[ApprovalRequest]:
+        return [copy.deepcopy(r) for r in self._ordered()
+                if r.model_name == model_name and r.is_pending]
+
+    def _ordered(self) -> list[ApprovalRequest]:
+        return sorted(self.s.requests.values(), key=lambda r: (r.created_at, r.id))
+
+    def search(self, flt: RequestFilter) -> list[ApprovalRequest]:
+        approved = {State.APPROVED, State.PROMOTING, State.PROMOTED, State.PROMOTION_FAILED}
+        out = []
+        for r in self._ordered():
+            if flt.state and r.state.value != flt.state:
+                continue
+            if flt.model and r.model_name != flt.model:
+                continue
+            if flt.since and r.created_at < flt.since:
+                continue
+            if flt.until and r.created_at >= flt.until:
+                continue
+            if flt.decision:
+                ok = r.state in approved if flt.decision == "approved" else (
+                    r.state.value == flt.decision)
+                if not ok:
+                    continue
+            if flt.approver and not any(v.person == flt.approver for v in r.votes):
+                continue
+            if flt.after_id and (r.created_at, r.id) <= flt.after_id:
+                continue
+            out.append(copy.deepcopy(r))
+        return out[: flt.limit] if flt.limit else out
+
+    def due_ids(self, now: datetime, limit: int) -> list[str]:
+        due = [
+            r for r in self.s.requests.values()
+            if r.is_pending and (
+                r.deadline_at <= now
+                or (r.next_reminder_at is not None and r.next_reminder_at <= now)
+                or (r.escalate_at is not None and r.escalate_at <= now)
+            )
+        ]
+        return [r.id for r in sorted(due, key=lambda r: r.deadline_at)][:limit]
+
+
+class FakeDirectory:
+    def __init__(self, store: _Store) -> None:
+        self.s = store
+
+    def load(self) -> Directory:
+        return self.s.directory
+
+    def person(self, name: str) -> Person | None:
+        return next((p for p in self.s.directory.people if p.name == name), None)
+
+    def person_by_identity(self, channel: str, value: str) -> Person | None:
+        for p in self.s.directory.people:
+            if (
+                (channel == "slack" and p.slack == value)
+                or (channel == "telegram" and str(p.telegram) == value)
+                or (channel in ("email", "console") and (p.email or "").lower() == value.lower())
+                or (channel not in ("slack", "telegram", "email", "console") and p.name == value)
+            ):
+                return p
+        return None
+
+    def groups_of(self, person: str) -> frozenset[str]:
+        return frozenset(g.name for g in self.s.directory.groups if person in g.members)
+
+    def policy_for(self, model_name: str) -> Policy | None:
+        by_model = {p.model: p for p in self.s.directory.policies}
+        return by_model.get(model_name) or by_model.get("*")
+
+    def replace(self, directory: Directory) -> None:
+        self.s.directory = directory
+
+
+class FakeAudit:
+    def __init__(self, store: _Store) -> None:
+        self.s = store
+
+    def append(self, request_id: str | None, events: Sequence[Event], at: datetime) -> list[int]:
+        import json
+
+        seq, prev = self.s.head or (0, GENESIS)
+        out = []
+        for ev in events:
+            seq += 1
+            data = json.loads(canonical_json(ev.data))
+            rec = AuditRecord(seq, at, ev.kind, ev.actor, request_id, data, prev, "")
+            rec = replace(rec, hash=chain_hash(prev, rec.body()))
+            self.s.audit.append(rec)
+            prev = rec.hash
+            out.append(seq)
+        self.s.head = (seq, prev)
+        return out
+
+    def records(self, request_id: str | None = None,
+                request_ids: Sequence[str] | None = None) -> list[AuditRecord]:
+        return [
+            r for r in self.s.audit
+            if (request_id is None or r.request_id == request_id)
+            and (request_ids is None or r.request_id in request_ids)
+        ]
+
+    def head(self) -> tuple[int, str] | None:
+        return self.s.head
+
+
+class FakeOutbox:
+    def __init__(self, store: _Store) -> None:
+        self.s = store
+
+    def add(self, effects: Sequence[Effect], at: datetime) -> None:
+        keys = {i.key for i in self.s.outbox}
+        for e in effects:
+            if e.key not in keys:
+                self.s.outbox.append(OutboxItem(len(self.s.outbox) + 1, e.kind, e.key,
+                                                e.request_id, e.payload, "pending", 0, at,
+                                                None, at, None))
+
+    def items(self, state: str | None = None, limit: int = 100) -> list[OutboxItem]:
+        return [i for i in self.s.outbox if state is None or i.state == state][:limit]
+
+
+class FakeTokens:
+    def __init__(self, store: _Store) -> None:
+        self.s = store
+
+    def add(self, name: str, token_hash: str, at: datetime) -> None:
+        self.s.tokens[token_hash] = name
+
+    def exists(self, name: str) -> bool:
+        return name in self.s.tokens.values()
+
+    def find(self, token_hash: str) -> str | None:
+        return self.s.tokens.get(token_hash)
+
+
+class FakeUnitOfWork:
+    """Copy-on-enter, swap-on-commit: a rollback really discards everything."""
+
+    def __init__(self, store: _Store) -> None:
+        self.store = store
+
+    def __enter__(self) -> FakeUnitOfWork:
+        self._work = copy.deepcopy(self.store)
+        self.requests = FakeRequests(self._work)
+        self.directory = FakeDirectory(self._work)
+        self.audit = FakeAudit(self._work)
+        self.outbox = FakeOutbox(self._work)
+        self.tokens = FakeTokens(self._work)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        pass
+
+    def commit(self) -> None:
+        self.store.__dict__.update(copy.deepcopy(self._work.__dict__))
+
+    def rollback(self) -> None:
+        self._work.__dict__.update(copy.deepcopy(self.store.__dict__))
+
+
+class FakeUnitOfWorkFactory:
+    def __init__(self) -> None:
+        self.store = _Store()
+
+    def __call__(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self.store)
+
+
+def outbox_kinds(items: Sequence[Any]) -> list[str]:
+    return sorted(i.kind for i in items)
