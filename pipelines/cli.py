@@ -1,0 +1,84 @@
+"""``python -m pipelines compile | submit NAME --host URL | run-local NAME`` (+ ``--param k=v``).
+
+``run-local`` and ``submit`` print one JSON object on the last line of stdout (the pipeline's
+outputs, or the created run's ids); errors go to stderr with exit code 1 (2 for usage errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from pipelines import runner
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines", description=__doc__.splitlines()[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    compile_cmd = commands.add_parser("compile", help="write the IR YAML of all four pipelines")
+    compile_cmd.add_argument("--output-dir", type=Path, default=runner.DEFAULT_OUTPUT_DIR)
+    compile_cmd.add_argument(
+        "--image", default=os.environ.get(runner.IMAGE_ENV), help="container image of every task"
+    )
+
+    submit_cmd = commands.add_parser("submit", help="upload a pipeline to KFP and start a run")
+    submit_cmd.add_argument("name", choices=runner.names())
+    submit_cmd.add_argument(
+        "--host", required=True, help="KFP API endpoint, e.g. http://localhost:8080"
+    )
+    submit_cmd.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    submit_cmd.add_argument("--experiment", default="approval-bot")
+    submit_cmd.add_argument("--namespace", default=None)
+    submit_cmd.add_argument("--run-name", default=None)
+    submit_cmd.add_argument("--image", default=os.environ.get(runner.IMAGE_ENV))
+    submit_cmd.add_argument(
+        "--token", default=os.environ.get("KFP_TOKEN"), help="bearer token (default $KFP_TOKEN)"
+    )
+
+    local_cmd = commands.add_parser(
+        "run-local", help="run a pipeline with kfp.local (SubprocessRunner)"
+    )
+    local_cmd.add_argument("name", choices=runner.names())
+    local_cmd.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    local_cmd.add_argument("--pipeline-root", type=Path, default=runner.DEFAULT_LOCAL_ROOT)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "compile":
+            for path in runner.compile_all(args.output_dir, image=args.image):
+                print(path)
+            return 0
+        params = runner.parse_params(args.name, args.param)
+        if args.command == "run-local":
+            outputs = runner.run_local(args.name, params, pipeline_root=args.pipeline_root)
+            result: Mapping[str, object] = outputs
+        else:
+            result = runner.submit(
+                args.name,
+                params,
+                host=args.host,
+                experiment=args.experiment,
+                namespace=args.namespace,
+                token=args.token,
+                run_name=args.run_name,
+                image=args.image,
+            ).as_dict()
+    except runner.UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        print(f"error: {args.command} {getattr(args, 'name', '')} failed: {error}", file=sys.stderr)
+        return 1
+    sys.stdout.flush()
+    print(json.dumps(result, sort_keys=True), flush=True)
+    return 0

@@ -1,0 +1,56 @@
+"""Errors raised by the pipeline steps.
+
+Each one aborts the task that raises it with a message meant for the person reading the
+KFP run's logs, so it says what failed and what to do about it.
+
+    PipelineError
+    ├── ConfigurationError        a required environment variable or parameter is missing/invalid
+    ├── DataValidationError       the dataset failed named checks (schema, nulls, ranges, ...)
+    ├── DataIntegrityError        a data run's artifact differs from its sha256, or is unvalidated
+    ├── ModelNotFoundError        an alias or model version does not exist in the registry
+    ├── ApprovalError             the approval bot does not confirm an approval for this version
+    └── DeployError               the InferenceService patch failed
+        └── DeployPermissionError the ServiceAccount may not patch ``inferenceservices``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class PipelineError(Exception):
+    """Base class of every error a pipeline step raises on purpose."""
+
+
+class ConfigurationError(PipelineError):
+    """A required setting is missing or invalid."""
+
+
+class DataValidationError(PipelineError):
+    """The dataset failed one or more named validation checks."""
+
+    def __init__(self, failures: Sequence[tuple[str, str]]) -> None:
+        self.failures = list(failures)
+        self.checks = [name for name, _ in self.failures]
+        details = "; ".join(f"check '{name}' failed: {detail}" for name, detail in self.failures)
+        super().__init__(f"data validation failed ({', '.join(self.checks)}): {details}")
+
+
+class DataIntegrityError(PipelineError):
+    """A data run's artifact is missing, altered, or was never validated."""
+
+
+class ModelNotFoundError(PipelineError):
+    """A registered model, version or alias does not exist."""
+
+
+class ApprovalError(PipelineError):
+    """The approval bot did not confirm an approval matching this promotion."""
+
+
+class DeployError(PipelineError):
+    """Patching the KServe InferenceService failed."""
+
+
+class DeployPermissionError(DeployError):
+    """The Kubernetes API answered 403 to the InferenceService patch."""

@@ -1,0 +1,203 @@
+"""Staging: latency and shadow gates for @challenger, and the submission to the approval bot."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pipelines.errors import ConfigurationError
+from pipelines.steps import dataset, registry
+from pipelines.steps.approvals import BotClient, BotRequestError
+from pipelines.steps.data import load_data_run
+
+log = logging.getLogger(__name__)
+
+LATENCY_P99_MAX_MS = 100.0
+DISAGREEMENT_MAX = 0.05
+NO_CHAMPION = -1.0  # the explicit "no champion yet" sentinel for champion accuracy
+WARMUP_PREDICTIONS = 3  # first calls pay for lazy imports and caches, not serving latency
+
+
+@dataclass(frozen=True)
+class LatencyResult:
+    """p99 of single-row predictions of the challenger version."""
+
+    latency_p99_ms: float
+    model_version: str
+    challenger_run_id: str
+
+
+@dataclass(frozen=True)
+class ShadowResult:
+    """Champion vs challenger on the test split (champion values are sentinels without one)."""
+
+    disagreement_rate: float
+    challenger_accuracy: float
+    champion_accuracy: float
+    champion_version: str
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One gate as the bot's API expects it."""
+
+    name: str
+    value: float
+    threshold: float
+    op: str
+    passed: bool
+
+
+_OPS = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "==": lambda a, b: a == b,
+}
+
+
+def gate(name: str, value: float, op: str, threshold: float) -> Gate:
+    """Evaluate ``value op threshold``."""
+    return Gate(
+        name=name, value=value, threshold=threshold, op=op, passed=bool(_OPS[op](value, threshold))
+    )
+
+
+def evaluate_gates(
+    *,
+    latency_p99_ms: float,
+    disagreement_rate: float,
+    challenger_accuracy: float,
+    champion_accuracy: float,
+) -> list[Gate]:
+    """The three staging gates. Values are rounded first so ``passed`` agrees with what is shown.
+
+    Without a champion ``champion_accuracy`` is -1.0 and the accuracy gate passes by construction.
+    """
+    return [
+        gate("latency_p99_ms", round(latency_p99_ms, 3), "<=", LATENCY_P99_MAX_MS),
+        gate("disagreement_rate", round(disagreement_rate, 4), "<", DISAGREEMENT_MAX),
+        gate(
+            "challenger_accuracy", round(challenger_accuracy, 4), ">=", round(champion_accuracy, 4)
+        ),
+    ]
+
+
+def _test_split(data_run_id: str) -> dataset.Split:
+    return dataset.split(load_data_run(data_run_id))
+
+
+def latency_test(model_name: str, data_run_id: str, iterations: int = 100) -> LatencyResult:
+    """Resolve @challenger once and time ``iterations`` single-row predictions of that version."""
+    import mlflow
+    import numpy as np
+
+    if iterations < 1:
+        raise ConfigurationError(f"latency_iterations must be >= 1, got {iterations}")
+    client = registry.client()
+    version = registry.require_alias(client, model_name, registry.CHALLENGER)
+    run_id = str(client.get_model_version(model_name, version).run_id or "")
+    model = mlflow.pyfunc.load_model(registry.model_uri(model_name, version))
+    rows = _test_split(data_run_id).x_test
+    single_rows = [rows.iloc[[i]] for i in range(len(rows))]
+    for i in range(WARMUP_PREDICTIONS):
+        model.predict(single_rows[i % len(single_rows)])
+    latencies_ms = []
+    for i in range(iterations):
+        row = single_rows[i % len(single_rows)]
+        started = time.perf_counter()
+        model.predict(row)
+        latencies_ms.append((time.perf_counter() - started) * 1000.0)
+    p99 = float(np.percentile(latencies_ms, 99))
+    log.info(
+        "%s v%s: p99 %.3f ms over %d single-row predictions", model_name, version, p99, iterations
+    )
+    return LatencyResult(latency_p99_ms=p99, model_version=version, challenger_run_id=run_id)
+
+
+def shadow_test(model_name: str, model_version: str, data_run_id: str) -> ShadowResult:
+    """Compare the challenger version with the current @champion on the test split."""
+    import mlflow
+    import numpy as np
+
+    client = registry.client()
+    parts = _test_split(data_run_id)
+    y_true = np.asarray(parts.y_test)
+    challenger = mlflow.pyfunc.load_model(registry.model_uri(model_name, model_version))
+    challenger_pred = np.asarray(challenger.predict(parts.x_test))
+    challenger_accuracy = float((challenger_pred == y_true).mean())
+    champion_version = registry.alias_version(client, model_name, registry.CHAMPION)
+    if champion_version is None:
+        log.info("no @champion yet: shadow test passes with champion accuracy %s", NO_CHAMPION)
+        return ShadowResult(0.0, challenger_accuracy, NO_CHAMPION, "")
+    champion = mlflow.pyfunc.load_model(registry.model_uri(model_name, champion_version))
+    champion_pred = np.asarray(champion.predict(parts.x_test))
+    result = ShadowResult(
+        disagreement_rate=float((champion_pred != challenger_pred).mean()),
+        challenger_accuracy=challenger_accuracy,
+        champion_accuracy=float((champion_pred == y_true).mean()),
+        champion_version=champion_version,
+    )
+    log.info("shadow test v%s vs champion v%s: %s", model_version, champion_version, result)
+    return result
+
+
+def links(model_name: str, model_version: str, staging_run_id: str) -> dict[str, str]:
+    """Where a human looks at the version and the run (``MLFLOW_UI_URL``, ``KFP_UI_URL``)."""
+    mlflow_ui = os.environ.get("MLFLOW_UI_URL") or os.environ.get("MLFLOW_TRACKING_URI", "")
+    kfp_ui = os.environ.get("KFP_UI_URL", "")
+    return {
+        "mlflow": f"{mlflow_ui.rstrip('/')}/#/models/{model_name}/versions/{model_version}"
+        if mlflow_ui.startswith(("http://", "https://"))
+        else "",
+        "kfp": f"{kfp_ui.rstrip('/')}/#/runs/details/{staging_run_id}" if kfp_ui else "",
+    }
+
+
+def submission_body(
+    *,
+    model_name: str,
+    model_version: str,
+    challenger_run_id: str,
+    data_run_id: str,
+    staging_run_id: str,
+    requested_by: str,
+    gates: list[Gate],
+    links: dict[str, str],
+) -> dict[str, Any]:
+    """The ``POST /api/v1/approvals`` body (DESIGN §4 "Submission body")."""
+    return {
+        "model_name": model_name,
+        "model_version": model_version,
+        "challenger_run_id": challenger_run_id,
+        "data_run_id": data_run_id,
+        "staging_run_id": staging_run_id,
+        "requested_by": requested_by,
+        "gates": [asdict(g) for g in gates],
+        "links": links,
+        "promotion": {"parameters": {}},
+    }
+
+
+def notify(body: dict[str, Any]) -> str:
+    """Submit the request to the bot; return its id, or "" when that failed (logged, not raised).
+
+    A staging run whose notification failed still has its gate values as outputs; the request
+    can be submitted again later (``approval-bot submit``) and the bot deduplicates by staging run.
+    """
+    try:
+        bot = BotClient.from_env()
+        response = bot.submit(body)
+    except (ConfigurationError, BotRequestError, ValueError) as error:
+        log.error("could not notify the approval bot, no approval request was created: %s", error)
+        return ""
+    request_id = str(response.get("id") or "")
+    if not request_id:
+        log.error("the approval bot answered without a request id: %.500s", response)
+    else:
+        log.info("approval request %s (state %s)", request_id, response.get("state"))
+    return request_id
