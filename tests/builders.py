@@ -50,12 +50,21 @@ def policy_patch(**fields: Any) -> list[dict[str, Any]]:
 
 def gates(*, failed: bool = False, champion: float = -1.0) -> list[dict[str, Any]]:
     return [
-        {"name": "latency_p99_ms", "value": 2.34, "threshold": 100, "op": "<=",
-         "passed": True},
-        {"name": "disagreement_rate", "value": 0.2 if failed else 0.0, "threshold": 0.05,
-         "op": "<", "passed": not failed},
-        {"name": "challenger_accuracy", "value": 0.9667, "threshold": champion, "op": ">=",
-         "passed": True},
+        {"name": "latency_p99_ms", "value": 2.34, "threshold": 100, "op": "<=", "passed": True},
+        {
+            "name": "disagreement_rate",
+            "value": 0.2 if failed else 0.0,
+            "threshold": 0.05,
+            "op": "<",
+            "passed": not failed,
+        },
+        {
+            "name": "challenger_accuracy",
+            "value": 0.9667,
+            "threshold": champion,
+            "op": ">=",
+            "passed": True,
+        },
     ]
 
 

@@ -28,7 +28,7 @@ def pg_admin_url() -> str:
         with engine.connect() as conn:
             conn.execute(text("select 1"))
         engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "not here"
+    except Exception as exc:  # any connection failure means "not here"
         msg = (
             f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({type(exc).__name__}); "
             "set APPROVAL_BOT_TEST_POSTGRES_URL or start it "

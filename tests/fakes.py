@@ -68,14 +68,17 @@ class FakeRequests:
     def find_submission(self, model_name: str, model_version: str, staging_run_id: str | None):
         for r in self.s.requests.values():
             if (r.model_name, r.model_version, r.staging_run_id or "") == (
-                model_name, model_version, staging_run_id or ""
+                model_name,
+                model_version,
+                staging_run_id or "",
             ):
                 return copy.deepcopy(r)
         return None
 
     def pending_for_model(self, model_name: str) -> list[ApprovalRequest]:
-        return [copy.deepcopy(r) for r in self._ordered()
-                if r.model_name == model_name and r.is_pending]
+        return [
+            copy.deepcopy(r) for r in self._ordered() if r.model_name == model_name and r.is_pending
+        ]
 
     def _ordered(self) -> list[ApprovalRequest]:
         return sorted(self.s.requests.values(), key=lambda r: (r.created_at, r.id))
@@ -93,8 +96,11 @@ class FakeRequests:
             if flt.until and r.created_at >= flt.until:
                 continue
             if flt.decision:
-                ok = r.state in approved if flt.decision == "approved" else (
-                    r.state.value == flt.decision)
+                ok = (
+                    r.state in approved
+                    if flt.decision == "approved"
+                    else (r.state.value == flt.decision)
+                )
                 if not ok:
                     continue
             if flt.approver and not any(v.person == flt.approver for v in r.votes):
@@ -106,8 +112,10 @@ class FakeRequests:
 
     def due_ids(self, now: datetime, limit: int) -> list[str]:
         due = [
-            r for r in self.s.requests.values()
-            if r.is_pending and (
+            r
+            for r in self.s.requests.values()
+            if r.is_pending
+            and (
                 r.deadline_at <= now
                 or (r.next_reminder_at is not None and r.next_reminder_at <= now)
                 or (r.escalate_at is not None and r.escalate_at <= now)
@@ -168,10 +176,12 @@ class FakeAudit:
         self.s.head = (seq, prev)
         return out
 
-    def records(self, request_id: str | None = None,
-                request_ids: Sequence[str] | None = None) -> list[AuditRecord]:
+    def records(
+        self, request_id: str | None = None, request_ids: Sequence[str] | None = None
+    ) -> list[AuditRecord]:
         return [
-            r for r in self.s.audit
+            r
+            for r in self.s.audit
             if (request_id is None or r.request_id == request_id)
             and (request_ids is None or r.request_id in request_ids)
         ]
@@ -188,9 +198,21 @@ class FakeOutbox:
         keys = {i.key for i in self.s.outbox}
         for e in effects:
             if e.key not in keys:
-                self.s.outbox.append(OutboxItem(len(self.s.outbox) + 1, e.kind, e.key,
-                                                e.request_id, e.payload, "pending", 0, at,
-                                                None, at, None))
+                self.s.outbox.append(
+                    OutboxItem(
+                        len(self.s.outbox) + 1,
+                        e.kind,
+                        e.key,
+                        e.request_id,
+                        e.payload,
+                        "pending",
+                        0,
+                        at,
+                        None,
+                        at,
+                        None,
+                    )
+                )
 
     def items(self, state: str | None = None, limit: int = 100) -> list[OutboxItem]:
         return [i for i in self.s.outbox if state is None or i.state == state][:limit]
@@ -225,8 +247,12 @@ class FakeUnitOfWork:
         self.tokens = FakeTokens(self._work)
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         pass
 
     def commit(self) -> None:

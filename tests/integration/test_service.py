@@ -66,8 +66,10 @@ def test_full_approval_writes_votes_audit_and_effects(svc, clock):
     done = svc.vote(rid, Identity("telegram", "1003"), VoteKind.APPROVE, comment="lgtm")
     assert done.decided and done.request.state is State.APPROVED
     stored = svc.get(rid)
-    assert [(v.person, v.channel) for v in stored.votes] == [("bob", "slack"),
-                                                            ("carol", "telegram")]
+    assert [(v.person, v.channel) for v in stored.votes] == [
+        ("bob", "slack"),
+        ("carol", "telegram"),
+    ]
     assert events(svc, rid) == ["submitted", "voted", "voted", "decided"]
     kinds = [i.kind for i in outbox(svc)]
     assert kinds.count(LOG_DECISION) == 1 and kinds.count(LAUNCH_PROMOTION) == 1
@@ -154,8 +156,14 @@ def test_scan_expires_reminds_and_escalates_once(svc, clock):
     assert svc.scan_due().expired == [rid]
     r = svc.get(rid)
     assert r.state is State.EXPIRED and r.decided_by == "system:deadline"
-    assert events(svc, rid) == ["submitted", "reminded", "escalated", "reminded", "expired",
-                                "decided"]
+    assert events(svc, rid) == [
+        "submitted",
+        "reminded",
+        "escalated",
+        "reminded",
+        "expired",
+        "decided",
+    ]
     assert [i.payload["alias"] for i in outbox(svc, ARCHIVE_CHALLENGER)] == ["archived"]
 
 
@@ -163,8 +171,13 @@ def test_search_filters_and_pages(svc, clock):
     ids = []
     for v in range(5):
         clock.advance(minutes=1)
-        ids.append(svc.submit(builders.submission(model_name=f"m{v % 2}", model_version=str(v),
-                                                  staging_run_id=f"s{v}")).request.id)
+        ids.append(
+            svc.submit(
+                builders.submission(
+                    model_name=f"m{v % 2}", model_version=str(v), staging_run_id=f"s{v}"
+                )
+            ).request.id
+        )
     svc.vote(ids[4], cli("carol"), VoteKind.REJECT, comment="no")
     assert [r.id for r in svc.search(RequestFilter(model="m0"))] == [ids[0], ids[2], ids[4]]
     assert [r.id for r in svc.search(RequestFilter(decision="rejected"))] == [ids[4]]

@@ -9,8 +9,16 @@ from bot.domain.audit import GENESIS, AuditRecord, chain_hash, verify_chain
 def chain(n: int) -> list[AuditRecord]:
     out, prev = [], GENESIS
     for seq in range(1, n + 1):
-        rec = AuditRecord(seq, datetime(2026, 1, 1, tzinfo=UTC), "voted", "alice", "r1",
-                          {"vote": "approve", "n": seq}, prev, "")
+        rec = AuditRecord(
+            seq,
+            datetime(2026, 1, 1, tzinfo=UTC),
+            "voted",
+            "alice",
+            "r1",
+            {"vote": "approve", "n": seq},
+            prev,
+            "",
+        )
         rec = replace(rec, hash=chain_hash(prev, rec.body()))
         out.append(rec)
         prev = rec.hash

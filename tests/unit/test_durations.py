@@ -9,8 +9,14 @@ from bot.domain.durations import format_duration, parse_duration
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("48h", timedelta(hours=48)), ("30m", timedelta(minutes=30)), ("1d12h", timedelta(hours=36)),
-     ("90s", timedelta(seconds=90)), ("2w", timedelta(days=14)), (" 12H ", timedelta(hours=12))],
+    [
+        ("48h", timedelta(hours=48)),
+        ("30m", timedelta(minutes=30)),
+        ("1d12h", timedelta(hours=36)),
+        ("90s", timedelta(seconds=90)),
+        ("2w", timedelta(days=14)),
+        (" 12H ", timedelta(hours=12)),
+    ],
 )
 def test_parse(text, expected):
     assert parse_duration(text) == expected

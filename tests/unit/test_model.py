@@ -22,24 +22,44 @@ T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 ALICE = Person("alice", slack="U01ALICE", telegram=1001, email="alice@example.com")
 BOB = Person("bob", slack="U02BOB")
 CAROL = Person("carol", slack="U03CAROL")
-GROUPS = {"alice": frozenset({"ml-leads"}), "bob": frozenset({"ml-leads", "sre"}),
-          "carol": frozenset({"sre"})}
+GROUPS = {
+    "alice": frozenset({"ml-leads"}),
+    "bob": frozenset({"ml-leads", "sre"}),
+    "carol": frozenset({"sre"}),
+}
 POLICY = Policy(
-    model="*", rules=(Rule("ml-leads", 1), Rule("sre", 1)), deadline=timedelta(hours=48),
-    remind_every=timedelta(hours=12), escalate_after=timedelta(hours=24), escalate_to="sre",
+    model="*",
+    rules=(Rule("ml-leads", 1), Rule("sre", 1)),
+    deadline=timedelta(hours=48),
+    remind_every=timedelta(hours=12),
+    escalate_after=timedelta(hours=24),
+    escalate_to="sre",
 )
 PASSED = (GateResult("latency_p99_ms", 2.3, 100, "<=", True),)
 FAILED = (GateResult("disagreement_rate", 0.2, 0.05, "<", False),)
 
 
 def new(policy: Policy = POLICY, gates=PASSED, requested_by="alice") -> ApprovalRequest:
-    return ApprovalRequest.submit(model_name="iris", model_version="3",
-                                  requested_by=requested_by, policy=policy, now=T0, gates=gates)
+    return ApprovalRequest.submit(
+        model_name="iris",
+        model_version="3",
+        requested_by=requested_by,
+        policy=policy,
+        now=T0,
+        gates=gates,
+    )
 
 
 def vote(req, person, kind=VoteKind.APPROVE, comment=None, policy=POLICY, at=T0):
-    return req.cast_vote(person=person, person_groups=GROUPS.get(person.name, frozenset()),
-                         vote=kind, policy=policy, now=at, channel="cli", comment=comment)
+    return req.cast_vote(
+        person=person,
+        person_groups=GROUPS.get(person.name, frozenset()),
+        vote=kind,
+        policy=policy,
+        now=at,
+        channel="cli",
+        comment=comment,
+    )
 
 
 def test_submission_computes_deadline_reminder_and_escalation():
@@ -139,7 +159,7 @@ def test_failed_gates_override_is_recorded():
     vote(r, CAROL, policy=policy)
     assert r.state is State.APPROVED and r.override
     assert all(v.override for v in r.votes)
-    decided = [e for e in r.events if e.kind == "decided"][0]
+    decided = next(e for e in r.events if e.kind == "decided")
     assert decided.data["override_failed_gates"] == ["disagreement_rate"]
 
 
@@ -194,7 +214,11 @@ def test_gate_sentinel_and_validation():
 
 @pytest.mark.parametrize(
     ("action", "expected"),
-    [(ExpiryAction.ARCHIVE, "archived"), (ExpiryAction.REJECT, "rejected"), (ExpiryAction.KEEP, None)],
+    [
+        (ExpiryAction.ARCHIVE, "archived"),
+        (ExpiryAction.REJECT, "rejected"),
+        (ExpiryAction.KEEP, None),
+    ],
 )
 def test_decision_effects(action, expected):
     policy = Policy(model="*", rules=POLICY.rules, on_expiry=action)

@@ -21,8 +21,12 @@ PEOPLE = {
 }
 
 action = st.one_of(
-    st.tuples(st.just("vote"), st.sampled_from(sorted(PEOPLE)), st.sampled_from(list(VoteKind)),
-              st.sampled_from([None, "", "because"])),
+    st.tuples(
+        st.just("vote"),
+        st.sampled_from(sorted(PEOPLE)),
+        st.sampled_from(list(VoteKind)),
+        st.sampled_from([None, "", "because"]),
+    ),
     st.tuples(st.just("expire"), st.integers(0, 72)),
     st.tuples(st.just("supersede")),
     st.tuples(st.just("remind"), st.integers(0, 72)),
@@ -31,8 +35,12 @@ action = st.one_of(
 policies = st.builds(
     Policy,
     model=st.just("*"),
-    rules=st.lists(st.builds(Rule, st.sampled_from(["ml-leads", "sre"]), st.integers(1, 2)),
-                   min_size=1, max_size=2, unique_by=lambda r: r.group).map(tuple),
+    rules=st.lists(
+        st.builds(Rule, st.sampled_from(["ml-leads", "sre"]), st.integers(1, 2)),
+        min_size=1,
+        max_size=2,
+        unique_by=lambda r: r.group,
+    ).map(tuple),
     allow_self_approval=st.booleans(),
     reject_reason_required=st.booleans(),
 )
@@ -41,16 +49,24 @@ policies = st.builds(
 @settings(max_examples=300, deadline=None)
 @given(policy=policies, actions=st.lists(action, max_size=12))
 def test_invariants(policy, actions):
-    r = ApprovalRequest.submit(model_name="m", model_version="1", requested_by="alice",
-                               policy=policy, now=T0)
+    r = ApprovalRequest.submit(
+        model_name="m", model_version="1", requested_by="alice", policy=policy, now=T0
+    )
     decided_state = None
     for act in actions:
         before = (r.state, len(r.votes), r.decided_at)
         try:
             if act[0] == "vote":
                 _, who, kind, comment = act
-                r.cast_vote(person=Person(who), person_groups=PEOPLE[who], vote=kind,
-                            policy=policy, now=T0, channel="cli", comment=comment)
+                r.cast_vote(
+                    person=Person(who),
+                    person_groups=PEOPLE[who],
+                    vote=kind,
+                    policy=policy,
+                    now=T0,
+                    channel="cli",
+                    comment=comment,
+                )
             elif act[0] == "expire":
                 r.expire(policy=policy, now=T0 + timedelta(hours=act[1]))
             elif act[0] == "supersede":
@@ -75,5 +91,8 @@ def test_invariants(policy, actions):
         decided_events = [e for e in r.events if e.kind == "decided"]
         assert len(decided_events) == (0 if r.state is State.PENDING else 1)
     if r.state is State.APPROVED:
-        assert all(v.person != "alice" or policy.allow_self_approval
-                   for v in r.votes if v.vote is VoteKind.APPROVE)
+        assert all(
+            v.person != "alice" or policy.allow_self_approval
+            for v in r.votes
+            if v.vote is VoteKind.APPROVE
+        )

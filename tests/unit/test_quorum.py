@@ -21,8 +21,7 @@ def test_two_people_meet_two_rules():
 def test_assignment_moves_a_flexible_person_to_where_they_are_needed():
     # bob could fill either; alice only ml-leads: bob must go to sre.
     progress = assign(LEADS_AND_SRE, {"alice": ["ml-leads"], "bob": ["ml-leads", "sre"]})
-    assert [(p.group, p.people) for p in progress] == [("ml-leads", ("alice",)),
-                                                      ("sre", ("bob",))]
+    assert [(p.group, p.people) for p in progress] == [("ml-leads", ("alice",)), ("sre", ("bob",))]
 
 
 def test_min_approvals_counts_distinct_people():
@@ -52,7 +51,9 @@ GROUPS = ["a", "b", "c"]
 @given(
     rules=st.lists(
         st.builds(Rule, st.sampled_from(GROUPS), st.integers(1, 2)),
-        min_size=1, max_size=3, unique_by=lambda r: r.group,
+        min_size=1,
+        max_size=3,
+        unique_by=lambda r: r.group,
     ),
     approvers=st.dictionaries(
         st.sampled_from(["p1", "p2", "p3", "p4", "p5"]),

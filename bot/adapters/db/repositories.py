@@ -400,9 +400,7 @@ class SqlAuditLog:
             return 0, GENESIS
         return row.seq, row.hash
 
-    def append(
-        self, request_id: str | None, events: Sequence[Event], at: datetime
-    ) -> list[int]:
+    def append(self, request_id: str | None, events: Sequence[Event], at: datetime) -> list[int]:
         if not events:
             return []
         at = at.astimezone(UTC)

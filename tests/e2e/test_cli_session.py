@@ -1,0 +1,202 @@
+"""The scripted CLI session of the approval core, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.e2e.cli import Cli
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "examples" / "config.yaml"
+
+
+@pytest.fixture
+def cli(db_url, tmp_path) -> Cli:
+    return Cli(db_url, tmp_path)
+
+
+@pytest.fixture
+def real_cli(db_url, tmp_path) -> Cli:
+    """The installed entry point in its own process."""
+    return Cli(db_url, tmp_path, subprocess=True)
+
+
+def tamper(db_url: str, sql: str) -> None:
+    """Change the database behind the bot's back, with the database's own shell."""
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        cmd = ["sqlite3", str(url.database), sql]
+    else:
+        cmd = [
+            "psql",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            url.host or "127.0.0.1",
+            "-p",
+            str(url.port or 5432),
+            "-U",
+            url.username or "postgres",
+            "-d",
+            str(url.database),
+            "-c",
+            sql,
+        ]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+
+
+def submit(cli: Cli, tmp_path: Path, **fields) -> str:
+    body = json.loads((ROOT / "examples" / "request.json").read_text())
+    body.update(fields)
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(body))
+    return json.loads(cli.ok("submit", "-f", str(path), "--format", "json"))["id"]
+
+
+def history(cli: Cli) -> list:
+    return json.loads(cli.ok("audit", "--format", "json"))
+
+
+def test_scripted_session(real_cli, tmp_path, db_url):
+    cli = real_cli
+    assert "migration head" in cli.ok("migrate")
+    assert "6 change(s) applied" in cli.ok("apply", "-f", str(CONFIG))
+    assert cli.ok("apply", "-f", str(CONFIG)).strip() == "no changes"
+
+    rid = submit(cli, tmp_path, requested_by="bob")
+    pending = json.loads(cli.ok("pending", "--format", "json"))
+    assert [p["id"] for p in pending] == [rid]
+    assert pending[0]["gates"][2]["no_champion"] is True
+
+    assert "still pending: needs 1 more from sre" in cli.ok("approve", rid, "--as", "alice")
+
+    before = history(cli)
+    assert "alice already voted approve" in cli.fails("approve", rid, "--as", "alice")
+    assert "dave is not a known person" in cli.fails("approve", rid, "--as", "dave")
+    assert "bob requested iris-classifier v3 and may not approve it" in cli.fails(
+        "approve", rid, "--as", "bob"
+    )
+    assert "a reason is required to reject" in cli.fails("reject", rid, "--as", "carol")
+    assert "unknown approval request 'nope'" in cli.fails("approve", "nope", "--as", "carol")
+    assert history(cli) == before, "a refused command wrote something"
+
+    assert f"request {rid} is now approved" in cli.ok(
+        "approve", rid, "--as", "carol", "--comment", "p99 fine"
+    )
+    assert "already approved" in cli.fails("reject", rid, "--as", "alice", "--reason", "late")
+
+    shown = json.loads(cli.ok("show", rid, "--format", "json"))
+    assert shown["state"] == "approved"
+    assert [(v["person"], v["vote"], v["channel"]) for v in shown["votes"]] == [
+        ("alice", "approve", "cli"),
+        ("carol", "approve", "cli"),
+    ]
+    assert shown["reason"].startswith("quorum met")
+    assert all(q["met"] for q in shown["quorum"])
+
+    (entry,) = history(cli)
+    assert [h["kind"] for h in entry["history"]] == ["submitted", "voted", "voted", "decided"]
+    assert entry["history"][-1]["actor"] == "alice,carol"
+
+    assert "audit log intact" in cli.ok("audit", "verify")
+    csv_out = cli.ok("audit", "--format", "csv", "--approver", "carol").splitlines()
+    assert csv_out[0].startswith("id,model,version,state")
+    assert len(csv_out) == 2 and rid in csv_out[1]
+    assert "no matching requests" in cli.ok("audit", "--decision", "rejected")
+
+    tamper(
+        db_url, "UPDATE audit_events SET actor = 'mallory' WHERE kind = 'voted' AND actor = 'carol'"
+    )
+    line = cli.fails("audit", "verify")
+    assert "event #4 (voted" in line and "edited" in line
+
+
+def test_pending_and_audit_as_tables(cli, tmp_path):
+    cli.ok("migrate")
+    cli.ok("apply", "-f", str(CONFIG))
+    assert cli.ok("pending").strip() == "no pending requests"
+    rid = submit(cli, tmp_path, requested_by="bob")
+    table = cli.ok("pending")
+    assert table.splitlines()[0].split()[:3] == ["id", "model", "version"]
+    assert rid in table
+    assert rid in cli.ok("show", rid)
+    assert "latency_p99_ms = 2.34 <= 100 passed" in cli.ok("show", rid)
+
+
+@pytest.mark.parametrize(
+    ("sql", "expect"),
+    [
+        ("DELETE FROM audit_events WHERE seq = 3", "event #4 (voted"),
+        ("DELETE FROM audit_events WHERE seq = (SELECT max(seq) FROM audit_events)", "deleted"),
+        (
+            "INSERT INTO audit_events (seq, at, kind, actor, request_id, data, prev_hash, hash) "
+            "SELECT max(seq) + 1, max(at), 'voted', 'mallory', max(request_id), '{}', "
+            "max(hash), max(hash) FROM audit_events",
+            "event #6 (voted",
+        ),
+        ('UPDATE audit_events SET data = \'{"vote": "reject"}\' WHERE seq = 3', "edited"),
+    ],
+    ids=["delete-middle", "delete-tail", "insert", "edit-data"],
+)
+def test_audit_verify_names_the_first_bad_event(cli, tmp_path, db_url, sql, expect):
+    cli.ok("migrate")
+    cli.ok("apply", "-f", str(CONFIG))
+    rid = submit(cli, tmp_path, requested_by="bob")
+    cli.ok("approve", rid, "--as", "alice")
+    cli.ok("reject", rid, "--as", "carol", "--reason", "shadow test too short")
+    assert "intact: 5 events" in cli.ok("audit", "verify")
+    tamper(db_url, sql)
+    line = Cli(db_url, tmp_path, subprocess=True).fails("audit", "verify")
+    assert line.startswith("error: audit log tampered: event #")
+    assert expect in line
+
+
+def test_bad_inputs_name_the_problem(cli, tmp_path):
+    cli.ok("migrate")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "people:\n  alice: {slack: U1ALICE}\n  bob: {slack: U1ALICE}\n"
+        "groups:\n  leads: [alice]\npolicies:\n  - model: '*'\n"
+        "    rules: [{group: nobody}]\n    deadline: soon\n"
+    )
+    res = cli("apply", "-f", str(bad))
+    assert res.code != 0
+    assert "people.bob.slack: U1ALICE is already alice's slack id" in res.err
+    assert "policies[0].rules[0].group: unknown group 'nobody'" in res.err
+    assert "policies[0].deadline: bad duration 'soon'" in res.err
+    assert json.loads(cli.ok("pending", "--format", "json")) == []
+    cli.ok("apply", "-f", str(CONFIG))
+    assert "no changes" in cli.ok("apply", "-f", str(CONFIG)), "the bad file applied nothing"
+
+    body = tmp_path / "req.json"
+    body.write_text(json.dumps({"model_name": "iris-classifier", "requested_by": "bob"}))
+    assert "model_version: required field is missing" in cli.fails("submit", "-f", str(body))
+    body.write_text("{not json")
+    assert "not valid JSON" in cli.fails("submit", "-f", str(body))
+    assert "not a date" in cli("audit", "--since", "yesterday").err
+
+
+def test_unmigrated_database_is_named(cli):
+    assert "run `approval-bot migrate`" in cli.fails("pending")
+
+
+def test_token_create_prints_once_and_stores_a_hash(cli, db_url):
+    cli.ok("migrate")
+    token = cli.ok("token", "create", "staging").strip()
+    assert token.startswith("abt_") and len(token) > 40
+    assert "already exists" in cli.fails("token", "create", "staging")
+    from sqlalchemy import create_engine, text
+
+    from bot.adapters.db import normalise_url
+
+    engine = create_engine(normalise_url(db_url))
+    with engine.connect() as conn:
+        stored = conn.execute(text("select token_hash from api_tokens")).scalar_one()
+    engine.dispose()
+    assert token not in stored and len(stored) == 64

@@ -1,0 +1,100 @@
+"""First decision wins: many deciders at once, from separate connections."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+
+from bot.adapters.db import SqlUnitOfWorkFactory, make_engine
+from bot.domain import errors
+from bot.domain.effects import LOG_DECISION
+from bot.domain.model import State, VoteKind
+from bot.service.approvals import ApprovalService, Identity
+from bot.service.config import parse_config
+from tests import builders
+
+ATTEMPTS = 32
+
+
+def crowd_config() -> dict:
+    people = {f"p{i:02d}": {"slack": f"U{i:04d}"} for i in range(24)}
+    people["alice"] = {"slack": "U9ALICE"}
+    return {
+        "people": people,
+        "groups": {
+            "ml-leads": [f"p{i:02d}" for i in range(12)],
+            "sre": [f"p{i:02d}" for i in range(12, 24)],
+        },
+        "policies": [
+            {
+                "model": "*",
+                "rules": [
+                    {"group": "ml-leads", "min_approvals": 2},
+                    {"group": "sre", "min_approvals": 2},
+                ],
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize("mix", ["approvals-only", "with-rejects"])
+def test_concurrent_votes_end_in_exactly_one_decision(migrated_url, mix):
+    engine = (
+        make_engine(migrated_url, pool_size=ATTEMPTS + 4, max_overflow=0)
+        if not migrated_url.startswith("sqlite")
+        else make_engine(migrated_url)
+    )
+    svc = ApprovalService(SqlUnitOfWorkFactory(engine), channels=("console",))
+    svc.apply(parse_config(crowd_config()))
+    rid = svc.submit(builders.submission()).request.id
+
+    barrier = threading.Barrier(ATTEMPTS)
+    outcomes: list[str] = []
+    unexpected: list[BaseException] = []
+    lock = threading.Lock()
+
+    def attempt(i: int) -> None:
+        # 24 people, 32 attempts: eight people click twice. Every fifth is a reject.
+        who = Identity("slack", f"U{i % 24:04d}")
+        reject = mix == "with-rejects" and i % 5 == 4
+        kind = VoteKind.REJECT if reject else VoteKind.APPROVE
+        barrier.wait(timeout=30)
+        try:
+            res = svc.vote(rid, who, kind, comment=f"attempt {i}")
+            out = "decided" if res.decided else "voted"
+        except (errors.AlreadyDecided, errors.AlreadyVoted) as exc:
+            out = type(exc).__name__
+        except BaseException as exc:  # reported below
+            with lock:
+                unexpected.append(exc)
+            return
+        with lock:
+            outcomes.append(out)
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(ATTEMPTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    assert unexpected == []
+
+    counts = Counter(outcomes)
+    assert counts["decided"] == 1, counts
+    final = svc.get(rid)
+    if mix == "approvals-only":
+        # Liveness: with every approval in, the request must not be stuck pending.
+        assert final.state is State.APPROVED
+    assert final.state in (State.APPROVED, State.REJECTED)
+    people = [v.person for v in final.votes]
+    assert len(people) == len(set(people)), "a person voted twice"
+    with svc.uow() as uow:
+        kinds = Counter(r.kind for r in uow.audit.records(rid))
+        effects = [i for i in uow.outbox.items(limit=1000) if i.kind == LOG_DECISION]
+    assert kinds["decided"] == 1
+    assert kinds["voted"] == len(final.votes)
+    assert len(effects) == 1
+    assert svc.verify_audit()[1] is None
+    engine.dispose()

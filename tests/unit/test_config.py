@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.domain.errors import ConfigError
+from bot.service.config import parse_config
+from tests import builders
+
+
+def problems(raw) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw)
+    return str(info.value).splitlines()
+
+
+def test_example_config_parses():
+    d = parse_config(builders.config_dict())
+    assert [p.name for p in d.people] == ["alice", "bob", "carol", "dave"]
+    assert {g.name: sorted(g.members) for g in d.groups} == {
+        "ml-leads": ["alice", "bob"],
+        "sre": ["carol"],
+    }
+    (policy,) = d.policies
+    assert policy.escalate_to == "sre" and policy.deadline.total_seconds() == 48 * 3600
+
+
+def test_unknown_group_in_rule_names_the_path():
+    raw = builders.config_dict(
+        policies=builders.policy_patch(
+            rules=[{"group": "ml-leads", "min_approvals": 1}, {"group": "sec", "min_approvals": 1}]
+        )
+    )
+    assert problems(raw) == ["policies[0].rules[1].group: unknown group 'sec'"]
+
+
+def test_duplicate_slack_and_telegram_ids():
+    raw = builders.config_dict()
+    raw["people"]["bob"] = {"slack": "U01ALICE", "telegram": 1001}
+    assert problems(raw) == [
+        "people.bob.slack: U01ALICE is already alice's slack id",
+        "people.bob.telegram: 1001 is already alice's telegram id",
+    ]
+
+
+def test_unknown_key_names_the_path():
+    raw = builders.config_dict()
+    raw["people"]["alice"]["slak"] = "U1"
+    raw["policies"][0]["deadlin"] = "1h"
+    raw["colour"] = "blue"
+    assert sorted(problems(raw)) == sorted(
+        [
+            "people.alice.slak: unknown key",
+            "policies[0].deadlin: unknown key",
+            "colour: unknown key",
+        ]
+    )
+
+
+def test_bad_duration_names_the_path():
+    raw = builders.config_dict(policies=builders.policy_patch(deadline="2 days"))
+    (line,) = problems(raw)
+    assert line.startswith("policies[0].deadline: bad duration '2 days'")
+
+
+def test_unknown_member_and_escalation_group():
+    raw = builders.config_dict(
+        groups={"ml-leads": ["alice", "zed"], "sre": ["carol"]},
+        policies=builders.policy_patch(escalate_to="oncall"),
+    )
+    assert problems(raw) == [
+        "groups.ml-leads[1]: unknown person 'zed'",
+        "policies[0].escalate_to: unknown group 'oncall'",
+    ]
+
+
+def test_bad_types_and_values():
+    raw = builders.config_dict(
+        policies=builders.policy_patch(
+            on_expiry="delete", rules=[{"group": "sre", "min_approvals": 0}]
+        )
+    )
+    lines = problems(raw)
+    assert any(line.startswith("policies[0].rules[0].min_approvals:") for line in lines)
+    assert any(line.startswith("policies[0].on_expiry:") for line in lines)
+
+
+def test_group_with_slack_usergroup_form():
+    raw = builders.config_dict(
+        groups={"ml-leads": {"members": ["alice"], "slack_usergroup": "S0123"}, "sre": ["carol"]}
+    )
+    d = parse_config(raw)
+    assert next(g for g in d.groups if g.name == "ml-leads").slack_usergroup == "S0123"
+
+
+def test_not_a_mapping():
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        parse_config(["people"])
