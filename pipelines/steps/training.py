@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 TRAINING_EXPERIMENT = "iris-training"
 MODEL_NAME = "iris-classifier"
 MODEL_ARTIFACT = "model"
+MODEL_PACKAGES = ("scikit-learn", "cloudpickle", "numpy", "pandas", "scipy")
 # Ordered from the cheapest to the largest model: on equal accuracy the first one wins.
 CONFIGS: tuple[dict[str, int], ...] = (
     {"n_estimators": 50, "max_depth": 3},
@@ -63,6 +64,17 @@ def build_model(n_estimators: int, max_depth: int) -> Any:
     )
 
 
+def model_requirements() -> list[str]:
+    """What the model needs at serving time, pinned to the versions that trained it.
+
+    Stated instead of inferred: MLflow's inference imports the model in a subprocess (~6 s
+    per model) and would find the same packages (it adds mlflow itself).
+    """
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in MODEL_PACKAGES]
+
+
 def best(candidates: list[Candidate]) -> Candidate:
     """Highest accuracy; ties go to the earlier (cheaper) configuration."""
     if not candidates:
@@ -102,6 +114,7 @@ def train_candidates(
                 name=MODEL_ARTIFACT,
                 signature=infer_signature(parts.x_train, model.predict(parts.x_train)),
                 input_example=parts.x_train.head(2),
+                pip_requirements=model_requirements(),
                 # skops (MLflow >= 3.14 default) refuses RandomForest; MLServer reads cloudpickle
                 serialization_format="cloudpickle",
             )

@@ -41,23 +41,11 @@ class Stack:
         return run_local(pipeline, params, pipeline_root=self.pipeline_root, env=self.env)
 
 
-@pytest.fixture(scope="module")
-def bot() -> Iterator[FakeApprovalBot]:
-    with FakeApprovalBot() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def kube() -> Iterator[FakeKubernetesApi]:
-    with FakeKubernetesApi() as fake:
-        fake.add_inference_service(NAMESPACE, INFERENCE_SERVICE)
-        yield fake
-
-
-def start_stack(
-    name: str, workdir: Path, bot: FakeApprovalBot, kube: FakeKubernetesApi, resources: ExitStack
-) -> Stack:
-    """MLflow with a local artifact store (``local``) or on moto's S3 (``s3``), plus fakes' env."""
+def start_stack(name: str, workdir: Path, resources: ExitStack) -> Stack:
+    """MLflow with a local artifact store (``local``) or on moto's S3 (``s3``), plus fresh fakes."""
+    bot = resources.enter_context(FakeApprovalBot())
+    kube = resources.enter_context(FakeKubernetesApi())
+    kube.add_inference_service(NAMESPACE, INFERENCE_SERVICE)
     s3 = None
     server_env: dict[str, str] = {}
     destination = None
@@ -75,9 +63,7 @@ def start_stack(
 
 
 @pytest.fixture(scope="module")
-def local_stack(
-    tmp_path_factory: pytest.TempPathFactory, bot: FakeApprovalBot, kube: FakeKubernetesApi
-) -> Iterator[Stack]:
-    """One MLflow server with a local artifact store, shared by a test module."""
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One MLflow server with a local artifact store (and fresh fakes), shared by a test module."""
     with ExitStack() as resources:
-        yield start_stack("local", tmp_path_factory.mktemp("local-stack"), bot, kube, resources)
+        yield start_stack("local", tmp_path_factory.mktemp("local-stack"), resources)
