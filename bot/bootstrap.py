@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from bot.adapters.db import SqlUnitOfWorkFactory, make_engine
 from bot.adapters.db.migrate import at_head, current_revision, head_revision
+from bot.adapters.effects import ConsoleChannel, LoggingHandler, WebhookHandler
+from bot.adapters.metrics import Metrics
 from bot.domain.errors import DomainError
+from bot.ports import EffectHandler
 from bot.service.approvals import ApprovalService
+from bot.service.outbox import OutboxDispatcher, RetryPolicy
 from bot.settings import Settings
+
+log = logging.getLogger("bot")
 
 
 class NotMigrated(DomainError):
@@ -19,12 +29,58 @@ class NotMigrated(DomainError):
 
 @dataclass
 class Container:
+    """Everything one process needs, wired; `serve` adds the event-loop side."""
+
     settings: Settings
     engine: Engine
     service: ApprovalService
+    dispatcher: OutboxDispatcher
+    metrics: Metrics
+    mounts: list[Callable[[Any], None]] = field(default_factory=list)
+    startups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    shutdowns: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    loop: asyncio.AbstractEventLoop | None = None
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    log: logging.Logger = log
 
     def close(self) -> None:
         self.engine.dispose()
+
+    # -- delivery at once after a commit, from any thread ---------------------
+
+    def kick(self) -> None:
+        """Deliver due effects now (called after a commit that wrote outbox rows)."""
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return  # not serving: the next sweep or `outbox deliver` picks them up
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._spawn()
+        else:
+            loop.call_soon_threadsafe(self._spawn)
+
+    def _spawn(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.dispatcher.deliver_due())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def drain(self, wait_seconds: float = 20.0) -> None:
+        """Wait for deliveries in flight (at shutdown)."""
+        if self.tasks:
+            await asyncio.wait(set(self.tasks), timeout=wait_seconds)
+
+    def readiness_problem(self) -> str | None:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("select 1"))
+            if not at_head(self.engine):
+                return "database is not at the migration head: run `approval-bot migrate`"
+        except Exception as exc:  # any database error means not ready
+            return f"database unreachable: {type(exc).__name__}"
+        return None
 
 
 def channels_for(settings: Settings) -> tuple[str, ...]:
@@ -46,6 +102,17 @@ def check_migrated(engine: Engine) -> None:
         )
 
 
+def effect_handlers(settings: Settings) -> dict[str, EffectHandler]:
+    """Effect kind → handler. Systems that are not configured are logged only."""
+    fallback: EffectHandler = (
+        WebhookHandler(settings.webhook_url) if settings.webhook_url else LoggingHandler()
+    )
+    handlers: dict[str, EffectHandler] = {"*": fallback}
+    if not settings.webhook_url:
+        handlers["chat:console"] = ConsoleChannel()
+    return handlers
+
+
 def build(settings: Settings | None = None, *, require_head: bool = True) -> Container:
     settings = settings or Settings()
     engine = make_engine(settings.database_url)
@@ -55,5 +122,21 @@ def build(settings: Settings | None = None, *, require_head: bool = True) -> Con
         except Exception:
             engine.dispose()
             raise
-    service = ApprovalService(SqlUnitOfWorkFactory(engine), channels=channels_for(settings))
-    return Container(settings, engine, service)
+    uow = SqlUnitOfWorkFactory(engine)
+    metrics = Metrics(uow)
+    channels = channels_for(settings)
+    service = ApprovalService(uow, channels=channels, on_decided=metrics.decided)
+    dispatcher = OutboxDispatcher(
+        uow,
+        effect_handlers(settings),
+        clock=service.clock,
+        channels=channels,
+        retry=RetryPolicy(
+            max_attempts=settings.outbox_max_attempts,
+            base_seconds=settings.outbox_base_seconds,
+            cap_seconds=settings.outbox_cap_seconds,
+            lease_seconds=settings.outbox_lease_seconds,
+        ),
+        on_outcome=metrics.effect,
+    )
+    return Container(settings, engine, service, dispatcher, metrics)

@@ -67,8 +67,21 @@ class Settings(BaseSettings):
     kfp_namespace: str | None = Field(None, validation_alias=_env("APPROVAL_BOT_KFP_NAMESPACE"))
 
     # Runtime
-    sweep_seconds: float = Field(5.0, validation_alias=_env("APPROVAL_BOT_SWEEP_SECONDS"))
-    poll_seconds: float = Field(10.0, validation_alias=_env("APPROVAL_BOT_POLL_SECONDS"))
+    sweep_seconds: float = Field(5.0, gt=0, validation_alias=_env("APPROVAL_BOT_SWEEP_SECONDS"))
+    poll_seconds: float = Field(10.0, gt=0, validation_alias=_env("APPROVAL_BOT_POLL_SECONDS"))
+    webhook_url: str | None = Field(None, validation_alias=_env("APPROVAL_BOT_WEBHOOK_URL"))
+    outbox_max_attempts: int = Field(
+        8, ge=1, validation_alias=_env("APPROVAL_BOT_OUTBOX_MAX_ATTEMPTS")
+    )
+    outbox_base_seconds: float = Field(
+        2.0, gt=0, validation_alias=_env("APPROVAL_BOT_OUTBOX_BASE_SECONDS")
+    )
+    outbox_cap_seconds: float = Field(
+        300.0, gt=0, validation_alias=_env("APPROVAL_BOT_OUTBOX_CAP_SECONDS")
+    )
+    outbox_lease_seconds: float = Field(
+        60.0, gt=0, validation_alias=_env("APPROVAL_BOT_OUTBOX_LEASE_SECONDS")
+    )
 
     def secrets(self) -> list[str]:
         """Every secret value that is set, for log redaction."""

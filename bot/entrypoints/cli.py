@@ -87,6 +87,31 @@ def cli(ctx: click.Context) -> None:
 
 
 @cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@handle_errors
+def serve(host: str, port: int) -> None:
+    """Run the bot: HTTP API, channels, scheduler (stops cleanly on SIGTERM)."""
+    from bot.entrypoints import logs
+    from bot.entrypoints.server import serve as run_server
+
+    settings = Settings()
+    logs.configure(fmt=settings.log_format, level=settings.log_level, secrets=settings.secrets())
+    c = bootstrap.build(settings)
+    try:
+        if settings.config_file:
+            changes = c.service.apply(load_config(settings.config_file), actor="serve")
+            c.log.info(
+                "applied %s: %s",
+                settings.config_file,
+                f"{len(changes)} change(s)" if changes else "no changes",
+            )
+        run_server(c, host=host, port=port)
+    finally:
+        c.close()
+
+
+@cli.command()
 def migrate() -> None:
     """Create or upgrade the database schema to the latest migration."""
     from bot.adapters.db.migrate import upgrade
@@ -331,6 +356,72 @@ def audit_verify() -> None:
     if problem is not None:
         raise CliError(f"audit log tampered: {problem}")
     click.echo(f"audit log intact: {count} events")
+
+
+@cli.group()
+def outbox() -> None:
+    """Effects of decisions: list, retry dead letters, deliver without a server."""
+
+
+@outbox.command("list")
+@click.option(
+    "--state", type=click.Choice(["pending", "delivering", "delivered", "dead"]), default=None
+)
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10000))
+@FORMAT
+@handle_errors
+def outbox_list(state: str | None, limit: int, fmt: str) -> None:
+    """Effects and their delivery state."""
+    from bot.entrypoints.api import outbox_item_dict
+
+    with container().service.uow() as uow:
+        items = uow.outbox.items(state=state, limit=limit)
+    if fmt == "json":
+        emit_json([outbox_item_dict(i) for i in items])
+        return
+    if not items:
+        click.echo("no effects" + (f" in state {state}" if state else ""))
+        return
+    rows = [
+        [
+            i.id,
+            i.kind,
+            i.request_id,
+            i.state,
+            i.attempts,
+            render.ts(i.next_attempt_at),
+            (i.last_error or "")[:60],
+        ]
+        for i in items
+    ]
+    click.echo(
+        render.table(
+            ("id", "kind", "request", "state", "attempts", "next attempt", "last error"), rows
+        )
+    )
+
+
+@outbox.command("retry")
+@click.argument("item_id", type=int)
+@handle_errors
+def outbox_retry(item_id: int) -> None:
+    """Put a dead-lettered effect back in the queue (attempts reset)."""
+    if not container().dispatcher.retry_item(item_id):
+        raise CliError(f"no dead or pending outbox item {item_id}")
+    click.echo(f"outbox item {item_id} queued; a running server delivers it within seconds")
+
+
+@outbox.command("deliver")
+@handle_errors
+def outbox_deliver() -> None:
+    """Deliver the effects that are due now, without a server."""
+    import asyncio
+
+    report = asyncio.run(container().dispatcher.deliver_due())
+    click.echo(
+        f"{len(report.delivered)} delivered, {len(report.retrying)} to retry, "
+        f"{len(report.dead)} dead-lettered"
+    )
 
 
 def main() -> None:

@@ -75,6 +75,7 @@ class RequestRepository(Protocol):
     def pending_for_model(self, model_name: str) -> list[ApprovalRequest]: ...
     def search(self, flt: RequestFilter) -> list[ApprovalRequest]: ...
     def due_ids(self, now: datetime, limit: int) -> list[str]: ...
+    def count_by_state(self) -> dict[str, int]: ...
 
 
 class DirectoryRepository(Protocol):
@@ -100,6 +101,39 @@ class AuditLog(Protocol):
 class Outbox(Protocol):
     def add(self, effects: Sequence[Effect], at: datetime) -> None: ...
     def items(self, state: str | None = None, limit: int = 100) -> list[OutboxItem]: ...
+    def get(self, item_id: int) -> OutboxItem | None: ...
+    def claim(
+        self, now: datetime, *, limit: int, lease_until: datetime, token: str
+    ) -> list[OutboxItem]: ...
+    def finish(
+        self,
+        item_id: int,
+        token: str,
+        *,
+        state: str,
+        at: datetime,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> bool: ...
+    def retry(self, item_id: int, now: datetime) -> bool: ...
+    def counts(self) -> dict[str, int]: ...
+
+
+class PermanentEffectError(Exception):
+    """An effect that can never succeed (bad configuration, missing object): dead-letter now."""
+
+
+class EffectHandler(Protocol):
+    """Delivers one kind of effect. Must be idempotent: the outbox delivers at least once.
+
+    Chat handlers render the request's *current* state, so a late or repeated
+    ``chat.update`` is harmless and a ``chat.update`` before its ``chat.post``
+    posts the message. Raise ``PermanentEffectError`` for what retrying cannot fix;
+    any other exception is retried with backoff. The return value is a short note
+    for the log.
+    """
+
+    async def deliver(self, item: OutboxItem, request: ApprovalRequest | None) -> str | None: ...
 
 
 class TokenRepository(Protocol):

@@ -102,11 +102,17 @@ class ApprovalService:
         clock: Any = None,
         channels: Sequence[str] = (),
         id_factory: Callable[[], str] | None = None,
+        on_decided: Callable[[ApprovalRequest], None] | None = None,
     ) -> None:
         self.uow = uow
         self.clock = clock or SystemClock()
         self.channels = tuple(channels)
         self.id_factory = id_factory
+        self.on_decided = on_decided
+
+    def _decided(self, request: ApprovalRequest) -> None:
+        if self.on_decided is not None and request.decision is not None:
+            self.on_decided(request)
 
     # -- helpers ------------------------------------------------------------
 
@@ -236,7 +242,9 @@ class ApprovalService:
             decided = not request.is_pending
             self._record(uow, request, now)
             uow.commit()
-            return VoteResult(request, cast, decided, policy)
+        if decided:
+            self._decided(request)
+        return VoteResult(request, cast, decided, policy)
 
     # -- scheduled scans ----------------------------------------------------
 
@@ -268,6 +276,8 @@ class ApprovalService:
                     self._record(uow, request, now)
                     uow.commit()
                     bucket.append(rid)
+                    if not request.is_pending:
+                        self._decided(request)
         return result
 
     # -- queries ------------------------------------------------------------

@@ -449,9 +449,26 @@ class SqlAuditLog:
         return (row.seq, row.hash) if row else None
 
 
+def _item(r: Any) -> OutboxItem:
+    return OutboxItem(
+        r.id,
+        r.kind,
+        r.idempotency_key,
+        r.request_id,
+        r.payload,
+        r.state,
+        r.attempts,
+        r.next_attempt_at,
+        r.last_error,
+        r.created_at,
+        r.delivered_at,
+    )
+
+
 class SqlOutbox:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._locking = conn.dialect.name == "postgresql"
 
     def add(self, effects: Sequence[Effect], at: datetime) -> None:
         for eff in effects:
@@ -477,22 +494,83 @@ class SqlOutbox:
         q = select(t.outbox).order_by(t.outbox.c.id).limit(limit)
         if state:
             q = q.where(t.outbox.c.state == state)
-        return [
-            OutboxItem(
-                r.id,
-                r.kind,
-                r.idempotency_key,
-                r.request_id,
-                r.payload,
-                r.state,
-                r.attempts,
-                r.next_attempt_at,
-                r.last_error,
-                r.created_at,
-                r.delivered_at,
+        return [_item(r) for r in self.conn.execute(q)]
+
+    def get(self, item_id: int) -> OutboxItem | None:
+        row = self.conn.execute(select(t.outbox).where(t.outbox.c.id == item_id)).first()
+        return _item(row) if row else None
+
+    def claim(
+        self, now: datetime, *, limit: int, lease_until: datetime, token: str
+    ) -> list[OutboxItem]:
+        """Take due rows for delivery. Two deliverers never hold the same row."""
+        c = t.outbox.c
+        due = or_(
+            and_(c.state == "pending", c.next_attempt_at <= now),
+            and_(c.state == "delivering", c.lease_until < now),
+        )
+        q = select(c.id).where(due).order_by(c.id).limit(limit)
+        if self._locking:
+            q = q.with_for_update(skip_locked=True)
+        ids = [r.id for r in self.conn.execute(q)]
+        if not ids:
+            return []
+        self.conn.execute(
+            update(t.outbox)
+            .where(c.id.in_(ids), due)
+            .values(
+                state="delivering",
+                claim_token=token,
+                lease_until=lease_until,
+                attempts=c.attempts + 1,
             )
-            for r in self.conn.execute(q)
-        ]
+        )
+        rows = self.conn.execute(
+            select(t.outbox).where(c.id.in_(ids), c.claim_token == token).order_by(c.id)
+        )
+        return [_item(r) for r in rows]
+
+    def finish(
+        self,
+        item_id: int,
+        token: str,
+        *,
+        state: str,
+        at: datetime,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> bool:
+        """Record the outcome of a claimed delivery; False if the claim was lost."""
+        c = t.outbox.c
+        values: dict[str, Any] = {
+            "state": state,
+            "last_error": error,
+            "claim_token": None,
+            "lease_until": None,
+        }
+        if state == "delivered":
+            values["delivered_at"] = at
+        if next_attempt_at is not None:
+            values["next_attempt_at"] = next_attempt_at
+        res = self.conn.execute(
+            update(t.outbox)
+            .where(c.id == item_id, c.claim_token == token, c.state == "delivering")
+            .values(**values)
+        )
+        return bool(res.rowcount == 1)
+
+    def retry(self, item_id: int, now: datetime) -> bool:
+        c = t.outbox.c
+        res = self.conn.execute(
+            update(t.outbox)
+            .where(c.id == item_id, c.state.in_(["dead", "pending"]))
+            .values(state="pending", attempts=0, next_attempt_at=now, last_error=None)
+        )
+        return bool(res.rowcount == 1)
+
+    def counts(self) -> dict[str, int]:
+        rows = self.conn.execute(select(t.outbox.c.state, func.count()).group_by(t.outbox.c.state))
+        return {r[0]: r[1] for r in rows}
 
 
 class SqlTokenRepository:

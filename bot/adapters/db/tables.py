@@ -200,5 +200,9 @@ outbox = Table(
     Column("last_error", Text),
     Column("created_at", UtcDateTime, nullable=False),
     Column("delivered_at", UtcDateTime),
+    # A delivery claim: who holds the row and until when. A crashed deliverer's
+    # claim runs out and another process picks the row up again.
+    Column("claim_token", String(32)),
+    Column("lease_until", UtcDateTime),
     Index("ix_outbox_state_next", "state", "next_attempt_at"),
 )

@@ -1,0 +1,88 @@
+"""Prometheus metrics: per-process counters, plus gauges read from the database at scrape."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from bot.domain.model import ApprovalRequest, State
+from bot.ports import OutboxItem
+
+BUCKETS = (60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600, 48 * 3600, 7 * 86400)
+
+
+class _DatabaseGauges(Collector):
+    def __init__(self, uow: Any) -> None:
+        self.uow = uow
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with self.uow() as uow:
+            states = uow.requests.count_by_state()
+            outbox = uow.outbox.counts()
+        pending = GaugeMetricFamily(
+            "approval_bot_pending_requests", "Requests waiting for a decision"
+        )
+        pending.add_metric([], states.get(State.PENDING.value, 0))
+        yield pending
+        by_state = GaugeMetricFamily("approval_bot_requests", "Requests by state", labels=["state"])
+        for s in State:
+            by_state.add_metric([s.value], states.get(s.value, 0))
+        yield by_state
+        backlog = GaugeMetricFamily(
+            "approval_bot_outbox_backlog", "Effects not delivered yet (pending or being delivered)"
+        )
+        backlog.add_metric([], outbox.get("pending", 0) + outbox.get("delivering", 0))
+        yield backlog
+        dead = GaugeMetricFamily(
+            "approval_bot_outbox_dead_letters",
+            "Effects that failed for good; see `approval-bot outbox list`",
+        )
+        dead.add_metric([], outbox.get("dead", 0))
+        yield dead
+
+
+class Metrics:
+    def __init__(self, uow: Any) -> None:
+        self.registry = CollectorRegistry()
+        self.decisions = Counter(
+            "approval_bot_decisions",
+            "Decisions made by this process",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.time_to_decision = Histogram(
+            "approval_bot_time_to_decision_seconds",
+            "From submission to decision, for decisions made by this process",
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.channel_errors = Counter(
+            "approval_bot_channel_api_errors",
+            "Failed calls to a chat channel's API",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.effects = Counter(
+            "approval_bot_effects",
+            "Effect delivery attempts by outcome",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.registry.register(_DatabaseGauges(uow))
+
+    def decided(self, request: ApprovalRequest) -> None:
+        if request.decision is None or request.decided_at is None:
+            return
+        self.decisions.labels(request.decision.value).inc()
+        self.time_to_decision.observe(
+            max(0.0, (request.decided_at - request.created_at).total_seconds())
+        )
+
+    def effect(self, item: OutboxItem, outcome: str) -> None:
+        self.effects.labels(item.kind, outcome).inc()
+        if item.kind.startswith("chat.") and outcome != "delivered":
+            self.channel_errors.labels(str(item.payload.get("channel", "?"))).inc()

@@ -1,0 +1,15 @@
+"""Retry schedule for effects: exponential backoff with jitter."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+
+def retry_delay(attempt: int, *, base: float, cap: float, jitter: float) -> timedelta:
+    """Delay before the next try after ``attempt`` failed tries (1-based).
+
+    ``jitter`` is a number in [0, 1) (random in production); it spreads the delay
+    over [½, 1½) of the exponential step so that replicas do not retry in lockstep.
+    """
+    step = min(cap, base * (2 ** max(0, attempt - 1)))
+    return timedelta(seconds=step * (0.5 + jitter))

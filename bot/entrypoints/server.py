@@ -1,0 +1,107 @@
+"""`approval-bot serve`: one uvicorn process with the API, the channels and the scheduler.
+
+The lifespan starts the scheduler (APScheduler 3, in-process) and the channels,
+and on shutdown (SIGTERM: uvicorn first finishes the requests in flight) stops
+the scheduler, waits for deliveries in flight and closes the channels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from fastapi import FastAPI
+
+from bot.bootstrap import Container
+from bot.entrypoints.api import create_app
+
+log = logging.getLogger("bot.server")
+
+
+def build_scheduler(container: Container) -> AsyncIOScheduler:
+    settings = container.settings
+    scheduler = AsyncIOScheduler(timezone=UTC)
+
+    async def scan() -> None:
+        """Expire, remind, escalate what is due; several replicas may run this at once."""
+        result = await asyncio.to_thread(container.service.scan_due)
+        if result.expired or result.reminded or result.escalated:
+            log.info(
+                "scan: expired %s, reminded %s, escalated %s",
+                result.expired,
+                result.reminded,
+                result.escalated,
+            )
+            container.kick()
+
+    async def sweep() -> None:
+        """Deliver effects left by other processes (the CLI, a crashed replica)."""
+        report = await container.dispatcher.deliver_due()
+        if report.count:
+            log.info(
+                "sweep: %d delivered, %d retrying, %d dead",
+                len(report.delivered),
+                len(report.retrying),
+                len(report.dead),
+            )
+
+    common: dict[str, Any] = {
+        "max_instances": 1,
+        "coalesce": True,
+        "misfire_grace_time": 30,
+        "next_run_time": datetime.now(UTC),
+    }
+    scheduler.add_job(scan, "interval", seconds=settings.sweep_seconds, id="scan", **common)
+    scheduler.add_job(sweep, "interval", seconds=settings.sweep_seconds, id="sweep", **common)
+    return scheduler
+
+
+def make_lifespan(container: Container) -> Any:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        container.loop = asyncio.get_running_loop()
+        for start in container.startups:
+            await start()
+        scheduler = build_scheduler(container)
+        scheduler.start()
+        log.info("approval-bot ready (channels: %s)", ", ".join(container.service.channels))
+        try:
+            yield
+        finally:
+            log.info("shutting down: stopping the scheduler and finishing deliveries")
+            scheduler.shutdown(wait=False)
+            await container.drain()
+            for stop in reversed(container.shutdowns):
+                try:
+                    await stop()
+                except Exception:
+                    log.exception("error while stopping a channel")
+            container.loop = None
+            log.info("stopped")
+
+    return lifespan
+
+
+def build_app(container: Container) -> FastAPI:
+    return create_app(container, lifespan=make_lifespan(container))
+
+
+def serve(container: Container, *, host: str, port: int) -> None:
+    app = build_app(container)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=True,
+        timeout_graceful_shutdown=30,
+        lifespan="on",
+        server_header=False,
+    )
+    uvicorn.Server(config).run()
