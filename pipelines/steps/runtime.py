@@ -18,6 +18,14 @@ def configure_logging() -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    quiet_integer_schema_hint()
+
+
+def quiet_integer_schema_hint() -> None:
+    """Silence MLflow's hint on integer columns: our integers (class labels) are never missing."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
 
 
 def require_env(name: str) -> str:
