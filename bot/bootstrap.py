@@ -15,7 +15,7 @@ from bot.adapters.db.migrate import at_head, current_revision, head_revision
 from bot.adapters.effects import ConsoleChannel, LoggingHandler, WebhookHandler
 from bot.adapters.metrics import Metrics
 from bot.domain.errors import DomainError
-from bot.ports import EffectHandler
+from bot.ports import EffectHandler, PromotionLauncher
 from bot.service.approvals import ApprovalService
 from bot.service.outbox import OutboxDispatcher, RetryPolicy
 from bot.settings import Settings
@@ -36,6 +36,7 @@ class Container:
     service: ApprovalService
     dispatcher: OutboxDispatcher
     metrics: Metrics
+    launcher: PromotionLauncher | None = None
     mounts: list[Callable[[Any], None]] = field(default_factory=list)
     startups: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     shutdowns: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -139,4 +140,13 @@ def build(settings: Settings | None = None, *, require_head: bool = True) -> Con
         ),
         on_outcome=metrics.effect,
     )
-    return Container(settings, engine, service, dispatcher, metrics)
+    container = Container(settings, engine, service, dispatcher, metrics)
+    # Each adapter registers its effect handlers, routes and start/stop hooks
+    # when its settings are present.
+    from bot.adapters.kfp import wiring as kfp_wiring
+    from bot.adapters.mlflow import wiring as mlflow_wiring
+    from bot.adapters.slack import wiring as slack_wiring
+
+    for wiring in (mlflow_wiring, kfp_wiring, slack_wiring):
+        wiring.wire(container)
+    return container

@@ -35,7 +35,9 @@ class _Store:
         self.audit: list[AuditRecord] = []
         self.head: tuple[int, str] | None = None
         self.outbox: list[OutboxItem] = []
+        self.leases: dict[int, tuple[str, datetime]] = {}
         self.tokens: dict[str, str] = {}
+        self.chat: dict[tuple[str, str], dict[str, Any]] = {}
 
 
 class FakeRequests:
@@ -109,6 +111,15 @@ class FakeRequests:
                 continue
             out.append(copy.deepcopy(r))
         return out[: flt.limit] if flt.limit else out
+
+    def count_by_state(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.s.requests.values():
+            out[r.state.value] = out.get(r.state.value, 0) + 1
+        return out
+
+    def in_state(self, state: State, limit: int = 100) -> list[ApprovalRequest]:
+        return [copy.deepcopy(r) for r in self._ordered() if r.state is state][:limit]
 
     def due_ids(self, now: datetime, limit: int) -> list[str]:
         due = [
@@ -217,6 +228,79 @@ class FakeOutbox:
     def items(self, state: str | None = None, limit: int = 100) -> list[OutboxItem]:
         return [i for i in self.s.outbox if state is None or i.state == state][:limit]
 
+    def get(self, item_id: int) -> OutboxItem | None:
+        return next((i for i in self.s.outbox if i.id == item_id), None)
+
+    def _set(self, item_id: int, **changes: Any) -> None:
+        self.s.outbox = [replace(i, **changes) if i.id == item_id else i for i in self.s.outbox]
+
+    def claim(
+        self, now: datetime, *, limit: int, lease_until: datetime, token: str
+    ) -> list[OutboxItem]:
+        due = [
+            i
+            for i in self.s.outbox
+            if (i.state == "pending" and i.next_attempt_at is not None and i.next_attempt_at <= now)
+            or (i.state == "delivering" and self.s.leases.get(i.id, (None, now))[1] < now)
+        ]
+        out = []
+        for i in due[:limit]:
+            self._set(i.id, state="delivering", attempts=i.attempts + 1)
+            self.s.leases[i.id] = (token, lease_until)
+            out.append(self.get(i.id))
+        return [i for i in out if i is not None]
+
+    def finish(
+        self,
+        item_id: int,
+        token: str,
+        *,
+        state: str,
+        at: datetime,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> bool:
+        item = self.get(item_id)
+        if (
+            item is None
+            or item.state != "delivering"
+            or self.s.leases.get(item_id, ("",))[0] != token
+        ):
+            return False
+        del self.s.leases[item_id]
+        changes: dict[str, Any] = {"state": state, "last_error": error}
+        if state == "delivered":
+            changes["delivered_at"] = at
+        if next_attempt_at is not None:
+            changes["next_attempt_at"] = next_attempt_at
+        self._set(item_id, **changes)
+        return True
+
+    def retry(self, item_id: int, now: datetime) -> bool:
+        item = self.get(item_id)
+        if item is None or item.state not in ("dead", "pending"):
+            return False
+        self._set(item_id, state="pending", attempts=0, next_attempt_at=now, last_error=None)
+        return True
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for i in self.s.outbox:
+            out[i.state] = out.get(i.state, 0) + 1
+        return out
+
+
+class FakeChat:
+    def __init__(self, store: _Store) -> None:
+        self.s = store
+
+    def get(self, request_id: str, channel: str) -> dict[str, Any] | None:
+        ref = self.s.chat.get((request_id, channel))
+        return dict(ref) if ref else None
+
+    def put(self, request_id: str, channel: str, ref: dict[str, Any], at: datetime) -> None:
+        self.s.chat[(request_id, channel)] = dict(ref)
+
 
 class FakeTokens:
     def __init__(self, store: _Store) -> None:
@@ -245,6 +329,7 @@ class FakeUnitOfWork:
         self.audit = FakeAudit(self._work)
         self.outbox = FakeOutbox(self._work)
         self.tokens = FakeTokens(self._work)
+        self.chat = FakeChat(self._work)
         return self
 
     def __exit__(

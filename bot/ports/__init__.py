@@ -75,6 +75,7 @@ class RequestRepository(Protocol):
     def pending_for_model(self, model_name: str) -> list[ApprovalRequest]: ...
     def search(self, flt: RequestFilter) -> list[ApprovalRequest]: ...
     def due_ids(self, now: datetime, limit: int) -> list[str]: ...
+    def in_state(self, state: State, limit: int = 100) -> list[ApprovalRequest]: ...
     def count_by_state(self) -> dict[str, int]: ...
 
 
@@ -142,6 +143,33 @@ class TokenRepository(Protocol):
     def find(self, token_hash: str) -> str | None: ...
 
 
+class ChatMessageRepository(Protocol):
+    def get(self, request_id: str, channel: str) -> dict[str, Any] | None: ...
+    def put(self, request_id: str, channel: str, ref: dict[str, Any], at: datetime) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunStatus:
+    """A promotion run's state as the launcher reports it."""
+
+    run_id: str
+    state: str
+    terminal: bool
+    succeeded: bool
+    detail: str = ""
+
+
+class PromotionLauncher(Protocol):
+    """Starts the promotion pipeline for an approved request and reports on it.
+
+    ``launch`` must be idempotent on ``idempotency_key`` (look it up first): the
+    outbox may call it twice. Both are async; blocking SDKs run in worker threads.
+    """
+
+    async def launch(self, request: ApprovalRequest, idempotency_key: str) -> str: ...
+    async def status(self, run_id: str) -> RunStatus: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def requests(self) -> RequestRepository: ...
@@ -153,6 +181,8 @@ class UnitOfWork(Protocol):
     def outbox(self) -> Outbox: ...
     @property
     def tokens(self) -> TokenRepository: ...
+    @property
+    def chat(self) -> ChatMessageRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -194,6 +194,7 @@ class ApprovalService:
         *,
         comment: str | None = None,
         record_denial: bool = True,
+        extra_groups: frozenset[str] = frozenset(),
     ) -> VoteResult:
         """Cast a vote. Refusals raise ``errors.Refused``; for chat they leave a `denied` event."""
         now = self.clock.now()
@@ -205,6 +206,11 @@ class ApprovalService:
                 person = self._resolve(uow, who)
                 policy = self._policy(uow, request.model_name)
                 groups = uow.directory.groups_of(person.name)
+                if extra_groups:
+                    # Membership a channel vouches for (Slack user groups), only for
+                    # the groups that declare it.
+                    synced = {g.name for g in uow.directory.load().groups if g.slack_usergroup}
+                    groups |= extra_groups & synced
                 cast = request.cast_vote(
                     person=person,
                     person_groups=groups,
@@ -245,6 +251,85 @@ class ApprovalService:
         if decided:
             self._decided(request)
         return VoteResult(request, cast, decided, policy)
+
+    # -- promotion ------------------------------------------------------------
+
+    def promotion_started(self, request_id: str, run_id: str) -> ApprovalRequest:
+        """Record the promotion run of an approved request (idempotent for the same run)."""
+        now = self.clock.now()
+        with self.uow() as uow:
+            request = uow.requests.get(request_id, for_update=True)
+            if request is None:
+                raise errors.UnknownRequest(request_id)
+            if request.state is State.PROMOTING and request.promotion_run_id == run_id:
+                return request
+            request.start_promotion(run_id=run_id, now=now)
+            if not uow.requests.save(request, expected_state=State.APPROVED):
+                raise errors.AlreadyDecided(f"request {request_id} moved on; nothing changed")
+            self._record(uow, request, now)
+            uow.commit()
+            return request
+
+    def promotion_finished(
+        self, request_id: str, *, succeeded: bool, detail: str
+    ) -> ApprovalRequest:
+        """Record how the promotion ended (idempotent once it has ended)."""
+        now = self.clock.now()
+        with self.uow() as uow:
+            request = uow.requests.get(request_id, for_update=True)
+            if request is None:
+                raise errors.UnknownRequest(request_id)
+            if request.state in (State.PROMOTED, State.PROMOTION_FAILED):
+                return request
+            before = request.state
+            request.finish_promotion(succeeded=succeeded, detail=detail, now=now)
+            if not uow.requests.save(request, expected_state=before):
+                raise errors.AlreadyDecided(f"request {request_id} moved on; nothing changed")
+            self._record(uow, request, now)
+            uow.commit()
+            return request
+
+    def in_state(self, state: State, limit: int = 100) -> list[ApprovalRequest]:
+        with self.uow() as uow:
+            return uow.requests.in_state(state, limit)
+
+    # -- chat message references ------------------------------------------------
+
+    def chat_ref(self, request_id: str, channel: str) -> dict[str, Any] | None:
+        with self.uow() as uow:
+            return uow.chat.get(request_id, channel)
+
+    def save_chat_ref(self, request_id: str, channel: str, ref: dict[str, Any]) -> None:
+        with self.uow() as uow:
+            uow.chat.put(request_id, channel, ref, self.clock.now())
+            uow.commit()
+
+    def whoami(self, who: Identity) -> tuple[Person | None, frozenset[str]]:
+        with self.uow() as uow:
+            person = uow.directory.person_by_identity(who.channel, who.value)
+            groups = uow.directory.groups_of(person.name) if person else frozenset()
+        return person, groups
+
+    def people_to_remind(self, request_id: str) -> list[Person]:
+        """Members of the groups whose rules are not met yet, who have not voted."""
+        with self.uow() as uow:
+            request = uow.requests.get(request_id)
+            if request is None:
+                raise errors.UnknownRequest(request_id)
+            policy = uow.directory.policy_for(request.model_name)
+            directory = uow.directory.load()
+        if policy is None or not request.is_pending:
+            return []
+        missing = {g for g, _n in request.missing_groups(policy)}
+        voted = {v.person for v in request.votes}
+        names = {m for g in directory.groups if g.name in missing for m in g.members} - voted
+        return [p for p in directory.people if p.name in names and not request.is_requester(p)]
+
+    def group_people(self, group: str) -> list[Person]:
+        with self.uow() as uow:
+            directory = uow.directory.load()
+        members = next((g.members for g in directory.groups if g.name == group), frozenset())
+        return [p for p in directory.people if p.name in members]
 
     # -- scheduled scans ----------------------------------------------------
 

@@ -186,6 +186,11 @@ class SqlRequestRepository:
             q = q.limit(flt.limit)
         return self._build(self.conn.execute(q).all())
 
+    def in_state(self, state: State, limit: int = 100) -> list[ApprovalRequest]:
+        c = t.approval_requests.c
+        q = select(t.approval_requests).where(c.state == state.value).order_by(c.id).limit(limit)
+        return self._build(self.conn.execute(q).all())
+
     def due_ids(self, now: datetime, limit: int) -> list[str]:
         c = t.approval_requests.c
         q = (
@@ -595,3 +600,29 @@ class SqlTokenRepository:
             )
         ).first()
         return row.name if row else None
+
+
+class SqlChatMessages:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, request_id: str, channel: str) -> dict[str, Any] | None:
+        c = t.chat_messages.c
+        row = self.conn.execute(
+            select(c.ref).where(c.request_id == request_id, c.channel == channel)
+        ).first()
+        return dict(row.ref) if row else None
+
+    def put(self, request_id: str, channel: str, ref: dict[str, Any], at: datetime) -> None:
+        c = t.chat_messages.c
+        res = self.conn.execute(
+            update(t.chat_messages)
+            .where(c.request_id == request_id, c.channel == channel)
+            .values(ref=ref, updated_at=at)
+        )
+        if res.rowcount == 0:
+            self.conn.execute(
+                insert(t.chat_messages).values(
+                    request_id=request_id, channel=channel, ref=ref, updated_at=at
+                )
+            )

@@ -206,3 +206,16 @@ outbox = Table(
     Column("lease_until", UtcDateTime),
     Index("ix_outbox_state_next", "state", "next_attempt_at"),
 )
+
+# Where each chat channel shows a request (Slack channel + ts, Telegram chat + message id),
+# so every later change updates the same message.
+chat_messages = Table(
+    "chat_messages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("request_id", ForeignKey("approval_requests.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("ref", JSON, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("request_id", "channel"),
+)

@@ -8,6 +8,7 @@ from sqlalchemy import Connection, Engine
 
 from bot.adapters.db.repositories import (
     SqlAuditLog,
+    SqlChatMessages,
     SqlDirectoryRepository,
     SqlOutbox,
     SqlRequestRepository,
@@ -21,6 +22,7 @@ class SqlUnitOfWork:
     audit: SqlAuditLog
     outbox: SqlOutbox
     tokens: SqlTokenRepository
+    chat: SqlChatMessages
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -34,6 +36,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditLog(self._conn)
         self.outbox = SqlOutbox(self._conn)
         self.tokens = SqlTokenRepository(self._conn)
+        self.chat = SqlChatMessages(self._conn)
         return self
 
     def __exit__(
