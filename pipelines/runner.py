@@ -206,7 +206,7 @@ def submit(
 
 
 def _find_version(client: Any, pipeline_id: str, version_name: str) -> str | None:
-    predicate = {"key": "display_name", "operation": "EQUALS", "string_value": version_name}
+    predicate = {"key": "display_name", "operation": "EQUALS", "stringValue": version_name}
     response = client.list_pipeline_versions(
         pipeline_id, filter=json.dumps({"predicates": [predicate]})
     )

@@ -167,3 +167,86 @@ class FakeKubernetesApi(FakeHttpServer):
                 patched["metadata"]["resourceVersion"] = str(version)
                 self.objects[(namespace, name)] = patched
             return 200, copy.deepcopy(self.objects[(namespace, name)])
+
+
+def _display_name_filter(request: Recorded) -> str | None:
+    """The display_name an ``EQUALS`` filter asks for (KFP sends the operation as 1 or "EQUALS")."""
+    import json
+
+    raw = request.query.get("filter", [""])[0]
+    if not raw:
+        return None
+    for predicate in json.loads(raw).get("predicates", []):
+        if predicate.get("key") == "display_name" and predicate.get("operation") in (1, "EQUALS"):
+            return str(predicate.get("stringValue", predicate.get("string_value")))
+    return None
+
+
+class FakeKfpApi(FakeHttpServer):
+    """The KFP v2beta1 calls ``kfp.Client`` makes to upload a pipeline/version and start a run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pipelines: dict[str, dict[str, Any]] = {}
+        self.versions: dict[str, list[dict[str, Any]]] = {}
+        self.experiments: dict[str, dict[str, Any]] = {}
+        self.runs: list[dict[str, Any]] = []
+        self._ids = itertools.count(1)
+        base = "/apis/v2beta1"
+        self.route("GET", f"{base}/healthz", lambda request: (200, {"multi_user": False}))
+        self.route("GET", f"{base}/pipelines", self._list_pipelines)
+        self.route("POST", f"{base}/pipelines/upload", self._upload)
+        self.route("POST", f"{base}/pipelines/upload_version", self._upload_version)
+        self.route("GET", f"{base}/pipelines/(?P<pipeline_id>[^/]+)/versions", self._list_versions)
+        self.route("GET", f"{base}/experiments", self._list_experiments)
+        self.route("POST", f"{base}/experiments", self._create_experiment)
+        self.route("POST", f"{base}/runs", self._create_run)
+
+    def _id(self, kind: str) -> str:
+        return f"{kind}-{next(self._ids)}"
+
+    def _new_version(self, pipeline_id: str, name: str, body: bytes) -> dict[str, Any]:
+        version = {
+            "pipeline_id": pipeline_id,
+            "pipeline_version_id": self._id("version"),
+            "display_name": name,
+            "uploaded_bytes": len(body),
+        }
+        self.versions.setdefault(pipeline_id, []).append(version)
+        return version
+
+    def _list_pipelines(self, request: Recorded) -> tuple[int, Any]:
+        name = _display_name_filter(request)
+        found = [p for p in self.pipelines.values() if name is None or p["display_name"] == name]
+        return 200, {"pipelines": found, "total_size": len(found)} if found else {}
+
+    def _upload(self, request: Recorded) -> tuple[int, Any]:
+        name = request.query["name"][0]
+        pipeline = {"pipeline_id": self._id("pipeline"), "display_name": name}
+        self.pipelines[pipeline["pipeline_id"]] = pipeline
+        self._new_version(pipeline["pipeline_id"], name, request.body)
+        return 200, pipeline
+
+    def _upload_version(self, request: Recorded) -> tuple[int, Any]:
+        pipeline_id = request.query["pipelineid"][0]
+        return 200, self._new_version(pipeline_id, request.query["name"][0], request.body)
+
+    def _list_versions(self, request: Recorded, pipeline_id: str) -> tuple[int, Any]:
+        name = _display_name_filter(request)
+        found = [v for v in self.versions.get(pipeline_id, []) if name in (None, v["display_name"])]
+        return 200, {"pipeline_versions": found, "total_size": len(found)} if found else {}
+
+    def _list_experiments(self, request: Recorded) -> tuple[int, Any]:
+        name = _display_name_filter(request)
+        found = [e for e in self.experiments.values() if name in (None, e["display_name"])]
+        return 200, {"experiments": found, "total_size": len(found)} if found else {}
+
+    def _create_experiment(self, request: Recorded) -> tuple[int, Any]:
+        experiment = {**request.json(), "experiment_id": self._id("experiment")}
+        self.experiments[experiment["experiment_id"]] = experiment
+        return 200, experiment
+
+    def _create_run(self, request: Recorded) -> tuple[int, Any]:
+        run = {**request.json(), "run_id": self._id("run"), "state": "PENDING"}
+        self.runs.append(run)
+        return 200, run

@@ -1,0 +1,65 @@
+"""``submit`` uploads through ``kfp.Client`` to a fake KFP API on 127.0.0.1 and starts a run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from pipelines import cli, runner
+from tests.pipelines.fakes import FakeKfpApi
+
+
+@pytest.fixture
+def kfp_api() -> Iterator[FakeKfpApi]:
+    with FakeKfpApi() as fake:
+        yield fake
+
+
+PARAMS = {
+    "model_name": "iris-classifier",
+    "model_version": "3",
+    "data_run_id": "d1",
+    "approval_request_id": "req1",
+}
+
+
+def test_submit_uploads_the_pipeline_and_starts_a_run_with_the_params(kfp_api: FakeKfpApi) -> None:
+    submitted = runner.submit("promotion", PARAMS, host=kfp_api.url, experiment="approvals")
+
+    [pipeline] = kfp_api.pipelines.values()
+    assert pipeline["display_name"] == "iris-promotion"
+    assert [e["display_name"] for e in kfp_api.experiments.values()] == ["approvals"]
+    [run] = kfp_api.runs
+    assert run["run_id"] == submitted.run_id
+    assert run["pipeline_version_reference"] == {
+        "pipeline_id": submitted.pipeline_id,
+        "pipeline_version_id": submitted.version_id,
+    }
+    assert run["experiment_id"] == submitted.experiment_id
+    assert run["runtime_config"]["parameters"] == PARAMS
+
+
+def test_an_unchanged_pipeline_reuses_its_version(kfp_api: FakeKfpApi) -> None:
+    first = runner.submit("promotion", PARAMS, host=kfp_api.url)
+    second = runner.submit("promotion", PARAMS, host=kfp_api.url)
+    third = runner.submit("promotion", PARAMS, host=kfp_api.url, image="registry.test/bot:2")
+
+    assert second.version_id == first.version_id
+    assert third.version_id != first.version_id  # another image is another version
+    assert len(kfp_api.pipelines) == 1
+    assert len(kfp_api.runs) == 3
+
+
+def test_cli_submit_prints_the_run_as_json(
+    kfp_api: FakeKfpApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(
+        ["submit", "data", "--host", kfp_api.url, "--param", "source_csv=s3://bucket/iris.csv"]
+    )
+
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["run_id"] == kfp_api.runs[0]["run_id"]
+    assert kfp_api.runs[0]["runtime_config"]["parameters"] == {"source_csv": "s3://bucket/iris.csv"}
