@@ -174,7 +174,11 @@ def notify_approval_bot(
 
 @_component
 def verify_approval(
-    approval_request_id: str, model_name: str, model_version: str, data_run_id: str
+    approval_request_id: str,
+    model_name: str,
+    model_version: str,
+    data_run_id: str,
+    deploy_target: str,
 ) -> str:
     """Stop unless the bot says this exact version is approved; output the request state."""
     from pipelines.steps import promotion, runtime
@@ -185,6 +189,7 @@ def verify_approval(
         model_name=model_name,
         model_version=model_version,
         data_run_id=data_run_id,
+        deploy_target=deploy_target,
     )
 
 

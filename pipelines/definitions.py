@@ -184,6 +184,7 @@ def promotion_pipeline(
             model_name=model_name,
             model_version=model_version,
             data_run_id=data_run_id,
+            deploy_target=deploy_target,
         ),
         bot=True,
     )

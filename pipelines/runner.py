@@ -8,6 +8,7 @@ ignored locally). kfp.local keeps global state, so run one pipeline at a time pe
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -159,7 +160,7 @@ class Submitted:
     experiment_id: str
 
     def as_dict(self) -> dict[str, str]:
-        return dict(self.__dict__)
+        return dataclasses.asdict(self)
 
 
 def submit(

@@ -51,10 +51,27 @@ def check_approval(
     return state
 
 
+def check_deploy_target(deploy_target: str) -> None:
+    """Fail before anything changes rather than after the aliases moved."""
+    if deploy_target not in DEPLOY_TARGETS:
+        raise ConfigurationError(
+            f"deploy_target must be one of {DEPLOY_TARGETS}, got {deploy_target!r}"
+        )
+
+
 def verify_approval(
-    approval_request_id: str, *, model_name: str, model_version: str, data_run_id: str
+    approval_request_id: str,
+    *,
+    model_name: str,
+    model_version: str,
+    data_run_id: str,
+    deploy_target: str = "kserve",
 ) -> str:
-    """Ask the bot for the request and check it (see ``check_approval``); return its state."""
+    """Ask the bot for the request and check it (see ``check_approval``); return its state.
+
+    Also checks ``deploy_target``, so a typo fails the run before any alias moves.
+    """
+    check_deploy_target(deploy_target)
     if not approval_request_id.strip():
         raise ApprovalError("no approval_request_id given: promotion needs an approved request")
     try:
@@ -151,10 +168,7 @@ def deploy(
     storage_uri_prefix: str = STORAGE_URI_PREFIX,
 ) -> str:
     """Resolve the storage URI and (for ``kserve``) patch the InferenceService; return the URI."""
-    if deploy_target not in DEPLOY_TARGETS:
-        raise ConfigurationError(
-            f"deploy_target must be one of {DEPLOY_TARGETS}, got {deploy_target!r}"
-        )
+    check_deploy_target(deploy_target)
     client = registry.client()
     uri = storage_uri(
         client.get_model_version_download_uri(model_name, model_version), storage_uri_prefix

@@ -10,7 +10,12 @@ from typing import Any
 import jsonschema
 import pytest
 
-from pipelines.errors import ApprovalError, DeployError, DeployPermissionError
+from pipelines.errors import (
+    ApprovalError,
+    ConfigurationError,
+    DeployError,
+    DeployPermissionError,
+)
 from pipelines.steps import approvals, kube, promotion
 from tests.pipelines.fakes import FakeApprovalBot, FakeKubernetesApi
 
@@ -108,6 +113,20 @@ def test_guard_refuses_unknown_or_empty_ids(fake_bot: FakeApprovalBot) -> None:
         verify("nope")
     with pytest.raises(ApprovalError, match="no approval_request_id"):
         verify("")
+
+
+def test_guard_refuses_an_unknown_deploy_target_before_asking_the_bot(
+    fake_bot: FakeApprovalBot,
+) -> None:
+    with pytest.raises(ConfigurationError, match="deploy_target must be one of"):
+        promotion.verify_approval(
+            "req0001",
+            model_name="iris-classifier",
+            model_version="3",
+            data_run_id="d",
+            deploy_target="kserv",
+        )
+    assert fake_bot.requests == []
 
 
 def test_guard_refuses_when_the_bot_rejects_the_token(
