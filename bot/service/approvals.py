@@ -293,6 +293,12 @@ class ApprovalService:
         with self.uow() as uow:
             return uow.requests.in_state(state, limit)
 
+    def record_event(self, request_id: str, kind: str, data: dict[str, Any]) -> None:
+        """Append a system event an effect observed (e.g. the challenger moved on) to the audit."""
+        with self.uow() as uow:
+            uow.audit.append(request_id, [Event(kind, "system", data)], self.clock.now())
+            uow.commit()
+
     # -- chat message references ------------------------------------------------
 
     def chat_ref(self, request_id: str, channel: str) -> dict[str, Any] | None:
