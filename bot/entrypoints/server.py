@@ -19,9 +19,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI
 
 from bot.bootstrap import Container
-from bot.domain.model import State
 from bot.entrypoints.api import create_app
-from bot.service.logctx import bind_request
+from bot.service.promotions import poll_promotions
 
 log = logging.getLogger("bot.server")
 
@@ -53,31 +52,13 @@ def build_scheduler(container: Container) -> AsyncIOScheduler:
                 len(report.dead),
             )
 
-    async def poll_promotions() -> None:
+    async def poll() -> None:
         """Follow promotion runs until they end; post the result to the request's chats."""
         launcher = container.launcher
         if launcher is None:
             return
-        for request in await asyncio.to_thread(container.service.in_state, State.PROMOTING):
-            if not request.promotion_run_id:
-                continue
-            with bind_request(request.id):
-                try:
-                    status = await launcher.status(request.promotion_run_id)
-                except Exception as exc:
-                    log.warning(
-                        "promotion run %s: status unavailable: %s", request.promotion_run_id, exc
-                    )
-                    continue
-                if status.terminal:
-                    await asyncio.to_thread(
-                        container.service.promotion_finished,
-                        request.id,
-                        succeeded=status.succeeded,
-                        detail=status.detail or status.state,
-                    )
-                    log.info("promotion run %s ended: %s", status.run_id, status.state)
-                    container.kick()
+        if await poll_promotions(container.service, launcher):
+            container.kick()
 
     common: dict[str, Any] = {
         "max_instances": 1,
@@ -89,7 +70,7 @@ def build_scheduler(container: Container) -> AsyncIOScheduler:
     scheduler.add_job(sweep, "interval", seconds=settings.sweep_seconds, id="sweep", **common)
     if container.launcher is not None:
         scheduler.add_job(
-            poll_promotions,
+            poll,
             "interval",
             seconds=settings.poll_seconds,
             id="poll_promotions",

@@ -1,0 +1,51 @@
+"""Follow promotion runs until they end (the scheduler's ``poll_promotions`` job calls this)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.domain import errors
+from bot.domain.model import ApprovalRequest, State
+from bot.ports import PromotionLauncher
+from bot.service.approvals import ApprovalService
+from bot.service.logctx import bind_request
+
+log = logging.getLogger("bot.promotions")
+
+
+async def poll_promotions(
+    service: ApprovalService, launcher: PromotionLauncher, *, limit: int = 100
+) -> list[ApprovalRequest]:
+    """Ask the launcher about every promoting request; record the ones that ended.
+
+    Returns the requests that moved to ``promoted`` / ``promotion_failed`` (their chat updates
+    are in the outbox: deliver them). A launcher that cannot answer is asked again next time.
+    """
+    finished = []
+    for request in await asyncio.to_thread(service.in_state, State.PROMOTING, limit):
+        if not request.promotion_run_id:
+            continue
+        with bind_request(request.id):
+            try:
+                status = await launcher.status(request.promotion_run_id)
+            except Exception as exc:  # any launcher failure: try again on the next poll
+                log.warning(
+                    "promotion run %s: status unavailable: %s", request.promotion_run_id, exc
+                )
+                continue
+            if not status.terminal:
+                continue
+            try:
+                done = await asyncio.to_thread(
+                    service.promotion_finished,
+                    request.id,
+                    succeeded=status.succeeded,
+                    detail=status.detail or status.state,
+                )
+            except errors.DomainError as exc:  # another replica recorded it first
+                log.info("promotion run %s: %s", status.run_id, exc)
+                continue
+            log.info("promotion run %s ended: %s", status.run_id, status.state)
+            finished.append(done)
+    return finished
