@@ -1,0 +1,183 @@
+"""``/approvals``: parse the text into a command, run the query, render the answer.
+
+    /approvals pending              requests waiting for a decision
+    /approvals show ID              one request: gates, quorum, votes
+    /approvals history [MODEL] [N]  the last N requests (of MODEL), default 10
+    /approvals audit ID             the audit trail of one request
+    /approvals whoami               who the bot thinks you are, and your groups
+    /approvals help                 this text
+
+Answers are ephemeral. ``execute`` blocks (it queries the service): run it in a
+worker thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.adapters.slack import blocks
+from bot.adapters.slack.blocks import esc, when
+from bot.adapters.slack.ids import COMMAND
+from bot.domain import errors
+from bot.ports import RequestFilter
+from bot.service.approvals import ApprovalService, Identity
+
+HISTORY_DEFAULT = 10
+HISTORY_MAX = 50
+USAGE = "\n".join(
+    [
+        f"*{COMMAND}* — approval requests for model promotion",
+        f"• `{COMMAND} pending` — requests waiting for a decision",
+        f"• `{COMMAND} show ID` — one request: gates, quorum, votes",
+        f"• `{COMMAND} history [MODEL] [N]` — the last N requests (default {HISTORY_DEFAULT})",
+        f"• `{COMMAND} audit ID` — the audit trail of one request",
+        f"• `{COMMAND} whoami` — who the bot thinks you are, and your groups",
+        f"• `{COMMAND} help` — this text",
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str  # pending | show | history | audit | whoami | help | usage
+    request_id: str | None = None
+    model: str | None = None
+    limit: int = HISTORY_DEFAULT
+    problem: str | None = None  # why the text was not understood (usage)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+
+def parse(text: str) -> Command:
+    """The command in the slash command's text; anything not understood is ``usage``."""
+    words = text.split()
+    if not words:
+        return Command("help")
+    name, args = words[0].lower(), words[1:]
+    if name in ("pending", "whoami", "help") and not args:
+        return Command(name)
+    if name in ("show", "audit") and len(args) == 1:
+        return Command(name, request_id=args[0])
+    if name == "history" and len(args) <= 2:
+        model: str | None = None
+        limit = HISTORY_DEFAULT
+        for i, arg in enumerate(args):
+            if arg.isdigit() and i == len(args) - 1:
+                limit = min(max(int(arg), 1), HISTORY_MAX)
+            elif i == 0:
+                model = arg
+            else:
+                return Command("usage", problem=f"`{esc(arg)}` is not a number")
+        return Command("history", model=model, limit=limit)
+    return Command("usage", problem=f"I don't know `{esc(text.strip()[:100])}`")
+
+
+def execute(
+    service: ApprovalService,
+    command: Command,
+    who: Identity,
+    synced_groups: frozenset[str] = frozenset(),
+) -> Reply:
+    """Run a parsed command as ``who``; domain errors become a one-line answer."""
+    try:
+        if command.name == "pending":
+            return pending(service)
+        if command.name == "show":
+            assert command.request_id is not None
+            return show(service, command.request_id)
+        if command.name == "history":
+            return history(service, command.model, command.limit)
+        if command.name == "audit":
+            assert command.request_id is not None
+            return audit(service, command.request_id)
+        if command.name == "whoami":
+            return whoami(service, who, synced_groups)
+    except errors.DomainError as exc:
+        return Reply(f"⚠️ {esc(exc.message)}")
+    if command.name == "help":
+        return Reply(USAGE)
+    return Reply(f"{command.problem or 'Unknown command'}.\n{USAGE}")
+
+
+def pending(service: ApprovalService) -> Reply:
+    requests = service.pending()
+    if not requests:
+        return Reply("Nothing is waiting for a decision. 🎉")
+    lines = [f"*{len(requests)} pending request(s)*"]
+    for r in requests:
+        approvals = sum(1 for v in r.votes if v.vote.value == "approve")
+        lines.append(
+            f"• `{r.id}` *{esc(r.model_name)} v{esc(r.model_version)}* by "
+            f"{esc(r.requested_by)}, {approvals} approval(s), deadline {when(r.deadline_at)}"
+        )
+    return Reply(blocks.clip("\n".join(lines)))
+
+
+def show(service: ApprovalService, request_id: str) -> Reply:
+    request, policy = service.get_with_policy(request_id)
+    return Reply(
+        blocks.message_text(request), blocks.request_blocks(request, policy, buttons=False)
+    )
+
+
+def history(service: ApprovalService, model: str | None, limit: int) -> Reply:
+    # The filter sorts oldest first and has no "newest first": take the tail.
+    requests = service.search(RequestFilter(model=model))[-limit:][::-1]
+    scope = f" of {esc(model)}" if model else ""
+    if not requests:
+        return Reply(f"No requests{scope} yet.")
+    lines = [f"*The last {len(requests)} request(s){scope}*"]
+    for r in requests:
+        decided = f" by {esc(r.decided_by or '-')}, {when(r.decided_at)}" if r.decided_at else ""
+        reason = f" — {esc(blocks.clip(r.reason, 120))}" if r.reason else ""
+        lines.append(
+            f"• `{r.id}` {esc(r.model_name)} v{esc(r.model_version)}: "
+            f"*{r.state.value}*{decided}{reason}"
+        )
+    return Reply(blocks.clip("\n".join(lines)))
+
+
+def audit(service: ApprovalService, request_id: str) -> Reply:
+    request = service.get(request_id)
+    records = service.history([request])[request.id]
+    lines = [
+        f"*Audit trail of `{request.id}`* ({esc(request.model_name)} v{request.model_version})"
+    ]
+    for rec in records:
+        detail = _summary(rec.kind, rec.data)
+        lines.append(
+            f"{rec.seq}. {when(rec.at)} *{esc(rec.kind)}* by {esc(rec.actor)}"
+            + (f" — {esc(detail)}" if detail else "")
+        )
+    lines.append("_Verify the whole chain with `approval-bot audit verify`._")
+    return Reply(blocks.clip("\n".join(lines)))
+
+
+def _summary(kind: str, data: dict[str, Any]) -> str:
+    if kind == "voted":
+        comment = f": {data['comment']}" if data.get("comment") else ""
+        return f"{data.get('vote')}{comment}"
+    if kind == "denied":
+        return str(data.get("message") or data.get("why") or "")
+    if kind == "decided":
+        return f"{data.get('decision')}: {data.get('reason') or ''}".rstrip(": ")
+    if kind in ("effect_delivered", "effect_failed"):
+        return str(data.get("kind") or "")
+    return ""
+
+
+def whoami(service: ApprovalService, who: Identity, synced_groups: frozenset[str]) -> Reply:
+    person, groups = service.whoami(who)
+    if person is None:
+        return Reply(
+            f"Your Slack user id is `{esc(who.value)}` and it is not enrolled: ask an admin "
+            f"to add `slack: {esc(who.value)}` to a person in the approval-bot config."
+        )
+    all_groups = sorted(groups | synced_groups)
+    listed = ", ".join(esc(g) for g in all_groups) or "none"
+    return Reply(f"You are *{esc(person.name)}* (Slack `{esc(who.value)}`); groups: {listed}.")

@@ -1,0 +1,33 @@
+"""Identifiers Slack sends back to us: versioned, so old messages keep working.
+
+A message posted today carries these ids for as long as it lives in Slack; when a
+payload's shape changes, add ``v2`` ids and keep answering ``v1``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    """``action_id`` of the buttons on a request message (the value is the request id)."""
+
+    APPROVE = "approval:v1:approve"
+    REJECT = "approval:v1:reject"
+
+
+class View(StrEnum):
+    """``callback_id`` of modals (``private_metadata`` carries the request id)."""
+
+    REJECT = "approval:v1:reject_modal"
+
+
+class Block(StrEnum):
+    """``block_id`` / ``action_id`` of inputs, used to read values and to place errors."""
+
+    REASON = "approval:v1:reason"
+    REASON_INPUT = "approval:v1:reason_input"
+    ACTIONS = "approval:v1:actions"
+
+
+COMMAND = "/approvals"
