@@ -83,6 +83,25 @@ class Settings(BaseSettings):
         60.0, gt=0, validation_alias=_env("APPROVAL_BOT_OUTBOX_LEASE_SECONDS")
     )
 
+    # Decision effects (MLflow aliases, promotion launchers): see bot/adapters/mlflow, kfp
+    alias_challenger: str = Field(
+        "challenger", validation_alias=_env("APPROVAL_BOT_ALIAS_CHALLENGER")
+    )
+    alias_rejected: str = Field("rejected", validation_alias=_env("APPROVAL_BOT_ALIAS_REJECTED"))
+    alias_archived: str = Field("archived", validation_alias=_env("APPROVAL_BOT_ALIAS_ARCHIVED"))
+    kfp_token: SecretStr | None = Field(None, validation_alias=_env("APPROVAL_BOT_KFP_TOKEN"))
+    kfp_token_path: str | None = Field(None, validation_alias=_env("KF_PIPELINES_SA_TOKEN_PATH"))
+    kfp_service_account: str | None = Field(
+        None, validation_alias=_env("APPROVAL_BOT_KFP_SERVICE_ACCOUNT")
+    )
+    local_pipeline_root: str = Field(
+        "var/kfp-local", validation_alias=_env("APPROVAL_BOT_LOCAL_PIPELINE_ROOT")
+    )
+    local_deploy_target: str = Field(
+        "none", validation_alias=_env("APPROVAL_BOT_LOCAL_DEPLOY_TARGET")
+    )
+    approval_bot_url: str | None = Field(None, validation_alias=_env("APPROVAL_BOT_URL"))
+
     def secrets(self) -> list[str]:
         """Every secret value that is set, for log redaction."""
         values = [
@@ -92,5 +111,6 @@ class Settings(BaseSettings):
             self.slack_app_token,
             self.telegram_bot_token,
             self.telegram_webhook_secret,
+            self.kfp_token,
         ]
         return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]

@@ -43,10 +43,14 @@ def mlflow_server(
     artifacts_destination: str | None = None,
     env: Mapping[str, str] | None = None,
     startup_timeout: float = 90.0,
+    port: int | None = None,
 ) -> Iterator[MlflowServer]:
-    """Start ``mlflow server`` on a free port, wait for ``/health``, yield it, stop it."""
+    """Start ``mlflow server`` on a free port, wait for ``/health``, yield it, stop it.
+
+    Pass ``port`` (and the same ``workdir``) to bring a stopped server back where it was.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     backend_store_uri = f"sqlite:///{(workdir / 'mlflow.db').resolve()}"
     destination = artifacts_destination or str((workdir / "artifacts").resolve())
