@@ -72,6 +72,9 @@ class Metrics:
             ["kind", "outcome"],
             registry=self.registry,
         )
+        self.job_runs = Counter(
+            "approval_bot_scheduler_runs", "Scheduler job runs", ["job"], registry=self.registry
+        )
         self.registry.register(_DatabaseGauges(uow))
 
     def decided(self, request: ApprovalRequest) -> None:

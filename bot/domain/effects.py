@@ -51,7 +51,11 @@ def effects_for(
         ]
     if event.kind == "decided":
         decision = request.decision
-        out.append(Effect(LOG_DECISION, f"{rid}:log_decision", rid, {"decision": str(decision)}))
+        if decision in (State.APPROVED, State.REJECTED, State.EXPIRED):
+            # Superseded and cancelled requests were never decided on their merits.
+            out.append(
+                Effect(LOG_DECISION, f"{rid}:log_decision", rid, {"decision": str(decision)})
+            )
         if decision is State.APPROVED:
             out.append(Effect(LAUNCH_PROMOTION, f"{rid}:launch_promotion", rid))
         elif decision is State.REJECTED:

@@ -14,7 +14,7 @@ import logging
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -240,8 +240,7 @@ def create_app(container: Any, *, lifespan: Any = None) -> FastAPI:
             else:
                 response.status_code = 200
                 log.info("already submitted: %s v%s", body.model_name, body.model_version)
-            request, policy = svc.get_with_policy(result.request.id)
-            return request_to_dict(request, policy)
+            return request_to_dict(result.request, result.policy)
 
     @api.get("/approvals", summary="List requests (cursor pagination)")
     def list_approvals(
@@ -321,7 +320,9 @@ def create_app(container: Any, *, lifespan: Any = None) -> FastAPI:
     @api.post(
         "/outbox/{item_id}/retry", summary="Retry a dead-lettered effect", responses={404: {}}
     )
-    def retry(item_id: int, _who: str = auth) -> dict[str, Any]:
+    def retry(
+        item_id: Annotated[int, Path(ge=1, le=2**63 - 1)], _who: str = auth
+    ) -> dict[str, Any]:
         if not container.dispatcher.retry_item(item_id):
             raise HTTPException(
                 404, error_body("not_found", f"no dead or pending outbox item {item_id}")

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -32,6 +34,7 @@ def build_scheduler(container: Container) -> AsyncIOScheduler:
     async def scan() -> None:
         """Expire, remind, escalate what is due; several replicas may run this at once."""
         result = await asyncio.to_thread(container.service.scan_due)
+        container.metrics.job_runs.labels("scan").inc()
         if result.expired or result.reminded or result.escalated:
             log.info(
                 "scan: expired %s, reminded %s, escalated %s",
@@ -44,6 +47,7 @@ def build_scheduler(container: Container) -> AsyncIOScheduler:
     async def sweep() -> None:
         """Deliver effects left by other processes (the CLI, a crashed replica)."""
         report = await container.dispatcher.deliver_due()
+        container.metrics.job_runs.labels("sweep").inc()
         if report.count:
             log.info(
                 "sweep: %d delivered, %d retrying, %d dead",
@@ -121,4 +125,15 @@ def serve(container: Container, *, host: str, port: int) -> None:
         lifespan="on",
         server_header=False,
     )
-    uvicorn.Server(config).run()
+    # uvicorn shuts down gracefully on SIGTERM and then re-raises the signal so the
+    # default action kills the process (exit -15). A SIGTERM is how orchestrators
+    # ask us to stop, and a clean stop is success: exit 0 instead.
+    previous = signal.signal(signal.SIGTERM, _exit_cleanly)
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_cleanly(_sig: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)

@@ -62,6 +62,7 @@ class SubmitResult:
     request: ApprovalRequest
     created: bool
     superseded: tuple[str, ...] = ()
+    policy: Policy | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +152,11 @@ class ApprovalService:
                     body.model_name, body.model_version, body.staging_run_id
                 )
                 if existing is not None:
-                    return SubmitResult(existing, created=False)
+                    return SubmitResult(
+                        existing,
+                        created=False,
+                        policy=uow.directory.policy_for(existing.model_name),
+                    )
                 policy = self._policy(uow, body.model_name)
                 request = ApprovalRequest.submit(
                     request_id=self.id_factory() if self.id_factory else None,
@@ -181,7 +186,9 @@ class ApprovalService:
                     continue  # a concurrent identical submission won: answer with it
                 self._record(uow, request, now)
                 uow.commit()
-                return SubmitResult(request, created=True, superseded=tuple(superseded))
+                return SubmitResult(
+                    request, created=True, superseded=tuple(superseded), policy=policy
+                )
         raise AssertionError("unreachable")
 
     # -- votes --------------------------------------------------------------

@@ -56,7 +56,11 @@ def bot_env(db_url: str, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def running_bot(
-    db_url: str, workdir: Path, *, env: Mapping[str, str] | None = None, name: str = "bot",
+    db_url: str,
+    workdir: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    name: str = "bot",
     port: int | None = None,
 ) -> Iterator[BotServer]:
     port = port or free_port()

@@ -1,12 +1,100 @@
-"""Wire the kfp adapter into a Container when its settings are present (called by bootstrap)."""
+"""Wire the kfp adapter into a Container when its settings are present (called by bootstrap).
+
+``APPROVAL_BOT_LAUNCHER``:
+- ``kfp``: a remote KFP server (``KFP_HOST``; in a cluster it may be left unset).
+- ``local`` (default): kfp.local in this process. The promotion pipeline needs MLflow, so
+  without ``MLFLOW_TRACKING_URI`` no launcher is installed: approved requests stay
+  ``approved`` and the launch effect is only logged (a fresh install does not fail every
+  approval). Set ``APPROVAL_BOT_LAUNCHER=none`` to say so explicitly.
+- ``none``: no launcher; the launch effect is logged (or sent to the webhook).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from bot.domain.effects import LAUNCH_PROMOTION
+from bot.domain.errors import ConfigError
 
 if TYPE_CHECKING:
     from bot.bootstrap import Container
+    from bot.ports import PromotionLauncher
+    from bot.settings import Settings
+
+log = logging.getLogger("bot.kfp")
+
+LAUNCHERS = ("local", "kfp", "none")
+
+
+def pipeline_names(configured: str) -> list[str]:
+    """The KFP display names to look for: as configured, and ``promotion`` → ``iris-promotion``.
+
+    ``python -m pipelines submit promotion`` uploads the pipeline under its own name.
+    """
+    names = [configured]
+    try:
+        from pipelines.runner import UsageError, pipeline
+    except ImportError:  # the pipelines package is not installed beside the bot
+        return names
+    with contextlib.suppress(UsageError):
+        names.append(str(pipeline(configured).name))
+    return list(dict.fromkeys(names))
+
+
+def make_launcher(settings: Settings) -> PromotionLauncher | None:
+    kind = settings.launcher.strip().lower()
+    if kind not in LAUNCHERS:
+        choices = ", ".join(LAUNCHERS)
+        raise ConfigError(
+            f"APPROVAL_BOT_LAUNCHER must be one of {choices}, got {settings.launcher!r}"
+        )
+    if kind == "none":
+        return None
+    if kind == "kfp":
+        from bot.adapters.kfp.remote import KfpLauncher
+
+        return KfpLauncher(
+            host=settings.kfp_host,
+            pipeline=pipeline_names(settings.kfp_pipeline),
+            pipeline_version=settings.kfp_pipeline_version,
+            experiment=settings.kfp_experiment,
+            namespace=settings.kfp_namespace,
+            token=settings.kfp_token.get_secret_value() if settings.kfp_token else None,
+            token_path=settings.kfp_token_path,
+            service_account=settings.kfp_service_account,
+        )
+    if not settings.mlflow_tracking_uri:
+        log.warning(
+            "APPROVAL_BOT_LAUNCHER=local needs MLFLOW_TRACKING_URI for the promotion pipeline; "
+            "promotion launches are logged only"
+        )
+        return None
+    from bot.adapters.kfp.local import LocalLauncher
+
+    env = {
+        "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+        "APPROVAL_BOT_URL": settings.approval_bot_url or settings.public_url,
+    }
+    if settings.api_token is not None:
+        env["APPROVAL_BOT_API_TOKEN"] = settings.api_token.get_secret_value()
+    return LocalLauncher(
+        root=Path(settings.local_pipeline_root),
+        env=env,
+        defaults={"deploy_target": settings.local_deploy_target},
+    )
 
 
 def wire(container: Container) -> None:
-    """Register effect handlers, routes, start/stop hooks. Not configured yet: nothing."""
+    """Set ``container.launcher`` and register the ``kfp.launch_promotion`` handler."""
+    launcher = make_launcher(container.settings)
+    if launcher is None:
+        return
+    from bot.adapters.kfp.handler import LaunchPromotion
+
+    container.launcher = launcher
+    container.dispatcher.handlers[LAUNCH_PROMOTION] = LaunchPromotion(
+        launcher, container.service, after_start=container.kick
+    )

@@ -1,0 +1,43 @@
+"""``kfp.launch_promotion``: start the promotion run of an approved request and record it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from bot.domain.effects import LAUNCH_PROMOTION
+from bot.domain.model import ApprovalRequest, State
+from bot.ports import OutboxItem, PermanentEffectError, PromotionLauncher
+from bot.service.approvals import ApprovalService
+
+
+class LaunchPromotion:
+    """Launch (idempotent on the outbox key), then ``promotion_started`` with the run id.
+
+    A retry after a launch whose bookkeeping failed finds the same run (the launcher looks the
+    key up first) and records it. ``after_start`` is called once the run is recorded (the
+    server kicks delivery so the chat messages show "promoting" at once).
+    """
+
+    def __init__(
+        self,
+        launcher: PromotionLauncher,
+        service: ApprovalService,
+        *,
+        after_start: Callable[[], None] | None = None,
+    ) -> None:
+        self.launcher = launcher
+        self.service = service
+        self.after_start = after_start
+
+    async def deliver(self, item: OutboxItem, request: ApprovalRequest | None) -> str | None:
+        if request is None:
+            raise PermanentEffectError(f"{LAUNCH_PROMOTION}: the approval request no longer exists")
+        if request.state is not State.APPROVED:
+            run = f" (run {request.promotion_run_id})" if request.promotion_run_id else ""
+            return f"request is {request.state.value}{run}: nothing to launch"
+        run_id = await self.launcher.launch(request, item.key)
+        await asyncio.to_thread(self.service.promotion_started, request.id, run_id)
+        if self.after_start is not None:
+            self.after_start()
+        return f"promotion run {run_id} started"

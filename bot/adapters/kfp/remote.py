@@ -1,0 +1,186 @@
+"""The ``kfp`` launcher: start the promotion pipeline on a Kubeflow Pipelines server.
+
+KFP has no run idempotency (display names are not unique), so the run's display name is the
+outbox idempotency key and is looked up (``list_runs`` filtered on ``display_name``) before a
+run is created. ``kfp.Client`` is blocking: every call runs in a worker thread.
+
+Authentication: a bearer token (``APPROVAL_BOT_KFP_TOKEN``) or, in a cluster, the projected
+ServiceAccount token file (``KF_PIPELINES_SA_TOKEN_PATH``), re-read on every request so that
+rotation needs no restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bot.adapters.kfp.params import promotion_params
+from bot.domain.model import ApprovalRequest
+from bot.ports import PermanentEffectError, RunStatus
+
+log = logging.getLogger("bot.kfp")
+
+SUCCEEDED = frozenset({"SUCCEEDED"})
+FAILED = frozenset({"FAILED", "CANCELED", "SKIPPED"})
+EQUALS = 1  # kfp.Client spells filter operations as the enum's number
+
+
+def run_status(run_id: str, state: str | None, error: str | None = None) -> RunStatus:
+    """Map a KFP v2beta1 run state; CANCELING, PAUSED, PENDING, RUNNING are not terminal."""
+    state = (state or "RUNTIME_STATE_UNSPECIFIED").upper()
+    terminal = state in SUCCEEDED or state in FAILED
+    detail = f"KFP run {run_id} {state}"
+    if error:
+        detail += f": {error}"
+    return RunStatus(
+        run_id=run_id,
+        state=state,
+        terminal=terminal,
+        succeeded=state in SUCCEEDED,
+        detail=detail[:500],
+    )
+
+
+def display_name_filter(name: str) -> str:
+    return json.dumps(
+        {"predicates": [{"key": "display_name", "operation": EQUALS, "stringValue": name}]}
+    )
+
+
+class KfpLauncher:
+    """``PromotionLauncher`` over ``kfp.Client``."""
+
+    def __init__(
+        self,
+        *,
+        host: str | None,
+        pipeline: str | Sequence[str],
+        pipeline_version: str | None = None,
+        experiment: str = "iris-promotion",
+        namespace: str | None = None,
+        token: str | None = None,
+        token_path: str | None = None,
+        service_account: str | None = None,
+    ) -> None:
+        self.host = host
+        self.pipelines = (pipeline,) if isinstance(pipeline, str) else tuple(pipeline)
+        self.pipeline_version = pipeline_version
+        self.experiment = experiment
+        self.namespace = namespace
+        self.token = token
+        self.token_path = token_path
+        self.service_account = service_account
+        self._client: Any = None
+
+    # -- PromotionLauncher ------------------------------------------------------
+
+    async def launch(self, request: ApprovalRequest, idempotency_key: str) -> str:
+        params = promotion_params(request)
+        return await asyncio.to_thread(self._launch, idempotency_key, params)
+
+    async def status(self, run_id: str) -> RunStatus:
+        return await asyncio.to_thread(self._status, run_id)
+
+    # -- blocking ---------------------------------------------------------------
+
+    def client(self) -> Any:
+        if self._client is None:
+            import kfp
+
+            kwargs: dict[str, Any] = {"host": self.host}
+            if self.namespace:
+                kwargs["namespace"] = self.namespace
+            if self.token:
+                kwargs["existing_token"] = self.token
+            elif self.token_path:
+                from kfp.client.set_volume_credentials import ServiceAccountTokenVolumeCredentials
+
+                kwargs["credentials"] = ServiceAccountTokenVolumeCredentials(path=self.token_path)
+            self._client = kfp.Client(**kwargs)
+        return self._client
+
+    def find_run(self, client: Any, display_name: str) -> Any:
+        response = client.list_runs(
+            page_size=10,
+            sort_by="created_at asc",
+            namespace=self.namespace,
+            filter=display_name_filter(display_name),
+        )
+        runs = [r for r in (response.runs or []) if r.display_name == display_name]
+        return runs[0] if runs else None
+
+    def _pipeline_id(self, client: Any) -> str:
+        for name in self.pipelines:
+            pipeline_id = client.get_pipeline_id(name)
+            if pipeline_id:
+                return str(pipeline_id)
+        raise PermanentEffectError(
+            f"no KFP pipeline named {' or '.join(map(repr, self.pipelines))} on {self.host}: "
+            "upload it (`python -m pipelines submit promotion` or the KFP UI) "
+            "or set APPROVAL_BOT_KFP_PIPELINE"
+        )
+
+    def _version_id(self, client: Any, pipeline_id: str) -> str:
+        if self.pipeline_version:
+            response = client.list_pipeline_versions(
+                pipeline_id, page_size=10, filter=display_name_filter(self.pipeline_version)
+            )
+            found = [
+                v
+                for v in (response.pipeline_versions or [])
+                if v.display_name == self.pipeline_version
+            ]
+            if not found:
+                raise PermanentEffectError(
+                    f"KFP pipeline {pipeline_id} has no version named {self.pipeline_version!r} "
+                    "(APPROVAL_BOT_KFP_PIPELINE_VERSION)"
+                )
+            return str(found[0].pipeline_version_id)
+        response = client.list_pipeline_versions(
+            pipeline_id, page_size=1, sort_by="created_at desc"
+        )
+        versions = response.pipeline_versions or []
+        if not versions:
+            raise PermanentEffectError(f"KFP pipeline {pipeline_id} has no versions")
+        return str(versions[0].pipeline_version_id)
+
+    def _launch(self, key: str, params: Mapping[str, Any]) -> str:
+        client = self.client()
+        existing = self.find_run(client, key)
+        if existing is not None:
+            log.info("KFP run %s already exists for %s", existing.run_id, key)
+            return str(existing.run_id)
+        pipeline_id = self._pipeline_id(client)
+        version_id = self._version_id(client, pipeline_id)
+        experiment = client.create_experiment(self.experiment, namespace=self.namespace)
+        run = client.run_pipeline(
+            experiment_id=experiment.experiment_id,
+            job_name=key,
+            params=dict(params),
+            pipeline_id=pipeline_id,
+            version_id=version_id,
+            service_account=self.service_account,
+        )
+        log.info("started KFP run %s (%s)", run.run_id, key)
+        return str(run.run_id)
+
+    def _status(self, run_id: str) -> RunStatus:
+        from kfp_server_api.exceptions import ApiException
+
+        try:
+            run = self.client().get_run(run_id)
+        except ApiException as exc:
+            if exc.status == 404:
+                return RunStatus(
+                    run_id=run_id,
+                    state="NOT_FOUND",
+                    terminal=True,
+                    succeeded=False,
+                    detail=f"KFP run {run_id} no longer exists",
+                )
+            raise
+        error = getattr(getattr(run, "error", None), "message", None)
+        return run_status(run_id, run.state, error)

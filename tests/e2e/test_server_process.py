@@ -1,0 +1,265 @@
+"""`approval-bot serve` as real processes: crash safety, replicas, secrets, shutdown."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from bot.adapters.db import SqlUnitOfWorkFactory, make_engine
+from bot.adapters.db.migrate import upgrade
+from bot.service.approvals import ApprovalService
+from bot.service.config import parse_config
+from tests import builders
+from tests.fakes import FakeClock
+from tests.support.bot_server import bot_env, running_bot, serve_command
+from tests.support.processes import free_port, wait_for
+from tests.support.webhook_fake import WebhookFake
+
+TOKEN = "e2e-bootstrap-token-abcdefghijklmnop"
+
+
+def service_for(db_url: str, clock=None) -> tuple[ApprovalService, object]:
+    engine = make_engine(db_url)
+    return ApprovalService(SqlUnitOfWorkFactory(engine), clock=clock, channels=("console",)), engine
+
+
+def outbox(db_url: str) -> list:
+    svc, engine = service_for(db_url)
+    try:
+        with svc.uow() as uow:
+            return uow.outbox.items(limit=10_000)
+    finally:
+        engine.dispose()  # type: ignore[attr-defined]
+
+
+def audit_kinds(db_url: str, request_id: str) -> list[str]:
+    svc, engine = service_for(db_url)
+    try:
+        with svc.uow() as uow:
+            return [r.kind for r in uow.audit.records(request_id)]
+    finally:
+        engine.dispose()  # type: ignore[attr-defined]
+
+
+def scans(url: str) -> float:
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    for line in text.splitlines():
+        if line.startswith('approval_bot_scheduler_runs_total{job="scan"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_sigkill_between_commit_and_delivery_loses_and_duplicates_nothing(tmp_path):
+    db_url = f"sqlite:///{tmp_path}/bot.db"
+    upgrade(db_url)
+    svc, engine = service_for(db_url)
+    svc.apply(
+        parse_config(
+            builders.config_dict(
+                policies=builders.policy_patch(
+                    deadline="1s", remind_every=None, escalate_after=None, escalate_to=None
+                )
+            )
+        )
+    )
+    engine.dispose()  # type: ignore[attr-defined]
+
+    with WebhookFake() as hook:
+        hook.hold = lambda key: key.endswith(":log_decision")
+        env = {
+            "APPROVAL_BOT_WEBHOOK_URL": hook.hook_url,
+            "APPROVAL_BOT_API_TOKEN": TOKEN,
+            "APPROVAL_BOT_OUTBOX_LEASE_SECONDS": "3",
+        }
+        with running_bot(db_url, tmp_path, env=env, name="first") as first:
+            r = httpx.post(
+                f"{first.url}/api/v1/approvals",
+                json=json.loads(builders.submission().model_dump_json()),
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                timeout=30,
+            )
+            assert r.status_code == 201
+            rid = r.json()["id"]
+            # The scheduler expires it (a decision committed by this server); its
+            # decision log effect is now in flight and held by the receiver.
+            wait_for(
+                lambda: hook.received[f"{rid}:log_decision"] == 1,
+                timeout=60,
+                description="the decision effect to be in flight",
+            )
+            assert "decided" in audit_kinds(db_url, rid)
+            os.killpg(first.process.pid, signal.SIGKILL)
+            first.process.wait(timeout=30)
+        hook.release.set()
+        hook.hold = lambda key: False
+        pending = [i.key for i in outbox(db_url) if i.state != "delivered"]
+        assert f"{rid}:log_decision" in pending, "the kill happened before delivery"
+
+        with running_bot(db_url, tmp_path, env=env, name="second"):
+            wait_for(
+                lambda: all(i.state == "delivered" for i in outbox(db_url)),
+                timeout=60,
+                description="every effect to be delivered after the restart",
+            )
+        keys = [i.key for i in outbox(db_url)]
+        assert f"{rid}:archive" in keys and f"{rid}:log_decision" in keys
+        assert set(hook.acked) == set(keys)
+        assert all(n == 1 for n in hook.acked.values()), hook.acked
+
+
+@pytest.mark.postgres
+def test_two_replicas_remind_escalate_and_expire_exactly_once(pg_url, tmp_path):
+    upgrade(pg_url)
+    clock = FakeClock()
+    svc, engine = service_for(pg_url, clock)
+    svc.apply(
+        parse_config(
+            builders.config_dict(
+                policies=builders.policy_patch(
+                    deadline="1h", remind_every="10m", escalate_after="20m", escalate_to="sre"
+                )
+            )
+        )
+    )
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    ids = {}
+    for name, age in (("expire", 65), ("escalate", 25), ("remind", 11)):
+        clock.t = now - timedelta(minutes=age)
+        ids[name] = svc.submit(builders.submission(model_name=f"model-{name}")).request.id
+    engine.dispose()  # type: ignore[attr-defined]
+
+    with WebhookFake() as hook:
+        env = {"APPROVAL_BOT_WEBHOOK_URL": hook.hook_url, "APPROVAL_BOT_SWEEP_SECONDS": "0.2"}
+        with (
+            running_bot(pg_url, tmp_path, env=env, name="a") as a,
+            running_bot(pg_url, tmp_path, env=env, name="b") as b,
+        ):
+
+            def settled() -> bool:
+                kinds = {k: audit_kinds(pg_url, rid) for k, rid in ids.items()}
+                return (
+                    "expired" in kinds["expire"]
+                    and "escalated" in kinds["escalate"]
+                    and "reminded" in kinds["remind"]
+                    and all(i.state == "delivered" for i in outbox(pg_url))
+                )
+
+            wait_for(settled, timeout=60, description="the scans and deliveries")
+            # Let both replicas scan several more times before counting.
+            target_a, target_b = scans(a.url) + 5, scans(b.url) + 5
+            wait_for(
+                lambda: scans(a.url) >= target_a and scans(b.url) >= target_b,
+                timeout=60,
+                description="five more scans on each replica",
+            )
+            assert scans(a.url) > 0 and scans(b.url) > 0
+
+    kinds = {k: audit_kinds(pg_url, rid) for k, rid in ids.items()}
+    assert kinds["expire"].count("expired") == 1 and kinds["expire"].count("decided") == 1
+    assert kinds["escalate"].count("escalated") == 1
+    assert kinds["escalate"].count("reminded") == 1
+    assert kinds["remind"].count("reminded") == 1
+    assert "escalated" not in kinds["remind"]
+    effects = [i.key for i in outbox(pg_url)]
+    assert len(effects) == len(set(effects))
+    assert set(hook.acked) == set(effects)
+    assert all(n == 1 for n in hook.acked.values()), hook.acked
+    assert sum(1 for k in effects if ":reminded:" in k) == 2
+    assert sum(1 for k in effects if ":escalated:" in k) == 1
+
+
+def test_secrets_never_reach_the_logs(tmp_path):
+    db_url = f"sqlite:///{tmp_path}/bot.db"
+    upgrade(db_url)
+    svc, engine = service_for(db_url)
+    svc.apply(builders.directory())
+    engine.dispose()  # type: ignore[attr-defined]
+    secrets = {
+        "APPROVAL_BOT_API_TOKEN": "api-token-SECRET-1111111111",
+        "SLACK_SIGNING_SECRET": "signing-SECRET-2222222222",
+        "SLACK_APP_TOKEN": "xapp-1-SECRET-3333333333",
+        "APPROVAL_BOT_TELEGRAM_WEBHOOK_SECRET": "tg-hook-SECRET-4444444444",
+        "MLFLOW_TRACKING_PASSWORD": "mlflow-SECRET-5555555555",
+    }
+    env = {**secrets, "APPROVAL_BOT_LOG_FORMAT": "json", "APPROVAL_BOT_LOG_LEVEL": "DEBUG"}
+    with running_bot(db_url, tmp_path, env=env) as bot:
+        auth = {"Authorization": f"Bearer {secrets['APPROVAL_BOT_API_TOKEN']}"}
+        # Put secret values where the bot logs request data, and send a bad token.
+        sub = builders.submission(
+            requested_by=secrets["SLACK_SIGNING_SECRET"], model_name=secrets["SLACK_APP_TOKEN"]
+        )
+        r = httpx.post(
+            f"{bot.url}/api/v1/approvals",
+            json=json.loads(sub.model_dump_json()),
+            headers=auth,
+            timeout=30,
+        )
+        assert r.status_code == 201
+        assert (
+            httpx.get(
+                f"{bot.url}/api/v1/approvals",
+                headers={"Authorization": "Bearer xoxb-not-a-real-token-123"},
+                timeout=30,
+            ).status_code
+            == 401
+        )
+        rid = r.json()["id"]
+        wait_for(
+            lambda: f'"request_id": "{rid}"' in bot.log(),
+            timeout=30,
+            description="a log line about the request",
+        )
+    log = bot.log()
+    assert log.strip()
+    for name, value in secrets.items():
+        assert value not in log, f"{name} leaked into the log"
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert lines and all(
+        {"ts", "level", "logger", "request_id", "message"} <= set(x) for x in lines
+    )
+    assert any(x["request_id"] == rid for x in lines)
+
+
+def test_sigterm_finishes_and_exits_zero(tmp_path):
+    db_url = f"sqlite:///{tmp_path}/bot.db"
+    upgrade(db_url)
+    svc, engine = service_for(db_url)
+    svc.apply(builders.directory())
+    engine.dispose()  # type: ignore[attr-defined]
+    with running_bot(db_url, tmp_path, env={"APPROVAL_BOT_API_TOKEN": TOKEN}) as bot:
+        r = httpx.post(
+            f"{bot.url}/api/v1/approvals",
+            json=json.loads(builders.submission().model_dump_json()),
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=30,
+        )
+        assert r.status_code == 201
+        bot.process.send_signal(signal.SIGTERM)
+        assert bot.process.wait(timeout=30) == 0
+    log = bot.log()
+    assert "shutting down" in log and "stopped" in log
+    assert all(i.state == "delivered" for i in outbox(db_url))
+
+
+def test_serve_refuses_an_unmigrated_database(tmp_path):
+    db_url = f"sqlite:///{tmp_path}/empty.db"
+    proc = subprocess.run(
+        serve_command(free_port()),
+        env={**os.environ, **bot_env(db_url)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert proc.returncode != 0
+    assert "run `approval-bot migrate`" in proc.stderr
+    assert sys.executable  # the same interpreter as the tests

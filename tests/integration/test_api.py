@@ -1,0 +1,217 @@
+"""The HTTP API against a running `approval-bot serve` (DESIGN §4)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+from tests import builders
+from tests.support.bot_server import BotServer, prepare_database, running_bot
+
+BOOTSTRAP = "bootstrap-token-for-tests-0123456789"
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory) -> Iterator[BotServer]:
+    workdir = tmp_path_factory.mktemp("api")
+    db_url = f"sqlite:///{workdir}/bot.db"
+    prepare_database(db_url)
+    with running_bot(db_url, workdir, env={"APPROVAL_BOT_API_TOKEN": BOOTSTRAP}) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def client(bot) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=bot.url, headers={"Authorization": f"Bearer {BOOTSTRAP}"}, timeout=30
+    ) as c:
+        yield c
+
+
+def body(**fields) -> dict:
+    return json.loads(builders.submission(**fields).model_dump_json())
+
+
+def test_no_or_wrong_token_is_401(bot):
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"}):
+        r = httpx.post(f"{bot.url}/api/v1/approvals", json=body(), headers=headers)
+        assert r.status_code == 401, headers
+        assert r.json()["error"] == "unauthorized"
+        assert r.headers["www-authenticate"] == "Bearer"
+    assert httpx.get(f"{bot.url}/api/v1/approvals").status_code == 401
+
+
+def test_submission_201_then_200_with_the_same_request(client):
+    first = client.post("/api/v1/approvals", json=body(staging_run_id="api-1"))
+    assert first.status_code == 201, first.text
+    again = client.post("/api/v1/approvals", json=body(staging_run_id="api-1"))
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    got = client.get(f"/api/v1/approvals/{first.json()['id']}").json()
+    assert got["state"] == "pending"
+    assert [h["kind"] for h in got["history"]] == ["submitted"]
+    assert got["model_version"] == "3" and len(got["gates"]) == 3
+
+
+def test_missing_model_version_is_422_naming_the_field(client):
+    b = body()
+    del b["model_version"]
+    r = client.post("/api/v1/approvals", json=b)
+    assert r.status_code == 422
+    assert r.json()["fields"] == [{"path": "model_version", "message": "required field is missing"}]
+    assert "model_version" in r.json()["message"]
+
+
+def test_bad_gate_op_and_unknown_field_are_422(client):
+    b = body()
+    b["gates"][0]["op"] = "=>"
+    b["colour"] = "blue"
+    paths = {f["path"] for f in client.post("/api/v1/approvals", json=b).json()["fields"]}
+    assert paths == {"gates[0].op", "colour"}
+
+
+def test_70_kib_body_is_413(client):
+    b = body()
+    b["links"] = {f"k{i}": "y" * 1000 for i in range(70)}
+    raw = json.dumps(b).encode()
+    assert len(raw) > 70 * 1024 - 2048
+    r = client.post("/api/v1/approvals", content=raw, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+    assert r.json()["error"] == "payload_too_large"
+
+    def chunks():
+        yield raw  # streamed without a Content-Length
+
+    r = client.post(
+        "/api/v1/approvals", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 413
+
+
+def test_out_of_range_ids_are_422_not_500(client):
+    # Found by the schema fuzzer: a 128-bit id overflowed the database driver.
+    r = client.post(f"/api/v1/outbox/{2**128}/retry")
+    assert r.status_code == 422
+    assert client.post("/api/v1/outbox/999999/retry").status_code == 404
+
+
+def test_unknown_request_is_404(client):
+    r = client.get("/api/v1/approvals/doesnotexist")
+    assert r.status_code == 404
+    assert r.json()["message"] == "unknown approval request 'doesnotexist'"
+
+
+def test_cursor_pagination_walks_everything_once(client):
+    ids = {
+        client.post(
+            "/api/v1/approvals", json=body(model_name=f"page-{i}", staging_run_id=f"p{i}")
+        ).json()["id"]
+        for i in range(5)
+    }
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = client.get("/api/v1/approvals", params=params).json()
+        seen += [r["id"] for r in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert ids <= set(seen) and len(seen) == len(set(seen))
+    bad = client.get("/api/v1/approvals", params={"cursor": "!!"})
+    assert bad.status_code == 422 and bad.json()["fields"][0]["path"] == "cursor"
+    assert (
+        client.get("/api/v1/approvals", params={"model": "page-3"}).json()["items"][0]["model_name"]
+        == "page-3"
+    )
+
+
+def test_audit_endpoint_returns_request_objects_with_history(client):
+    r = client.get("/api/v1/audit", params={"model": "iris-classifier"})
+    assert r.status_code == 200
+    item = r.json()["items"][0]
+    assert {
+        "id",
+        "state",
+        "model_name",
+        "model_version",
+        "gates",
+        "votes",
+        "deadline_at",
+        "history",
+    } <= set(item)
+
+
+def test_naive_since_is_rejected(client):
+    r = client.get("/api/v1/approvals", params={"since": "2026-01-01T00:00:00"})
+    assert r.status_code == 422 and r.json()["fields"][0]["path"] == "since"
+
+
+def test_db_tokens_work_and_are_not_logged(bot):
+    from bot.adapters.db import SqlUnitOfWorkFactory, make_engine
+    from bot.service.approvals import ApprovalService
+
+    workdir = bot.log_path.parent
+    engine = make_engine(f"sqlite:///{workdir}/bot.db")
+    token = ApprovalService(SqlUnitOfWorkFactory(engine)).create_token("ci-pipeline")
+    engine.dispose()
+    r = httpx.get(f"{bot.url}/api/v1/approvals", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200
+    assert token not in bot.log() and BOOTSTRAP not in bot.log()
+
+
+def test_health_ready_metrics(bot, client):
+    assert httpx.get(f"{bot.url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{bot.url}/readyz").json() == {"status": "ready"}
+    metrics = httpx.get(f"{bot.url}/metrics").text
+    for name in (
+        "approval_bot_pending_requests",
+        "approval_bot_outbox_backlog",
+        "approval_bot_outbox_dead_letters",
+        "approval_bot_time_to_decision_seconds",
+        "approval_bot_decisions",
+        "approval_bot_channel_api_errors",
+    ):
+        assert name in metrics
+    pending = next(
+        line for line in metrics.splitlines() if line.startswith("approval_bot_pending_requests ")
+    )
+    assert float(pending.split()[1]) >= 1
+
+
+def test_effects_are_delivered_by_the_running_server(client):
+    from tests.support.processes import wait_for
+
+    def backlog_empty() -> bool:
+        items = client.get("/api/v1/outbox", params={"state": "pending"}).json()["items"]
+        return not items
+
+    wait_for(backlog_empty, timeout=30, description="the outbox backlog to drain")
+    delivered = client.get("/api/v1/outbox", params={"state": "delivered"}).json()["items"]
+    assert delivered and all(
+        i["kind"] == "chat.post" for i in delivered if i["key"].endswith(":post:console")
+    )
+
+
+# -- property-based: nothing in the OpenAPI schema makes the server fail ---------
+
+
+@pytest.fixture(scope="module")
+def api_schema(bot):
+    return schemathesis.openapi.from_url(f"{bot.url}/openapi.json")
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+def test_openapi_fuzz_finds_no_server_error(case):
+    for headers in ({"Authorization": f"Bearer {BOOTSTRAP}"}, {}):
+        case.call_and_validate(headers=headers, checks=[not_a_server_error], timeout=30)

@@ -1,0 +1,167 @@
+"""The outbox dispatcher on the fakes and on both databases: at-least-once delivery
+with idempotent handlers, backoff, dead letters reported to the channels, leases."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from bot.domain.effects import CHAT_NOTICE, LOG_DECISION
+from bot.domain.model import VoteKind
+from bot.ports import OutboxItem, PermanentEffectError
+from bot.service.approvals import ApprovalService, Identity
+from bot.service.outbox import OutboxDispatcher, RetryPolicy
+from tests import builders
+
+
+class Recorder:
+    """A handler that records what it was asked to deliver and can be told to fail."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.fail_with: Exception | None = None
+
+    async def deliver(self, item: OutboxItem, request) -> str | None:
+        self.seen.append(item.key)
+        if self.fail_with is not None:
+            raise self.fail_with
+        return "ok"
+
+
+@pytest.fixture
+def svc(service: ApprovalService) -> ApprovalService:
+    service.apply(builders.directory())
+    return service
+
+
+def dispatcher(svc, handlers, **retry) -> OutboxDispatcher:
+    return OutboxDispatcher(
+        svc.uow,
+        handlers,
+        clock=svc.clock,
+        channels=svc.channels,
+        retry=RetryPolicy(**{"max_attempts": 3, "base_seconds": 10, "cap_seconds": 60, **retry}),
+        jitter=lambda: 0.5,
+    )
+
+
+def states(svc) -> Counter:
+    with svc.uow() as uow:
+        return Counter(i.state for i in uow.outbox.items(limit=1000))
+
+
+def approve(svc) -> str:
+    rid = svc.submit(builders.submission()).request.id
+    svc.vote(rid, Identity("cli", "bob"), VoteKind.APPROVE)
+    svc.vote(rid, Identity("cli", "carol"), VoteKind.APPROVE)
+    return rid
+
+
+def test_everything_due_is_delivered_once(svc):
+    rec = Recorder()
+    d = dispatcher(svc, {"*": rec})
+    approve(svc)
+    report = asyncio.run(d.deliver_due())
+    assert report.count == len(rec.seen) > 0
+    assert len(set(rec.seen)) == len(rec.seen)
+    assert asyncio.run(d.deliver_due()).count == 0, "nothing is delivered twice"
+    assert set(states(svc)) == {"delivered"}
+    with svc.uow() as uow:
+        kinds = [r.kind for r in uow.audit.records()]
+    assert kinds.count("effect_delivered") == 2  # log_decision, launch_promotion
+
+
+def test_retry_with_backoff_then_dead_letter_reported_to_the_channel(svc, clock):
+    rec = Recorder()
+    rec.fail_with = ConnectionError("mlflow unreachable")
+    d = dispatcher(svc, {"*": Recorder(), LOG_DECISION: rec})
+    rid = approve(svc)
+    asyncio.run(d.deliver_due())
+    assert rec.seen == [f"{rid}:log_decision"]
+    # Not due again before the backoff (10 s for the first retry, jitter fixed).
+    clock.advance(seconds=9)
+    asyncio.run(d.deliver_due())
+    assert len(rec.seen) == 1
+    clock.advance(seconds=2)
+    asyncio.run(d.deliver_due())
+    assert len(rec.seen) == 2
+    clock.advance(seconds=21)  # second retry after 20 s
+    asyncio.run(d.deliver_due())
+    assert len(rec.seen) == 3
+    with svc.uow() as uow:
+        item = next(i for i in uow.outbox.items(limit=100) if i.kind == LOG_DECISION)
+        notices = [i for i in uow.outbox.items(limit=100) if i.kind == CHAT_NOTICE]
+        events = [r.kind for r in uow.audit.records(rid)]
+    assert item.state == "dead" and "mlflow unreachable" in (item.last_error or "")
+    assert [n.payload["channel"] for n in notices] == ["console"]
+    assert "dead-lettered" in notices[0].payload["text"]
+    assert "effect_failed" in events
+
+    # An operator fixes MLflow and retries: delivered, once.
+    rec.fail_with = None
+    assert d.retry_item(item.id)
+    asyncio.run(d.deliver_due())
+    assert len(rec.seen) == 4
+    assert states(svc)["dead"] == 0
+    assert not d.retry_item(item.id), "only dead or pending items can be retried"
+
+
+def test_permanent_error_dead_letters_at_once(svc):
+    rec = Recorder()
+    rec.fail_with = PermanentEffectError("pipeline 'promotion' not found")
+    d = dispatcher(svc, {"*": Recorder(), LOG_DECISION: rec})
+    approve(svc)
+    asyncio.run(d.deliver_due())
+    with svc.uow() as uow:
+        item = next(i for i in uow.outbox.items() if i.kind == LOG_DECISION)
+    assert item.state == "dead" and item.attempts == 1
+
+
+def test_no_handler_is_a_dead_letter_not_a_crash(svc):
+    d = dispatcher(svc, {})
+    svc.submit(builders.submission())
+    report = asyncio.run(d.deliver_due())
+    assert len(report.dead) == 1
+
+
+def test_a_crashed_deliverers_claim_runs_out_and_is_retaken(svc, clock):
+    svc.submit(builders.submission())
+    with svc.uow() as uow:
+        claimed = uow.outbox.claim(
+            clock.now(),
+            limit=10,
+            token="dead-process",
+            lease_until=clock.now() + timedelta(seconds=60),
+        )
+        uow.commit()
+    assert len(claimed) == 1
+    rec = Recorder()
+    d = dispatcher(svc, {"*": rec})
+    asyncio.run(d.deliver_due())
+    assert rec.seen == [], "a live claim is respected"
+    clock.advance(seconds=61)
+    asyncio.run(d.deliver_due())
+    assert rec.seen == [claimed[0].key]
+    # The crashed process comes back and reports its stale claim: ignored.
+    with svc.uow() as uow:
+        assert not uow.outbox.finish(
+            claimed[0].id, "dead-process", state="delivered", at=clock.now()
+        )
+
+
+def test_two_dispatchers_never_deliver_the_same_row(svc):
+    for v in range(6):
+        svc.submit(builders.submission(model_version=str(v), staging_run_id=f"s{v}"))
+    rec = Recorder()
+    d1, d2 = dispatcher(svc, {"*": rec}), dispatcher(svc, {"*": rec})
+
+    async def both() -> None:
+        await asyncio.gather(d1.deliver_due(), d2.deliver_due())
+
+    total = sum(states(svc).values())
+    assert total > 6
+    asyncio.run(both())
+    assert len(rec.seen) == len(set(rec.seen)) == total
