@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -99,7 +100,10 @@ class KfpLauncher:
                 from kfp.client.set_volume_credentials import ServiceAccountTokenVolumeCredentials
 
                 kwargs["credentials"] = ServiceAccountTokenVolumeCredentials(path=self.token_path)
-            self._client = kfp.Client(**kwargs)
+            with warnings.catch_warnings():
+                # "This client only works with Kubeflow Pipeline v2.0.0-beta.2 and later"
+                warnings.simplefilter("ignore", FutureWarning)
+                self._client = kfp.Client(**kwargs)
         return self._client
 
     def find_run(self, client: Any, display_name: str) -> Any:

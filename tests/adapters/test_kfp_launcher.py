@@ -1,0 +1,198 @@
+"""The ``kfp`` launcher through the real ``kfp.Client`` against a fake KFP v2beta1 API, driven
+by real decisions (service + SQLite) and the real outbox dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.adapters.kfp.handler import LaunchPromotion
+from bot.adapters.kfp.remote import KfpLauncher
+from bot.domain.effects import CHAT_NOTICE, CHAT_UPDATE, LAUNCH_PROMOTION
+from bot.domain.model import State
+from bot.service.approvals import ApprovalService
+from bot.service.promotions import poll_promotions
+from tests.adapters.conftest import approve, audit_kinds, deliver, dispatcher, outbox
+from tests.adapters.kfp_fake import FakeKfpRuns
+from tests.fakes import FakeClock
+from tests.support.processes import free_port
+
+NAME = "iris-classifier"
+
+
+@pytest.fixture
+def kfp_api() -> Iterator[FakeKfpRuns]:
+    with FakeKfpRuns() as fake:
+        yield fake
+
+
+def launcher(host: str, **kw) -> KfpLauncher:
+    return KfpLauncher(
+        host=host, pipeline=["promotion", "iris-promotion"], experiment="iris-promotion", **kw
+    )
+
+
+def launch_handlers(svc: ApprovalService, launch: KfpLauncher) -> dict:
+    return {LAUNCH_PROMOTION: LaunchPromotion(launch, svc)}
+
+
+def test_approval_starts_one_run_with_the_four_parameters_and_the_key_as_name(
+    svc: ApprovalService, kfp_api: FakeKfpRuns
+) -> None:
+    launch = launcher(kfp_api.url, token="t0ken")
+    d = dispatcher(svc, launch_handlers(svc, launch))
+    rid = approve(svc, NAME, "3")
+
+    deliver(d)
+
+    [item] = outbox(svc, LAUNCH_PROMOTION)
+    assert item.state == "delivered"
+    [create] = kfp_api.created
+    body = create.json()
+    assert body["display_name"] == item.key == f"{rid}:launch_promotion"
+    assert body["runtime_config"]["parameters"] == {
+        "model_name": NAME,
+        "model_version": "3",
+        "data_run_id": "run-data",
+        "approval_request_id": rid,
+    }
+    assert body["pipeline_version_reference"] == {
+        "pipeline_id": kfp_api.pipeline_id,
+        "pipeline_version_id": kfp_api.version["pipeline_version_id"],
+    }
+    [experiment] = kfp_api.experiments.values()
+    assert body["experiment_id"] == experiment["experiment_id"]
+    assert create.headers["authorization"] == "Bearer t0ken"
+    request = svc.get(rid)
+    assert request.state is State.PROMOTING
+    assert request.promotion_run_id == kfp_api.runs[0]["run_id"]
+    assert "promotion_started" in audit_kinds(svc, rid)
+
+
+def test_a_duplicate_delivery_creates_no_second_run(
+    svc: ApprovalService, kfp_api: FakeKfpRuns
+) -> None:
+    launch = launcher(kfp_api.url)
+    d = dispatcher(svc, launch_handlers(svc, launch))
+    rid = approve(svc, NAME, "3")
+    [item] = outbox(svc, LAUNCH_PROMOTION)
+    # The launch happened but recording it did not (a crash, the database away):
+    run_id = asyncio.run(launch.launch(svc.get(rid), item.key))
+    assert svc.get(rid).state is State.APPROVED
+
+    deliver(d)  # the outbox delivers the effect (again)
+
+    assert len(kfp_api.created) == 1, "found by display name, not created again"
+    assert svc.get(rid).promotion_run_id == run_id
+    assert asyncio.run(launch.launch(svc.get(rid), item.key)) == run_id
+    assert len(kfp_api.created) == 1
+
+
+def test_the_service_account_token_file_is_read_per_request(
+    svc: ApprovalService, kfp_api: FakeKfpRuns, tmp_path: Path
+) -> None:
+    token = tmp_path / "token"
+    token.write_text("sa-token-1")
+    launch = launcher(kfp_api.url, token_path=str(token))
+    rid = approve(svc, NAME, "3")
+    deliver(dispatcher(svc, launch_handlers(svc, launch)))
+    token.write_text("sa-token-2")  # kubelet rotated the projected token
+
+    asyncio.run(launch.status(svc.get(rid).promotion_run_id or ""))
+
+    [create] = kfp_api.created
+    assert create.headers["authorization"] == "Bearer sa-token-1"
+    assert kfp_api.requests[-1].headers["authorization"] == "Bearer sa-token-2"
+
+
+def test_kfp_down_is_retried_then_dead_lettered_and_reported_in_the_channel(
+    svc: ApprovalService, clock: FakeClock
+) -> None:
+    launch = launcher(f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    d = dispatcher(svc, launch_handlers(svc, launch), max_attempts=3)
+    rid = approve(svc, NAME, "3")
+
+    for wait in (0, 10, 20):
+        clock.advance(seconds=wait)
+        deliver(d)
+
+    [item] = outbox(svc, LAUNCH_PROMOTION)
+    assert (item.state, item.attempts) == ("dead", 3)
+    [notice] = outbox(svc, CHAT_NOTICE)
+    assert notice.request_id == rid
+    assert "kfp.launch_promotion failed after 3 attempt(s)" in notice.payload["text"]
+    assert f"outbox retry {item.id}" in notice.payload["text"]
+    assert "effect_failed" in audit_kinds(svc, rid)
+    # Still approved (retryable once KFP is back), and the channel was told.
+    assert svc.get(rid).state is State.APPROVED
+
+
+@pytest.mark.parametrize(
+    ("final", "error", "expected"),
+    [
+        ("SUCCEEDED", None, State.PROMOTED),
+        ("FAILED", "task switch-aliases failed", State.PROMOTION_FAILED),
+        ("CANCELED", None, State.PROMOTION_FAILED),
+    ],
+)
+def test_run_states_move_the_request_to_promoted_or_promotion_failed(
+    svc: ApprovalService, kfp_api: FakeKfpRuns, final: str, error: str | None, expected: State
+) -> None:
+    launch = launcher(kfp_api.url)
+    d = dispatcher(svc, launch_handlers(svc, launch))
+    rid = approve(svc, NAME, "3")
+    deliver(d)
+    run_id = svc.get(rid).promotion_run_id or ""
+    updates_before = len(outbox(svc, CHAT_UPDATE))
+
+    for state in ("PENDING", "RUNNING", "CANCELING"):
+        if state == "CANCELING" and final != "CANCELED":
+            continue
+        kfp_api.set_state(run_id, state)
+        assert asyncio.run(poll_promotions(svc, launch)) == []
+        assert svc.get(rid).state is State.PROMOTING
+
+    kfp_api.set_state(run_id, final, error)
+    [done] = asyncio.run(poll_promotions(svc, launch))
+
+    assert done.id == rid
+    assert svc.get(rid).state is expected
+    with svc.uow() as uow:
+        [finished] = [r for r in uow.audit.records(rid) if r.kind == "promotion_finished"]
+    assert finished.data["state"] == expected.value
+    assert final in finished.data["detail"]
+    if error:
+        assert error in finished.data["detail"]
+    assert len(outbox(svc, CHAT_UPDATE)) > updates_before, "the result goes to the chats"
+    assert asyncio.run(poll_promotions(svc, launch)) == [], "nothing left to follow"
+
+
+def test_a_run_deleted_on_the_server_ends_the_promotion_as_failed(
+    svc: ApprovalService, kfp_api: FakeKfpRuns
+) -> None:
+    launch = launcher(kfp_api.url)
+    rid = approve(svc, NAME, "3")
+    deliver(dispatcher(svc, launch_handlers(svc, launch)))
+    kfp_api.runs.clear()
+
+    asyncio.run(poll_promotions(svc, launch))
+
+    assert svc.get(rid).state is State.PROMOTION_FAILED
+
+
+def test_a_missing_pipeline_is_a_permanent_failure(svc: ApprovalService) -> None:
+    with FakeKfpRuns(pipeline="something-else") as kfp_api:
+        d = dispatcher(svc, launch_handlers(svc, launcher(kfp_api.url)))
+        rid = approve(svc, NAME, "3")
+
+        deliver(d)
+
+        [item] = outbox(svc, LAUNCH_PROMOTION)
+        assert (item.state, item.attempts) == ("dead", 1)
+        assert "no KFP pipeline named 'promotion' or 'iris-promotion'" in (item.last_error or "")
+        assert outbox(svc, CHAT_NOTICE)
+        assert not kfp_api.created
+        assert svc.get(rid).state is State.APPROVED
