@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -55,7 +56,7 @@ def test_compile_writes_all_four_with_the_chosen_image(tmp_path: Path) -> None:
         assert {e["container"]["image"] for e in executors} == {"registry.test/bot:1"}
 
 
-def secret_env(platform: dict, task: str) -> dict[str, bool]:
+def secret_env(platform: dict[str, Any], task: str) -> dict[str, bool]:
     """env var → optional, for the Secret mounts of one task."""
     config = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"][f"exec-{task}"]
     return {

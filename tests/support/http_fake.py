@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 Response = tuple[int, Any] | tuple[int, Any, dict[str, str]]
@@ -65,7 +65,7 @@ class FakeHttpServer:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def __enter__(self) -> FakeHttpServer:
+    def __enter__(self) -> Self:
         fake = self
 
         class RequestHandler(BaseHTTPRequestHandler):
@@ -128,5 +128,5 @@ class FakeHttpServer:
                 result = handler(request, **match.groupdict())
                 if len(result) == 2:
                     return result[0], result[1], {}
-                return result  # type: ignore[return-value]
+                return result
         return 404, {"error": f"no route for {request.method} {request.path}"}, {}
