@@ -42,6 +42,9 @@ fmt: venv ## Format and autofix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+bench: venv ## Benchmarks (API submissions against PostgreSQL)
+	PYTHONPATH=. $(BIN)/python -m benchmarks.api_submit
+
 migrate: venv ## Upgrade the database to the latest migration
 	$(BIN)/approval-bot migrate
 

@@ -141,6 +141,10 @@ def build(settings: Settings | None = None, *, require_head: bool = True) -> Con
         on_outcome=metrics.effect,
     )
     container = Container(settings, engine, service, dispatcher, metrics)
+    if settings.console:
+        from bot.adapters.console.pages import mount as mount_console
+
+        container.mounts.append(lambda app: mount_console(app, service))
     # Each adapter registers its effect handlers, routes and start/stop hooks
     # when its settings are present.
     from bot.adapters.kfp import wiring as kfp_wiring

@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     )
     log_format: str = Field("plain", validation_alias=_env("APPROVAL_BOT_LOG_FORMAT"))
     log_level: str = Field("INFO", validation_alias=_env("APPROVAL_BOT_LOG_LEVEL"))
+    console: bool = Field(True, validation_alias=_env("APPROVAL_BOT_CONSOLE"))
 
     # Slack
     slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))

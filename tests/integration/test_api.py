@@ -167,6 +167,9 @@ def test_db_tokens_work_and_are_not_logged(bot):
 
 
 def test_health_ready_metrics(bot, client):
+    client.post(
+        "/api/v1/approvals", json=body(model_name="metrics-model", staging_run_id="metrics-1")
+    )
     assert httpx.get(f"{bot.url}/healthz").json() == {"status": "ok"}
     assert httpx.get(f"{bot.url}/readyz").json() == {"status": "ready"}
     metrics = httpx.get(f"{bot.url}/metrics").text
@@ -211,7 +214,28 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_openapi_fuzz_finds_no_server_error(case):
     for headers in ({"Authorization": f"Bearer {BOOTSTRAP}"}, {}):
         case.call_and_validate(headers=headers, checks=[not_a_server_error], timeout=30)
+
+
+def test_console_shows_requests_escaped(bot, client):
+    created = client.post(
+        "/api/v1/approvals",
+        json=body(
+            model_name="console-model",
+            staging_run_id="console-1",
+            requested_by="<script>alert(1)</script>",
+        ),
+    ).json()
+    index = httpx.get(f"{bot.url}/", timeout=30)
+    assert index.status_code == 200 and "text/html" in index.headers["content-type"]
+    assert "console-model" in index.text
+    assert "<script>alert(1)</script>" not in index.text
+    assert "&lt;script&gt;" in index.text
+    page = httpx.get(f"{bot.url}/requests/{created['id']}", timeout=30)
+    assert page.status_code == 200
+    assert "no champion yet" in page.text and "latency_p99_ms" in page.text
+    assert "ml-leads" in page.text and "submitted" in page.text
+    assert httpx.get(f"{bot.url}/requests/nope", timeout=30).status_code == 404
