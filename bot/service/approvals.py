@@ -357,9 +357,11 @@ class ApprovalService:
                 request = uow.requests.lock_due(rid)
                 if request is None or not request.is_pending:
                     continue
-                policy = uow.directory.policy_for(request.model_name)
-                if policy is None:
-                    continue
+                # A policy removed since submission must not keep a request open forever:
+                # it still expires at its deadline, with the default expiry action.
+                policy = uow.directory.policy_for(request.model_name) or Policy(
+                    model="*", rules=()
+                )
                 if now >= request.deadline_at:
                     request.expire(policy=policy, now=now)
                     bucket = result.expired

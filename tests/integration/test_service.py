@@ -199,3 +199,11 @@ def test_tokens_are_stored_hashed(svc):
 
 def test_apply_twice_changes_nothing(svc):
     assert svc.apply(builders.directory()) == []
+
+
+def test_request_still_expires_after_its_policy_is_removed(svc, clock):
+    rid = svc.submit(builders.submission()).request.id
+    svc.apply(parse_config(builders.config_dict(policies=[])))
+    clock.advance(hours=49)
+    assert svc.scan_due().expired == [rid]
+    assert svc.get(rid).state.value == "expired"
