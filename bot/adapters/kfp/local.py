@@ -34,6 +34,7 @@ log = logging.getLogger("bot.kfp.local")
 PIPELINE = "promotion"
 _RUN_LOCK = threading.Lock()  # kfp.local.init is process-global
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # kfp.local colours its messages
 
 Runner = Callable[[str, Mapping[str, Any], Path, Mapping[str, str]], dict[str, Any]]
 
@@ -150,7 +151,7 @@ class LocalLauncher:
                     {
                         **record,
                         "state": "FAILED",
-                        "error": f"{type(exc).__name__}: {exc}"[:1000],
+                        "error": _ANSI.sub("", f"{type(exc).__name__}: {exc}")[:1000],
                         "traceback": traceback.format_exc()[-4000:],
                         "finished_at": datetime.now(UTC).isoformat(),
                     },
