@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pipelines import runner
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,7 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except Exception as error:
-        print(f"error: {args.command} {getattr(args, 'name', '')} failed: {error}", file=sys.stderr)
+        message = ANSI_ESCAPE.sub("", str(error))  # kfp.local colours task names
+        print(
+            f"error: {args.command} {getattr(args, 'name', '')} failed: {message}", file=sys.stderr
+        )
         return 1
     sys.stdout.flush()
     print(json.dumps(result, sort_keys=True), flush=True)

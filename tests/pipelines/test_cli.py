@@ -147,7 +147,7 @@ def test_a_failed_check_stops_the_data_pipeline_before_anything_is_logged(
 
     assert result.returncode == 1
     assert "check 'nulls' failed: 1 null value(s): {'petal_width_cm': 1}" in result.stdout
-    assert "validate-data" in result.stderr
+    assert "Inner task failed: 'validate-data'" in result.stderr
     assert "{" not in result.stdout.strip().splitlines()[-1]  # no outputs printed
     assert data_runs(local_stack) == runs_before  # log-dataset never ran: nothing to train on
 
