@@ -71,6 +71,7 @@ class FakeSlack:
         self._failures: dict[str, list[Failure]] = {}
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
+        self._log: list[tuple[str, dict[str, Any], bool]] = []
 
     # -- setup ----------------------------------------------------------------
 
@@ -101,9 +102,12 @@ class FakeSlack:
     # -- what was received ------------------------------------------------------
 
     def calls(self, method: str) -> list[dict[str, Any]]:
-        return [arguments(r) for r in self.http.requests if r.path == f"/api/{method}"]
+        """The arguments of each call of ``method`` that was answered ``ok``, in order."""
+        with self._lock:
+            return [args for m, args, ok in self._log if m == method and ok]
 
     def attempts(self, method: str) -> int:
+        """How often ``method`` was called, failures included."""
         return sum(1 for r in self.http.requests if r.path == f"/api/{method}")
 
     def responses(self) -> list[dict[str, Any]]:
@@ -116,6 +120,13 @@ class FakeSlack:
     # -- the API ------------------------------------------------------------------
 
     def _api(self, request: Recorded, method: str) -> tuple[int, Any, dict[str, str]]:
+        status, body, headers = self._answer(request, method)
+        ok = status == 200 and isinstance(body, dict) and body.get("ok") is True
+        with self._lock:
+            self._log.append((method, arguments(request), ok))
+        return status, body, headers
+
+    def _answer(self, request: Recorded, method: str) -> tuple[int, Any, dict[str, str]]:
         with self._lock:
             queue = self._failures.get(method)
             failure = queue.pop(0) if queue else None

@@ -1,0 +1,60 @@
+"""The request message's Block Kit, rendered from domain objects (no I/O)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from bot.adapters.slack.blocks import esc, request_blocks
+from bot.domain.model import ApprovalRequest, GateResult, Policy
+from bot.domain.quorum import Rule
+
+NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def _request(*, failed: bool, policy: Policy) -> ApprovalRequest:
+    gates = (
+        GateResult("latency_p99_ms", 2.34, 100, "<=", True),
+        GateResult("disagreement_rate", 0.2 if failed else 0.0, 0.05, "<", not failed),
+        GateResult("challenger_accuracy", 0.97, 0.95, ">=", True),
+    )
+    return ApprovalRequest.submit(
+        model_name="iris-classifier",
+        model_version="4",
+        requested_by="alice",
+        policy=policy,
+        now=NOW,
+        gates=gates,
+    )
+
+
+def _approve_button(blocks: list[dict]) -> dict:
+    actions = next(b for b in blocks if b["type"] == "actions")
+    return next(e for e in actions["elements"] if e["action_id"] == "approval:v1:approve")
+
+
+def test_failed_gates_with_override_allowed_ask_for_confirmation() -> None:
+    policy = Policy("*", (Rule("ml-leads", 1),), allow_override_failed_gates=True)
+    blocks = request_blocks(_request(failed=True, policy=policy), policy)
+    confirm = _approve_button(blocks)["confirm"]
+    assert "disagreement_rate" in confirm["text"]["text"]
+    assert "❌ `disagreement_rate` = 0.2 (threshold < 0.05)" in json.dumps(
+        blocks, ensure_ascii=False
+    )
+
+
+def test_passed_gates_need_no_confirmation() -> None:
+    policy = Policy("*", (Rule("ml-leads", 1),), allow_override_failed_gates=True)
+    blocks = request_blocks(_request(failed=False, policy=policy), policy)
+    assert "confirm" not in _approve_button(blocks)
+    assert "(threshold ≥ 0.95)" in json.dumps(blocks, ensure_ascii=False)
+
+
+def test_failed_gates_without_override_say_so() -> None:
+    policy = Policy("*", (Rule("ml-leads", 1),))
+    blocks = request_blocks(_request(failed=True, policy=policy), policy)
+    assert "does not allow approving over them" in json.dumps(blocks)
+
+
+def test_user_text_is_escaped() -> None:
+    assert esc("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"
