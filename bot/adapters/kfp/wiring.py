@@ -67,11 +67,7 @@ def make_launcher(settings: Settings) -> PromotionLauncher | None:
             service_account=settings.kfp_service_account,
         )
     if not settings.mlflow_tracking_uri:
-        log.warning(
-            "APPROVAL_BOT_LAUNCHER=local needs MLFLOW_TRACKING_URI for the promotion pipeline; "
-            "promotion launches are logged only"
-        )
-        return None
+        return None  # see wire(): said once when the server starts
     from bot.adapters.kfp.local import LocalLauncher
 
     env = {
@@ -89,8 +85,18 @@ def make_launcher(settings: Settings) -> PromotionLauncher | None:
 
 def wire(container: Container) -> None:
     """Set ``container.launcher`` and register the ``kfp.launch_promotion`` handler."""
-    launcher = make_launcher(container.settings)
+    settings = container.settings
+    launcher = make_launcher(settings)
     if launcher is None:
+        if settings.launcher.strip().lower() == "local":
+
+            async def explain() -> None:
+                log.warning(
+                    "APPROVAL_BOT_LAUNCHER=local needs MLFLOW_TRACKING_URI for the promotion "
+                    "pipeline: approved requests stay approved, promotion launches are logged"
+                )
+
+            container.startups.append(explain)
         return
     from bot.adapters.kfp.handler import LaunchPromotion
 
