@@ -144,3 +144,21 @@ def test_a_run_cut_off_by_a_restart_is_reported_as_failed(
 
     assert (status.terminal, status.succeeded) == (True, False)
     assert "interrupted" in status.detail
+
+
+def test_without_an_api_token_the_launch_is_refused_before_anything_runs(
+    svc: ApprovalService, mlflow: MlflowServer, tmp_path: Path
+) -> None:
+    launcher = LocalLauncher(
+        root=tmp_path / "kfp", env={"MLFLOW_TRACKING_URI": mlflow.url, "APPROVAL_BOT_URL": "x"}
+    )
+    rid = approve(svc, model_name(), "1")
+
+    deliver(dispatcher(svc, {LAUNCH_PROMOTION: LaunchPromotion(launcher, svc)}))
+
+    assert svc.get(rid).state is State.APPROVED
+    with svc.uow() as uow:
+        [item] = [i for i in uow.outbox.items() if i.kind == LAUNCH_PROMOTION]
+    assert item.state == "dead"
+    assert "needs APPROVAL_BOT_API_TOKEN" in (item.last_error or "")
+    assert not launcher.runs_dir.exists()

@@ -27,11 +27,12 @@ from typing import Any
 
 from bot.adapters.kfp.params import promotion_params
 from bot.domain.model import ApprovalRequest
-from bot.ports import RunStatus
+from bot.ports import PermanentEffectError, RunStatus
 
 log = logging.getLogger("bot.kfp.local")
 
 PIPELINE = "promotion"
+REQUIRED_ENV = ("MLFLOW_TRACKING_URI", "APPROVAL_BOT_URL", "APPROVAL_BOT_API_TOKEN")
 _RUN_LOCK = threading.Lock()  # kfp.local.init is process-global
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # kfp.local colours its messages
@@ -85,6 +86,13 @@ class LocalLauncher:
     # -- PromotionLauncher ------------------------------------------------------
 
     async def launch(self, request: ApprovalRequest, idempotency_key: str) -> str:
+        missing = [k for k in REQUIRED_ENV if not self.env.get(k)]
+        if missing:
+            # The pipeline would only fail in its first task; say what to set instead.
+            raise PermanentEffectError(
+                f"the local launcher needs {', '.join(missing)} (the promotion pipeline's "
+                "guard asks this bot's API, and its tasks use MLflow)"
+            )
         params = promotion_params(
             request, defaults=self.defaults, accepted=pipeline_inputs(self.pipeline)
         )
