@@ -28,6 +28,7 @@ from bot.entrypoints.server import build_app
 from bot.settings import Settings
 from tests.adapters.slack.fake_slack import TEAM, FakeSlack
 from tests.builders import directory, submission
+from tests.fakes import FakeClock
 from tests.support.processes import free_port, wait_for
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -233,9 +234,15 @@ def view_submission(view: dict[str, Any], user: str, reason: str) -> dict[str, A
 
 
 @contextmanager
-def running_bot(db_url: str, slack: FakeSlack, **settings: Any) -> Iterator[SlackBot]:
+def running_bot(
+    db_url: str, slack: FakeSlack, *, clock: FakeClock | None = None, **settings: Any
+) -> Iterator[SlackBot]:
+    """The bot serving on a free port; with ``clock``, the service's time is the test's."""
     upgrade(db_url)
     container = build(slack_settings(db_url, slack, **settings))
+    if clock is not None:
+        # Before the scheduler starts: a scan must never see two different clocks.
+        container.service.clock = clock
     container.service.apply(directory())
     try:
         with serving(container) as url, httpx.Client(timeout=DEADLINE) as http:

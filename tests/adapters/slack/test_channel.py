@@ -26,9 +26,13 @@ def _replies(bot: SlackBot, ts: str) -> list[str]:
     return [c["text"] for c in bot.slack.calls("chat.postMessage") if c.get("thread_ts") == ts]
 
 
-def test_reminders_escalation_and_expiry_in_the_thread(bot: SlackBot) -> None:
-    clock = FakeClock()
-    bot.container.service.clock = clock  # the scans' clock: time moves when the test says so
+def test_reminders_escalation_and_expiry_in_the_thread(sqlite_url: str, slack: FakeSlack) -> None:
+    clock = FakeClock()  # the scans' clock: time moves when the test says so
+    with running_bot(sqlite_url, slack, clock=clock) as bot:
+        _reminders_escalation_and_expiry(bot, clock)
+
+
+def _reminders_escalation_and_expiry(bot: SlackBot, clock: FakeClock) -> None:
     bot.container.service.apply(
         directory(
             policies=policy_patch(
