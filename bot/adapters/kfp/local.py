@@ -7,8 +7,9 @@ per run under ``<root>/runs/`` (task outputs go under ``<root>/``, ``var/kfp-loc
 default). kfp.local keeps global state, so runs in one process are serialised.
 
 The run id is derived from the idempotency key, and an existing run file means "already
-launched": a second delivery never starts a second run. A run that was still going when the
-process stopped is reported as failed (``interrupted``) after a restart.
+launched": a second delivery never starts a second run. The run thread is not a daemon, so a
+process that exits waits for its run to finish; a run that was cut off anyway (SIGKILL) is
+reported as failed (``interrupted``) after a restart.
 """
 
 from __future__ import annotations
@@ -137,8 +138,11 @@ class LocalLauncher:
                 "pid": os.getpid(),
             }
             self._write(run_id, record)
+            # Not a daemon: a process that exits (a server stopping, `approval-bot outbox
+            # deliver`) first lets the promotion finish instead of cutting it off between the
+            # alias switch and the deploy.
             thread = threading.Thread(
-                target=self._run, args=(run_id, record), name=f"kfp-local-{run_id}", daemon=True
+                target=self._run, args=(run_id, record), name=f"kfp-local-{run_id}", daemon=False
             )
             self._threads[run_id] = thread
             thread.start()
