@@ -239,3 +239,11 @@ def test_approval_launches_promotion_once():
     effs = [e for i, ev in enumerate(r.events) for e in effects_for(r, ev, i, ("slack",))]
     assert [e.kind for e in effs].count(LAUNCH_PROMOTION) == 1
     assert len({e.key for e in effs}) == len(effs)
+
+
+def test_superseded_request_logs_no_decision():
+    r = new()
+    r.events.clear()
+    r.supersede(by_request="newer", now=T0)
+    kinds = {e.kind for ev in r.events for e in effects_for(r, ev, 1, ("slack",))}
+    assert kinds == {"chat.update"}
