@@ -11,7 +11,10 @@ def _env(*names: str) -> AliasChoices:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    # An empty variable means "not set" (e.g. SLACK_BOT_TOKEN= in a .env file).
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, env_ignore_empty=True
+    )
 
     database_url: str = Field(
         "sqlite:///var/approval-bot.db", validation_alias=_env("APPROVAL_BOT_DATABASE_URL")
