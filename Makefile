@@ -42,8 +42,9 @@ fmt: venv ## Format and autofix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: venv ## Benchmarks (API submissions against PostgreSQL)
-	PYTHONPATH=. $(BIN)/python -m benchmarks.api_submit
+bench: venv ## Benchmarks: API submissions (PostgreSQL) and Slack ack latency vs bare Bolt
+	$(BIN)/python -m benchmarks.api_submit
+	$(BIN)/python -m benchmarks.slack_ack
 
 migrate: venv ## Upgrade the database to the latest migration
 	$(BIN)/approval-bot migrate
