@@ -151,6 +151,10 @@ def build(settings: Settings | None = None, *, require_head: bool = True) -> Con
     from bot.adapters.mlflow import wiring as mlflow_wiring
     from bot.adapters.slack import wiring as slack_wiring
 
-    for wiring in (mlflow_wiring, kfp_wiring, slack_wiring):
-        wiring.wire(container)
+    try:
+        for wiring in (mlflow_wiring, kfp_wiring, slack_wiring):
+            wiring.wire(container)
+    except Exception:
+        engine.dispose()
+        raise
     return container

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import AliasChoices, Field, SecretStr
+from sqlalchemy.engine import make_url
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -54,6 +55,13 @@ class Settings(BaseSettings):
 
     # MLflow
     mlflow_tracking_uri: str | None = Field(None, validation_alias=_env("MLFLOW_TRACKING_URI"))
+    # MLflow reads these itself; they are here so logs can never show them.
+    mlflow_tracking_password: SecretStr | None = Field(
+        None, validation_alias=_env("MLFLOW_TRACKING_PASSWORD")
+    )
+    mlflow_tracking_token: SecretStr | None = Field(
+        None, validation_alias=_env("MLFLOW_TRACKING_TOKEN")
+    )
     audit_experiment: str = Field(
         "iris-promotion", validation_alias=_env("APPROVAL_BOT_AUDIT_EXPERIMENT")
     )
@@ -116,5 +124,11 @@ class Settings(BaseSettings):
             self.telegram_bot_token,
             self.telegram_webhook_secret,
             self.kfp_token,
+            self.mlflow_tracking_password,
+            self.mlflow_tracking_token,
         ]
-        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+        out = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+        db_password = make_url(self.database_url).password if "://" in self.database_url else None
+        if db_password:
+            out.append(str(db_password))
+        return out
