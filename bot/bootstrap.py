@@ -114,7 +114,12 @@ def effect_handlers(settings: Settings) -> dict[str, EffectHandler]:
     return handlers
 
 
-def build(settings: Settings | None = None, *, require_head: bool = True) -> Container:
+def build(
+    settings: Settings | None = None, *, require_head: bool = True, adapters: bool = True
+) -> Container:
+    """Wire a process. ``adapters=False`` skips channels and effect systems: CLI
+    commands that only read or decide need none of them (their effects are left in
+    the outbox for the server), and start faster."""
     settings = settings or Settings()
     engine = make_engine(settings.database_url)
     if require_head:
@@ -141,10 +146,16 @@ def build(settings: Settings | None = None, *, require_head: bool = True) -> Con
         on_outcome=metrics.effect,
     )
     container = Container(settings, engine, service, dispatcher, metrics)
+    if not adapters:
+        return container
     if settings.console:
-        from bot.adapters.console.pages import mount as mount_console
 
-        container.mounts.append(lambda app: mount_console(app, service))
+        def console(app: Any) -> None:
+            from bot.adapters.console.pages import mount
+
+            mount(app, service)
+
+        container.mounts.append(console)
     # Each adapter registers its effect handlers, routes and start/stop hooks
     # when its settings are present.
     from bot.adapters.kfp import wiring as kfp_wiring

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pydantic import AliasChoices, Field, SecretStr
-from sqlalchemy.engine import make_url
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 
 def _env(*names: str) -> AliasChoices:

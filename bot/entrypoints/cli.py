@@ -53,12 +53,13 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def container() -> bootstrap.Container:
+def container(*, adapters: bool = False) -> bootstrap.Container:
+    """The wired process for one command; adapters only for commands that deliver."""
     ctx = click.get_current_context()
     obj = ctx.find_object(dict)
     assert obj is not None
     if "container" not in obj:
-        obj["container"] = bootstrap.build(Settings())
+        obj["container"] = bootstrap.build(Settings(), adapters=adapters)
         ctx.call_on_close(obj["container"].close)
     return obj["container"]  # type: ignore[no-any-return]
 
@@ -417,7 +418,7 @@ def outbox_deliver() -> None:
     """Deliver the effects that are due now, without a server."""
     import asyncio
 
-    report = asyncio.run(container().dispatcher.deliver_due())
+    report = asyncio.run(container(adapters=True).dispatcher.deliver_due())
     click.echo(
         f"{len(report.delivered)} delivered, {len(report.retrying)} to retry, "
         f"{len(report.dead)} dead-lettered"
