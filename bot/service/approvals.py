@@ -359,9 +359,7 @@ class ApprovalService:
                     continue
                 # A policy removed since submission must not keep a request open forever:
                 # it still expires at its deadline, with the default expiry action.
-                policy = uow.directory.policy_for(request.model_name) or Policy(
-                    model="*", rules=()
-                )
+                policy = uow.directory.policy_for(request.model_name) or Policy(model="*", rules=())
                 if now >= request.deadline_at:
                     request.expire(policy=policy, now=now)
                     bucket = result.expired
