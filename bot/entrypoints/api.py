@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.domain import errors
@@ -195,8 +196,8 @@ def create_app(container: Any, *, lifespan: Any = None) -> FastAPI:
         message = "; ".join(f"{f['path']}: {f['message']}" for f in fields) or "invalid request"
         return JSONResponse(error_body("validation_error", message, fields=fields), 422)
 
-    @app.exception_handler(HTTPException)
-    async def _http(_req: Request, exc: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
         body = (
             exc.detail
             if isinstance(exc.detail, dict)

@@ -239,3 +239,10 @@ def test_console_shows_requests_escaped(bot, client):
     assert "no champion yet" in page.text and "latency_p99_ms" in page.text
     assert "ml-leads" in page.text and "submitted" in page.text
     assert httpx.get(f"{bot.url}/requests/nope", timeout=30).status_code == 404
+
+
+def test_unknown_routes_and_methods_answer_in_the_same_json_shape(bot):
+    r = httpx.get(f"{bot.url}/api/v1/nothing-here", timeout=30)
+    assert r.status_code == 404 and r.json()["error"] == "http_error"
+    r = httpx.delete(f"{bot.url}/api/v1/approvals", timeout=30)
+    assert r.status_code == 405 and "message" in r.json()
