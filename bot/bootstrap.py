@@ -43,6 +43,8 @@ class Container:
     loop: asyncio.AbstractEventLoop | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     log: logging.Logger = log
+    _delivering: bool = False
+    _again: bool = False
 
     def close(self) -> None:
         self.engine.dispose()
@@ -64,9 +66,28 @@ class Container:
             loop.call_soon_threadsafe(self._spawn)
 
     def _spawn(self) -> None:
-        task = asyncio.get_running_loop().create_task(self.dispatcher.deliver_due())
+        # Coalesce: while a delivery pass runs, further kicks ask for one more pass
+        # instead of starting passes that would only compete for the same rows.
+        if self._delivering:
+            self._again = True
+            return
+        self._delivering = True
+        task = asyncio.get_running_loop().create_task(self._deliver_until_quiet())
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    async def _deliver_until_quiet(self) -> None:
+        try:
+            while True:
+                self._again = False
+                try:
+                    await self.dispatcher.deliver_due()
+                except Exception:
+                    log.exception("delivery pass failed; the next sweep retries")
+                if not self._again:
+                    return
+        finally:
+            self._delivering = False
 
     async def drain(self, wait_seconds: float = 20.0) -> None:
         """Wait for deliveries in flight (at shutdown)."""
