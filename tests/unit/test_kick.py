@@ -1,0 +1,50 @@
+"""Delivery kicks coalesce: one pass at a time, and a kick during a pass gets one more."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.bootstrap import Container
+
+
+class CountingDispatcher:
+    def __init__(self) -> None:
+        self.running = 0
+        self.max_running = 0
+        self.passes = 0
+        self.gate = asyncio.Event()
+
+    async def deliver_due(self) -> None:
+        self.running += 1
+        self.max_running = max(self.max_running, self.running)
+        self.passes += 1
+        await self.gate.wait()
+        self.running -= 1
+
+
+def test_many_kicks_run_one_pass_at_a_time_and_one_more_after():
+    async def scenario() -> CountingDispatcher:
+        d = CountingDispatcher()
+        c = Container(
+            settings=None,
+            engine=None,
+            service=None,  # type: ignore[arg-type]
+            dispatcher=d,
+            metrics=None,
+        )  # type: ignore[arg-type]
+        c.loop = asyncio.get_running_loop()
+        for _ in range(20):
+            c.kick()
+        await asyncio.sleep(0)  # let the first pass start: it sees all 20 commits
+        assert d.passes == 1
+        for _ in range(5):  # commits during the pass
+            c.kick()
+        d.gate.set()
+        await asyncio.wait_for(c.drain(), timeout=5)
+        while c.tasks:
+            await asyncio.wait_for(c.drain(), timeout=5)
+        return d
+
+    d = asyncio.run(scenario())
+    assert d.max_running == 1
+    assert d.passes == 2, "kicks during a pass ask for exactly one more pass"
