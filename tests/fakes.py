@@ -77,6 +77,9 @@ class FakeRequests:
                 return copy.deepcopy(r)
         return None
 
+    def lock_model(self, model_name: str) -> None:
+        pass  # one store, no concurrency
+
     def pending_for_model(self, model_name: str) -> list[ApprovalRequest]:
         return [
             copy.deepcopy(r) for r in self._ordered() if r.model_name == model_name and r.is_pending

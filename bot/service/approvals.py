@@ -148,6 +148,7 @@ class ApprovalService:
         now = self.clock.now()
         for attempt in range(2):
             with self.uow() as uow:
+                uow.requests.lock_model(body.model_name)
                 existing = uow.requests.find_submission(
                     body.model_name, body.model_version, body.staging_run_id
                 )

@@ -98,3 +98,35 @@ def test_concurrent_votes_end_in_exactly_one_decision(migrated_url, mix):
     assert len(effects) == 1
     assert svc.verify_audit()[1] is None
     engine.dispose()
+
+
+def test_concurrent_submissions_for_one_model_leave_one_pending(migrated_url):
+    engine = (
+        make_engine(migrated_url, pool_size=12, max_overflow=0)
+        if not migrated_url.startswith("sqlite")
+        else make_engine(migrated_url)
+    )
+    svc = ApprovalService(SqlUnitOfWorkFactory(engine), channels=("console",))
+    svc.apply(parse_config(crowd_config()))
+    n = 8
+    barrier = threading.Barrier(n)
+    unexpected: list[BaseException] = []
+
+    def submit(i: int) -> None:
+        barrier.wait(timeout=30)
+        try:
+            svc.submit(builders.submission(model_version=str(i), staging_run_id=f"run-{i}"))
+        except BaseException as exc:  # reported below
+            unexpected.append(exc)
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert unexpected == []
+    from bot.ports import RequestFilter
+
+    states = Counter(r.state.value for r in svc.search(RequestFilter(model="iris-classifier")))
+    assert states == {"pending": 1, "superseded": n - 1}
+    engine.dispose()

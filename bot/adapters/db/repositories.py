@@ -7,7 +7,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from bot.adapters.db import tables as t
@@ -142,6 +153,18 @@ class SqlRequestRepository:
             )
         ).first()
         return self._build([row])[0] if row else None
+
+    def lock_model(self, model_name: str) -> None:
+        """Serialise submissions for one model until commit (SQLite: BEGIN IMMEDIATE already does).
+
+        Row locks cannot cover "no pending request yet": two new versions submitted at
+        once would both stay pending. A transaction-level advisory lock on the model
+        name makes the second wait and then supersede the first.
+        """
+        if self._locking:
+            self.conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:m, 0))"), {"m": model_name}
+            )
 
     def pending_for_model(self, model_name: str) -> list[ApprovalRequest]:
         c = t.approval_requests.c
