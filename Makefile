@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint fmt unit integration migrate bench clean
+.PHONY: help venv run test lint fmt unit integration migrate bench clean mlflow demo
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,6 +41,16 @@ lint: venv ## ruff, ruff format --check, mypy and the import contracts
 fmt: venv ## Format and autofix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+MLFLOW_PORT ?= 5000
+mlflow: venv ## Run a local MLflow tracking server for the demo (sqlite + var/mlartifacts) on :5000
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow server --host 127.0.0.1 --port $(MLFLOW_PORT) \
+	  --backend-store-uri sqlite:///var/mlflow.db --artifacts-destination var/mlartifacts --workers 1
+
+demo: venv ## Run data, training and staging locally and submit a real request (needs `make mlflow`)
+	$(BIN)/approval-bot migrate
+	$(BIN)/approval-bot apply -f $${APPROVAL_BOT_CONFIG:-examples/config.yaml}
+	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-http://127.0.0.1:$(MLFLOW_PORT)} $(BIN)/approval-bot demo
 
 bench: venv ## Benchmarks: API submissions (PostgreSQL) and Slack ack latency vs bare Bolt
 	$(BIN)/python -m benchmarks.api_submit

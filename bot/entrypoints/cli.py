@@ -359,6 +359,39 @@ def audit_verify() -> None:
     click.echo(f"audit log intact: {count} events")
 
 
+@cli.command()
+@click.option("--model", "model_name", default="iris-classifier", show_default=True)
+@click.option("--requested-by", default="staging-pipeline", show_default=True)
+@click.option(
+    "--latency-iterations", default=100, show_default=True, type=click.IntRange(1, 100000)
+)
+@handle_errors
+def demo(model_name: str, requested_by: str, latency_iterations: int) -> None:
+    """Run the data, training and staging pipelines locally and submit a real request."""
+    import os
+
+    from bot.entrypoints.demo import run_demo
+
+    c = container()
+    out = run_demo(
+        c.service,
+        tracking_uri=c.settings.mlflow_tracking_uri,
+        model_name=model_name,
+        requested_by=requested_by,
+        latency_iterations=latency_iterations,
+        bot_url=os.environ.get("APPROVAL_BOT_URL") or None,
+        say=lambda line: click.echo(line, err=True),
+    )
+    rid = out["id"]
+    click.echo(
+        f"submitted {rid}: {model_name} v{out['model_version']} "
+        f"(latency p99 {float(out['latency_p99_ms']):.2f} ms, "
+        f"disagreement {float(out['disagreement_rate']):.4f}, "
+        f"accuracy {float(out['challenger_accuracy']):.4f})"
+    )
+    click.echo(f"next: approval-bot show {rid}   |   approval-bot approve {rid} --as bob")
+
+
 @cli.group()
 def outbox() -> None:
     """Effects of decisions: list, retry dead letters, deliver without a server."""
