@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 import click
 import yaml
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from bot import bootstrap
 from bot.domain.errors import DomainError
@@ -49,6 +51,10 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except DomainError as exc:
             raise CliError(exc.message) from None
+        except OperationalError as exc:
+            url = make_url(Settings().database_url).render_as_string(hide_password=True)
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            raise CliError(f"cannot use the database {url}: {reason}") from None
 
     return wrapper  # type: ignore[return-value]
 

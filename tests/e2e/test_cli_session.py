@@ -200,3 +200,12 @@ def test_token_create_prints_once_and_stores_a_hash(cli, db_url):
         stored = conn.execute(text("select token_hash from api_tokens")).scalar_one()
     engine.dispose()
     assert token not in stored and len(stored) == 64
+
+
+def test_unreachable_database_is_one_clear_line_without_the_password(tmp_path):
+    from tests.support.processes import free_port
+
+    cli = Cli(f"postgresql://bot:s3cret-pw@127.0.0.1:{free_port()}/approvals", tmp_path)
+    line = cli.fails("pending")
+    assert line.startswith("error: cannot use the database postgresql://bot:***@127.0.0.1:")
+    assert "s3cret-pw" not in line
