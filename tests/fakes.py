@@ -4,6 +4,7 @@ SQL adapters alike, which keeps the fakes honest."""
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -320,12 +321,18 @@ class FakeTokens:
 
 
 class FakeUnitOfWork:
-    """Copy-on-enter, swap-on-commit: a rollback really discards everything."""
+    """Copy-on-enter, swap-on-commit: a rollback really discards everything.
 
-    def __init__(self, store: _Store) -> None:
+    Transactions are serialised with one lock per store, as SQLite's BEGIN
+    IMMEDIATE does, so concurrent users (threads) see each other's commits.
+    """
+
+    def __init__(self, store: _Store, lock: threading.RLock) -> None:
         self.store = store
+        self.lock = lock
 
     def __enter__(self) -> FakeUnitOfWork:
+        self.lock.acquire()
         self._work = copy.deepcopy(self.store)
         self.requests = FakeRequests(self._work)
         self.directory = FakeDirectory(self._work)
@@ -341,7 +348,7 @@ class FakeUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        pass
+        self.lock.release()
 
     def commit(self) -> None:
         self.store.__dict__.update(copy.deepcopy(self._work.__dict__))
@@ -353,9 +360,10 @@ class FakeUnitOfWork:
 class FakeUnitOfWorkFactory:
     def __init__(self) -> None:
         self.store = _Store()
+        self.lock = threading.RLock()
 
     def __call__(self) -> FakeUnitOfWork:
-        return FakeUnitOfWork(self.store)
+        return FakeUnitOfWork(self.store, self.lock)
 
 
 def outbox_kinds(items: Sequence[Any]) -> list[str]:
