@@ -146,9 +146,6 @@ class FakeDirectory:
     def load(self) -> Directory:
         return self.s.directory
 
-    def person(self, name: str) -> Person | None:
-        return next((p for p in self.s.directory.people if p.name == name), None)
-
     def person_by_identity(self, channel: str, value: str) -> Person | None:
         for p in self.s.directory.people:
             if (
@@ -364,7 +361,3 @@ class FakeUnitOfWorkFactory:
 
     def __call__(self) -> FakeUnitOfWork:
         return FakeUnitOfWork(self.store, self.lock)
-
-
-def outbox_kinds(items: Sequence[Any]) -> list[str]:
-    return sorted(i.kind for i in items)

@@ -21,16 +21,3 @@ def parse_duration(text: str) -> timedelta:
     if seconds <= 0:
         raise ValueError(f"bad duration {text!r}: must be longer than zero")
     return timedelta(seconds=seconds)
-
-
-def format_duration(value: timedelta) -> str:
-    """Render a timedelta the way a config file would write it."""
-    seconds = int(value.total_seconds())
-    if seconds == 0:
-        return "0s"
-    out = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        n, seconds = divmod(seconds, size)
-        if n:
-            out.append(f"{n}{unit}")
-    return "".join(out)

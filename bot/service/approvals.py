@@ -27,6 +27,7 @@ from bot.domain.model import (
     VoteKind,
 )
 from bot.ports import (
+    Clock,
     Directory,
     DuplicateSubmission,
     RequestFilter,
@@ -74,15 +75,6 @@ class VoteResult:
 
 
 @dataclass(frozen=True, slots=True)
-class ApplyResult:
-    changes: list[str]
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.changes)
-
-
-@dataclass(frozen=True, slots=True)
 class ScanResult:
     expired: list[str] = field(default_factory=list)
     reminded: list[str] = field(default_factory=list)
@@ -100,7 +92,7 @@ class ApprovalService:
         self,
         uow: UnitOfWorkFactory,
         *,
-        clock: Any = None,
+        clock: Clock | None = None,
         channels: Sequence[str] = (),
         id_factory: Callable[[], str] | None = None,
         on_decided: Callable[[ApprovalRequest], None] | None = None,

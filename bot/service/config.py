@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.domain.durations import format_duration, parse_duration
+from bot.domain.durations import parse_duration
 from bot.domain.errors import ConfigError
 from bot.domain.model import ExpiryAction, Group, Person, Policy
 from bot.domain.quorum import Rule
@@ -99,17 +99,6 @@ def parse_config(raw: Any) -> Directory:
         tuple(sorted(groups, key=lambda g: g.name)),
         tuple(sorted(policies, key=lambda p: p.model)),
     )
-
-
-def describe_policy(p: Policy) -> str:
-    rules = " + ".join(f"{r.min_approvals} from {r.group}" for r in p.rules)
-    extra = [f"deadline {format_duration(p.deadline)}"]
-    if p.remind_every:
-        extra.append(f"remind every {format_duration(p.remind_every)}")
-    if p.escalate_after and p.escalate_to:
-        extra.append(f"escalate to {p.escalate_to} after {format_duration(p.escalate_after)}")
-    extra.append(f"on expiry {p.on_expiry.value}")
-    return f"{rules}; " + ", ".join(extra)
 
 
 def diff_directories(old: Directory, new: Directory) -> list[str]:

@@ -19,7 +19,7 @@ from typing import Any
 from bot.domain.backoff import retry_delay
 from bot.domain.effects import CHAT_NOTICE, Effect
 from bot.domain.model import Event
-from bot.ports import EffectHandler, OutboxItem, PermanentEffectError, UnitOfWorkFactory
+from bot.ports import Clock, EffectHandler, OutboxItem, PermanentEffectError, UnitOfWorkFactory
 from bot.service.logctx import bind_request
 
 log = logging.getLogger("bot.outbox")
@@ -64,7 +64,7 @@ class OutboxDispatcher:
         uow: UnitOfWorkFactory,
         handlers: Mapping[str, EffectHandler],
         *,
-        clock: Any,
+        clock: Clock,
         channels: tuple[str, ...] = (),
         retry: RetryPolicy | None = None,
         batch: int = 20,

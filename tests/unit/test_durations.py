@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.domain.durations import format_duration, parse_duration
+from bot.domain.durations import parse_duration
 
 
 @pytest.mark.parametrize(
@@ -26,8 +26,3 @@ def test_parse(text, expected):
 def test_bad_durations_name_the_form(text):
     with pytest.raises(ValueError, match="bad duration"):
         parse_duration(text)
-
-
-def test_format_round_trips():
-    assert format_duration(timedelta(hours=36, minutes=5)) == "1d12h5m"
-    assert parse_duration(format_duration(timedelta(seconds=93784))) == timedelta(seconds=93784)

@@ -334,10 +334,6 @@ class SqlDirectoryRepository:
             reject_reason_required=r.reject_reason_required,
         )
 
-    def person(self, name: str) -> Person | None:
-        r = self.conn.execute(select(t.people).where(t.people.c.name == name)).first()
-        return Person(r.name, r.slack_id, r.telegram_id, r.email) if r else None
-
     def person_by_identity(self, channel: str, value: str) -> Person | None:
         c = t.people.c
         if channel == "slack":
