@@ -34,7 +34,7 @@ def to_csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def approvers(r: ApprovalRequest) -> str:
-    return ",".join(v.person for v in r.votes if v.vote.value == "approve") or "-"
+    return ",".join(r.approvals()) or "-"
 
 
 AUDIT_HEADERS = (
@@ -77,7 +77,7 @@ def pending_rows(requests: Sequence[ApprovalRequest]) -> list[list[Any]]:
             r.model_version,
             r.requested_by,
             ts(r.deadline_at),
-            f"{len([v for v in r.votes if v.vote.value == 'approve'])} approval(s)",
+            f"{len(r.approvals())} approval(s)",
             "FAILED" if r.failed_gates else "passed",
         ]
         for r in requests

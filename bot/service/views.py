@@ -30,17 +30,7 @@ def request_to_dict(
         "gates": [{**g.to_dict(), "no_champion": g.no_champion} for g in request.gates],
         "links": request.links,
         "promotion": request.promotion,
-        "votes": [
-            {
-                "person": v.person,
-                "vote": v.vote.value,
-                "channel": v.channel,
-                "at": v.at.isoformat(),
-                "comment": v.comment,
-                "override": v.override,
-            }
-            for v in request.votes
-        ],
+        "votes": [v.to_dict() for v in request.votes],
         "created_at": _iso(request.created_at),
         "deadline_at": _iso(request.deadline_at),
         "decided_at": _iso(request.decided_at),

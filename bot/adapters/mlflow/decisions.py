@@ -22,7 +22,7 @@ from mlflow.exceptions import MlflowException
 
 from bot.adapters.mlflow.client import Registry, is_missing, request_of
 from bot.domain.effects import LOG_DECISION
-from bot.domain.model import ApprovalRequest, VoteKind
+from bot.domain.model import ApprovalRequest
 from bot.ports import OutboxItem
 
 log = logging.getLogger("bot.mlflow")
@@ -61,7 +61,7 @@ class DecisionRecord:
 
 def decision_record(request: ApprovalRequest, decision: str, key: str) -> DecisionRecord:
     """The run for ``decision`` (the payload's, not the request's current state)."""
-    approvers = sorted(v.person for v in request.votes if v.vote is VoteKind.APPROVE)
+    approvers = sorted(request.approvals())
     by = request.decided_by or ""
     params = {
         "model_name": request.model_name,

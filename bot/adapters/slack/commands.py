@@ -110,7 +110,7 @@ def pending(service: ApprovalService) -> Reply:
         return Reply("Nothing is waiting for a decision. 🎉")
     lines = [f"*{len(requests)} pending request(s)*"]
     for r in requests:
-        approvals = sum(1 for v in r.votes if v.vote.value == "approve")
+        approvals = len(r.approvals())
         lines.append(
             f"• `{r.id}` *{esc(r.model_name)} v{esc(r.model_version)}* by "
             f"{esc(r.requested_by)}, {approvals} approval(s), deadline {when(r.deadline_at)}"
