@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot.domain.errors import ConfigError
 
 
 def _env(*names: str) -> AliasChoices:
@@ -25,7 +30,9 @@ class Settings(BaseSettings):
     public_url: str = Field(
         "http://127.0.0.1:8080", validation_alias=_env("APPROVAL_BOT_PUBLIC_URL")
     )
-    log_format: str = Field("plain", validation_alias=_env("APPROVAL_BOT_LOG_FORMAT"))
+    log_format: Literal["plain", "json"] = Field(
+        "plain", validation_alias=_env("APPROVAL_BOT_LOG_FORMAT")
+    )
     log_level: str = Field("INFO", validation_alias=_env("APPROVAL_BOT_LOG_LEVEL"))
     console: bool = Field(True, validation_alias=_env("APPROVAL_BOT_CONSOLE"))
 
@@ -45,7 +52,9 @@ class Settings(BaseSettings):
     telegram_chat_id: str | None = Field(
         None, validation_alias=_env("APPROVAL_BOT_TELEGRAM_CHAT_ID")
     )
-    telegram_mode: str = Field("webhook", validation_alias=_env("APPROVAL_BOT_TELEGRAM_MODE"))
+    telegram_mode: Literal["webhook", "polling"] = Field(
+        "webhook", validation_alias=_env("APPROVAL_BOT_TELEGRAM_MODE")
+    )
     telegram_webhook_secret: SecretStr | None = Field(
         None, validation_alias=_env("APPROVAL_BOT_TELEGRAM_WEBHOOK_SECRET")
     )
@@ -114,6 +123,19 @@ class Settings(BaseSettings):
     )
     approval_bot_url: str | None = Field(None, validation_alias=_env("APPROVAL_BOT_URL"))
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            backend = None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(
+                "use sqlite:///path/to/file.db or postgresql://user[:password]@host[:port]/db"
+            )
+        return value
+
     def secrets(self) -> list[str]:
         """Every secret value that is set, for log redaction."""
         values = [
@@ -132,3 +154,15 @@ class Settings(BaseSettings):
         if db_password:
             out.append(str(db_password))
         return out
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or a ConfigError naming each bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = ".".join(str(part) for part in err["loc"]) or "settings"
+            lines.append(f"{name}: {str(err['msg']).removeprefix('Value error, ')}")
+        raise ConfigError("; ".join(lines)) from None

@@ -29,7 +29,7 @@ from bot.service.approvals import Identity
 from bot.service.config import parse_config
 from bot.service.schemas import SubmissionIn, field_errors
 from bot.service.views import request_to_dict
-from bot.settings import Settings
+from bot.settings import load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORMAT = click.option(
@@ -52,7 +52,7 @@ def handle_errors(fn: F) -> F:
         except DomainError as exc:
             raise CliError(exc.message) from None
         except OperationalError as exc:
-            url = make_url(Settings().database_url).render_as_string(hide_password=True)
+            url = make_url(load_settings().database_url).render_as_string(hide_password=True)
             reason = str(exc.orig or exc).strip().splitlines()[0]
             raise CliError(f"cannot use the database {url}: {reason}") from None
 
@@ -65,7 +65,7 @@ def container(*, adapters: bool = False) -> bootstrap.Container:
     obj = ctx.find_object(dict)
     assert obj is not None
     if "container" not in obj:
-        obj["container"] = bootstrap.build(Settings(), adapters=adapters)
+        obj["container"] = bootstrap.build(load_settings(), adapters=adapters)
         ctx.call_on_close(obj["container"].close)
     return obj["container"]  # type: ignore[no-any-return]
 
@@ -102,7 +102,7 @@ def serve(host: str, port: int) -> None:
     from bot.entrypoints import logs
     from bot.entrypoints.server import serve as run_server
 
-    settings = Settings()
+    settings = load_settings()
     logs.configure(fmt=settings.log_format, level=settings.log_level, secrets=settings.secrets())
     c = bootstrap.build(settings)
     try:
@@ -119,11 +119,12 @@ def serve(host: str, port: int) -> None:
 
 
 @cli.command()
+@handle_errors
 def migrate() -> None:
     """Create or upgrade the database schema to the latest migration."""
     from bot.adapters.db.migrate import upgrade
 
-    settings = Settings()
+    settings = load_settings()
     rev = upgrade(settings.database_url)
     click.echo(f"database at migration head {rev}")
 

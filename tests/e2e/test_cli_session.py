@@ -209,3 +209,19 @@ def test_unreachable_database_is_one_clear_line_without_the_password(tmp_path):
     line = cli.fails("pending")
     assert line.startswith("error: cannot use the database postgresql://bot:***@127.0.0.1:")
     assert "s3cret-pw" not in line
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("APPROVAL_BOT_DATABASE_URL", "garbage"),
+        ("APPROVAL_BOT_DATABASE_URL", "mysql://bot@db/approvals"),
+        ("APPROVAL_BOT_SWEEP_SECONDS", "soon"),
+        ("APPROVAL_BOT_LOG_FORMAT", "xml"),
+    ],
+)
+def test_bad_settings_are_one_line_naming_the_variable(tmp_path, name, value):
+    cli = Cli(f"sqlite:///{tmp_path}/bot.db", tmp_path)
+    cli.env[name] = value
+    for command in ("migrate", "pending"):
+        assert cli.fails(command).startswith(f"error: {name}: ")
