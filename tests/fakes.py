@@ -97,6 +97,8 @@ class FakeRequests:
                 continue
             if flt.model and r.model_name != flt.model:
                 continue
+            if flt.decided and r.is_pending:
+                continue
             if flt.since and r.created_at < flt.since:
                 continue
             if flt.until and r.created_at >= flt.until:
@@ -114,6 +116,8 @@ class FakeRequests:
             if flt.after_id and (r.created_at, r.id) <= flt.after_id:
                 continue
             out.append(copy.deepcopy(r))
+        if flt.newest_first:
+            out.reverse()
         return out[: flt.limit] if flt.limit else out
 
     def count_by_state(self) -> dict[str, int]:

@@ -34,6 +34,8 @@ class RequestFilter:
     approver: str | None = None
     limit: int | None = None
     after_id: tuple[datetime, str] | None = None
+    decided: bool = False  # only requests that are no longer pending
+    newest_first: bool = False  # (``after_id`` pages oldest first only)
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,6 +133,7 @@ def test_cursor_pagination_walks_everything_once(client):
 
 
 def test_audit_endpoint_returns_request_objects_with_history(client):
+    client.post("/api/v1/approvals", json=body(staging_run_id="audit-1"))
     r = client.get("/api/v1/audit", params={"model": "iris-classifier"})
     assert r.status_code == 200
     item = r.json()["items"][0]

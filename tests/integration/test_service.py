@@ -207,3 +207,18 @@ def test_request_still_expires_after_its_policy_is_removed(svc, clock):
     clock.advance(hours=49)
     assert svc.scan_due().expired == [rid]
     assert svc.get(rid).state.value == "expired"
+
+
+def test_search_newest_first_and_decided_only(svc, clock):
+    ids = []
+    for v in range(4):
+        clock.advance(minutes=1)
+        ids.append(
+            svc.submit(
+                builders.submission(model_name=f"n{v}", model_version="1", staging_run_id=f"n{v}")
+            ).request.id
+        )
+    svc.vote(ids[1], cli("carol"), VoteKind.REJECT, comment="no")
+    newest = svc.search(RequestFilter(newest_first=True, limit=2))
+    assert [r.id for r in newest] == [ids[3], ids[2]]
+    assert [r.id for r in svc.search(RequestFilter(decided=True))] == [ids[1]]

@@ -85,7 +85,7 @@ def mount(app: FastAPI, service: Any) -> None:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> HTMLResponse:
         pending = service.pending()
-        recent = [r for r in service.search(RequestFilter()) if not r.is_pending][-25:][::-1]
+        recent = service.search(RequestFilter(decided=True, newest_first=True, limit=25))
 
         def rows(items: list[ApprovalRequest]) -> str:
             return "".join(

@@ -184,6 +184,8 @@ class SqlRequestRepository:
             conds.append(c.state == flt.state)
         if flt.model:
             conds.append(c.model_name == flt.model)
+        if flt.decided:
+            conds.append(c.state != State.PENDING.value)
         if flt.since:
             conds.append(c.created_at >= flt.since)
         if flt.until:
@@ -204,7 +206,8 @@ class SqlRequestRepository:
         if flt.after_id:
             at, rid = flt.after_id
             conds.append(or_(c.created_at > at, and_(c.created_at == at, c.id > rid)))
-        q = select(t.approval_requests).where(*conds).order_by(c.created_at, c.id)
+        order = (c.created_at.desc(), c.id.desc()) if flt.newest_first else (c.created_at, c.id)
+        q = select(t.approval_requests).where(*conds).order_by(*order)
         if flt.limit:
             q = q.limit(flt.limit)
         return self._build(self.conn.execute(q).all())

@@ -127,7 +127,7 @@ def show(service: ApprovalService, request_id: str) -> Reply:
 
 def history(service: ApprovalService, model: str | None, limit: int) -> Reply:
     # The filter sorts oldest first and has no "newest first": take the tail.
-    requests = service.search(RequestFilter(model=model))[-limit:][::-1]
+    requests = service.search(RequestFilter(model=model, newest_first=True, limit=limit))
     scope = f" of {esc(model)}" if model else ""
     if not requests:
         return Reply(f"No requests{scope} yet.")
