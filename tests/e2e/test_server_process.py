@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from datetime import timedelta
 
 import httpx
@@ -262,4 +261,3 @@ def test_serve_refuses_an_unmigrated_database(tmp_path):
     )
     assert proc.returncode != 0
     assert "run `approval-bot migrate`" in proc.stderr
-    assert sys.executable  # the same interpreter as the tests
