@@ -6,45 +6,36 @@ import json
 import os
 import signal
 import subprocess
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from bot.adapters.db import SqlUnitOfWorkFactory, make_engine
 from bot.adapters.db.migrate import upgrade
-from bot.service.approvals import ApprovalService
 from bot.service.config import parse_config
 from tests import builders
 from tests.fakes import FakeClock
-from tests.support.bot_server import bot_env, running_bot, serve_command
+from tests.support.bot_server import (
+    bot_env,
+    prepare_database,
+    running_bot,
+    serve_command,
+    service_for,
+)
 from tests.support.processes import free_port, wait_for
 from tests.support.webhook_fake import WebhookFake
 
 TOKEN = "e2e-bootstrap-token-abcdefghijklmnop"
 
 
-def service_for(db_url: str, clock=None) -> tuple[ApprovalService, object]:
-    engine = make_engine(db_url)
-    return ApprovalService(SqlUnitOfWorkFactory(engine), clock=clock, channels=("console",)), engine
-
-
 def outbox(db_url: str) -> list:
-    svc, engine = service_for(db_url)
-    try:
-        with svc.uow() as uow:
-            return uow.outbox.items(limit=10_000)
-    finally:
-        engine.dispose()  # type: ignore[attr-defined]
+    with service_for(db_url) as svc, svc.uow() as uow:
+        return uow.outbox.items(limit=10_000)
 
 
 def audit_kinds(db_url: str, request_id: str) -> list[str]:
-    svc, engine = service_for(db_url)
-    try:
-        with svc.uow() as uow:
-            return [r.kind for r in uow.audit.records(request_id)]
-    finally:
-        engine.dispose()  # type: ignore[attr-defined]
+    with service_for(db_url) as svc, svc.uow() as uow:
+        return [r.kind for r in uow.audit.records(request_id)]
 
 
 def scans(url: str) -> float:
@@ -58,17 +49,11 @@ def scans(url: str) -> float:
 def test_sigkill_between_commit_and_delivery_loses_and_duplicates_nothing(tmp_path):
     db_url = f"sqlite:///{tmp_path}/bot.db"
     upgrade(db_url)
-    svc, engine = service_for(db_url)
-    svc.apply(
-        parse_config(
-            builders.config_dict(
-                policies=builders.policy_patch(
-                    deadline="1s", remind_every=None, escalate_after=None, escalate_to=None
-                )
-            )
-        )
+    policy = builders.policy_patch(
+        deadline="1s", remind_every=None, escalate_after=None, escalate_to=None
     )
-    engine.dispose()  # type: ignore[attr-defined]
+    with service_for(db_url) as svc:
+        svc.apply(parse_config(builders.config_dict(policies=policy)))
 
     with WebhookFake() as hook:
         hook.hold = lambda key: key.endswith(":log_decision")
@@ -117,24 +102,16 @@ def test_sigkill_between_commit_and_delivery_loses_and_duplicates_nothing(tmp_pa
 def test_two_replicas_remind_escalate_and_expire_exactly_once(pg_url, tmp_path):
     upgrade(pg_url)
     clock = FakeClock()
-    svc, engine = service_for(pg_url, clock)
-    svc.apply(
-        parse_config(
-            builders.config_dict(
-                policies=builders.policy_patch(
-                    deadline="1h", remind_every="10m", escalate_after="20m", escalate_to="sre"
-                )
-            )
-        )
+    policy = builders.policy_patch(
+        deadline="1h", remind_every="10m", escalate_after="20m", escalate_to="sre"
     )
-    import datetime as dt
-
-    now = dt.datetime.now(dt.UTC)
+    now = datetime.now(UTC)
     ids = {}
-    for name, age in (("expire", 65), ("escalate", 25), ("remind", 11)):
-        clock.t = now - timedelta(minutes=age)
-        ids[name] = svc.submit(builders.submission(model_name=f"model-{name}")).request.id
-    engine.dispose()  # type: ignore[attr-defined]
+    with service_for(pg_url, clock) as svc:
+        svc.apply(parse_config(builders.config_dict(policies=policy)))
+        for name, age in (("expire", 65), ("escalate", 25), ("remind", 11)):
+            clock.t = now - timedelta(minutes=age)
+            ids[name] = svc.submit(builders.submission(model_name=f"model-{name}")).request.id
 
     with WebhookFake() as hook:
         env = {"APPROVAL_BOT_WEBHOOK_URL": hook.hook_url, "APPROVAL_BOT_SWEEP_SECONDS": "0.2"}
@@ -178,10 +155,7 @@ def test_two_replicas_remind_escalate_and_expire_exactly_once(pg_url, tmp_path):
 
 def test_secrets_never_reach_the_logs(tmp_path):
     db_url = f"sqlite:///{tmp_path}/bot.db"
-    upgrade(db_url)
-    svc, engine = service_for(db_url)
-    svc.apply(builders.directory())
-    engine.dispose()  # type: ignore[attr-defined]
+    prepare_database(db_url)
     secrets = {
         "APPROVAL_BOT_API_TOKEN": "api-token-SECRET-1111111111",
         "SLACK_SIGNING_SECRET": "signing-SECRET-2222222222",
@@ -230,10 +204,7 @@ def test_secrets_never_reach_the_logs(tmp_path):
 
 def test_sigterm_finishes_and_exits_zero(tmp_path):
     db_url = f"sqlite:///{tmp_path}/bot.db"
-    upgrade(db_url)
-    svc, engine = service_for(db_url)
-    svc.apply(builders.directory())
-    engine.dispose()  # type: ignore[attr-defined]
+    prepare_database(db_url)
     with running_bot(db_url, tmp_path, env={"APPROVAL_BOT_API_TOKEN": TOKEN}) as bot:
         r = httpx.post(
             f"{bot.url}/api/v1/approvals",

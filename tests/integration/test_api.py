@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from tests import builders
-from tests.support.bot_server import BotServer, prepare_database, running_bot
+from tests.support.bot_server import BotServer, prepare_database, running_bot, service_for
 
 BOOTSTRAP = "bootstrap-token-for-tests-0123456789"
 
@@ -155,13 +155,8 @@ def test_naive_since_is_rejected(client):
 
 
 def test_db_tokens_work_and_are_not_logged(bot):
-    from bot.adapters.db import SqlUnitOfWorkFactory, make_engine
-    from bot.service.approvals import ApprovalService
-
-    workdir = bot.log_path.parent
-    engine = make_engine(f"sqlite:///{workdir}/bot.db")
-    token = ApprovalService(SqlUnitOfWorkFactory(engine)).create_token("ci-pipeline")
-    engine.dispose()
+    with service_for(f"sqlite:///{bot.log_path.parent}/bot.db") as svc:
+        token = svc.create_token("ci-pipeline")
     r = httpx.get(f"{bot.url}/api/v1/approvals", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200
     assert token not in bot.log() and BOOTSTRAP not in bot.log()

@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
 
+from bot.adapters.db import SqlUnitOfWorkFactory, make_engine
 from bot.adapters.db.migrate import upgrade
+from bot.ports import Clock
+from bot.service.approvals import ApprovalService
+from tests import builders
 from tests.support.processes import free_port, http_responds, running_process
 
 
@@ -23,18 +27,21 @@ class BotServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
-def prepare_database(db_url: str) -> None:
-    """Migrate and apply the example config, as `make run` does."""
-    from bot.adapters.db import SqlUnitOfWorkFactory, make_engine
-    from bot.service.approvals import ApprovalService
-    from tests import builders
-
-    upgrade(db_url)
+@contextmanager
+def service_for(db_url: str, clock: Clock | None = None) -> Iterator[ApprovalService]:
+    """The service over a database that a server process uses too (engine closed after)."""
     engine = make_engine(db_url)
     try:
-        ApprovalService(SqlUnitOfWorkFactory(engine)).apply(builders.directory())
+        yield ApprovalService(SqlUnitOfWorkFactory(engine), clock=clock, channels=("console",))
     finally:
         engine.dispose()
+
+
+def prepare_database(db_url: str) -> None:
+    """Migrate and apply the example config, as `make run` does."""
+    upgrade(db_url)
+    with service_for(db_url) as svc:
+        svc.apply(builders.directory())
 
 
 def serve_command(port: int) -> list[str]:
