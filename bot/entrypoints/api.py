@@ -295,14 +295,12 @@ def create_app(container: Any, *, lifespan: Any = None) -> FastAPI:
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, Query(max_length=400)] = None,
     ) -> dict[str, Any]:
-        state = "pending" if decision == "pending" else None
         flt = RequestFilter(
             model=model,
             since=_aware(since, "since"),
             until=_aware(until, "until"),
             approver=approver,
-            decision=None if state else decision,
-            state=state,
+            decision=decision,
             limit=limit + 1,
             after_id=decode_cursor(cursor) if cursor else None,
         )

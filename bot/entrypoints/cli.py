@@ -335,14 +335,12 @@ def audit(
     if ctx.invoked_subcommand is not None:
         return
     svc = container().service
-    state = "pending" if decision == "pending" else None
     flt = RequestFilter(
         model=model,
         since=since,
         until=until,
         approver=approver,
-        decision=None if state else decision,
-        state=state,
+        decision=decision,
     )
     requests = svc.search(flt)
     if fmt == "json":

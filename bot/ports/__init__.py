@@ -30,7 +30,7 @@ class RequestFilter:
     model: str | None = None
     since: datetime | None = None
     until: datetime | None = None
-    decision: str | None = None
+    decision: str | None = None  # a state; "approved" also matches the promotion states
     approver: str | None = None
     limit: int | None = None
     after_id: tuple[datetime, str] | None = None

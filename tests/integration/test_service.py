@@ -181,6 +181,7 @@ def test_search_filters_and_pages(svc, clock):
     svc.vote(ids[4], cli("carol"), VoteKind.REJECT, comment="no")
     assert [r.id for r in svc.search(RequestFilter(model="m0"))] == [ids[0], ids[2], ids[4]]
     assert [r.id for r in svc.search(RequestFilter(decision="rejected"))] == [ids[4]]
+    assert [r.id for r in svc.search(RequestFilter(decision="pending"))] == [ids[3]]
     assert [r.id for r in svc.search(RequestFilter(approver="carol"))] == [ids[4]]
     page = svc.search(RequestFilter(limit=2))
     nxt = svc.search(RequestFilter(limit=2, after_id=(page[-1].created_at, page[-1].id)))
