@@ -13,13 +13,19 @@ import random
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from bot.domain.backoff import retry_delay
 from bot.domain.effects import CHAT_NOTICE, Effect
-from bot.domain.model import Event
-from bot.ports import Clock, EffectHandler, OutboxItem, PermanentEffectError, UnitOfWorkFactory
+from bot.domain.model import ApprovalRequest, Event
+from bot.ports import (
+    Clock,
+    EffectHandler,
+    OutboxItem,
+    PermanentEffectError,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 from bot.service.logctx import bind_request
 
 log = logging.getLogger("bot.outbox")
@@ -100,7 +106,7 @@ class OutboxDispatcher:
             uow.commit()
         return items
 
-    def _load(self, item: OutboxItem) -> Any:
+    def _load(self, item: OutboxItem) -> ApprovalRequest | None:
         if item.request_id is None:
             return None
         with self.uow() as uow:
@@ -145,7 +151,7 @@ class OutboxDispatcher:
                 state = "lost-claim"
         return state
 
-    def _report_dead(self, uow: Any, item: OutboxItem, error: str, now: Any) -> None:
+    def _report_dead(self, uow: UnitOfWork, item: OutboxItem, error: str, now: datetime) -> None:
         uow.audit.append(
             item.request_id,
             [
