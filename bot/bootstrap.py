@@ -167,6 +167,9 @@ def build(
         on_outcome=metrics.effect,
     )
     container = Container(settings, engine, service, dispatcher, metrics)
+    webhook = dispatcher.handlers.get("*")
+    if isinstance(webhook, WebhookHandler):
+        container.shutdowns.append(webhook.aclose)  # close its connection pool on stop
     if not adapters:
         return container
     if settings.console:
