@@ -1,4 +1,4 @@
-"""Test data in one place: the DESIGN §4 example config and submission."""
+"""Test data in one place: the example config and submission (examples/)."""
 
 from __future__ import annotations
 

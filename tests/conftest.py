@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from bot.adapters.db import SqlUnitOfWorkFactory, make_engine, normalise_url
 from bot.adapters.db.migrate import upgrade
-from bot.service.approvals import ApprovalService
+from bot.service import Services, build_services
 from tests.fakes import FakeClock, FakeUnitOfWorkFactory
 
 PG_ADMIN_URL = os.environ.get(
@@ -80,15 +80,15 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def service(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[ApprovalService]:
+def service(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[Services]:
     """The service over the in-memory fakes and over both real databases."""
     if request.param == "memory":
-        yield ApprovalService(FakeUnitOfWorkFactory(), clock=clock, channels=("console",))
+        yield build_services(FakeUnitOfWorkFactory(), clock=clock, channels=("console",))
         return
     url = str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url"))
     upgrade(url)
     engine = make_engine(url)
     try:
-        yield ApprovalService(SqlUnitOfWorkFactory(engine), clock=clock, channels=("console",))
+        yield build_services(SqlUnitOfWorkFactory(engine), clock=clock, channels=("console",))
     finally:
         engine.dispose()

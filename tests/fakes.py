@@ -13,7 +13,16 @@ from typing import Any
 
 from bot.domain.audit import GENESIS, AuditRecord, canonical_json, chain_hash
 from bot.domain.effects import Effect
-from bot.domain.model import ApprovalRequest, Event, Person, Policy, State
+from bot.domain.model import (
+    DECIDED,
+    ApprovalRequest,
+    Event,
+    Person,
+    Policy,
+    State,
+    states_for_decision,
+)
+from bot.domain.names import IdentityKind, OutboxState
 from bot.ports import Directory, DuplicateSubmission, OutboxItem, RequestFilter
 
 
@@ -90,27 +99,20 @@ class FakeRequests:
         return sorted(self.s.requests.values(), key=lambda r: (r.created_at, r.id))
 
     def search(self, flt: RequestFilter) -> list[ApprovalRequest]:
-        approved = {State.APPROVED, State.PROMOTING, State.PROMOTED, State.PROMOTION_FAILED}
         out = []
         for r in self._ordered():
-            if flt.state and r.state.value != flt.state:
+            if flt.state and r.state is not flt.state:
                 continue
             if flt.model and r.model_name != flt.model:
                 continue
-            if flt.decided and r.is_pending:
+            if flt.decided and r.state not in DECIDED:
                 continue
             if flt.since and r.created_at < flt.since:
                 continue
             if flt.until and r.created_at >= flt.until:
                 continue
-            if flt.decision:
-                ok = (
-                    r.state in approved
-                    if flt.decision == "approved"
-                    else (r.state.value == flt.decision)
-                )
-                if not ok:
-                    continue
+            if flt.decision and r.state not in states_for_decision(flt.decision):
+                continue
             if flt.approver and not any(v.person == flt.approver for v in r.votes):
                 continue
             if flt.after_id and (r.created_at, r.id) <= flt.after_id:
@@ -150,16 +152,8 @@ class FakeDirectory:
     def load(self) -> Directory:
         return self.s.directory
 
-    def person_by_identity(self, channel: str, value: str) -> Person | None:
-        for p in self.s.directory.people:
-            if (
-                (channel == "slack" and p.slack == value)
-                or (channel == "telegram" and str(p.telegram) == value)
-                or (channel in ("email", "console") and (p.email or "").lower() == value.lower())
-                or (channel not in ("slack", "telegram", "email", "console") and p.name == value)
-            ):
-                return p
-        return None
+    def person_by_identity(self, kind: IdentityKind, value: str) -> Person | None:
+        return next((p for p in self.s.directory.people if p.identified_by(kind, value)), None)
 
     def groups_of(self, person: str) -> frozenset[str]:
         return frozenset(g.name for g in self.s.directory.groups if person in g.members)
@@ -221,7 +215,7 @@ class FakeOutbox:
                         e.key,
                         e.request_id,
                         e.payload,
-                        "pending",
+                        OutboxState.PENDING,
                         0,
                         at,
                         None,
@@ -230,7 +224,7 @@ class FakeOutbox:
                     )
                 )
 
-    def items(self, state: str | None = None, limit: int = 100) -> list[OutboxItem]:
+    def items(self, state: OutboxState | None = None, limit: int = 100) -> list[OutboxItem]:
         return [i for i in self.s.outbox if state is None or i.state == state][:limit]
 
     def get(self, item_id: int) -> OutboxItem | None:
@@ -245,12 +239,16 @@ class FakeOutbox:
         due = [
             i
             for i in self.s.outbox
-            if (i.state == "pending" and i.next_attempt_at is not None and i.next_attempt_at <= now)
-            or (i.state == "delivering" and self.s.leases.get(i.id, (None, now))[1] < now)
+            if (
+                i.state is OutboxState.PENDING
+                and i.next_attempt_at is not None
+                and i.next_attempt_at <= now
+            )
+            or (i.state is OutboxState.DELIVERING and self.s.leases.get(i.id, (None, now))[1] < now)
         ]
         out = []
         for i in due[:limit]:
-            self._set(i.id, state="delivering", attempts=i.attempts + 1)
+            self._set(i.id, state=OutboxState.DELIVERING, attempts=i.attempts + 1)
             self.s.leases[i.id] = (token, lease_until)
             out.append(self.get(i.id))
         return [i for i in out if i is not None]
@@ -260,7 +258,7 @@ class FakeOutbox:
         item_id: int,
         token: str,
         *,
-        state: str,
+        state: OutboxState,
         at: datetime,
         error: str | None = None,
         next_attempt_at: datetime | None = None,
@@ -268,13 +266,14 @@ class FakeOutbox:
         item = self.get(item_id)
         if (
             item is None
-            or item.state != "delivering"
+            or item.state is not OutboxState.DELIVERING
             or self.s.leases.get(item_id, ("",))[0] != token
         ):
             return False
         del self.s.leases[item_id]
+        state = OutboxState(state)
         changes: dict[str, Any] = {"state": state, "last_error": error}
-        if state == "delivered":
+        if state is OutboxState.DELIVERED:
             changes["delivered_at"] = at
         if next_attempt_at is not None:
             changes["next_attempt_at"] = next_attempt_at
@@ -283,9 +282,11 @@ class FakeOutbox:
 
     def retry(self, item_id: int, now: datetime) -> bool:
         item = self.get(item_id)
-        if item is None or item.state not in ("dead", "pending"):
+        if item is None or item.state not in (OutboxState.DEAD, OutboxState.PENDING):
             return False
-        self._set(item_id, state="pending", attempts=0, next_attempt_at=now, last_error=None)
+        self._set(
+            item_id, state=OutboxState.PENDING, attempts=0, next_attempt_at=now, last_error=None
+        )
         return True
 
     def counts(self) -> dict[str, int]:

@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from bot.domain.effects import is_chat
 from bot.domain.model import ApprovalRequest, State
+from bot.domain.names import OutboxState
 from bot.ports import OutboxItem
+from bot.service.queries import Counts
 
 BUCKETS = (60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600, 48 * 3600, 7 * 86400)
 
 
 class _DatabaseGauges(Collector):
-    def __init__(self, uow: Any) -> None:
-        self.uow = uow
+    def __init__(self, counts: Callable[[], Counts]) -> None:
+        self.counts = counts
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        with self.uow() as uow:
-            states = uow.requests.count_by_state()
-            outbox = uow.outbox.counts()
+        counts = self.counts()
+        states, outbox = counts.requests, counts.outbox
         pending = GaugeMetricFamily(
             "approval_bot_pending_requests", "Requests waiting for a decision"
         )
@@ -35,18 +36,20 @@ class _DatabaseGauges(Collector):
         backlog = GaugeMetricFamily(
             "approval_bot_outbox_backlog", "Effects not delivered yet (pending or being delivered)"
         )
-        backlog.add_metric([], outbox.get("pending", 0) + outbox.get("delivering", 0))
+        backlog.add_metric(
+            [], outbox.get(OutboxState.PENDING, 0) + outbox.get(OutboxState.DELIVERING, 0)
+        )
         yield backlog
         dead = GaugeMetricFamily(
             "approval_bot_outbox_dead_letters",
             "Effects that failed for good; see `approval-bot outbox list`",
         )
-        dead.add_metric([], outbox.get("dead", 0))
+        dead.add_metric([], outbox.get(OutboxState.DEAD, 0))
         yield dead
 
 
 class Metrics:
-    def __init__(self, uow: Any) -> None:
+    def __init__(self, counts: Callable[[], Counts]) -> None:
         self.registry = CollectorRegistry()
         self.decisions = Counter(
             "approval_bot_decisions",
@@ -75,7 +78,7 @@ class Metrics:
         self.job_runs = Counter(
             "approval_bot_scheduler_runs", "Scheduler job runs", ["job"], registry=self.registry
         )
-        self.registry.register(_DatabaseGauges(uow))
+        self.registry.register(_DatabaseGauges(counts))
 
     def decided(self, request: ApprovalRequest) -> None:
         if request.decision is None or request.decided_at is None:
@@ -87,5 +90,5 @@ class Metrics:
 
     def effect(self, item: OutboxItem, outcome: str) -> None:
         self.effects.labels(item.kind, outcome).inc()
-        if item.kind.startswith("chat.") and outcome != "delivered":
+        if is_chat(item.kind) and outcome != OutboxState.DELIVERED:
             self.channel_errors.labels(str(item.payload.get("channel", "?"))).inc()

@@ -3,22 +3,54 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from bot.domain.model import ApprovalRequest, Event, ExpiryAction, State
+from bot.domain.names import EventKind
 
-LOG_DECISION = "mlflow.log_decision"
-ARCHIVE_CHALLENGER = "mlflow.archive_challenger"
-LAUNCH_PROMOTION = "kfp.launch_promotion"
-CHAT_POST = "chat.post"
-CHAT_UPDATE = "chat.update"
-CHAT_REMIND = "chat.remind"
-CHAT_NOTICE = "chat.notice"
+
+class EffectKind(StrEnum):
+    """What an outbox row asks for. ``chat.*`` rows carry the channel in their payload."""
+
+    LOG_DECISION = "mlflow.log_decision"
+    ARCHIVE_CHALLENGER = "mlflow.archive_challenger"
+    LAUNCH_PROMOTION = "kfp.launch_promotion"
+    CHAT_POST = "chat.post"
+    CHAT_UPDATE = "chat.update"
+    CHAT_REMIND = "chat.remind"
+    CHAT_NOTICE = "chat.notice"
+
+
+def is_chat(kind: str) -> bool:
+    """Is an outbox row of this kind a message in a chat channel?"""
+    return kind.startswith("chat.")
+
+
+# Short names, as the rest of the code and the tests know them.
+LOG_DECISION = EffectKind.LOG_DECISION
+ARCHIVE_CHALLENGER = EffectKind.ARCHIVE_CHALLENGER
+LAUNCH_PROMOTION = EffectKind.LAUNCH_PROMOTION
+CHAT_POST = EffectKind.CHAT_POST
+CHAT_UPDATE = EffectKind.CHAT_UPDATE
+CHAT_REMIND = EffectKind.CHAT_REMIND
+CHAT_NOTICE = EffectKind.CHAT_NOTICE
+
+# Events that change what a request's chat message shows.
+_SHOWN = frozenset(
+    {
+        EventKind.VOTED,
+        EventKind.DECIDED,
+        EventKind.SUPERSEDED,
+        EventKind.PROMOTION_STARTED,
+        EventKind.PROMOTION_FINISHED,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Effect:
-    kind: str
+    kind: EffectKind
     key: str
     request_id: str
     payload: dict[str, Any] = field(default_factory=dict)
@@ -30,26 +62,25 @@ def effects_for(
     """Effects of one recorded event. ``seq`` makes keys unique per event."""
     rid = request.id
     out: list[Effect] = []
-    if event.kind == "submitted":
+    if event.kind == EventKind.SUBMITTED:
         out += [Effect(CHAT_POST, f"{rid}:post:{c}", rid, {"channel": c}) for c in channels]
         return out
-    if event.kind in ("reminded", "escalated"):
-        kind = CHAT_REMIND
+    if event.kind in (EventKind.REMINDED, EventKind.ESCALATED):
         out += [
             Effect(
-                kind,
+                CHAT_REMIND,
                 f"{rid}:{event.kind}:{seq}:{c}",
                 rid,
-                {"channel": c, **event.data, "event": event.kind},
+                {"channel": c, **event.data, "event": event.kind.value},
             )
             for c in channels
         ]
         return out
-    if event.kind in ("voted", "decided", "superseded", "promotion_started", "promotion_finished"):
+    if event.kind in _SHOWN:
         out += [
             Effect(CHAT_UPDATE, f"{rid}:update:{seq}:{c}", rid, {"channel": c}) for c in channels
         ]
-    if event.kind == "decided":
+    if event.kind == EventKind.DECIDED:
         decision = request.decision
         if decision in (State.APPROVED, State.REJECTED, State.EXPIRED):
             # Superseded and cancelled requests were never decided on their merits.

@@ -6,43 +6,52 @@ what changed together with the events the method recorded.
 
 from __future__ import annotations
 
-import math
 import secrets
 import string
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from bot.domain import errors
-from bot.domain.quorum import Rule, RuleProgress, assign
-
-SYSTEM_DEADLINE = "system:deadline"
-SYSTEM = "system"
-NO_CHAMPION = -1.0
-
-
-class State(StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    EXPIRED = "expired"
-    SUPERSEDED = "superseded"
-    CANCELLED = "cancelled"
-    PROMOTING = "promoting"
-    PROMOTED = "promoted"
-    PROMOTION_FAILED = "promotion_failed"
-
-
-DECISIONS = frozenset(
-    {State.APPROVED, State.REJECTED, State.EXPIRED, State.SUPERSEDED, State.CANCELLED}
+from bot.domain.gates import GATE_OPS, NO_CHAMPION, GateResult
+from bot.domain.names import SYSTEM, SYSTEM_DEADLINE, EventKind
+from bot.domain.people import Group, Person
+from bot.domain.policy import ExpiryAction, Policy
+from bot.domain.quorum import RuleProgress, assign
+from bot.domain.states import (
+    APPROVED_LIKE,
+    DECIDED,
+    DECISION_FILTERS,
+    DECISIONS,
+    TRANSITIONS,
+    State,
+    states_for_decision,
 )
-# After a decision only the promotion may move on, and only forward.
-_TRANSITIONS: dict[State, frozenset[State]] = {
-    State.PENDING: DECISIONS,
-    State.APPROVED: frozenset({State.PROMOTING, State.PROMOTION_FAILED}),
-    State.PROMOTING: frozenset({State.PROMOTED, State.PROMOTION_FAILED}),
-}
+
+# Re-exported: callers import the aggregate's vocabulary from here.
+__all__ = [
+    "APPROVED_LIKE",
+    "DECIDED",
+    "DECISIONS",
+    "DECISION_FILTERS",
+    "GATE_OPS",
+    "NO_CHAMPION",
+    "SYSTEM",
+    "SYSTEM_DEADLINE",
+    "ApprovalRequest",
+    "Event",
+    "ExpiryAction",
+    "GateResult",
+    "Group",
+    "Person",
+    "Policy",
+    "State",
+    "Vote",
+    "VoteKind",
+    "new_request_id",
+    "states_for_decision",
+]
 
 
 class VoteKind(StrEnum):
@@ -50,104 +59,12 @@ class VoteKind(StrEnum):
     REJECT = "reject"
 
 
-class ExpiryAction(StrEnum):
-    ARCHIVE = "archive"
-    REJECT = "reject"
-    KEEP = "keep"
-
-
-_OPS = {
-    "<": lambda v, t: v < t,
-    "<=": lambda v, t: v <= t,
-    ">": lambda v, t: v > t,
-    ">=": lambda v, t: v >= t,
-    "==": lambda v, t: v == t,
-}
-GATE_OPS = tuple(_OPS)
-
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
 def new_request_id() -> str:
     """Short, URL- and callback-safe id (10 chars of [a-z0-9])."""
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(10))
-
-
-@dataclass(frozen=True, slots=True)
-class GateResult:
-    name: str
-    value: float
-    threshold: float
-    op: str
-    passed: bool
-
-    def __post_init__(self) -> None:
-        if self.op not in _OPS:
-            raise ValueError(f"gate {self.name!r}: op must be one of {', '.join(GATE_OPS)}")
-        if not (math.isfinite(self.value) and math.isfinite(self.threshold)):
-            raise ValueError(f"gate {self.name!r}: value and threshold must be finite numbers")
-
-    @property
-    def no_champion(self) -> bool:
-        """The first-promotion sentinel: there is no champion to compare with."""
-        return self.name == "challenger_accuracy" and self.threshold == NO_CHAMPION
-
-    def describe(self) -> str:
-        mark = "passed" if self.passed else "FAILED"
-        if self.no_champion:
-            return f"{self.name} = {self.value:g} (no champion yet) {mark}"
-        return f"{self.name} = {self.value:g} {self.op} {self.threshold:g} {mark}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "value": self.value,
-            "threshold": self.threshold,
-            "op": self.op,
-            "passed": self.passed,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Person:
-    name: str
-    slack: str | None = None
-    telegram: int | None = None
-    email: str | None = None
-
-    def answers_to(self, who: str) -> bool:
-        """Is ``who`` (a name, email or channel id) this person?"""
-        w = who.strip().lower()
-        keys = {self.name.lower(), (self.email or "").lower(), (self.slack or "").lower()}
-        if self.telegram is not None:
-            keys.add(str(self.telegram))
-        keys.discard("")
-        return w in keys
-
-
-@dataclass(frozen=True, slots=True)
-class Group:
-    name: str
-    members: frozenset[str] = frozenset()
-    slack_usergroup: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    model: str
-    rules: tuple[Rule, ...]
-    deadline: timedelta = timedelta(hours=48)
-    remind_every: timedelta | None = timedelta(hours=12)
-    escalate_after: timedelta | None = None
-    escalate_to: str | None = None
-    on_expiry: ExpiryAction = ExpiryAction.ARCHIVE
-    allow_self_approval: bool = False
-    allow_override_failed_gates: bool = False
-    reject_reason_required: bool = True
-
-    @property
-    def approver_groups(self) -> frozenset[str]:
-        return frozenset(r.group for r in self.rules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +93,7 @@ class Vote:
 class Event:
     """Something that happened to a request, for the audit log."""
 
-    kind: str
+    kind: EventKind
     actor: str
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -251,7 +168,7 @@ class ApprovalRequest:
         )
         req.events.append(
             Event(
-                "submitted",
+                EventKind.SUBMITTED,
                 requested_by,
                 {
                     "model_name": model_name,
@@ -275,9 +192,7 @@ class ApprovalRequest:
         """The terminal decision; promotion progress does not change it."""
         if self.state is State.PENDING:
             return None
-        if self.state in DECISIONS:
-            return self.state
-        return State.APPROVED
+        return State.APPROVED if self.state in APPROVED_LIKE else self.state
 
     @property
     def failed_gates(self) -> tuple[GateResult, ...]:
@@ -307,7 +222,7 @@ class ApprovalRequest:
     # -- commands ---------------------------------------------------------
 
     def _move(self, to: State) -> None:
-        allowed = _TRANSITIONS.get(self.state, frozenset())
+        allowed = TRANSITIONS.get(self.state, frozenset())
         if to not in allowed:
             raise errors.AlreadyDecided(self._decided_message())
 
@@ -332,6 +247,30 @@ class ApprovalRequest:
         Raises a ``Refused`` subclass, changing nothing, when the vote is not
         allowed. The order of checks matters for the message a person sees.
         """
+        eligible = self._eligible_groups(person, person_groups, policy)
+        comment = (comment or "").strip() or None
+        override = self._check_vote(person, vote, policy, comment)
+        cast = Vote(
+            person=person.name,
+            vote=vote,
+            channel=channel,
+            at=now,
+            comment=comment,
+            groups=eligible,
+            override=override,
+        )
+        self.votes.append(cast)
+        self.events.append(Event(EventKind.VOTED, person.name, cast.to_dict()))
+        if vote is VoteKind.REJECT:
+            self._decide(State.REJECTED, by=person.name, reason=comment, now=now)
+        elif self.quorum_met(policy):
+            self._approve(policy, now)
+        return cast
+
+    def _eligible_groups(
+        self, person: Person, person_groups: frozenset[str], policy: Policy
+    ) -> tuple[str, ...]:
+        """The approver groups ``person`` votes for; refused when decided, voted or none."""
         if not self.is_pending:
             raise errors.AlreadyDecided(self._decided_message())
         previous = self.vote_of(person.name)
@@ -347,49 +286,39 @@ class ApprovalRequest:
                 f"{person.name} may not vote on {self.model_name}: "
                 f"not a member of an approver group ({needed})"
             )
-        comment = (comment or "").strip() or None
-        override = False
-        if vote is VoteKind.APPROVE:
-            if self.is_requester(person) and not policy.allow_self_approval:
-                raise errors.SelfApproval(
-                    f"{person.name} requested {self.model_name} v{self.model_version} "
-                    "and may not approve it (self-approval is not allowed by the policy)"
-                )
-            if self.failed_gates:
-                if not policy.allow_override_failed_gates:
-                    names = ", ".join(g.name for g in self.failed_gates)
-                    raise errors.FailedGatesNotOverridable(
-                        f"gates failed ({names}) and the policy does not allow "
-                        "approving over failed gates; reject it instead"
-                    )
-                override = True
-        elif policy.reject_reason_required and not comment:
-            raise errors.ReasonRequired("a reason is required to reject")
+        return eligible
 
-        cast = Vote(
-            person=person.name,
-            vote=vote,
-            channel=channel,
-            at=now,
-            comment=comment,
-            groups=eligible,
-            override=override,
-        )
-        self.votes.append(cast)
-        self.events.append(Event("voted", person.name, cast.to_dict()))
+    def _check_vote(
+        self, person: Person, vote: VoteKind, policy: Policy, comment: str | None
+    ) -> bool:
+        """Refuse what the policy forbids; True when an approval overrides failed gates."""
         if vote is VoteKind.REJECT:
-            self._decide(State.REJECTED, by=person.name, reason=comment, now=now)
-        elif self.quorum_met(policy):
-            approvers = sorted(self.approvals())
-            self.override = any(v.override for v in self.votes)
-            met = "; ".join(
-                f"{p.group} {p.approvals}/{p.min_approvals} ({', '.join(p.people)})"
-                for p in self.progress(policy)
+            if policy.reject_reason_required and not comment:
+                raise errors.ReasonRequired("a reason is required to reject")
+            return False
+        if self.is_requester(person) and not policy.allow_self_approval:
+            raise errors.SelfApproval(
+                f"{person.name} requested {self.model_name} v{self.model_version} "
+                "and may not approve it (self-approval is not allowed by the policy)"
             )
-            self._decide(
-                State.APPROVED, by=",".join(approvers), reason=f"quorum met: {met}", now=now
+        if not self.failed_gates:
+            return False
+        if not policy.allow_override_failed_gates:
+            names = ", ".join(g.name for g in self.failed_gates)
+            raise errors.FailedGatesNotOverridable(
+                f"gates failed ({names}) and the policy does not allow "
+                "approving over failed gates; reject it instead"
             )
-        return cast
+        return True
+
+    def _approve(self, policy: Policy, now: datetime) -> None:
+        self.override = any(v.override for v in self.votes)
+        met = "; ".join(
+            f"{p.group} {p.approvals}/{p.min_approvals} ({', '.join(p.people)})"
+            for p in self.progress(policy)
+        )
+        by = ",".join(sorted(self.approvals()))
+        self._decide(State.APPROVED, by=by, reason=f"quorum met: {met}", now=now)
 
     def _decide(self, to: State, *, by: str, reason: str | None, now: datetime) -> None:
         self._move(to)
@@ -404,7 +333,7 @@ class ApprovalRequest:
             data["override_failed_gates"] = [g.name for g in self.failed_gates]
         if self.expiry_action:
             data["expiry_action"] = self.expiry_action.value
-        self.events.append(Event("decided", by, data))
+        self.events.append(Event(EventKind.DECIDED, by, data))
 
     def expire(self, *, policy: Policy, now: datetime) -> None:
         """The deadline passed: a system decision, with the policy's expiry action."""
@@ -414,7 +343,7 @@ class ApprovalRequest:
             raise errors.Refused(f"request {self.id} is not due until {self.deadline_at}")
         missing = ", ".join(f"{n} more from {g}" for g, n in self.missing_groups(policy))
         self.expiry_action = policy.on_expiry
-        self.events.append(Event("expired", SYSTEM_DEADLINE, {"missing": missing}))
+        self.events.append(Event(EventKind.EXPIRED, SYSTEM_DEADLINE, {"missing": missing}))
         self._decide(
             State.EXPIRED,
             by=SYSTEM_DEADLINE,
@@ -425,7 +354,7 @@ class ApprovalRequest:
     def supersede(self, *, by_request: str, now: datetime) -> None:
         if not self.is_pending:
             raise errors.AlreadyDecided(self._decided_message())
-        self.events.append(Event("superseded", SYSTEM, {"by_request": by_request}))
+        self.events.append(Event(EventKind.SUPERSEDED, SYSTEM, {"by_request": by_request}))
         self._decide(
             State.SUPERSEDED, by=SYSTEM, reason=f"superseded by request {by_request}", now=now
         )
@@ -444,7 +373,7 @@ class ApprovalRequest:
         self.next_reminder_at = nxt if nxt and nxt < self.deadline_at else None
         missing = [{"group": g, "needed": n} for g, n in self.missing_groups(policy)]
         self.events.append(
-            Event("reminded", SYSTEM, {"count": self.reminders_sent, "missing": missing})
+            Event(EventKind.REMINDED, SYSTEM, {"count": self.reminders_sent, "missing": missing})
         )
         return True
 
@@ -458,19 +387,19 @@ class ApprovalRequest:
             return False
         self.escalated_at = now
         self.escalate_at = None
-        self.events.append(Event("escalated", SYSTEM, {"to": policy.escalate_to}))
+        self.events.append(Event(EventKind.ESCALATED, SYSTEM, {"to": policy.escalate_to}))
         return True
 
     def start_promotion(self, *, run_id: str, now: datetime) -> None:
         self._move(State.PROMOTING)
         self.state = State.PROMOTING
         self.promotion_run_id = run_id
-        self.events.append(Event("promotion_started", SYSTEM, {"run_id": run_id}))
+        self.events.append(Event(EventKind.PROMOTION_STARTED, SYSTEM, {"run_id": run_id}))
 
     def finish_promotion(self, *, succeeded: bool, detail: str, now: datetime) -> None:
         to = State.PROMOTED if succeeded else State.PROMOTION_FAILED
         self._move(to)
         self.state = to
         self.events.append(
-            Event("promotion_finished", SYSTEM, {"state": to.value, "detail": detail})
+            Event(EventKind.PROMOTION_FINISHED, SYSTEM, {"state": to.value, "detail": detail})
         )

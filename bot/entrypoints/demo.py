@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.domain.errors import DomainError
-from bot.service.approvals import ApprovalService
+from bot.service.commands import Commands
 from bot.service.schemas import SubmissionIn
 
 
@@ -30,7 +30,7 @@ NEEDS_MLFLOW = (
 
 
 def run_demo(
-    service: ApprovalService,
+    commands: Commands,
     *,
     tracking_uri: str | None,
     model_name: str,
@@ -42,7 +42,6 @@ def run_demo(
     if not tracking_uri:
         raise DemoError(NEEDS_MLFLOW)
     from pipelines.runner import run_local
-    from pipelines.steps.staging import evaluate_gates, submission_body
 
     # Without a bot to talk to, the staging pipeline's notify step is told there is
     # none (it logs that and goes on); this command submits instead.
@@ -76,7 +75,29 @@ def run_demo(
         say(f"the staging pipeline submitted request {request_id} to {bot_url}")
         return {"id": request_id, "submitted_by": "staging pipeline", **staging}
 
+    return _submit_measured(
+        commands,
+        tracking_uri=tracking_uri,
+        model_name=model_name,
+        requested_by=requested_by,
+        data_run_id=data_run_id,
+        staging=staging,
+    )
+
+
+def _submit_measured(
+    commands: Commands,
+    *,
+    tracking_uri: str,
+    model_name: str,
+    requested_by: str,
+    data_run_id: str,
+    staging: dict[str, Any],
+) -> dict[str, Any]:
+    """Submit the staged challenger with the gate values the staging pipeline measured."""
     from mlflow.tracking import MlflowClient
+
+    from pipelines.steps.staging import evaluate_gates, submission_body
 
     version = str(staging["model_version"])
     run_id = MlflowClient(tracking_uri).get_model_version(model_name, version).run_id or ""
@@ -96,5 +117,5 @@ def run_demo(
         gates=gates,
         links={},
     )
-    result = service.submit(SubmissionIn.model_validate(body))
+    result = commands.submit(SubmissionIn.model_validate(body))
     return {"id": result.request.id, "submitted_by": "demo", **staging}

@@ -21,63 +21,65 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI
 
 from bot.bootstrap import Container
-from bot.entrypoints.api import create_app
+from bot.entrypoints.http import create_app
+from bot.ports import PromotionLauncher
 from bot.service.promotions import poll_promotions
 
 log = logging.getLogger("bot.server")
 
 
+async def scan(container: Container) -> None:
+    """Expire, remind, escalate what is due; several replicas may run this at once."""
+    result = await asyncio.to_thread(container.services.commands.scan_due)
+    container.metrics.job_runs.labels("scan").inc()
+    if result.expired or result.reminded or result.escalated:
+        log.info(
+            "scan: expired %s, reminded %s, escalated %s",
+            result.expired,
+            result.reminded,
+            result.escalated,
+        )
+        container.kick()
+
+
+async def sweep(container: Container) -> None:
+    """Deliver effects left by other processes (the CLI, a crashed replica)."""
+    report = await container.dispatcher.deliver_due()
+    container.metrics.job_runs.labels("sweep").inc()
+    if report.count:
+        log.info(
+            "sweep: %d delivered, %d retrying, %d dead",
+            len(report.delivered),
+            len(report.retrying),
+            len(report.dead),
+        )
+
+
+async def poll(container: Container, launcher: PromotionLauncher) -> None:
+    """Follow promotion runs until they end; post the result to the request's chats."""
+    if await poll_promotions(container.services, launcher):
+        container.kick()
+
+
 def build_scheduler(container: Container) -> AsyncIOScheduler:
     settings = container.settings
     scheduler = AsyncIOScheduler(timezone=UTC)
-
-    async def scan() -> None:
-        """Expire, remind, escalate what is due; several replicas may run this at once."""
-        result = await asyncio.to_thread(container.service.scan_due)
-        container.metrics.job_runs.labels("scan").inc()
-        if result.expired or result.reminded or result.escalated:
-            log.info(
-                "scan: expired %s, reminded %s, escalated %s",
-                result.expired,
-                result.reminded,
-                result.escalated,
-            )
-            container.kick()
-
-    async def sweep() -> None:
-        """Deliver effects left by other processes (the CLI, a crashed replica)."""
-        report = await container.dispatcher.deliver_due()
-        container.metrics.job_runs.labels("sweep").inc()
-        if report.count:
-            log.info(
-                "sweep: %d delivered, %d retrying, %d dead",
-                len(report.delivered),
-                len(report.retrying),
-                len(report.dead),
-            )
-
-    async def poll() -> None:
-        """Follow promotion runs until they end; post the result to the request's chats."""
-        launcher = container.launcher
-        if launcher is None:
-            return
-        if await poll_promotions(container.service, launcher):
-            container.kick()
-
     common: dict[str, Any] = {
         "max_instances": 1,
         "coalesce": True,
         "misfire_grace_time": 30,
         "next_run_time": datetime.now(UTC),
+        "trigger": "interval",
     }
-    scheduler.add_job(scan, "interval", seconds=settings.sweep_seconds, id="scan", **common)
-    scheduler.add_job(sweep, "interval", seconds=settings.sweep_seconds, id="sweep", **common)
+    every = {"seconds": settings.sweep_seconds}
+    scheduler.add_job(scan, args=[container], id="scan", **every, **common)
+    scheduler.add_job(sweep, args=[container], id="sweep", **every, **common)
     if container.launcher is not None:
         scheduler.add_job(
             poll,
-            "interval",
-            seconds=settings.poll_seconds,
+            args=[container, container.launcher],
             id="poll_promotions",
+            seconds=settings.poll_seconds,
             **common,
         )
     return scheduler
@@ -86,24 +88,28 @@ def build_scheduler(container: Container) -> AsyncIOScheduler:
 def make_lifespan(container: Container) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        container.loop = asyncio.get_running_loop()
+        container.delivery.loop = asyncio.get_running_loop()
         for start in container.startups:
             await start()
         scheduler = build_scheduler(container)
         scheduler.start()
-        log.info("approval-bot ready (channels: %s)", ", ".join(container.service.channels))
+        log.info(
+            "approval-bot ready (channels: %s; messages to: %s)",
+            ", ".join(container.channels),
+            ", ".join(container.services.channels),
+        )
         try:
             yield
         finally:
             log.info("shutting down: stopping the scheduler and finishing deliveries")
             scheduler.shutdown(wait=False)
-            await container.drain()
+            await container.delivery.drain()
             for stop in reversed(container.shutdowns):
                 try:
                     await stop()
                 except Exception:
                     log.exception("error while stopping a channel")
-            container.loop = None
+            container.delivery.loop = None
             log.info("stopped")
 
     return lifespan

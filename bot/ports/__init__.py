@@ -11,6 +11,7 @@ from typing import Any, Protocol, Self
 from bot.domain.audit import AuditRecord
 from bot.domain.effects import Effect
 from bot.domain.model import ApprovalRequest, Event, Group, Person, Policy, State
+from bot.domain.names import IdentityKind, OutboxState
 
 
 class DuplicateSubmission(Exception):
@@ -26,16 +27,23 @@ class Clock(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RequestFilter:
-    state: str | None = None
+    state: State | None = None
     model: str | None = None
     since: datetime | None = None
     until: datetime | None = None
-    decision: str | None = None  # a state; "approved" also matches the promotion states
+    decision: State | None = None  # see ``states_for_decision``: approved covers promotion
     approver: str | None = None
     limit: int | None = None
     after_id: tuple[datetime, str] | None = None
     decided: bool = False  # only requests that are no longer pending
     newest_first: bool = False  # (``after_id`` pages oldest first only)
+
+    def __post_init__(self) -> None:
+        # Accept the states' names too (``decision="approved"``), and hold the enums.
+        for name in ("state", "decision"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, State):
+                object.__setattr__(self, name, State(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +60,7 @@ class OutboxItem:
     key: str
     request_id: str | None
     payload: dict[str, Any]
-    state: str
+    state: OutboxState
     attempts: int
     next_attempt_at: datetime | None
     last_error: str | None
@@ -87,7 +95,7 @@ class RequestRepository(Protocol):
 
 class DirectoryRepository(Protocol):
     def load(self) -> Directory: ...
-    def person_by_identity(self, channel: str, value: str) -> Person | None: ...
+    def person_by_identity(self, kind: IdentityKind, value: str) -> Person | None: ...
     def groups_of(self, person: str) -> frozenset[str]: ...
     def policy_for(self, model_name: str) -> Policy | None: ...
     def replace(self, directory: Directory) -> None: ...
@@ -106,7 +114,7 @@ class AuditLog(Protocol):
 
 class Outbox(Protocol):
     def add(self, effects: Sequence[Effect], at: datetime) -> None: ...
-    def items(self, state: str | None = None, limit: int = 100) -> list[OutboxItem]: ...
+    def items(self, state: OutboxState | None = None, limit: int = 100) -> list[OutboxItem]: ...
     def get(self, item_id: int) -> OutboxItem | None: ...
     def claim(
         self, now: datetime, *, limit: int, lease_until: datetime, token: str
@@ -116,7 +124,7 @@ class Outbox(Protocol):
         item_id: int,
         token: str,
         *,
-        state: str,
+        state: OutboxState,
         at: datetime,
         error: str | None = None,
         next_attempt_at: datetime | None = None,

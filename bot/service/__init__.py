@@ -1,1 +1,58 @@
-"""Use cases over the ports; owns transactions."""
+"""Use cases over the ports, split by purpose; they own the transactions.
+
+- ``commands``: what changes requests (submit, vote, scans, promotion progress);
+- ``queries``: the read models every channel shows;
+- ``admin``: the declarative config, API tokens, the audit chain check;
+- ``chat``: where each chat channel shows a request;
+- ``outbox``: delivering effects (``OutboxDispatcher``) and kicking delivery (``Delivery``).
+
+Entry points and adapters call these and never open a unit of work themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot.domain.model import ApprovalRequest
+from bot.ports import Clock, UnitOfWorkFactory
+from bot.service.admin import Admin
+from bot.service.chat import ChatMessages
+from bot.service.clock import SystemClock
+from bot.service.commands import Commands
+from bot.service.queries import Queries
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The use cases of one process, sharing one unit-of-work factory and one clock."""
+
+    uow: UnitOfWorkFactory
+    clock: Clock
+    channels: tuple[str, ...]
+    commands: Commands
+    queries: Queries
+    admin: Admin
+    chat: ChatMessages
+
+
+def build_services(
+    uow: UnitOfWorkFactory,
+    *,
+    clock: Clock | None = None,
+    channels: Sequence[str] = (),
+    id_factory: Callable[[], str] | None = None,
+    on_decided: Callable[[ApprovalRequest], None] | None = None,
+) -> Services:
+    clock = clock or SystemClock()
+    return Services(
+        uow=uow,
+        clock=clock,
+        channels=tuple(channels),
+        commands=Commands(
+            uow, clock=clock, channels=channels, id_factory=id_factory, on_decided=on_decided
+        ),
+        queries=Queries(uow),
+        admin=Admin(uow, clock=clock),
+        chat=ChatMessages(uow, clock=clock),
+    )

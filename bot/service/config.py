@@ -10,9 +10,10 @@ from pydantic import ValidationError
 from bot.domain.durations import parse_duration
 from bot.domain.errors import ConfigError
 from bot.domain.model import ExpiryAction, Group, Person, Policy
+from bot.domain.names import IdentityKind
 from bot.domain.quorum import Rule
 from bot.ports import Directory
-from bot.service.schemas import ConfigIn, GroupSpec, field_errors
+from bot.service.schemas import ConfigIn, GroupSpec, PolicyIn, field_errors
 
 
 def parse_config(raw: Any) -> Directory:
@@ -25,12 +26,28 @@ def parse_config(raw: Any) -> Directory:
         cfg = ConfigIn.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError("\n".join(field_errors(exc))) from None
-
     problems: list[str] = []
+    people = _people(cfg, problems)
+    groups = _groups(cfg, problems)
+    policies = _policies(cfg, problems)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return Directory(
+        tuple(sorted(people, key=lambda p: p.name)),
+        tuple(sorted(groups, key=lambda g: g.name)),
+        tuple(sorted(policies, key=lambda p: p.model)),
+    )
+
+
+def _people(cfg: ConfigIn, problems: list[str]) -> list[Person]:
     people = []
     seen: dict[tuple[str, str], str] = {}
     for name, p in cfg.people.items():
-        for kind, value in (("slack", p.slack), ("telegram", p.telegram), ("email", p.email)):
+        for kind, value in (
+            (IdentityKind.SLACK, p.slack),
+            (IdentityKind.TELEGRAM, p.telegram),
+            (IdentityKind.EMAIL, p.email),
+        ):
             if value is None:
                 continue
             key = (kind, str(value).lower())
@@ -39,7 +56,10 @@ def parse_config(raw: Any) -> Directory:
             else:
                 seen[key] = name
         people.append(Person(name, p.slack, p.telegram, p.email))
+    return people
 
+
+def _groups(cfg: ConfigIn, problems: list[str]) -> list[Group]:
     groups = []
     for gname, spec in cfg.groups.items():
         if isinstance(spec, GroupSpec):
@@ -52,7 +72,10 @@ def parse_config(raw: Any) -> Directory:
             if m not in cfg.people:
                 problems.append(f"{path}[{i}]: unknown person {m!r}")
         groups.append(Group(gname, frozenset(members), usergroup))
+    return groups
 
+
+def _policies(cfg: ConfigIn, problems: list[str]) -> list[Policy]:
     policies = []
     models: set[str] = set()
     for i, pol in enumerate(cfg.policies):
@@ -60,24 +83,10 @@ def parse_config(raw: Any) -> Directory:
         if pol.model in models:
             problems.append(f"{at}.model: a second policy for {pol.model!r}")
         models.add(pol.model)
-        durations: dict[str, timedelta | None] = {}
-        for field in ("deadline", "remind_every", "escalate_after"):
-            value = getattr(pol, field)
-            try:
-                durations[field] = parse_duration(value) if value is not None else None
-            except ValueError as exc:
-                problems.append(f"{at}.{field}: {exc}")
-        for j, rule in enumerate(pol.rules):
-            if rule.group not in cfg.groups:
-                problems.append(f"{at}.rules[{j}].group: unknown group {rule.group!r}")
-        if len({r.group for r in pol.rules}) != len(pol.rules):
-            problems.append(f"{at}.rules: a group appears in two rules; merge them")
-        if pol.escalate_to is not None and pol.escalate_to not in cfg.groups:
-            problems.append(f"{at}.escalate_to: unknown group {pol.escalate_to!r}")
-        if (pol.escalate_to is None) != (pol.escalate_after is None):
-            problems.append(f"{at}: escalate_after and escalate_to go together")
+        durations = _durations(pol, at, problems)
+        _check_references(cfg, pol, at, problems)
         if problems:
-            continue
+            continue  # nothing is applied anyway: only collect what else is wrong
         policies.append(
             Policy(
                 model=pol.model,
@@ -92,13 +101,30 @@ def parse_config(raw: Any) -> Directory:
                 reject_reason_required=pol.reject_reason_required,
             )
         )
-    if problems:
-        raise ConfigError("\n".join(problems))
-    return Directory(
-        tuple(sorted(people, key=lambda p: p.name)),
-        tuple(sorted(groups, key=lambda g: g.name)),
-        tuple(sorted(policies, key=lambda p: p.model)),
-    )
+    return policies
+
+
+def _durations(pol: PolicyIn, at: str, problems: list[str]) -> dict[str, timedelta | None]:
+    durations: dict[str, timedelta | None] = {}
+    for field in ("deadline", "remind_every", "escalate_after"):
+        value = getattr(pol, field)
+        try:
+            durations[field] = parse_duration(value) if value is not None else None
+        except ValueError as exc:
+            problems.append(f"{at}.{field}: {exc}")
+    return durations
+
+
+def _check_references(cfg: ConfigIn, pol: PolicyIn, at: str, problems: list[str]) -> None:
+    for j, rule in enumerate(pol.rules):
+        if rule.group not in cfg.groups:
+            problems.append(f"{at}.rules[{j}].group: unknown group {rule.group!r}")
+    if len({r.group for r in pol.rules}) != len(pol.rules):
+        problems.append(f"{at}.rules: a group appears in two rules; merge them")
+    if pol.escalate_to is not None and pol.escalate_to not in cfg.groups:
+        problems.append(f"{at}.escalate_to: unknown group {pol.escalate_to!r}")
+    if (pol.escalate_to is None) != (pol.escalate_after is None):
+        problems.append(f"{at}: escalate_after and escalate_to go together")
 
 
 def diff_directories(old: Directory, new: Directory) -> list[str]:

@@ -3,6 +3,9 @@
 At least once, with idempotent handlers, is exactly once in effect: a row is
 claimed with a lease, delivered, then marked; a crash in between leaves a claim
 that runs out, and the row is delivered again by whoever sweeps next.
+
+``Delivery`` runs the dispatcher on the serving loop when a commit asks for it
+(``kick``), one pass at a time.
 """
 
 from __future__ import annotations
@@ -14,10 +17,13 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
 
 from bot.domain.backoff import retry_delay
-from bot.domain.effects import CHAT_NOTICE, Effect
+from bot.domain.effects import CHAT_NOTICE, Effect, is_chat
 from bot.domain.model import ApprovalRequest, Event
+from bot.domain.names import SYSTEM, EventKind, OutboxState
 from bot.ports import (
     Clock,
     EffectHandler,
@@ -40,6 +46,15 @@ class RetryPolicy:
     timeout_seconds: float = 30.0
 
 
+class Outcome(StrEnum):
+    """What one delivery attempt came to (metrics label it so)."""
+
+    DELIVERED = "delivered"
+    RETRYING = "retrying"
+    DEAD = "dead"
+    LOST_CLAIM = "lost-claim"  # another deliverer took the row over (our lease ran out)
+
+
 @dataclass
 class DeliveryReport:
     delivered: list[int] = field(default_factory=list)
@@ -50,17 +65,27 @@ class DeliveryReport:
     def count(self) -> int:
         return len(self.delivered) + len(self.retrying) + len(self.dead)
 
+    def add(self, item_id: int, outcome: Outcome) -> None:
+        {Outcome.DELIVERED: self.delivered, Outcome.DEAD: self.dead}.get(
+            outcome, self.retrying
+        ).append(item_id)
+
 
 def handler_key(item: OutboxItem) -> list[str]:
-    """Most specific first: ``chat.post:slack``, ``chat.post``, ``chat:slack``, ``*``."""
+    """Most specific first: ``chat.post:slack``, ``chat.post``, ``chat:slack``, ``chat``, ``*``.
+
+    A channel's handler registers ``chat:<channel>``; a system's fallback (logged only)
+    registers its family (``mlflow``, ``kfp``); ``*`` forwards everything (the webhook).
+    """
     keys = []
     channel = item.payload.get("channel")
+    family = item.kind.split(".")[0]
     if channel:
         keys.append(f"{item.kind}:{channel}")
     keys.append(item.kind)
     if channel:
-        keys.append(f"{item.kind.split('.')[0]}:{channel}")
-    keys.append("*")
+        keys.append(f"{family}:{channel}")
+    keys += [family, "*"]
     return keys
 
 
@@ -112,25 +137,23 @@ class OutboxDispatcher:
         with self.uow() as uow:
             return uow.requests.get(item.request_id)
 
-    def _finish(self, item: OutboxItem, token: str, error: str | None, permanent: bool) -> str:
+    def _finish(self, item: OutboxItem, token: str, error: str | None, permanent: bool) -> Outcome:
         now = self.clock.now()
         with self.uow() as uow:
             if error is None:
-                state = "delivered"
-                ok = uow.outbox.finish(item.id, token, state=state, at=now)
-                if ok and not item.kind.startswith("chat."):
-                    uow.audit.append(
-                        item.request_id,
-                        [Event("effect_delivered", "system", {"kind": item.kind, "key": item.key})],
-                        now,
-                    )
+                outcome = Outcome.DELIVERED
+                ok = uow.outbox.finish(item.id, token, state=OutboxState.DELIVERED, at=now)
+                if ok and not is_chat(item.kind):
+                    data = {"kind": item.kind, "key": item.key}
+                    event = Event(EventKind.EFFECT_DELIVERED, SYSTEM, data)
+                    uow.audit.append(item.request_id, [event], now)
             elif permanent or item.attempts >= self.retry.max_attempts:
-                state = "dead"
-                ok = uow.outbox.finish(item.id, token, state=state, at=now, error=error)
+                outcome = Outcome.DEAD
+                ok = uow.outbox.finish(item.id, token, state=OutboxState.DEAD, at=now, error=error)
                 if ok:
                     self._report_dead(uow, item, error, now)
             else:
-                state = "retrying"
+                outcome = Outcome.RETRYING
                 delay = retry_delay(
                     item.attempts,
                     base=self.retry.base_seconds,
@@ -140,47 +163,31 @@ class OutboxDispatcher:
                 ok = uow.outbox.finish(
                     item.id,
                     token,
-                    state="pending",
+                    state=OutboxState.PENDING,
                     at=now,
                     error=error,
                     next_attempt_at=now + delay,
                 )
-            if ok:
-                uow.commit()
-            else:
-                state = "lost-claim"
-        return state
+            if not ok:
+                return Outcome.LOST_CLAIM
+            uow.commit()
+        return outcome
 
     def _report_dead(self, uow: UnitOfWork, item: OutboxItem, error: str, now: datetime) -> None:
-        uow.audit.append(
-            item.request_id,
-            [
-                Event(
-                    "effect_failed",
-                    "system",
-                    {"kind": item.kind, "key": item.key, "attempts": item.attempts, "error": error},
-                )
-            ],
-            now,
-        )
+        data = {"kind": item.kind, "key": item.key, "attempts": item.attempts, "error": error}
+        uow.audit.append(item.request_id, [Event(EventKind.EFFECT_FAILED, SYSTEM, data)], now)
         if item.kind == CHAT_NOTICE or item.request_id is None:
             return  # never report a failed report: no loops
         text = (
             f"⚠️ {item.kind} failed after {item.attempts} attempt(s) and was dead-lettered: "
             f"{error}. Retry with `approval-bot outbox retry {item.id}`."
         )
-        uow.outbox.add(
-            [
-                Effect(
-                    CHAT_NOTICE,
-                    f"{item.request_id}:dead:{item.id}:{c}",
-                    item.request_id,
-                    {"channel": c, "text": text},
-                )
-                for c in self.channels
-            ],
-            now,
-        )
+        rid = item.request_id
+        notices = [
+            Effect(CHAT_NOTICE, f"{rid}:dead:{item.id}:{c}", rid, {"channel": c, "text": text})
+            for c in self.channels
+        ]
+        uow.outbox.add(notices, now)
 
     # -- async driver ---------------------------------------------------------
 
@@ -193,35 +200,15 @@ class OutboxDispatcher:
             if not items:
                 return report
             for item in items:
-                outcome = await self._deliver_one(item, token)
-                {"delivered": report.delivered, "dead": report.dead}.get(
-                    outcome, report.retrying
-                ).append(item.id)
+                report.add(item.id, await self._deliver_one(item, token))
             if len(items) < self.batch:
                 return report
 
-    async def _deliver_one(self, item: OutboxItem, token: str) -> str:
+    async def _deliver_one(self, item: OutboxItem, token: str) -> Outcome:
         with bind_request(item.request_id):
-            handler = self.handler_for(item)
-            error: str | None = None
-            permanent = False
-            note: str | None = None
-            if handler is None:
-                error, permanent = f"no handler for {item.kind}", True
-            else:
-                try:
-                    request = await asyncio.to_thread(self._load, item)
-                    note = await asyncio.wait_for(
-                        handler.deliver(item, request), timeout=self.retry.timeout_seconds
-                    )
-                except PermanentEffectError as exc:
-                    error, permanent = str(exc) or type(exc).__name__, True
-                except TimeoutError:
-                    error = f"timed out after {self.retry.timeout_seconds:g}s"
-                except Exception as exc:
-                    error = f"{type(exc).__name__}: {exc}"[:500]
+            error, permanent, note = await self._attempt(item)
             outcome = await asyncio.to_thread(self._finish, item, token, error, permanent)
-            if outcome == "delivered":
+            if outcome is Outcome.DELIVERED:
                 log.info(
                     "effect %s delivered (%s)%s", item.kind, item.key, f": {note}" if note else ""
                 )
@@ -233,11 +220,91 @@ class OutboxDispatcher:
                 self.on_outcome(item, outcome)
             return outcome
 
+    async def _attempt(self, item: OutboxItem) -> tuple[str | None, bool, str | None]:
+        """Call the handler: (error or None, is the error permanent, the handler's note)."""
+        handler = self.handler_for(item)
+        if handler is None:
+            return f"no handler for {item.kind}", True, None
+        try:
+            request = await asyncio.to_thread(self._load, item)
+            note = await asyncio.wait_for(
+                handler.deliver(item, request), timeout=self.retry.timeout_seconds
+            )
+        except PermanentEffectError as exc:
+            return str(exc) or type(exc).__name__, True, None
+        except TimeoutError:
+            return f"timed out after {self.retry.timeout_seconds:g}s", False, None
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"[:500], False, None
+        return None, False, note
+
     # -- operator commands ------------------------------------------------------
 
     def retry_item(self, item_id: int) -> bool:
+        """Put a dead (or pending) row back in the queue with its attempts reset."""
         with self.uow() as uow:
             ok = uow.outbox.retry(item_id, self.clock.now())
             if ok:
                 uow.commit()
         return ok
+
+
+class Deliverer(Protocol):
+    async def deliver_due(self) -> Any: ...
+
+
+class Delivery:
+    """Deliver due effects at once after a commit, from any thread, one pass at a time.
+
+    Kicks coalesce: while a pass runs, further kicks ask for one more pass instead of
+    starting passes that would only compete for the same rows. Without a serving loop
+    (the CLI) a kick does nothing: the server's sweep or ``outbox deliver`` picks the
+    rows up.
+    """
+
+    def __init__(self, dispatcher: Deliverer) -> None:
+        self.dispatcher = dispatcher
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self._delivering = False
+        self._again = False
+
+    def kick(self) -> None:
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._spawn()
+        else:
+            loop.call_soon_threadsafe(self._spawn)
+
+    def _spawn(self) -> None:
+        if self._delivering:
+            self._again = True
+            return
+        self._delivering = True
+        task = asyncio.get_running_loop().create_task(self._deliver_until_quiet())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _deliver_until_quiet(self) -> None:
+        try:
+            while True:
+                self._again = False
+                try:
+                    await self.dispatcher.deliver_due()
+                except Exception:
+                    log.exception("delivery pass failed; the next sweep retries")
+                if not self._again:
+                    return
+        finally:
+            self._delivering = False
+
+    async def drain(self, wait_seconds: float = 20.0) -> None:
+        """Wait for deliveries in flight (at shutdown)."""
+        if self.tasks:
+            await asyncio.wait(set(self.tasks), timeout=wait_seconds)

@@ -8,14 +8,14 @@ import logging
 from bot.domain import errors
 from bot.domain.model import ApprovalRequest, State
 from bot.ports import PromotionLauncher
-from bot.service.approvals import ApprovalService
+from bot.service import Services
 from bot.service.logctx import bind_request
 
 log = logging.getLogger("bot.promotions")
 
 
 async def poll_promotions(
-    service: ApprovalService, launcher: PromotionLauncher, *, limit: int = 100
+    services: Services, launcher: PromotionLauncher, *, limit: int = 100
 ) -> list[ApprovalRequest]:
     """Ask the launcher about every promoting request; record the ones that ended.
 
@@ -23,7 +23,7 @@ async def poll_promotions(
     are in the outbox: deliver them). A launcher that cannot answer is asked again next time.
     """
     finished = []
-    for request in await asyncio.to_thread(service.in_state, State.PROMOTING, limit):
+    for request in await asyncio.to_thread(services.queries.in_state, State.PROMOTING, limit):
         if not request.promotion_run_id:
             continue
         with bind_request(request.id):
@@ -38,7 +38,7 @@ async def poll_promotions(
                 continue
             try:
                 done = await asyncio.to_thread(
-                    service.promotion_finished,
+                    services.commands.promotion_finished,
                     request.id,
                     succeeded=status.succeeded,
                     detail=status.detail or status.state,

@@ -1,4 +1,4 @@
-"""The request object that the CLI's --format json and the HTTP API return."""
+"""The objects the CLI's --format json and the HTTP API return: requests and outbox rows."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.domain.audit import AuditRecord
 from bot.domain.model import ApprovalRequest, Policy
+from bot.ports import OutboxItem
 
 
 def _iso(value: Any) -> str | None:
@@ -59,3 +60,19 @@ def request_to_dict(
             for r in history
         ]
     return out
+
+
+def outbox_item_to_dict(i: OutboxItem) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "kind": i.kind,
+        "key": i.key,
+        "request_id": i.request_id,
+        "state": i.state.value,
+        "attempts": i.attempts,
+        "next_attempt_at": _iso(i.next_attempt_at),
+        "last_error": i.last_error,
+        "created_at": _iso(i.created_at),
+        "delivered_at": _iso(i.delivered_at),
+        "payload": i.payload,
+    }

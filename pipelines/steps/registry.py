@@ -1,4 +1,5 @@
-"""Small helpers over the MLflow model registry (aliases read the way that works, see DESIGN §5)."""
+"""Small helpers over the MLflow model registry (aliases are read with
+``get_registered_model``: ``search_model_versions`` returns them empty)."""
 
 from __future__ import annotations
 

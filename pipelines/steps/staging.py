@@ -169,7 +169,7 @@ def submission_body(
     gates: list[Gate],
     links: dict[str, str],
 ) -> dict[str, Any]:
-    """The ``POST /api/v1/approvals`` body (DESIGN §4 "Submission body")."""
+    """The ``POST /api/v1/approvals`` body (README.md, "HTTP API"; e.g. examples/request.json)."""
     return {
         "model_name": model_name,
         "model_version": model_version,

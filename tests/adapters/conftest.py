@@ -19,7 +19,8 @@ from bot.adapters.db.migrate import upgrade
 from bot.adapters.effects import LoggingHandler
 from bot.domain.model import VoteKind
 from bot.ports import EffectHandler, OutboxItem
-from bot.service.approvals import ApprovalService, Identity
+from bot.service import Services, build_services
+from bot.service.identity import Identity
 from bot.service.outbox import OutboxDispatcher, RetryPolicy
 from tests import builders
 from tests.fakes import FakeClock
@@ -45,20 +46,18 @@ def fast_mlflow_http(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def svc(sqlite_url: str, clock: FakeClock) -> Iterator[ApprovalService]:
+def svc(sqlite_url: str, clock: FakeClock) -> Iterator[Services]:
     upgrade(sqlite_url)
     engine = make_engine(sqlite_url)
-    service = ApprovalService(SqlUnitOfWorkFactory(engine), clock=clock, channels=("console",))
-    service.apply(builders.directory())
+    service = build_services(SqlUnitOfWorkFactory(engine), clock=clock, channels=("console",))
+    service.admin.apply(builders.directory())
     try:
         yield service
     finally:
         engine.dispose()
 
 
-def dispatcher(
-    svc: ApprovalService, handlers: dict[str, EffectHandler], **retry: Any
-) -> OutboxDispatcher:
+def dispatcher(svc: Services, handlers: dict[str, EffectHandler], **retry: Any) -> OutboxDispatcher:
     """The real dispatcher; everything without a handler of its own is logged."""
     policy = {"max_attempts": 3, "base_seconds": 10, "cap_seconds": 60, **retry}
     return OutboxDispatcher(
@@ -79,32 +78,32 @@ def model_name() -> str:
     return f"iris-{uuid.uuid4().hex[:8]}"
 
 
-def submit(svc: ApprovalService, name: str, version: str, **fields: Any) -> str:
+def submit(svc: Services, name: str, version: str, **fields: Any) -> str:
     body = builders.submission(
         model_name=name, model_version=version, staging_run_id=f"kfp-{name}-{version}", **fields
     )
-    return svc.submit(body).request.id
+    return svc.commands.submit(body).request.id
 
 
-def approve(svc: ApprovalService, name: str, version: str, **fields: Any) -> str:
+def approve(svc: Services, name: str, version: str, **fields: Any) -> str:
     rid = submit(svc, name, version, **fields)
-    svc.vote(rid, Identity("cli", "bob"), VoteKind.APPROVE, comment="looks good")
-    svc.vote(rid, Identity("cli", "carol"), VoteKind.APPROVE)
+    svc.commands.vote(rid, Identity("cli", "bob"), VoteKind.APPROVE, comment="looks good")
+    svc.commands.vote(rid, Identity("cli", "carol"), VoteKind.APPROVE)
     return rid
 
 
-def reject(svc: ApprovalService, name: str, version: str, reason: str = "too slow") -> str:
+def reject(svc: Services, name: str, version: str, reason: str = "too slow") -> str:
     rid = submit(svc, name, version)
-    svc.vote(rid, Identity("cli", "bob"), VoteKind.REJECT, comment=reason)
+    svc.commands.vote(rid, Identity("cli", "bob"), VoteKind.REJECT, comment=reason)
     return rid
 
 
-def outbox(svc: ApprovalService, kind: str | None = None) -> list[OutboxItem]:
+def outbox(svc: Services, kind: str | None = None) -> list[OutboxItem]:
     with svc.uow() as uow:
         return [i for i in uow.outbox.items(limit=1000) if kind is None or i.kind == kind]
 
 
-def audit_kinds(svc: ApprovalService, rid: str) -> list[str]:
+def audit_kinds(svc: Services, rid: str) -> list[str]:
     with svc.uow() as uow:
         return [r.kind for r in uow.audit.records(rid)]
 

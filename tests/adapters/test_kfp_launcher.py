@@ -13,7 +13,7 @@ from bot.adapters.kfp.handler import LaunchPromotion
 from bot.adapters.kfp.remote import KfpLauncher
 from bot.domain.effects import CHAT_NOTICE, CHAT_UPDATE, LAUNCH_PROMOTION
 from bot.domain.model import State
-from bot.service.approvals import ApprovalService
+from bot.service import Services
 from bot.service.promotions import poll_promotions
 from tests.adapters.conftest import approve, audit_kinds, deliver, dispatcher, outbox
 from tests.adapters.kfp_fake import FakeKfpRuns
@@ -35,12 +35,12 @@ def launcher(host: str, **kw) -> KfpLauncher:
     )
 
 
-def launch_handlers(svc: ApprovalService, launch: KfpLauncher) -> dict:
-    return {LAUNCH_PROMOTION: LaunchPromotion(launch, svc)}
+def launch_handlers(svc: Services, launch: KfpLauncher) -> dict:
+    return {LAUNCH_PROMOTION: LaunchPromotion(launch, svc.commands)}
 
 
 def test_approval_starts_one_run_with_the_four_parameters_and_the_key_as_name(
-    svc: ApprovalService, kfp_api: FakeKfpRuns
+    svc: Services, kfp_api: FakeKfpRuns
 ) -> None:
     launch = launcher(kfp_api.url, token="t0ken")
     d = dispatcher(svc, launch_handlers(svc, launch))
@@ -66,33 +66,31 @@ def test_approval_starts_one_run_with_the_four_parameters_and_the_key_as_name(
     [experiment] = kfp_api.experiments.values()
     assert body["experiment_id"] == experiment["experiment_id"]
     assert create.headers["authorization"] == "Bearer t0ken"
-    request = svc.get(rid)
+    request = svc.queries.get(rid)
     assert request.state is State.PROMOTING
     assert request.promotion_run_id == kfp_api.runs[0]["run_id"]
     assert "promotion_started" in audit_kinds(svc, rid)
 
 
-def test_a_duplicate_delivery_creates_no_second_run(
-    svc: ApprovalService, kfp_api: FakeKfpRuns
-) -> None:
+def test_a_duplicate_delivery_creates_no_second_run(svc: Services, kfp_api: FakeKfpRuns) -> None:
     launch = launcher(kfp_api.url)
     d = dispatcher(svc, launch_handlers(svc, launch))
     rid = approve(svc, NAME, "3")
     [item] = outbox(svc, LAUNCH_PROMOTION)
     # The launch happened but recording it did not (a crash, the database away):
-    run_id = asyncio.run(launch.launch(svc.get(rid), item.key))
-    assert svc.get(rid).state is State.APPROVED
+    run_id = asyncio.run(launch.launch(svc.queries.get(rid), item.key))
+    assert svc.queries.get(rid).state is State.APPROVED
 
     deliver(d)  # the outbox delivers the effect (again)
 
     assert len(kfp_api.created) == 1, "found by display name, not created again"
-    assert svc.get(rid).promotion_run_id == run_id
-    assert asyncio.run(launch.launch(svc.get(rid), item.key)) == run_id
+    assert svc.queries.get(rid).promotion_run_id == run_id
+    assert asyncio.run(launch.launch(svc.queries.get(rid), item.key)) == run_id
     assert len(kfp_api.created) == 1
 
 
 def test_the_service_account_token_file_is_read_per_request(
-    svc: ApprovalService, kfp_api: FakeKfpRuns, tmp_path: Path
+    svc: Services, kfp_api: FakeKfpRuns, tmp_path: Path
 ) -> None:
     token = tmp_path / "token"
     token.write_text("sa-token-1")
@@ -101,7 +99,7 @@ def test_the_service_account_token_file_is_read_per_request(
     deliver(dispatcher(svc, launch_handlers(svc, launch)))
     token.write_text("sa-token-2")  # kubelet rotated the projected token
 
-    asyncio.run(launch.status(svc.get(rid).promotion_run_id or ""))
+    asyncio.run(launch.status(svc.queries.get(rid).promotion_run_id or ""))
 
     [create] = kfp_api.created
     assert create.headers["authorization"] == "Bearer sa-token-1"
@@ -109,7 +107,7 @@ def test_the_service_account_token_file_is_read_per_request(
 
 
 def test_kfp_down_is_retried_then_dead_lettered_and_reported_in_the_channel(
-    svc: ApprovalService, clock: FakeClock
+    svc: Services, clock: FakeClock
 ) -> None:
     launch = launcher(f"http://127.0.0.1:{free_port()}")  # nothing listens there
     d = dispatcher(svc, launch_handlers(svc, launch), max_attempts=3)
@@ -127,7 +125,7 @@ def test_kfp_down_is_retried_then_dead_lettered_and_reported_in_the_channel(
     assert f"outbox retry {item.id}" in notice.payload["text"]
     assert "effect_failed" in audit_kinds(svc, rid)
     # Still approved (retryable once KFP is back), and the channel was told.
-    assert svc.get(rid).state is State.APPROVED
+    assert svc.queries.get(rid).state is State.APPROVED
 
 
 @pytest.mark.parametrize(
@@ -139,13 +137,13 @@ def test_kfp_down_is_retried_then_dead_lettered_and_reported_in_the_channel(
     ],
 )
 def test_run_states_move_the_request_to_promoted_or_promotion_failed(
-    svc: ApprovalService, kfp_api: FakeKfpRuns, final: str, error: str | None, expected: State
+    svc: Services, kfp_api: FakeKfpRuns, final: str, error: str | None, expected: State
 ) -> None:
     launch = launcher(kfp_api.url)
     d = dispatcher(svc, launch_handlers(svc, launch))
     rid = approve(svc, NAME, "3")
     deliver(d)
-    run_id = svc.get(rid).promotion_run_id or ""
+    run_id = svc.queries.get(rid).promotion_run_id or ""
     updates_before = len(outbox(svc, CHAT_UPDATE))
 
     for state in ("PENDING", "RUNNING", "CANCELING"):
@@ -153,13 +151,13 @@ def test_run_states_move_the_request_to_promoted_or_promotion_failed(
             continue
         kfp_api.set_state(run_id, state)
         assert asyncio.run(poll_promotions(svc, launch)) == []
-        assert svc.get(rid).state is State.PROMOTING
+        assert svc.queries.get(rid).state is State.PROMOTING
 
     kfp_api.set_state(run_id, final, error)
     [done] = asyncio.run(poll_promotions(svc, launch))
 
     assert done.id == rid
-    assert svc.get(rid).state is expected
+    assert svc.queries.get(rid).state is expected
     with svc.uow() as uow:
         [finished] = [r for r in uow.audit.records(rid) if r.kind == "promotion_finished"]
     assert finished.data["state"] == expected.value
@@ -171,7 +169,7 @@ def test_run_states_move_the_request_to_promoted_or_promotion_failed(
 
 
 def test_a_run_deleted_on_the_server_ends_the_promotion_as_failed(
-    svc: ApprovalService, kfp_api: FakeKfpRuns
+    svc: Services, kfp_api: FakeKfpRuns
 ) -> None:
     launch = launcher(kfp_api.url)
     rid = approve(svc, NAME, "3")
@@ -180,10 +178,10 @@ def test_a_run_deleted_on_the_server_ends_the_promotion_as_failed(
 
     asyncio.run(poll_promotions(svc, launch))
 
-    assert svc.get(rid).state is State.PROMOTION_FAILED
+    assert svc.queries.get(rid).state is State.PROMOTION_FAILED
 
 
-def test_a_missing_pipeline_is_a_permanent_failure(svc: ApprovalService) -> None:
+def test_a_missing_pipeline_is_a_permanent_failure(svc: Services) -> None:
     with FakeKfpRuns(pipeline="something-else") as kfp_api:
         d = dispatcher(svc, launch_handlers(svc, launcher(kfp_api.url)))
         rid = approve(svc, NAME, "3")
@@ -195,4 +193,4 @@ def test_a_missing_pipeline_is_a_permanent_failure(svc: ApprovalService) -> None
         assert "no KFP pipeline named 'promotion' or 'iris-promotion'" in (item.last_error or "")
         assert outbox(svc, CHAT_NOTICE)
         assert not kfp_api.created
-        assert svc.get(rid).state is State.APPROVED
+        assert svc.queries.get(rid).state is State.APPROVED

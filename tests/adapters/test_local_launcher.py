@@ -16,7 +16,7 @@ from bot.adapters.kfp.local import LocalLauncher
 from bot.domain import errors
 from bot.domain.effects import LAUNCH_PROMOTION
 from bot.domain.model import State
-from bot.service.approvals import ApprovalService
+from bot.service import Services
 from bot.service.promotions import poll_promotions
 from bot.service.views import request_to_dict
 from tests.adapters.conftest import (
@@ -35,14 +35,14 @@ RUN_TIMEOUT = 180.0
 
 
 @pytest.fixture
-def bot_api(svc: ApprovalService) -> Iterator[FakeHttpServer]:
+def bot_api(svc: Services) -> Iterator[FakeHttpServer]:
     """``GET /api/v1/approvals/{id}`` as the bot answers it (bearer token, request view)."""
 
     def get(request: Recorded, rid: str) -> tuple[int, object]:
         if request.headers.get("authorization") != f"Bearer {TOKEN}":
             return 401, {"detail": "missing or invalid token"}
         try:
-            found, policy = svc.get_with_policy(rid)
+            found, policy = svc.queries.get_with_policy(rid)
         except errors.UnknownRequest:
             return 404, {"detail": f"approval request {rid} not found"}
         return 200, request_to_dict(found, policy)
@@ -59,10 +59,10 @@ def local_launcher(root: Path, mlflow: MlflowServer, bot_api: FakeHttpServer) ->
 
 
 def run_to_the_end(
-    svc: ApprovalService, launcher: LocalLauncher, rid: str
+    svc: Services, launcher: LocalLauncher, rid: str
 ) -> tuple[str, dict[str, object]]:
-    deliver(dispatcher(svc, {LAUNCH_PROMOTION: LaunchPromotion(launcher, svc)}))
-    request = svc.get(rid)
+    deliver(dispatcher(svc, {LAUNCH_PROMOTION: LaunchPromotion(launcher, svc.commands)}))
+    request = svc.queries.get(rid)
     assert request.state is State.PROMOTING
     run_id = request.promotion_run_id or ""
     launcher.join(run_id, timeout=RUN_TIMEOUT)
@@ -74,7 +74,7 @@ def run_to_the_end(
 
 
 def test_an_approved_request_is_promoted_by_the_real_pipeline(
-    svc: ApprovalService, mlflow: MlflowServer, bot_api: FakeHttpServer, tmp_path: Path
+    svc: Services, mlflow: MlflowServer, bot_api: FakeHttpServer, tmp_path: Path
 ) -> None:
     name = model_name()
     client = register_challenger(mlflow.url, name)
@@ -86,7 +86,7 @@ def test_an_approved_request_is_promoted_by_the_real_pipeline(
 
     run_id, record = run_to_the_end(svc, launcher, rid)
 
-    assert svc.get(rid).state is State.PROMOTED, record.get("error")
+    assert svc.queries.get(rid).state is State.PROMOTED, record.get("error")
     assert record["state"] == "SUCCEEDED"
     assert record["params"] == {
         "model_name": name,
@@ -106,13 +106,13 @@ def test_an_approved_request_is_promoted_by_the_real_pipeline(
     guard_calls = [r.path for r in bot_api.requests]
     assert guard_calls == [f"/api/v1/approvals/{rid}"], "the guard asked the bot once"
     # Delivered again (at least once): the same run, no second pipeline run.
-    request = svc.get(rid)
+    request = svc.queries.get(rid)
     assert asyncio.run(launcher.launch(request, f"{rid}:launch_promotion")) == run_id
     assert len(bot_api.requests) == 1
 
 
 def test_a_failing_pipeline_ends_in_promotion_failed_with_the_reason(
-    svc: ApprovalService, mlflow: MlflowServer, bot_api: FakeHttpServer, tmp_path: Path
+    svc: Services, mlflow: MlflowServer, bot_api: FakeHttpServer, tmp_path: Path
 ) -> None:
     name = model_name()
     register_challenger(mlflow.url, name)
@@ -121,7 +121,7 @@ def test_a_failing_pipeline_ends_in_promotion_failed_with_the_reason(
 
     _run_id, record = run_to_the_end(svc, launcher, rid)
 
-    assert svc.get(rid).state is State.PROMOTION_FAILED
+    assert svc.queries.get(rid).state is State.PROMOTION_FAILED
     assert record["state"] == "FAILED"
     with svc.uow() as uow:
         [finished] = [r for r in uow.audit.records(rid) if r.kind == "promotion_finished"]
@@ -147,16 +147,16 @@ def test_a_run_cut_off_by_a_restart_is_reported_as_failed(
 
 
 def test_without_an_api_token_the_launch_is_refused_before_anything_runs(
-    svc: ApprovalService, mlflow: MlflowServer, tmp_path: Path
+    svc: Services, mlflow: MlflowServer, tmp_path: Path
 ) -> None:
     launcher = LocalLauncher(
         root=tmp_path / "kfp", env={"MLFLOW_TRACKING_URI": mlflow.url, "APPROVAL_BOT_URL": "x"}
     )
     rid = approve(svc, model_name(), "1")
 
-    deliver(dispatcher(svc, {LAUNCH_PROMOTION: LaunchPromotion(launcher, svc)}))
+    deliver(dispatcher(svc, {LAUNCH_PROMOTION: LaunchPromotion(launcher, svc.commands)}))
 
-    assert svc.get(rid).state is State.APPROVED
+    assert svc.queries.get(rid).state is State.APPROVED
     with svc.uow() as uow:
         [item] = [i for i in uow.outbox.items() if i.kind == LAUNCH_PROMOTION]
     assert item.state == "dead"

@@ -13,7 +13,8 @@ from bot.adapters.mlflow.client import Registry
 from bot.adapters.mlflow.decisions import DecisionLog
 from bot.domain.effects import ARCHIVE_CHALLENGER, CHAT_NOTICE, LOG_DECISION
 from bot.domain.model import State, VoteKind
-from bot.service.approvals import ApprovalService, Identity
+from bot.service import Services
+from bot.service.identity import Identity
 from tests.adapters.conftest import (
     add_version,
     approve,
@@ -36,14 +37,16 @@ EXPERIMENT = "iris-promotion"
 pytestmark = pytest.mark.usefixtures("fast_mlflow_http")
 
 
-def handlers(svc: ApprovalService, uri: str, experiment: str = EXPERIMENT) -> dict:
+def handlers(svc: Services, uri: str, experiment: str = EXPERIMENT) -> dict:
     registry = Registry(uri)
     return {
         LOG_DECISION: DecisionLog(registry, experiment=experiment),
         ARCHIVE_CHALLENGER: ChallengerArchive(
             registry,
             aliases=AliasNames(),
-            on_moved_on=lambda rid, data: svc.record_event(rid, "challenger_moved_on", data),
+            on_moved_on=lambda rid, data: svc.commands.record_event(
+                rid, "challenger_moved_on", data
+            ),
         ),
     }
 
@@ -62,7 +65,7 @@ def aliases(client, name: str) -> dict[str, str]:
 
 
 def test_approve_logs_exactly_one_decision_run_with_the_documented_record(
-    svc: ApprovalService, mlflow: MlflowServer
+    svc: Services, mlflow: MlflowServer
 ) -> None:
     name = model_name()
     client = register_challenger(mlflow.url, name)
@@ -74,7 +77,7 @@ def test_approve_logs_exactly_one_decision_run_with_the_documented_record(
     [item] = outbox(svc, LOG_DECISION)
     assert item.state == "delivered"
     [run] = decision_runs(client, rid)
-    request = svc.get(rid)
+    request = svc.queries.get(rid)
     assert run.info.status == "FINISHED"
     assert run.data.params == {
         "model_name": name,
@@ -111,7 +114,7 @@ def test_approve_logs_exactly_one_decision_run_with_the_documented_record(
 
 
 def test_the_effect_delivered_twice_still_leaves_one_run(
-    svc: ApprovalService, mlflow: MlflowServer
+    svc: Services, mlflow: MlflowServer
 ) -> None:
     name = model_name()
     client = register_challenger(mlflow.url, name)
@@ -123,14 +126,14 @@ def test_the_effect_delivered_twice_still_leaves_one_run(
 
     # At least once: a crash after the run was logged but before the row was marked
     # delivered makes the next sweep deliver it again.
-    note = asyncio.run(hs[LOG_DECISION].deliver(item, svc.get(rid)))
+    note = asyncio.run(hs[LOG_DECISION].deliver(item, svc.queries.get(rid)))
 
     assert note is not None and "already logged" in note
     assert len(decision_runs(client, rid)) == 1
 
 
 def test_a_run_left_half_written_is_completed_not_duplicated(
-    svc: ApprovalService, mlflow: MlflowServer
+    svc: Services, mlflow: MlflowServer
 ) -> None:
     name = model_name()
     client = register_challenger(mlflow.url, name)
@@ -149,7 +152,7 @@ def test_a_run_left_half_written_is_completed_not_duplicated(
 
 
 def test_reject_moves_challenger_to_rejected_and_logs_the_reason(
-    svc: ApprovalService, mlflow: MlflowServer
+    svc: Services, mlflow: MlflowServer
 ) -> None:
     name = model_name()
     client = register_challenger(mlflow.url, name, versions=2)
@@ -170,14 +173,16 @@ def test_reject_moves_challenger_to_rejected_and_logs_the_reason(
 
 
 def test_a_challenger_that_moved_on_is_left_alone_and_that_is_recorded(
-    svc: ApprovalService, mlflow: MlflowServer
+    svc: Services, mlflow: MlflowServer
 ) -> None:
     name = model_name()
     client = register_challenger(mlflow.url, name)
     rid = submit(svc, name, "1")
     # A newer challenger is registered before the old request is rejected.
     client.set_registered_model_alias(name, "challenger", add_version(client, name))
-    svc.vote(rid, Identity("cli", "bob"), VoteKind.REJECT, comment="superseded by v2 anyway")
+    svc.commands.vote(
+        rid, Identity("cli", "bob"), VoteKind.REJECT, comment="superseded by v2 anyway"
+    )
 
     deliver(dispatcher(svc, handlers(svc, mlflow.url)))
 
@@ -191,13 +196,13 @@ def test_a_challenger_that_moved_on_is_left_alone_and_that_is_recorded(
 
 
 def test_expiry_with_archive_moves_challenger_to_archived(
-    svc: ApprovalService, mlflow: MlflowServer, clock: FakeClock
+    svc: Services, mlflow: MlflowServer, clock: FakeClock
 ) -> None:
     name = model_name()
     client = register_challenger(mlflow.url, name)
     rid = submit(svc, name, "1")
     clock.advance(hours=49)
-    assert svc.scan_due().expired == [rid]
+    assert svc.commands.scan_due().expired == [rid]
 
     deliver(dispatcher(svc, handlers(svc, mlflow.url)))
 
@@ -209,7 +214,7 @@ def test_expiry_with_archive_moves_challenger_to_archived(
 
 
 def test_refused_credentials_are_retried_and_say_so(
-    svc: ApprovalService, monkeypatch: pytest.MonkeyPatch
+    svc: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "bot")
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "expired")
@@ -229,7 +234,7 @@ def test_refused_credentials_are_retried_and_say_so(
 
 
 def test_mlflow_down_is_retried_then_delivered_once_it_is_back(
-    svc: ApprovalService, clock: FakeClock, tmp_path: Path
+    svc: Services, clock: FakeClock, tmp_path: Path
 ) -> None:
     workdir, port = tmp_path / "mlflow", free_port()
     name = model_name()
@@ -244,7 +249,7 @@ def test_mlflow_down_is_retried_then_delivered_once_it_is_back(
     [item] = outbox(svc, LOG_DECISION)
     assert (item.state, item.attempts) == ("pending", 1)
     assert "Connection" in (item.last_error or "") or "connect" in (item.last_error or "")
-    assert svc.get(rid).state is State.APPROVED
+    assert svc.queries.get(rid).state is State.APPROVED
 
     with mlflow_server(workdir, port=port) as server:
         assert deliver(d).count == 0, "not due before the backoff has passed"

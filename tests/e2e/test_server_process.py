@@ -53,7 +53,7 @@ def test_sigkill_between_commit_and_delivery_loses_and_duplicates_nothing(tmp_pa
         deadline="1s", remind_every=None, escalate_after=None, escalate_to=None
     )
     with service_for(db_url) as svc:
-        svc.apply(parse_config(builders.config_dict(policies=policy)))
+        svc.admin.apply(parse_config(builders.config_dict(policies=policy)))
 
     with WebhookFake() as hook:
         hook.hold = lambda key: key.endswith(":log_decision")
@@ -108,10 +108,12 @@ def test_two_replicas_remind_escalate_and_expire_exactly_once(pg_url, tmp_path):
     now = datetime.now(UTC)
     ids = {}
     with service_for(pg_url, clock) as svc:
-        svc.apply(parse_config(builders.config_dict(policies=policy)))
+        svc.admin.apply(parse_config(builders.config_dict(policies=policy)))
         for name, age in (("expire", 65), ("escalate", 25), ("remind", 11)):
             clock.t = now - timedelta(minutes=age)
-            ids[name] = svc.submit(builders.submission(model_name=f"model-{name}")).request.id
+            ids[name] = svc.commands.submit(
+                builders.submission(model_name=f"model-{name}")
+            ).request.id
 
     with WebhookFake() as hook:
         env = {"APPROVAL_BOT_WEBHOOK_URL": hook.hook_url, "APPROVAL_BOT_SWEEP_SECONDS": "0.2"}

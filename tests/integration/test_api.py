@@ -1,4 +1,4 @@
-"""The HTTP API against a running `approval-bot serve` (DESIGN §4)."""
+"""The HTTP API against a running `approval-bot serve` (README.md, "HTTP API")."""
 
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ def test_naive_since_is_rejected(client):
 
 def test_db_tokens_work_and_are_not_logged(bot):
     with service_for(f"sqlite:///{bot.log_path.parent}/bot.db") as svc:
-        token = svc.create_token("ci-pipeline")
+        token = svc.admin.create_token("ci-pipeline")
     r = httpx.get(f"{bot.url}/api/v1/approvals", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200
     assert token not in bot.log() and BOOTSTRAP not in bot.log()

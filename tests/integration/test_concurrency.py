@@ -11,8 +11,9 @@ from bot.adapters.db import SqlUnitOfWorkFactory, make_engine
 from bot.domain import errors
 from bot.domain.effects import LOG_DECISION
 from bot.domain.model import State, VoteKind
-from bot.service.approvals import ApprovalService, Identity
+from bot.service import build_services
 from bot.service.config import parse_config
+from bot.service.identity import Identity
 from tests import builders
 
 ATTEMPTS = 32
@@ -46,9 +47,9 @@ def test_concurrent_votes_end_in_exactly_one_decision(migrated_url, mix):
         if not migrated_url.startswith("sqlite")
         else make_engine(migrated_url)
     )
-    svc = ApprovalService(SqlUnitOfWorkFactory(engine), channels=("console",))
-    svc.apply(parse_config(crowd_config()))
-    rid = svc.submit(builders.submission()).request.id
+    svc = build_services(SqlUnitOfWorkFactory(engine), channels=("console",))
+    svc.admin.apply(parse_config(crowd_config()))
+    rid = svc.commands.submit(builders.submission()).request.id
 
     barrier = threading.Barrier(ATTEMPTS)
     outcomes: list[str] = []
@@ -62,7 +63,7 @@ def test_concurrent_votes_end_in_exactly_one_decision(migrated_url, mix):
         kind = VoteKind.REJECT if reject else VoteKind.APPROVE
         barrier.wait(timeout=30)
         try:
-            res = svc.vote(rid, who, kind, comment=f"attempt {i}")
+            res = svc.commands.vote(rid, who, kind, comment=f"attempt {i}")
             out = "decided" if res.decided else "voted"
         except (errors.AlreadyDecided, errors.AlreadyVoted) as exc:
             out = type(exc).__name__
@@ -83,7 +84,7 @@ def test_concurrent_votes_end_in_exactly_one_decision(migrated_url, mix):
 
     counts = Counter(outcomes)
     assert counts["decided"] == 1, counts
-    final = svc.get(rid)
+    final = svc.queries.get(rid)
     if mix == "approvals-only":
         # Liveness: with every approval in, the request must not be stuck pending.
         assert final.state is State.APPROVED
@@ -96,7 +97,7 @@ def test_concurrent_votes_end_in_exactly_one_decision(migrated_url, mix):
     assert kinds["decided"] == 1
     assert kinds["voted"] == len(final.votes)
     assert len(effects) == 1
-    assert svc.verify_audit()[1] is None
+    assert svc.admin.verify_audit()[1] is None
     engine.dispose()
 
 
@@ -106,8 +107,8 @@ def test_concurrent_submissions_for_one_model_leave_one_pending(migrated_url):
         if not migrated_url.startswith("sqlite")
         else make_engine(migrated_url)
     )
-    svc = ApprovalService(SqlUnitOfWorkFactory(engine), channels=("console",))
-    svc.apply(parse_config(crowd_config()))
+    svc = build_services(SqlUnitOfWorkFactory(engine), channels=("console",))
+    svc.admin.apply(parse_config(crowd_config()))
     n = 8
     barrier = threading.Barrier(n)
     unexpected: list[BaseException] = []
@@ -115,7 +116,9 @@ def test_concurrent_submissions_for_one_model_leave_one_pending(migrated_url):
     def submit(i: int) -> None:
         barrier.wait(timeout=30)
         try:
-            svc.submit(builders.submission(model_version=str(i), staging_run_id=f"run-{i}"))
+            svc.commands.submit(
+                builders.submission(model_version=str(i), staging_run_id=f"run-{i}")
+            )
         except BaseException as exc:  # reported below
             unexpected.append(exc)
 
@@ -127,6 +130,8 @@ def test_concurrent_submissions_for_one_model_leave_one_pending(migrated_url):
     assert unexpected == []
     from bot.ports import RequestFilter
 
-    states = Counter(r.state.value for r in svc.search(RequestFilter(model="iris-classifier")))
+    states = Counter(
+        r.state.value for r in svc.queries.search(RequestFilter(model="iris-classifier"))
+    )
     assert states == {"pending": 1, "superseded": n - 1}
     engine.dispose()

@@ -12,7 +12,8 @@ import pytest
 from bot.domain.effects import CHAT_NOTICE, LOG_DECISION
 from bot.domain.model import VoteKind
 from bot.ports import OutboxItem, PermanentEffectError
-from bot.service.approvals import ApprovalService, Identity
+from bot.service import Services
+from bot.service.identity import Identity
 from bot.service.outbox import OutboxDispatcher, RetryPolicy
 from tests import builders
 
@@ -32,8 +33,8 @@ class Recorder:
 
 
 @pytest.fixture
-def svc(service: ApprovalService) -> ApprovalService:
-    service.apply(builders.directory())
+def svc(service: Services) -> Services:
+    service.admin.apply(builders.directory())
     return service
 
 
@@ -54,9 +55,9 @@ def states(svc) -> Counter:
 
 
 def approve(svc) -> str:
-    rid = svc.submit(builders.submission()).request.id
-    svc.vote(rid, Identity("cli", "bob"), VoteKind.APPROVE)
-    svc.vote(rid, Identity("cli", "carol"), VoteKind.APPROVE)
+    rid = svc.commands.submit(builders.submission()).request.id
+    svc.commands.vote(rid, Identity("cli", "bob"), VoteKind.APPROVE)
+    svc.commands.vote(rid, Identity("cli", "carol"), VoteKind.APPROVE)
     return rid
 
 
@@ -122,13 +123,13 @@ def test_permanent_error_dead_letters_at_once(svc):
 
 def test_no_handler_is_a_dead_letter_not_a_crash(svc):
     d = dispatcher(svc, {})
-    svc.submit(builders.submission())
+    svc.commands.submit(builders.submission())
     report = asyncio.run(d.deliver_due())
     assert len(report.dead) == 1
 
 
 def test_a_crashed_deliverers_claim_runs_out_and_is_retaken(svc, clock):
-    svc.submit(builders.submission())
+    svc.commands.submit(builders.submission())
     with svc.uow() as uow:
         claimed = uow.outbox.claim(
             clock.now(),
@@ -154,7 +155,7 @@ def test_a_crashed_deliverers_claim_runs_out_and_is_retaken(svc, clock):
 
 def test_two_dispatchers_never_deliver_the_same_row(svc):
     for v in range(6):
-        svc.submit(builders.submission(model_version=str(v), staging_run_id=f"s{v}"))
+        svc.commands.submit(builders.submission(model_version=str(v), staging_run_id=f"s{v}"))
     rec = Recorder()
     d1, d2 = dispatcher(svc, {"*": rec}), dispatcher(svc, {"*": rec})
 

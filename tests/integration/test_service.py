@@ -8,8 +8,9 @@ from bot.domain import errors
 from bot.domain.effects import ARCHIVE_CHALLENGER, CHAT_POST, LAUNCH_PROMOTION, LOG_DECISION
 from bot.domain.model import State, VoteKind
 from bot.ports import RequestFilter
-from bot.service.approvals import ApprovalService, Identity
+from bot.service import Services
 from bot.service.config import parse_config
+from bot.service.identity import Identity
 from tests import builders
 
 
@@ -18,54 +19,54 @@ def cli(name: str) -> Identity:
 
 
 @pytest.fixture
-def svc(service: ApprovalService) -> ApprovalService:
-    service.apply(builders.directory())
+def svc(service: Services) -> Services:
+    service.admin.apply(builders.directory())
     return service
 
 
-def outbox(svc: ApprovalService, kind: str | None = None) -> list:
+def outbox(svc: Services, kind: str | None = None) -> list:
     with svc.uow() as uow:
         items = uow.outbox.items(limit=1000)
     return [i for i in items if kind is None or i.kind == kind]
 
 
-def events(svc: ApprovalService, request_id: str) -> list[str]:
+def events(svc: Services, request_id: str) -> list[str]:
     with svc.uow() as uow:
         return [r.kind for r in uow.audit.records(request_id)]
 
 
 def test_submit_is_idempotent_on_model_version_and_staging_run(svc):
-    first = svc.submit(builders.submission())
-    again = svc.submit(builders.submission())
+    first = svc.commands.submit(builders.submission())
+    again = svc.commands.submit(builders.submission())
     assert first.created and not again.created
     assert again.request.id == first.request.id
     assert [i.kind for i in outbox(svc)] == [CHAT_POST]
 
 
 def test_newer_request_supersedes_older_pending_one(svc, clock):
-    old = svc.submit(builders.submission(model_version="3", staging_run_id="s1")).request
+    old = svc.commands.submit(builders.submission(model_version="3", staging_run_id="s1")).request
     clock.advance(minutes=5)
-    new = svc.submit(builders.submission(model_version="4", staging_run_id="s2"))
+    new = svc.commands.submit(builders.submission(model_version="4", staging_run_id="s2"))
     assert new.superseded == (old.id,)
-    assert svc.get(old.id).state is State.SUPERSEDED
-    assert svc.get(new.request.id).is_pending
+    assert svc.queries.get(old.id).state is State.SUPERSEDED
+    assert svc.queries.get(new.request.id).is_pending
     assert "superseded" in events(svc, old.id)
 
 
 def test_submit_without_policy_is_refused(service):
     with pytest.raises(errors.InvalidRequest, match="no policy for model 'iris-classifier'"):
-        service.submit(builders.submission())
+        service.commands.submit(builders.submission())
 
 
 def test_full_approval_writes_votes_audit_and_effects(svc, clock):
-    rid = svc.submit(builders.submission()).request.id
+    rid = svc.commands.submit(builders.submission()).request.id
     clock.advance(minutes=1)
-    first = svc.vote(rid, Identity("slack", "U02BOB"), VoteKind.APPROVE)
+    first = svc.commands.vote(rid, Identity("slack", "U02BOB"), VoteKind.APPROVE)
     assert not first.decided
     clock.advance(minutes=1)
-    done = svc.vote(rid, Identity("telegram", "1003"), VoteKind.APPROVE, comment="lgtm")
+    done = svc.commands.vote(rid, Identity("telegram", "1003"), VoteKind.APPROVE, comment="lgtm")
     assert done.decided and done.request.state is State.APPROVED
-    stored = svc.get(rid)
+    stored = svc.queries.get(rid)
     assert [(v.person, v.channel) for v in stored.votes] == [
         ("bob", "slack"),
         ("carol", "telegram"),
@@ -73,13 +74,13 @@ def test_full_approval_writes_votes_audit_and_effects(svc, clock):
     assert events(svc, rid) == ["submitted", "voted", "voted", "decided"]
     kinds = [i.kind for i in outbox(svc)]
     assert kinds.count(LOG_DECISION) == 1 and kinds.count(LAUNCH_PROMOTION) == 1
-    assert svc.verify_audit()[1] is None
+    assert svc.admin.verify_audit()[1] is None
 
 
 def test_reject_archives_the_challenger(svc):
-    rid = svc.submit(builders.submission()).request.id
-    svc.vote(rid, cli("carol"), VoteKind.REJECT, comment="latency too close to the limit")
-    r = svc.get(rid)
+    rid = svc.commands.submit(builders.submission()).request.id
+    svc.commands.vote(rid, cli("carol"), VoteKind.REJECT, comment="latency too close to the limit")
+    r = svc.queries.get(rid)
     assert r.state is State.REJECTED and r.reason == "latency too close to the limit"
     assert [i.payload["alias"] for i in outbox(svc, ARCHIVE_CHALLENGER)] == ["rejected"]
 
@@ -95,66 +96,68 @@ def test_reject_archives_the_challenger(svc):
     ],
 )
 def test_refusals_write_nothing_from_the_cli(svc, who, vote, comment, error):
-    rid = svc.submit(builders.submission()).request.id
+    rid = svc.commands.submit(builders.submission()).request.id
     before = (events(svc, rid), len(outbox(svc)))
     with pytest.raises(error):
-        svc.vote(rid, who, vote, comment=comment, record_denial=False)
+        svc.commands.vote(rid, who, vote, comment=comment, record_denial=False)
     assert (events(svc, rid), len(outbox(svc))) == before
-    assert svc.get(rid).votes == []
+    assert svc.queries.get(rid).votes == []
 
 
 def test_chat_refusal_leaves_a_denied_event_only(svc):
-    rid = svc.submit(builders.submission()).request.id
+    rid = svc.commands.submit(builders.submission()).request.id
     with pytest.raises(errors.NotEligible):
-        svc.vote(rid, Identity("slack", "U04DAVE"), VoteKind.APPROVE)
+        svc.commands.vote(rid, Identity("slack", "U04DAVE"), VoteKind.APPROVE)
     assert events(svc, rid) == ["submitted", "denied"]
-    assert svc.get(rid).votes == []
-    assert svc.verify_audit()[1] is None
+    assert svc.queries.get(rid).votes == []
+    assert svc.admin.verify_audit()[1] is None
 
 
 def test_double_vote_and_vote_after_decision(svc):
-    rid = svc.submit(builders.submission()).request.id
-    svc.vote(rid, cli("bob"), VoteKind.APPROVE)
+    rid = svc.commands.submit(builders.submission()).request.id
+    svc.commands.vote(rid, cli("bob"), VoteKind.APPROVE)
     with pytest.raises(errors.AlreadyVoted):
-        svc.vote(rid, cli("bob"), VoteKind.APPROVE)
-    svc.vote(rid, cli("carol"), VoteKind.APPROVE)
+        svc.commands.vote(rid, cli("bob"), VoteKind.APPROVE)
+    svc.commands.vote(rid, cli("carol"), VoteKind.APPROVE)
     with pytest.raises(errors.AlreadyDecided, match="already approved"):
-        svc.vote(rid, cli("alice"), VoteKind.REJECT, comment="too late")
-    assert len(svc.get(rid).votes) == 2
+        svc.commands.vote(rid, cli("alice"), VoteKind.REJECT, comment="too late")
+    assert len(svc.queries.get(rid).votes) == 2
 
 
 def test_unknown_request(svc):
     with pytest.raises(errors.UnknownRequest, match="'nope'"):
-        svc.vote("nope", cli("bob"), VoteKind.APPROVE)
+        svc.commands.vote("nope", cli("bob"), VoteKind.APPROVE)
     with pytest.raises(errors.UnknownRequest):
-        svc.get("nope")
+        svc.queries.get("nope")
 
 
 def test_removing_a_person_from_a_group_removes_eligibility_from_then_on(svc):
-    rid = svc.submit(builders.submission()).request.id
-    svc.vote(rid, cli("bob"), VoteKind.APPROVE)
+    rid = svc.commands.submit(builders.submission()).request.id
+    svc.commands.vote(rid, cli("bob"), VoteKind.APPROVE)
     cfg = builders.config_dict(groups={"ml-leads": ["alice"], "sre": ["carol", "erin"]})
     cfg["people"]["erin"] = {"slack": "U05ERIN"}
-    svc.apply(parse_config(cfg))
+    svc.admin.apply(parse_config(cfg))
     # bob's earlier vote still counts (he was eligible when he cast it) ...
-    assert [v.person for v in svc.get(rid).votes] == ["bob"]
-    rid2 = svc.submit(builders.submission(model_version="9", staging_run_id="s9")).request.id
+    assert [v.person for v in svc.queries.get(rid).votes] == ["bob"]
+    rid2 = svc.commands.submit(
+        builders.submission(model_version="9", staging_run_id="s9")
+    ).request.id
     # ... but he can no longer vote.
     with pytest.raises(errors.NotEligible):
-        svc.vote(rid2, cli("bob"), VoteKind.APPROVE, record_denial=False)
+        svc.commands.vote(rid2, cli("bob"), VoteKind.APPROVE, record_denial=False)
 
 
 def test_scan_expires_reminds_and_escalates_once(svc, clock):
-    rid = svc.submit(builders.submission()).request.id
-    assert svc.scan_due().reminded == []
+    rid = svc.commands.submit(builders.submission()).request.id
+    assert svc.commands.scan_due().reminded == []
     clock.advance(hours=12)
-    assert svc.scan_due().reminded == [rid]
-    assert svc.scan_due().reminded == []
+    assert svc.commands.scan_due().reminded == [rid]
+    assert svc.commands.scan_due().reminded == []
     clock.advance(hours=12)
-    assert svc.scan_due().escalated == [rid]
+    assert svc.commands.scan_due().escalated == [rid]
     clock.advance(hours=24)
-    assert svc.scan_due().expired == [rid]
-    r = svc.get(rid)
+    assert svc.commands.scan_due().expired == [rid]
+    r = svc.queries.get(rid)
     assert r.state is State.EXPIRED and r.decided_by == "system:deadline"
     assert events(svc, rid) == [
         "submitted",
@@ -172,42 +175,42 @@ def test_search_filters_and_pages(svc, clock):
     for v in range(5):
         clock.advance(minutes=1)
         ids.append(
-            svc.submit(
+            svc.commands.submit(
                 builders.submission(
                     model_name=f"m{v % 2}", model_version=str(v), staging_run_id=f"s{v}"
                 )
             ).request.id
         )
-    svc.vote(ids[4], cli("carol"), VoteKind.REJECT, comment="no")
-    assert [r.id for r in svc.search(RequestFilter(model="m0"))] == [ids[0], ids[2], ids[4]]
-    assert [r.id for r in svc.search(RequestFilter(decision="rejected"))] == [ids[4]]
-    assert [r.id for r in svc.search(RequestFilter(decision="pending"))] == [ids[3]]
-    assert [r.id for r in svc.search(RequestFilter(approver="carol"))] == [ids[4]]
-    page = svc.search(RequestFilter(limit=2))
-    nxt = svc.search(RequestFilter(limit=2, after_id=(page[-1].created_at, page[-1].id)))
+    svc.commands.vote(ids[4], cli("carol"), VoteKind.REJECT, comment="no")
+    assert [r.id for r in svc.queries.search(RequestFilter(model="m0"))] == [ids[0], ids[2], ids[4]]
+    assert [r.id for r in svc.queries.search(RequestFilter(decision="rejected"))] == [ids[4]]
+    assert [r.id for r in svc.queries.search(RequestFilter(decision="pending"))] == [ids[3]]
+    assert [r.id for r in svc.queries.search(RequestFilter(approver="carol"))] == [ids[4]]
+    page = svc.queries.search(RequestFilter(limit=2))
+    nxt = svc.queries.search(RequestFilter(limit=2, after_id=(page[-1].created_at, page[-1].id)))
     assert [r.id for r in page + nxt] == ids[:4]
 
 
 def test_tokens_are_stored_hashed(svc):
-    token = svc.create_token("staging-pipeline")
-    assert svc.authenticate(token) == "staging-pipeline"
-    assert svc.authenticate(token + "x") is None
+    token = svc.admin.create_token("staging-pipeline")
+    assert svc.admin.authenticate(token) == "staging-pipeline"
+    assert svc.admin.authenticate(token + "x") is None
     with svc.uow() as uow:
         assert uow.tokens.find(token) is None, "the raw token is not what is stored"
     with pytest.raises(errors.InvalidRequest, match="already exists"):
-        svc.create_token("staging-pipeline")
+        svc.admin.create_token("staging-pipeline")
 
 
 def test_apply_twice_changes_nothing(svc):
-    assert svc.apply(builders.directory()) == []
+    assert svc.admin.apply(builders.directory()) == []
 
 
 def test_request_still_expires_after_its_policy_is_removed(svc, clock):
-    rid = svc.submit(builders.submission()).request.id
-    svc.apply(parse_config(builders.config_dict(policies=[])))
+    rid = svc.commands.submit(builders.submission()).request.id
+    svc.admin.apply(parse_config(builders.config_dict(policies=[])))
     clock.advance(hours=49)
-    assert svc.scan_due().expired == [rid]
-    assert svc.get(rid).state.value == "expired"
+    assert svc.commands.scan_due().expired == [rid]
+    assert svc.queries.get(rid).state.value == "expired"
 
 
 def test_search_newest_first_and_decided_only(svc, clock):
@@ -215,11 +218,11 @@ def test_search_newest_first_and_decided_only(svc, clock):
     for v in range(4):
         clock.advance(minutes=1)
         ids.append(
-            svc.submit(
+            svc.commands.submit(
                 builders.submission(model_name=f"n{v}", model_version="1", staging_run_id=f"n{v}")
             ).request.id
         )
-    svc.vote(ids[1], cli("carol"), VoteKind.REJECT, comment="no")
-    newest = svc.search(RequestFilter(newest_first=True, limit=2))
+    svc.commands.vote(ids[1], cli("carol"), VoteKind.REJECT, comment="no")
+    newest = svc.queries.search(RequestFilter(newest_first=True, limit=2))
     assert [r.id for r in newest] == [ids[3], ids[2]]
-    assert [r.id for r in svc.search(RequestFilter(decided=True))] == [ids[1]]
+    assert [r.id for r in svc.queries.search(RequestFilter(decided=True))] == [ids[1]]

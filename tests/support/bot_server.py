@@ -12,7 +12,7 @@ from subprocess import Popen
 from bot.adapters.db import SqlUnitOfWorkFactory, make_engine
 from bot.adapters.db.migrate import upgrade
 from bot.ports import Clock
-from bot.service.approvals import ApprovalService
+from bot.service import Services, build_services
 from tests import builders
 from tests.support.processes import free_port, http_responds, running_process
 
@@ -28,11 +28,11 @@ class BotServer:
 
 
 @contextmanager
-def service_for(db_url: str, clock: Clock | None = None) -> Iterator[ApprovalService]:
+def service_for(db_url: str, clock: Clock | None = None) -> Iterator[Services]:
     """The service over a database that a server process uses too (engine closed after)."""
     engine = make_engine(db_url)
     try:
-        yield ApprovalService(SqlUnitOfWorkFactory(engine), clock=clock, channels=("console",))
+        yield build_services(SqlUnitOfWorkFactory(engine), clock=clock, channels=("console",))
     finally:
         engine.dispose()
 
@@ -41,7 +41,7 @@ def prepare_database(db_url: str) -> None:
     """Migrate and apply the example config, as `make run` does."""
     upgrade(db_url)
     with service_for(db_url) as svc:
-        svc.apply(builders.directory())
+        svc.admin.apply(builders.directory())
 
 
 def serve_command(port: int) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.bootstrap import Container
+from bot.service.outbox import Delivery
 
 
 class CountingDispatcher:
@@ -25,13 +25,7 @@ class CountingDispatcher:
 def test_many_kicks_run_one_pass_at_a_time_and_one_more_after():
     async def scenario() -> CountingDispatcher:
         d = CountingDispatcher()
-        c = Container(
-            settings=None,
-            engine=None,
-            service=None,  # type: ignore[arg-type]
-            dispatcher=d,
-            metrics=None,
-        )  # type: ignore[arg-type]
+        c = Delivery(d)
         c.loop = asyncio.get_running_loop()
         for _ in range(20):
             c.kick()

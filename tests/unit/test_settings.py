@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from bot.bootstrap import channels_for
+from bot.adapters.registry import message_channels as channels_for
 from bot.settings import Settings
 
 

@@ -16,6 +16,7 @@ from bot.domain import errors
 from bot.domain.audit import AuditRecord
 from bot.domain.model import ApprovalRequest, Policy
 from bot.ports import RequestFilter
+from bot.service.queries import Queries
 
 STYLE = """
 body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1d232a;
@@ -81,78 +82,98 @@ def _history(records: list[AuditRecord]) -> str:
     return f"<table><tr><th></th><th>at</th><th>event</th><th>by</th></tr>{rows}</table>"
 
 
-def mount(app: FastAPI, service: Any) -> None:
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index() -> HTMLResponse:
-        pending = service.pending()
-        recent = service.search(RequestFilter(decided=True, newest_first=True, limit=25))
+def _rows(items: list[ApprovalRequest]) -> str:
+    return "".join(
+        f"<tr><td><a href='/requests/{escape(r.id)}'><code>{escape(r.id)}</code></a></td>"
+        f"<td>{escape(r.model_name)} v{escape(r.model_version)}</td><td>{_state(r)}</td>"
+        f"<td>{escape(r.requested_by)}</td><td>{_ts(r.deadline_at)}</td>"
+        f"<td>{escape(r.decided_by or '–')}</td></tr>"
+        for r in items
+    )
 
-        def rows(items: list[ApprovalRequest]) -> str:
-            return "".join(
-                f"<tr><td><a href='/requests/{escape(r.id)}'><code>{escape(r.id)}</code></a></td>"
-                f"<td>{escape(r.model_name)} v{escape(r.model_version)}</td><td>{_state(r)}</td>"
-                f"<td>{escape(r.requested_by)}</td><td>{_ts(r.deadline_at)}</td>"
-                f"<td>{escape(r.decided_by or '–')}</td></tr>"
-                for r in items
-            )
 
-        head = (
-            "<tr><th>id</th><th>model</th><th>state</th><th>requested by</th>"
-            "<th>deadline</th><th>decided by</th></tr>"
-        )
-        body = "<h1>Pending approvals</h1>"
-        body += (
-            f"<table>{head}{rows(pending)}</table>"
-            if pending
-            else "<p class=muted>Nothing is waiting for a decision.</p>"
-        )
-        body += "<h2>Recent decisions</h2>"
-        body += (
-            f"<table>{head}{rows(recent)}</table>"
-            if recent
-            else "<p class=muted>No decisions yet.</p>"
-        )
-        body += (
-            "<p class=muted>Vote from Slack, Telegram or the CLI "
-            "(<code>approval-bot approve ID --as PERSON</code>).</p>"
-        )
-        return _page("Approvals", body)
+_HEAD = (
+    "<tr><th>id</th><th>model</th><th>state</th><th>requested by</th>"
+    "<th>deadline</th><th>decided by</th></tr>"
+)
 
-    @app.get("/requests/{request_id}", response_class=HTMLResponse, include_in_schema=False)
-    def request_page(request_id: str) -> HTMLResponse:
-        try:
-            r, policy = service.get_with_policy(request_id)
-        except errors.UnknownRequest:
-            resp = _page("Not found", f"<h1>No request {escape(request_id)}</h1>")
-            resp.status_code = 404
-            return resp
-        history = service.history([r])[r.id]
-        links = "".join(
-            f"<li><a href='{escape(url)}' rel=noopener>{escape(name)}</a></li>"
-            for name, url in r.links.items()
-            if url.startswith(("http://", "https://"))
+
+def index(queries: Queries) -> HTMLResponse:
+    """Pending requests, then the latest decisions."""
+    pending = queries.pending()
+    recent = queries.search(RequestFilter(decided=True, newest_first=True, limit=25))
+    body = "<h1>Pending approvals</h1>"
+    body += (
+        f"<table>{_HEAD}{_rows(pending)}</table>"
+        if pending
+        else "<p class=muted>Nothing is waiting for a decision.</p>"
+    )
+    body += "<h2>Recent decisions</h2>"
+    body += (
+        f"<table>{_HEAD}{_rows(recent)}</table>"
+        if recent
+        else "<p class=muted>No decisions yet.</p>"
+    )
+    body += (
+        "<p class=muted>Vote from Slack, Telegram or the CLI "
+        "(<code>approval-bot approve ID --as PERSON</code>).</p>"
+    )
+    return _page("Approvals", body)
+
+
+def request_page(queries: Queries, request_id: str) -> HTMLResponse:
+    """One request: gates, rules, votes, decision, links and history."""
+    try:
+        r, policy = queries.get_with_policy(request_id)
+    except errors.UnknownRequest:
+        resp = _page("Not found", f"<h1>No request {escape(request_id)}</h1>")
+        resp.status_code = 404
+        return resp
+    history = queries.history([r])[r.id]
+    links = "".join(
+        f"<li><a href='{escape(url)}' rel=noopener>{escape(name)}</a></li>"
+        for name, url in r.links.items()
+        if url.startswith(("http://", "https://"))
+    )
+    votes = (
+        "".join(
+            f"<li>{escape(v.person)} <b>{escape(v.vote.value)}</b> via {escape(v.channel)} at "
+            f"{_ts(v.at)}{' — ' + escape(v.comment) if v.comment else ''}</li>"
+            for v in r.votes
         )
-        votes = (
-            "".join(
-                f"<li>{escape(v.person)} <b>{escape(v.vote.value)}</b> via {escape(v.channel)} at "
-                f"{_ts(v.at)}{' — ' + escape(v.comment) if v.comment else ''}</li>"
-                for v in r.votes
-            )
-            or "<li class=muted>none yet</li>"
-        )
-        decided = (
-            f"<p>Decided <b>{escape(str(r.decision))}</b> by {escape(r.decided_by or '')}"
-            f" at {_ts(r.decided_at)}: {escape(r.reason or '')}</p>"
-            if r.decided_at
-            else f"<p>Deadline {_ts(r.deadline_at)}</p>"
-        )
-        body = (
-            f"<h1>{escape(r.model_name)} v{escape(r.model_version)} {_state(r)}</h1>"
-            f"<p class=muted>request <code>{escape(r.id)}</code>, requested by "
-            f"{escape(r.requested_by)} at {_ts(r.created_at)}</p>{decided}"
-            f"<h2>Gates</h2>{_gates(r)}<h2>Rules</h2>{_rules(r, policy)}"
-            f"<h2>Votes</h2><ul>{votes}</ul>"
-            + (f"<h2>Links</h2><ul>{links}</ul>" if links else "")
-            + f"<h2>History</h2>{_history(history)}"
-        )
-        return _page(f"{r.model_name} v{r.model_version}", body)
+        or "<li class=muted>none yet</li>"
+    )
+    decided = (
+        f"<p>Decided <b>{escape(str(r.decision))}</b> by {escape(r.decided_by or '')}"
+        f" at {_ts(r.decided_at)}: {escape(r.reason or '')}</p>"
+        if r.decided_at
+        else f"<p>Deadline {_ts(r.deadline_at)}</p>"
+    )
+    body = (
+        f"<h1>{escape(r.model_name)} v{escape(r.model_version)} {_state(r)}</h1>"
+        f"<p class=muted>request <code>{escape(r.id)}</code>, requested by "
+        f"{escape(r.requested_by)} at {_ts(r.created_at)}</p>{decided}"
+        f"<h2>Gates</h2>{_gates(r)}<h2>Rules</h2>{_rules(r, policy)}"
+        f"<h2>Votes</h2><ul>{votes}</ul>"
+        + (f"<h2>Links</h2><ul>{links}</ul>" if links else "")
+        + f"<h2>History</h2>{_history(history)}"
+    )
+    return _page(f"{r.model_name} v{r.model_version}", body)
+
+
+def mount(app: FastAPI, queries: Queries) -> None:
+    """The pages, as plain ``def`` routes (FastAPI runs them in worker threads)."""
+
+    def index_route() -> HTMLResponse:
+        return index(queries)
+
+    def request_route(request_id: str) -> HTMLResponse:
+        return request_page(queries, request_id)
+
+    app.add_api_route("/", index_route, response_class=HTMLResponse, include_in_schema=False)
+    app.add_api_route(
+        "/requests/{request_id}",
+        request_route,
+        response_class=HTMLResponse,
+        include_in_schema=False,
+    )

@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from bot.adapters.db.engine import make_engine, normalise_url
 
@@ -43,3 +43,15 @@ def current_revision(engine: Engine) -> str | None:
 
 def at_head(engine: Engine) -> bool:
     return current_revision(engine) == head_revision()
+
+
+def readiness_problem(engine: Engine) -> str | None:
+    """Why this database cannot serve requests now, or None when it can."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        if not at_head(engine):
+            return "database is not at the migration head: run `approval-bot migrate`"
+    except Exception as exc:  # any database error means not ready
+        return f"database unreachable: {type(exc).__name__}"
+    return None

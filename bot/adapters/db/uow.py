@@ -6,14 +6,12 @@ from types import TracebackType
 
 from sqlalchemy import Connection, Engine
 
-from bot.adapters.db.repositories import (
-    SqlAuditLog,
-    SqlChatMessages,
-    SqlDirectoryRepository,
-    SqlOutbox,
-    SqlRequestRepository,
-    SqlTokenRepository,
-)
+from bot.adapters.db.audit import SqlAuditLog
+from bot.adapters.db.chat import SqlChatMessageRepository
+from bot.adapters.db.directory import SqlDirectoryRepository
+from bot.adapters.db.outbox import SqlOutbox
+from bot.adapters.db.requests import SqlRequestRepository
+from bot.adapters.db.tokens import SqlTokenRepository
 
 
 class SqlUnitOfWork:
@@ -22,7 +20,7 @@ class SqlUnitOfWork:
     audit: SqlAuditLog
     outbox: SqlOutbox
     tokens: SqlTokenRepository
-    chat: SqlChatMessages
+    chat: SqlChatMessageRepository
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -36,7 +34,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditLog(self._conn)
         self.outbox = SqlOutbox(self._conn)
         self.tokens = SqlTokenRepository(self._conn)
-        self.chat = SqlChatMessages(self._conn)
+        self.chat = SqlChatMessageRepository(self._conn)
         return self
 
     def __exit__(

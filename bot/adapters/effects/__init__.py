@@ -1,6 +1,6 @@
-"""Effect handlers that need no external system: logging, console, webhook."""
+"""Effect handlers that need no external system: logging, webhook."""
 
-from bot.adapters.effects.basic import ConsoleChannel, LoggingHandler
+from bot.adapters.effects.basic import LoggingHandler
 from bot.adapters.effects.webhook import WebhookHandler
 
-__all__ = ["ConsoleChannel", "LoggingHandler", "WebhookHandler"]
+__all__ = ["LoggingHandler", "WebhookHandler"]

@@ -1,4 +1,4 @@
-"""Handlers for effects whose systems are not configured, and for the console."""
+"""The stand-in for an effect system that is not configured: logs what would have happened."""
 
 from __future__ import annotations
 
@@ -21,10 +21,3 @@ class LoggingHandler:
         )
         log.info("effect %s for %s (no handler configured: logged only)", item.kind, what)
         return "logged"
-
-
-class ConsoleChannel:
-    """The web console reads requests from the database: nothing to push."""
-
-    async def deliver(self, item: OutboxItem, request: ApprovalRequest | None) -> str | None:
-        return "console shows it"

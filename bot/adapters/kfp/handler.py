@@ -8,7 +8,7 @@ from collections.abc import Callable
 from bot.domain.effects import LAUNCH_PROMOTION
 from bot.domain.model import ApprovalRequest, State
 from bot.ports import OutboxItem, PermanentEffectError, PromotionLauncher
-from bot.service.approvals import ApprovalService
+from bot.service.commands import Commands
 
 
 class LaunchPromotion:
@@ -22,12 +22,12 @@ class LaunchPromotion:
     def __init__(
         self,
         launcher: PromotionLauncher,
-        service: ApprovalService,
+        commands: Commands,
         *,
         after_start: Callable[[], None] | None = None,
     ) -> None:
         self.launcher = launcher
-        self.service = service
+        self.commands = commands
         self.after_start = after_start
 
     async def deliver(self, item: OutboxItem, request: ApprovalRequest | None) -> str | None:
@@ -37,7 +37,7 @@ class LaunchPromotion:
             run = f" (run {request.promotion_run_id})" if request.promotion_run_id else ""
             return f"request is {request.state.value}{run}: nothing to launch"
         run_id = await self.launcher.launch(request, item.key)
-        await asyncio.to_thread(self.service.promotion_started, request.id, run_id)
+        await asyncio.to_thread(self.commands.promotion_started, request.id, run_id)
         if self.after_start is not None:
             self.after_start()
         return f"promotion run {run_id} started"

@@ -1,4 +1,4 @@
-"""Wire the kfp adapter into a Container when its settings are present (called by bootstrap).
+"""Wire the kfp adapter when its settings are present (called by the registry).
 
 ``APPROVAL_BOT_LAUNCHER``:
 - ``kfp``: a remote KFP server (``KFP_HOST``; in a cluster it may be left unset).
@@ -20,7 +20,7 @@ from bot.domain.effects import LAUNCH_PROMOTION
 from bot.domain.errors import ConfigError
 
 if TYPE_CHECKING:
-    from bot.bootstrap import Container
+    from bot.adapters.wiring import Registry
     from bot.ports import PromotionLauncher
     from bot.settings import Settings
 
@@ -83,9 +83,9 @@ def make_launcher(settings: Settings) -> PromotionLauncher | None:
     )
 
 
-def wire(container: Container) -> None:
-    """Set ``container.launcher`` and register the ``kfp.launch_promotion`` handler."""
-    settings = container.settings
+def wire(registry: Registry) -> None:
+    """Set the launcher and register the ``kfp.launch_promotion`` handler."""
+    settings = registry.settings
     launcher = make_launcher(settings)
     if launcher is None:
         if settings.launcher.strip().lower() == "local":
@@ -96,11 +96,12 @@ def wire(container: Container) -> None:
                     "pipeline: approved requests stay approved, promotion launches are logged"
                 )
 
-            container.startups.append(explain)
+            registry.on_start(explain)
         return
     from bot.adapters.kfp.handler import LaunchPromotion
 
-    container.launcher = launcher
-    container.dispatcher.handlers[LAUNCH_PROMOTION] = LaunchPromotion(
-        launcher, container.service, after_start=container.kick
+    registry.set_launcher(launcher)
+    registry.add_effect_handler(
+        LAUNCH_PROMOTION,
+        LaunchPromotion(launcher, registry.services.commands, after_start=registry.kick),
     )

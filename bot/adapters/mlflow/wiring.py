@@ -1,22 +1,19 @@
-"""Wire the mlflow adapter into a Container when its settings are present (called by bootstrap).
+"""Wire the mlflow adapter when its settings are present (called by the registry).
 
 With ``MLFLOW_TRACKING_URI`` set, ``mlflow.log_decision`` and ``mlflow.archive_challenger`` go
-to MLflow; without it they fall through to the ``*`` handler (logged only, or the webhook).
+to MLflow; without it they fall through to the ``mlflow`` fallback (logged only) or the webhook.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from bot.adapters.wiring import Registry
 from bot.domain.effects import ARCHIVE_CHALLENGER, LOG_DECISION
-
-if TYPE_CHECKING:
-    from bot.bootstrap import Container
+from bot.domain.names import EventKind
 
 
-def wire(container: Container) -> None:
+def wire(registry: Registry) -> None:
     """Register the decision log and the challenger archive."""
-    settings = container.settings
+    settings = registry.settings
     if not settings.mlflow_tracking_uri:
         return
     from bot.adapters.mlflow.archive import AliasNames, ChallengerArchive
@@ -24,16 +21,20 @@ def wire(container: Container) -> None:
     from bot.adapters.mlflow.decisions import DecisionLog
 
     apply_http_defaults()
-    registry = Registry(settings.mlflow_tracking_uri)
-    service = container.service
-    handlers = container.dispatcher.handlers
-    handlers[LOG_DECISION] = DecisionLog(registry, experiment=settings.audit_experiment)
-    handlers[ARCHIVE_CHALLENGER] = ChallengerArchive(
-        registry,
+    mlflow = Registry(settings.mlflow_tracking_uri)
+    commands = registry.services.commands
+    registry.add_effect_handler(
+        LOG_DECISION, DecisionLog(mlflow, experiment=settings.audit_experiment)
+    )
+    archive = ChallengerArchive(
+        mlflow,
         aliases=AliasNames(
             challenger=settings.alias_challenger,
             rejected=settings.alias_rejected,
             archived=settings.alias_archived,
         ),
-        on_moved_on=lambda rid, data: service.record_event(rid, "challenger_moved_on", data),
+        on_moved_on=lambda rid, data: commands.record_event(
+            rid, EventKind.CHALLENGER_MOVED_ON, data
+        ),
     )
+    registry.add_effect_handler(ARCHIVE_CHALLENGER, archive)

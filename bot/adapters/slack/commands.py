@@ -7,7 +7,7 @@
     /approvals whoami               who the bot thinks you are, and your groups
     /approvals help                 this text
 
-Answers are ephemeral. ``execute`` blocks (it queries the service): run it in a
+Answers are ephemeral. ``execute`` blocks (it reads the database): run it in a
 worker thread.
 """
 
@@ -20,8 +20,10 @@ from bot.adapters.slack import blocks
 from bot.adapters.slack.blocks import esc, when
 from bot.adapters.slack.ids import COMMAND
 from bot.domain import errors
+from bot.domain.names import EventKind
 from bot.ports import RequestFilter
-from bot.service.approvals import ApprovalService, Identity
+from bot.service.identity import Identity
+from bot.service.queries import Queries
 
 HISTORY_DEFAULT = 10
 HISTORY_MAX = 50
@@ -78,7 +80,7 @@ def parse(text: str) -> Command:
 
 
 def execute(
-    service: ApprovalService,
+    queries: Queries,
     command: Command,
     who: Identity,
     synced_groups: frozenset[str] = frozenset(),
@@ -86,17 +88,17 @@ def execute(
     """Run a parsed command as ``who``; domain errors become a one-line answer."""
     try:
         if command.name == "pending":
-            return pending(service)
+            return pending(queries)
         if command.name == "show":
             assert command.request_id is not None
-            return show(service, command.request_id)
+            return show(queries, command.request_id)
         if command.name == "history":
-            return history(service, command.model, command.limit)
+            return history(queries, command.model, command.limit)
         if command.name == "audit":
             assert command.request_id is not None
-            return audit(service, command.request_id)
+            return audit(queries, command.request_id)
         if command.name == "whoami":
-            return whoami(service, who, synced_groups)
+            return whoami(queries, who, synced_groups)
     except errors.DomainError as exc:
         return Reply(f"⚠️ {esc(exc.message)}")
     if command.name == "help":
@@ -104,8 +106,8 @@ def execute(
     return Reply(f"{command.problem or 'Unknown command'}.\n{USAGE}")
 
 
-def pending(service: ApprovalService) -> Reply:
-    requests = service.pending()
+def pending(queries: Queries) -> Reply:
+    requests = queries.pending()
     if not requests:
         return Reply("Nothing is waiting for a decision. 🎉")
     lines = [f"*{len(requests)} pending request(s)*"]
@@ -118,16 +120,16 @@ def pending(service: ApprovalService) -> Reply:
     return Reply(blocks.clip("\n".join(lines)))
 
 
-def show(service: ApprovalService, request_id: str) -> Reply:
-    request, policy = service.get_with_policy(request_id)
+def show(queries: Queries, request_id: str) -> Reply:
+    request, policy = queries.get_with_policy(request_id)
     return Reply(
         blocks.message_text(request), blocks.request_blocks(request, policy, buttons=False)
     )
 
 
-def history(service: ApprovalService, model: str | None, limit: int) -> Reply:
+def history(queries: Queries, model: str | None, limit: int) -> Reply:
     # The filter sorts oldest first and has no "newest first": take the tail.
-    requests = service.search(RequestFilter(model=model, newest_first=True, limit=limit))
+    requests = queries.search(RequestFilter(model=model, newest_first=True, limit=limit))
     scope = f" of {esc(model)}" if model else ""
     if not requests:
         return Reply(f"No requests{scope} yet.")
@@ -142,9 +144,9 @@ def history(service: ApprovalService, model: str | None, limit: int) -> Reply:
     return Reply(blocks.clip("\n".join(lines)))
 
 
-def audit(service: ApprovalService, request_id: str) -> Reply:
-    request = service.get(request_id)
-    records = service.history([request])[request.id]
+def audit(queries: Queries, request_id: str) -> Reply:
+    request = queries.get(request_id)
+    records = queries.history([request])[request.id]
     lines = [
         f"*Audit trail of `{request.id}`* ({esc(request.model_name)} v{request.model_version})"
     ]
@@ -159,20 +161,20 @@ def audit(service: ApprovalService, request_id: str) -> Reply:
 
 
 def _summary(kind: str, data: dict[str, Any]) -> str:
-    if kind == "voted":
+    if kind == EventKind.VOTED:
         comment = f": {data['comment']}" if data.get("comment") else ""
         return f"{data.get('vote')}{comment}"
-    if kind == "denied":
+    if kind == EventKind.DENIED:
         return str(data.get("message") or data.get("why") or "")
-    if kind == "decided":
+    if kind == EventKind.DECIDED:
         return f"{data.get('decision')}: {data.get('reason') or ''}".rstrip(": ")
-    if kind in ("effect_delivered", "effect_failed"):
+    if kind in (EventKind.EFFECT_DELIVERED, EventKind.EFFECT_FAILED):
         return str(data.get("kind") or "")
     return ""
 
 
-def whoami(service: ApprovalService, who: Identity, synced_groups: frozenset[str]) -> Reply:
-    person, groups = service.whoami(who)
+def whoami(queries: Queries, who: Identity, synced_groups: frozenset[str]) -> Reply:
+    person, groups = queries.whoami(who)
     if person is None:
         return Reply(
             f"Your Slack user id is `{esc(who.value)}` and it is not enrolled: ask an admin "

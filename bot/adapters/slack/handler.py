@@ -19,11 +19,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.slack import blocks
 from bot.domain.effects import CHAT_NOTICE, CHAT_REMIND
 from bot.domain.model import ApprovalRequest
+from bot.domain.names import Channel
 from bot.ports import OutboxItem, PermanentEffectError
-from bot.service.approvals import ApprovalService
+from bot.service import Services
 
 log = logging.getLogger("bot.slack")
-CHANNEL = "slack"
+CHANNEL = Channel.SLACK.value
 
 # Errors that retrying cannot fix: dead-letter at once (and report it).
 PERMANENT = frozenset(
@@ -53,10 +54,11 @@ class SlackChatHandler:
     """EffectHandler for ``chat.*`` effects in the ``slack`` channel."""
 
     def __init__(
-        self, client: AsyncWebClient, service: ApprovalService, *, channel_id: str | None
+        self, client: AsyncWebClient, services: Services, *, channel_id: str | None
     ) -> None:
         self.client = client
-        self.service = service
+        self.queries = services.queries
+        self.chat = services.chat
         self.channel_id = channel_id
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -87,10 +89,10 @@ class SlackChatHandler:
 
     async def _show(self, request_id: str) -> str:
         """Post the message, or update it in place when it exists."""
-        request, policy = await asyncio.to_thread(self.service.get_with_policy, request_id)
+        request, policy = await asyncio.to_thread(self.queries.get_with_policy, request_id)
         text = blocks.message_text(request)
         body = blocks.request_blocks(request, policy)
-        ref = await asyncio.to_thread(self.service.chat_ref, request_id, CHANNEL)
+        ref = await asyncio.to_thread(self.chat.ref, request_id, CHANNEL)
         if ref is None:
             ref = await self._post(request_id, text, body)
             return f"posted {ref['channel']}/{ref['ts']}"
@@ -118,32 +120,32 @@ class SlackChatHandler:
             channel=self.channel_id, text=text, blocks=body, unfurl_links=False
         )
         ref = {"channel": str(response["channel"]), "ts": str(response["ts"])}
-        await asyncio.to_thread(self.service.save_chat_ref, request_id, CHANNEL, ref)
+        await asyncio.to_thread(self.chat.save, request_id, CHANNEL, ref)
         return ref
 
     async def _ensure_posted(self, request_id: str) -> dict[str, Any]:
-        ref = await asyncio.to_thread(self.service.chat_ref, request_id, CHANNEL)
+        ref = await asyncio.to_thread(self.chat.ref, request_id, CHANNEL)
         if ref is None:
             await self._show(request_id)
-            ref = await asyncio.to_thread(self.service.chat_ref, request_id, CHANNEL)
+            ref = await asyncio.to_thread(self.chat.ref, request_id, CHANNEL)
         assert ref is not None
         return ref
 
     # -- thread replies ----------------------------------------------------------
 
     async def _remind(self, payload: dict[str, Any], request_id: str) -> str:
-        request, policy = await asyncio.to_thread(self.service.get_with_policy, request_id)
+        request, policy = await asyncio.to_thread(self.queries.get_with_policy, request_id)
         if not request.is_pending:
             return f"no reminder: the request is {request.state.value}"
         event = str(payload.get("event") or "reminded")
-        directory = await asyncio.to_thread(self.service.directory)
+        directory = await asyncio.to_thread(self.queries.directory)
         usergroups = {g.name: g.slack_usergroup for g in directory.groups if g.slack_usergroup}
         escalate_to = payload.get("to") or (policy.escalate_to if policy else None)
         if event == "escalated" and escalate_to:
-            people = await asyncio.to_thread(self.service.group_people, str(escalate_to))
+            people = await asyncio.to_thread(self.queries.group_people, str(escalate_to))
             groups = [str(escalate_to)]
         else:
-            people = await asyncio.to_thread(self.service.people_to_remind, request_id)
+            people = await asyncio.to_thread(self.queries.people_to_remind, request_id)
             groups = [str(m.get("group")) for m in payload.get("missing") or ()]
         text = blocks.reminder_text(
             request,
@@ -162,7 +164,7 @@ class SlackChatHandler:
         return f"{event}: thread reply on {ref['ts']}"
 
     async def _notice(self, text: str, request_id: str) -> str:
-        ref = await asyncio.to_thread(self.service.chat_ref, request_id, CHANNEL)
+        ref = await asyncio.to_thread(self.chat.ref, request_id, CHANNEL)
         if ref is not None:
             await self.client.chat_postMessage(
                 channel=ref["channel"], thread_ts=ref["ts"], text=text

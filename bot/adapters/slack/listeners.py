@@ -3,6 +3,9 @@
 No rules here: who may vote, and on what, is the service's answer. The service
 blocks (database), so it runs in a worker thread; the message itself is updated
 by the outbox (``kick`` delivers at once), never from a listener.
+
+Each listener is a module-level function; ``register`` binds its dependencies
+(``deps``) and attaches it to the Bolt app.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial, update_wrapper
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -24,7 +28,9 @@ from bot.adapters.slack.ids import COMMAND, Action, Block, View
 from bot.adapters.slack.usergroups import UsergroupDirectory
 from bot.domain import errors
 from bot.domain.model import VoteKind
-from bot.service.approvals import ApprovalService, Identity
+from bot.domain.names import Channel
+from bot.service import Services
+from bot.service.identity import Identity
 
 log = logging.getLogger("bot.slack")
 # A view_submission must be answered within 3 s; past this budget the modal is
@@ -34,14 +40,14 @@ MODAL_ANSWER_BUDGET = 2.0
 
 @dataclass(frozen=True, slots=True)
 class Deps:
-    service: ApprovalService
+    services: Services
     usergroups: UsergroupDirectory
     kick: Callable[[], None]
 
 
 @dataclass(frozen=True, slots=True)
 class Click:
-    """A button click, translated."""
+    """A button click (or a modal submission), translated."""
 
     request_id: str
     user_id: str
@@ -60,6 +66,23 @@ def parse_click(body: dict[str, Any]) -> Click:
         message_ts=(body.get("message") or {}).get("ts") or container.get("message_ts"),
         trigger_id=body.get("trigger_id"),
     )
+
+
+def parse_modal(body: dict[str, Any], view: dict[str, Any]) -> tuple[Click, str | None]:
+    """The reject modal's submission: who, on which request (and message), and the reason."""
+    meta = blocks.modal_metadata(str(view.get("private_metadata") or ""))
+    values = (view.get("state") or {}).get("values") or {}
+    reason = ((values.get(Block.REASON.value) or {}).get(Block.REASON_INPUT.value) or {}).get(
+        "value"
+    )
+    click = Click(
+        request_id=str(meta.get("id") or ""),
+        user_id=str(body["user"]["id"]),
+        channel_id=meta.get("channel"),
+        message_ts=meta.get("ts"),
+        trigger_id=None,
+    )
+    return click, reason
 
 
 def explain(exc: errors.DomainError, user_id: str) -> str:
@@ -85,148 +108,172 @@ async def ignore_retries(
     return await next()
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
-    """Attach the listeners to ``app``."""
-    service = deps.service
+# -- helpers ----------------------------------------------------------------------------
 
-    async def vote(
-        request_id: str, user_id: str, kind: VoteKind, comment: str | None = None
-    ) -> errors.DomainError | None:
-        """Cast the vote; the refusal, if any, is returned for the caller to show."""
-        synced = await deps.usergroups.groups_of(user_id)
-        try:
-            await asyncio.to_thread(
-                service.vote,
-                request_id,
-                Identity("slack", user_id),
-                kind,
-                comment=comment,
-                extra_groups=synced,
-            )
-        except errors.DomainError as exc:
-            log.info("slack %s by %s on %s refused: %s", kind.value, user_id, request_id, exc)
-            return exc
-        deps.kick()  # the outbox updates the message in place, now
-        return None
 
-    async def tell(client: AsyncWebClient, channel: str | None, user: str, text: str) -> None:
-        if channel:
-            await client.chat_postEphemeral(channel=channel, user=user, text=text)
-        else:  # no channel to whisper in (e.g. a modal opened elsewhere): a direct message
-            await client.chat_postMessage(channel=user, text=text)
-
-    async def failed(client: AsyncWebClient, click: Click, what: str) -> None:
-        ref = secrets.token_hex(4)
-        log.exception("slack %s on %s failed (ref %s)", what, click.request_id, ref)
-        try:
-            await tell(
-                client,
-                click.channel_id,
-                click.user_id,
-                f"⚠️ Something went wrong; nothing was recorded (ref `{ref}`). Try again.",
-            )
-        except Exception:
-            log.exception("could not tell %s about ref %s", click.user_id, ref)
-
-    async def approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        """Approve button: vote as the Slack user who clicked; say why when refused."""
-        await ack()
-        click = parse_click(body)
-        try:
-            refused = await vote(click.request_id, click.user_id, VoteKind.APPROVE)
-            if refused is not None:
-                await tell(client, click.channel_id, click.user_id, explain(refused, click.user_id))
-        except Exception:
-            await failed(client, click, "approve")
-
-    async def reject(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        """Reject button: open the reason modal at once (the trigger id lives 3 s)."""
-        await ack()
-        click = parse_click(body)
-        try:
-            await client.views_open(
-                trigger_id=click.trigger_id,
-                view=blocks.reject_modal(
-                    click.request_id, channel=click.channel_id, ts=click.message_ts
-                ),
-            )
-        except Exception:
-            await failed(client, click, "reject")
-
-    async def reject_submitted(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        """Reject modal: vote with the reason; a refusal is shown next to the reason."""
-        meta = blocks.modal_metadata(str(view.get("private_metadata") or ""))
-        values = (view.get("state") or {}).get("values") or {}
-        reason = ((values.get(Block.REASON.value) or {}).get(Block.REASON_INPUT.value) or {}).get(
-            "value"
+async def vote(
+    deps: Deps, request_id: str, user_id: str, kind: VoteKind, comment: str | None = None
+) -> errors.DomainError | None:
+    """Cast the vote; the refusal, if any, is returned for the caller to show."""
+    synced = await deps.usergroups.groups_of(user_id)
+    try:
+        await asyncio.to_thread(
+            deps.services.commands.vote,
+            request_id,
+            Identity(Channel.SLACK, user_id),
+            kind,
+            comment=comment,
+            extra_groups=synced,
         )
-        click = Click(
-            request_id=str(meta.get("id") or ""),
-            user_id=str(body["user"]["id"]),
-            channel_id=meta.get("channel"),
-            message_ts=meta.get("ts"),
-            trigger_id=None,
+    except errors.DomainError as exc:
+        log.info("slack %s by %s on %s refused: %s", kind.value, user_id, request_id, exc)
+        return exc
+    deps.kick()  # the outbox updates the message in place, now
+    return None
+
+
+async def tell(client: AsyncWebClient, channel: str | None, user: str, text: str) -> None:
+    if channel:
+        await client.chat_postEphemeral(channel=channel, user=user, text=text)
+    else:  # no channel to whisper in (e.g. a modal opened elsewhere): a direct message
+        await client.chat_postMessage(channel=user, text=text)
+
+
+async def failed(client: AsyncWebClient, click: Click, what: str) -> None:
+    ref = secrets.token_hex(4)
+    log.exception("slack %s on %s failed (ref %s)", what, click.request_id, ref)
+    try:
+        await tell(
+            client,
+            click.channel_id,
+            click.user_id,
+            f"⚠️ Something went wrong; nothing was recorded (ref `{ref}`). Try again.",
         )
-        task = asyncio.create_task(vote(click.request_id, click.user_id, VoteKind.REJECT, reason))
-        done, _ = await asyncio.wait({task}, timeout=MODAL_ANSWER_BUDGET)
-        if not done:
-            await ack()  # close the modal in time; the outcome comes as a message
-        try:
-            refused = await task
-        except Exception:
-            if done:
-                await ack()
-            await failed(client, click, "reject")
-            return
-        if not done:
-            if refused is not None:
-                await tell(client, click.channel_id, click.user_id, explain(refused, click.user_id))
-            return
-        if refused is None:
-            await ack()
-        elif isinstance(refused, errors.AlreadyDecided | errors.AlreadyVoted):
-            await ack()
+    except Exception:
+        log.exception("could not tell %s about ref %s", click.user_id, ref)
+
+
+# -- listeners ----------------------------------------------------------------------------
+
+
+async def approve(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, *, deps: Deps
+) -> None:
+    """Approve button: vote as the Slack user who clicked; say why when refused."""
+    await ack()
+    click = parse_click(body)
+    try:
+        refused = await vote(deps, click.request_id, click.user_id, VoteKind.APPROVE)
+        if refused is not None:
             await tell(client, click.channel_id, click.user_id, explain(refused, click.user_id))
-        else:
-            await ack(
-                response_action="errors",
-                errors={Block.REASON.value: explain(refused, click.user_id)[:150]},
-            )
+    except Exception:
+        await failed(client, click, "approve")
 
-    async def approvals_command(
-        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
-    ) -> None:
-        """/approvals: ephemeral answers to queries."""
+
+async def reject(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    """Reject button: open the reason modal at once (the trigger id lives 3 s)."""
+    await ack()
+    click = parse_click(body)
+    try:
+        await client.views_open(
+            trigger_id=click.trigger_id,
+            view=blocks.reject_modal(
+                click.request_id, channel=click.channel_id, ts=click.message_ts
+            ),
+        )
+    except Exception:
+        await failed(client, click, "reject")
+
+
+async def reject_submitted(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    client: AsyncWebClient,
+    *,
+    deps: Deps,
+) -> None:
+    """Reject modal: vote with the reason; a refusal is shown next to the reason."""
+    click, reason = parse_modal(body, view)
+    task = asyncio.create_task(vote(deps, click.request_id, click.user_id, VoteKind.REJECT, reason))
+    done, _ = await asyncio.wait({task}, timeout=MODAL_ANSWER_BUDGET)
+    if not done:
+        await ack()  # close the modal in time; the outcome comes as a message
+    try:
+        refused = await task
+    except Exception:
+        if done:
+            await ack()
+        await failed(client, click, "reject")
+        return
+    if not done:
+        if refused is not None:
+            await tell(client, click.channel_id, click.user_id, explain(refused, click.user_id))
+        return
+    await answer_modal(ack, client, click, refused)
+
+
+async def answer_modal(
+    ack: AsyncAck, client: AsyncWebClient, click: Click, refused: errors.DomainError | None
+) -> None:
+    """Close the modal, or keep it open with the refusal next to the reason."""
+    if refused is None:
         await ack()
-        user_id = str(command["user_id"])
-        parsed = commands.parse(str(command.get("text") or ""))
-        try:
-            synced = (
-                await deps.usergroups.groups_of(user_id)
-                if parsed.name == "whoami"
-                else frozenset[str]()
-            )
-            reply = await asyncio.to_thread(
-                commands.execute, service, parsed, Identity("slack", user_id), synced
-            )
-        except Exception:
-            ref = secrets.token_hex(4)
-            log.exception("%s %s failed (ref %s)", COMMAND, parsed.name, ref)
-            reply = commands.Reply(f"⚠️ Something went wrong (ref `{ref}`). Try again.")
-        await respond(
-            text=reply.text,
-            blocks=reply.blocks or [blocks.section(reply.text)],
-            response_type="ephemeral",
+    elif isinstance(refused, errors.AlreadyDecided | errors.AlreadyVoted):
+        await ack()
+        await tell(client, click.channel_id, click.user_id, explain(refused, click.user_id))
+    else:
+        await ack(
+            response_action="errors",
+            errors={Block.REASON.value: explain(refused, click.user_id)[:150]},
         )
 
-    async def on_error(error: Exception, body: dict[str, Any]) -> None:
-        log.error("unhandled Slack payload %s: %r", body.get("type"), error, exc_info=error)
 
+async def approvals_command(
+    ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, *, deps: Deps
+) -> None:
+    """/approvals: ephemeral answers to queries."""
+    await ack()
+    user_id = str(command["user_id"])
+    parsed = commands.parse(str(command.get("text") or ""))
+    try:
+        synced = (
+            await deps.usergroups.groups_of(user_id)
+            if parsed.name == "whoami"
+            else frozenset[str]()
+        )
+        reply = await asyncio.to_thread(
+            commands.execute,
+            deps.services.queries,
+            parsed,
+            Identity(Channel.SLACK, user_id),
+            synced,
+        )
+    except Exception:
+        ref = secrets.token_hex(4)
+        log.exception("%s %s failed (ref %s)", COMMAND, parsed.name, ref)
+        reply = commands.Reply(f"⚠️ Something went wrong (ref `{ref}`). Try again.")
+    await respond(
+        text=reply.text,
+        blocks=reply.blocks or [blocks.section(reply.text)],
+        response_type="ephemeral",
+    )
+
+
+async def on_error(error: Exception, body: dict[str, Any]) -> None:
+    log.error("unhandled Slack payload %s: %r", body.get("type"), error, exc_info=error)
+
+
+def bind(listener: Callable[..., Awaitable[None]], deps: Deps) -> Callable[..., Awaitable[None]]:
+    """``listener`` with ``deps`` given; Bolt still sees (and injects) its other arguments."""
+    return update_wrapper(partial(listener, deps=deps), listener)
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    """Attach the listeners to ``app``, each bound to ``deps`` where it needs them."""
     app.use(ignore_retries)
-    app.action(Action.APPROVE.value)(approve)
+    app.action(Action.APPROVE.value)(bind(approve, deps))
     app.action(Action.REJECT.value)(reject)
-    app.view(View.REJECT.value)(reject_submitted)
-    app.command(COMMAND)(approvals_command)
+    app.view(View.REJECT.value)(bind(reject_submitted, deps))
+    app.command(COMMAND)(bind(approvals_command, deps))
     app.error(on_error)

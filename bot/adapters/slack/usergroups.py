@@ -15,7 +15,7 @@ from collections.abc import Callable
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.service.approvals import ApprovalService
+from bot.service.queries import Queries
 
 log = logging.getLogger("bot.slack.usergroups")
 
@@ -26,14 +26,14 @@ class UsergroupDirectory:
     def __init__(
         self,
         client: AsyncWebClient,
-        service: ApprovalService,
+        queries: Queries,
         *,
         ttl: float = 300.0,
         config_ttl: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
-        self.service = service
+        self.queries = queries
         self.ttl = ttl
         self.config_ttl = config_ttl
         self.clock = clock
@@ -54,7 +54,7 @@ class UsergroupDirectory:
         """(group name, Slack user group id) for each group that declares one."""
         now = self.clock()
         if self._synced is None or self._synced[0] <= now:
-            directory = await asyncio.to_thread(self.service.directory)
+            directory = await asyncio.to_thread(self.queries.directory)
             value = tuple(
                 (g.name, g.slack_usergroup) for g in directory.groups if g.slack_usergroup
             )

@@ -101,17 +101,17 @@ class SlackBot:
     # -- requests --------------------------------------------------------------
 
     def submit(self, **fields: Any) -> str:
-        result = self.container.service.submit(submission(**fields))
+        result = self.container.services.commands.submit(submission(**fields))
         self.container.kick()
         return result.request.id
 
     def message(self, request_id: str) -> dict[str, Any]:
         """The Slack message of a request, once the outbox has posted it."""
         eventually(
-            lambda: self.container.service.chat_ref(request_id, "slack"),
+            lambda: self.container.services.chat.ref(request_id, "slack"),
             f"the message of request {request_id} to be posted",
         )
-        ref = self.container.service.chat_ref(request_id, "slack")
+        ref = self.container.services.chat.ref(request_id, "slack")
         assert ref is not None
         return ref
 
@@ -184,7 +184,7 @@ class SlackBot:
 
 
 def block_actions(bot: SlackBot, action: Action, request_id: str, user: str) -> dict[str, Any]:
-    ref = bot.container.service.chat_ref(request_id, "slack") or {"channel": CHANNEL, "ts": "1.0"}
+    ref = bot.container.services.chat.ref(request_id, "slack") or {"channel": CHANNEL, "ts": "1.0"}
     return {
         "type": "block_actions",
         "team": {"id": TEAM, "domain": "acme"},
@@ -239,11 +239,9 @@ def running_bot(
 ) -> Iterator[SlackBot]:
     """The bot serving on a free port; with ``clock``, the service's time is the test's."""
     upgrade(db_url)
-    container = build(slack_settings(db_url, slack, **settings))
-    if clock is not None:
-        # Before the scheduler starts: a scan must never see two different clocks.
-        container.service.clock = clock
-    container.service.apply(directory())
+    # The clock is given before the scheduler starts: a scan never sees two different clocks.
+    container = build(slack_settings(db_url, slack, **settings), clock=clock)
+    container.services.admin.apply(directory())
     try:
         with serving(container) as url, httpx.Client(timeout=DEADLINE) as http:
             yield SlackBot(container, url, slack, http)

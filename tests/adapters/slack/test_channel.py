@@ -33,7 +33,7 @@ def test_reminders_escalation_and_expiry_in_the_thread(sqlite_url: str, slack: F
 
 
 def _reminders_escalation_and_expiry(bot: SlackBot, clock: FakeClock) -> None:
-    bot.container.service.apply(
+    bot.container.services.admin.apply(
         directory(
             policies=policy_patch(
                 deadline="4h", remind_every="1h", escalate_after="2h", escalate_to="sre"
@@ -70,7 +70,7 @@ def synced_bot(sqlite_url: str, slack: FakeSlack) -> Iterator[SlackBot]:
     with running_bot(sqlite_url, slack) as bot:
         groups = config_dict()["groups"]
         groups["sre"] = {"members": ["carol"], "slack_usergroup": "S0SRE"}
-        bot.container.service.apply(directory(groups=groups))
+        bot.container.services.admin.apply(directory(groups=groups))
         yield bot
 
 
@@ -85,7 +85,7 @@ def test_slack_user_group_members_count_for_the_synced_group(
     assert slack.calls("usergroups.users.list")[0]["usergroup"] == "S0SRE"
     synced_bot.click(Action.APPROVE, rid, BOB)
     synced_bot.wait_update(ref, lambda b: "Approved" in b, "the decision")
-    assert synced_bot.container.service.get(rid).state is State.APPROVED
+    assert synced_bot.container.services.queries.get(rid).state is State.APPROVED
     assert len(slack.calls("usergroups.users.list")) == 1  # cached
 
 
@@ -104,9 +104,11 @@ def test_a_failing_slack_api_never_loses_a_vote(bot: SlackBot, slack: FakeSlack)
     ref = bot.message(rid)
     slack.fail("chat.update", *[server_error() for _ in range(5)])
     bot.click(Action.APPROVE, rid, BOB)
-    eventually(lambda: bot.container.service.get(rid).votes, "bob's vote")
+    eventually(lambda: bot.container.services.queries.get(rid).votes, "bob's vote")
     bot.click(Action.APPROVE, rid, CAROL)
-    eventually(lambda: bot.container.service.get(rid).state is State.APPROVED, "the approval")
+    eventually(
+        lambda: bot.container.services.queries.get(rid).state is State.APPROVED, "the approval"
+    )
     # The outbox retries with backoff until Slack answers again.
     bot.wait_update(ref, lambda b: "Approved" in b, "the decided message")
 
@@ -122,11 +124,11 @@ def test_a_message_deleted_in_slack_is_logged_not_fatal(
         eventually(lambda: slack.attempts("chat.update"), "an attempt to update")
         eventually(lambda: _delivered_updates(bot, rid), "the update effect to be settled")
     assert "is gone (message_not_found)" in caplog.text
-    with bot.container.service.uow() as uow:
+    with bot.container.services.uow() as uow:
         assert not uow.outbox.items(state="dead")
 
 
 def _delivered_updates(bot: SlackBot, rid: str) -> bool:
-    with bot.container.service.uow() as uow:
+    with bot.container.services.uow() as uow:
         items = uow.outbox.items(state="delivered")
     return any(i.kind == "chat.update" and i.request_id == rid for i in items)

@@ -22,14 +22,14 @@ def test_forged_signature_is_refused(bot: SlackBot) -> None:
     rid = bot.submit()
     response = bot.click(Action.APPROVE, rid, BOB, secret="not-the-signing-secret")
     assert response.status_code == 401
-    assert bot.container.service.get(rid).votes == []
+    assert bot.container.services.queries.get(rid).votes == []
 
 
 def test_timestamp_older_than_five_minutes_is_refused(bot: SlackBot) -> None:
     rid = bot.submit()
     response = bot.click(Action.APPROVE, rid, BOB, timestamp=int(time.time()) - 6 * 60)
     assert response.status_code == 401
-    assert bot.container.service.get(rid).votes == []
+    assert bot.container.services.queries.get(rid).votes == []
 
 
 def test_redelivery_is_acknowledged_and_ignored(bot: SlackBot) -> None:
@@ -39,8 +39,8 @@ def test_redelivery_is_acknowledged_and_ignored(bot: SlackBot) -> None:
     assert response.status_code == 200
     # A later, ordinary click is handled, and the redelivery left no vote behind.
     assert bot.click(Action.APPROVE, rid, CAROL).status_code == 200
-    eventually(lambda: bot.container.service.get(rid).votes, "carol's vote")
-    assert [v.person for v in bot.container.service.get(rid).votes] == ["carol"]
+    eventually(lambda: bot.container.services.queries.get(rid).votes, "carol's vote")
+    assert [v.person for v in bot.container.services.queries.get(rid).votes] == ["carol"]
 
 
 def test_the_request_message_shows_the_evidence_and_buttons(bot: SlackBot) -> None:
@@ -70,8 +70,8 @@ def test_someone_not_enrolled_is_told_why_and_no_vote_is_cast(bot: SlackBot) -> 
     [text] = bot.slack.ephemerals(STRANGER)
     assert "not enrolled" in text
     assert STRANGER in text
-    assert bot.container.service.get(rid).votes == []
-    history = bot.container.service.history([bot.container.service.get(rid)])[rid]
+    assert bot.container.services.queries.get(rid).votes == []
+    history = bot.container.services.queries.history([bot.container.services.queries.get(rid)])[rid]
     denied = [r for r in history if r.kind == "denied"]
     assert len(denied) == 1
     assert denied[0].actor == f"slack user {STRANGER}"
@@ -84,7 +84,7 @@ def test_the_requester_may_not_approve_their_own_request(bot: SlackBot) -> None:
     eventually(lambda: bot.slack.ephemerals(ALICE), "an ephemeral answer to alice")
     [text] = bot.slack.ephemerals(ALICE)
     assert "self-approval" in text
-    assert bot.container.service.get(rid).votes == []
+    assert bot.container.services.queries.get(rid).votes == []
 
 
 def test_a_person_outside_the_approver_groups_is_told_so(bot: SlackBot) -> None:
@@ -111,7 +111,7 @@ def test_full_flow_to_approved_updates_the_message_after_each_vote(bot: SlackBot
     )
     assert "by bob, carol" in final
     assert "quorum met" in final
-    assert bot.container.service.get(rid).state is State.APPROVED
+    assert bot.container.services.queries.get(rid).state is State.APPROVED
     assert len(bot.slack.calls("chat.postMessage")) == 1  # one message, updated in place
 
 
@@ -123,7 +123,7 @@ def test_a_double_click_counts_once_and_is_answered_politely(bot: SlackBot) -> N
     bot.click(Action.APPROVE, rid, BOB)
     eventually(lambda: bot.slack.ephemerals(BOB), "a note to bob")
     assert "already voted" in bot.slack.ephemerals(BOB)[0]
-    assert len(bot.container.service.get(rid).votes) == 1
+    assert len(bot.container.services.queries.get(rid).votes) == 1
 
 
 def test_a_click_on_a_decided_request_changes_nothing(bot: SlackBot) -> None:
@@ -135,7 +135,7 @@ def test_a_click_on_a_decided_request_changes_nothing(bot: SlackBot) -> None:
     bot.click(Action.APPROVE, rid, ALICE)
     eventually(lambda: bot.slack.ephemerals(ALICE), "a note to alice")
     assert "already approved" in bot.slack.ephemerals(ALICE)[0]
-    assert len(bot.container.service.get(rid).votes) == 2
+    assert len(bot.container.services.queries.get(rid).votes) == 2
 
 
 def test_reject_through_the_modal_with_a_reason(bot: SlackBot) -> None:
@@ -153,12 +153,12 @@ def test_reject_through_the_modal_with_a_reason(bot: SlackBot) -> None:
     assert empty.status_code == 200
     assert empty.json()["response_action"] == "errors"
     assert "reason is required" in empty.json()["errors"][Block.REASON.value]
-    assert bot.container.service.get(rid).is_pending
+    assert bot.container.services.queries.get(rid).is_pending
 
     done = bot.submit_modal(view, BOB, "accuracy dropped on the holdout set")
     assert done.status_code == 200
     assert not done.content  # an empty 200 closes the modal
-    request = bot.container.service.get(rid)
+    request = bot.container.services.queries.get(rid)
     assert request.state is State.REJECTED
     assert request.reason == "accuracy dropped on the holdout set"
     final = bot.wait_update(ref, lambda b: "Rejected" in b, "the rejected update")
@@ -175,4 +175,4 @@ def test_a_refused_reject_is_shown_in_the_modal(bot: SlackBot) -> None:
     answer = bot.submit_modal(view, DAVE, "looks wrong").json()
     assert answer["response_action"] == "errors"
     assert "not a member of an approver group" in answer["errors"][Block.REASON.value]
-    assert bot.container.service.get(rid).is_pending
+    assert bot.container.services.queries.get(rid).is_pending

@@ -50,7 +50,7 @@ def test_approve_flow_over_socket_mode(socket_bot: tuple[SlackBot, FakeSocketMod
 
     socket.send("env-3", "interactive", block_actions(bot, Action.APPROVE, rid, CAROL))
     bot.wait_update(ref, lambda b: "Approved" in b, "the decided update")
-    assert bot.container.service.get(rid).state is State.APPROVED
+    assert bot.container.services.queries.get(rid).state is State.APPROVED
     assert socket.acked("env-2") is not None
     assert socket.acked("env-3") is not None
 

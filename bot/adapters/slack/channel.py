@@ -1,19 +1,20 @@
-"""Wire the Slack channel into a Container when its settings are present (called by bootstrap).
+"""The Slack channel (``wire`` is called by the registry when ``SLACK_BOT_TOKEN`` is set).
 
 - ``SLACK_BOT_TOKEN`` + ``SLACK_SIGNING_SECRET``: ``POST /slack/events`` (HTTP mode).
-- ``SLACK_BOT_TOKEN`` + ``SLACK_APP_TOKEN``: Socket Mode, connected in the lifespan.
-- ``APPROVAL_BOT_SLACK_CHANNEL``: where request messages are posted (the outbox's
-  ``chat:slack`` handler).
+- ``SLACK_BOT_TOKEN`` + ``SLACK_APP_TOKEN``: Socket Mode, connected at start.
+- ``APPROVAL_BOT_SLACK_CHANNEL``: where request messages are posted.
 
-Nothing connects here: Bolt calls ``auth.test`` on the first request, and the
-Socket Mode client is made and connected at startup, on the serving loop.
+A token without a way to receive clicks, or without a channel to post to, cannot be
+served: ``wire`` refuses with one line. Nothing connects here: Bolt calls ``auth.test``
+on the first request, and the Socket Mode client is made and connected at start, on the
+serving loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
@@ -27,17 +28,18 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.adapters.slack.handler import CHANNEL, SlackChatHandler
+from bot.adapters.slack.handler import SlackChatHandler
 from bot.adapters.slack.listeners import Deps, register
 from bot.adapters.slack.usergroups import UsergroupDirectory
+from bot.adapters.wiring import ChannelBase, Registry
+from bot.domain.errors import ConfigError
+from bot.domain.names import Channel, IdentityKind
 from bot.settings import Settings
-
-if TYPE_CHECKING:
-    from bot.bootstrap import Container
 
 log = logging.getLogger("bot.slack")
 EVENTS_PATH = "/slack/events"
 RATE_LIMIT_RETRIES = 3
+DOCS = "README.md, Connect Slack"
 
 
 def make_client(settings: Settings) -> AsyncWebClient:
@@ -66,46 +68,64 @@ def make_app(settings: Settings, client: AsyncWebClient) -> AsyncApp:
     )
 
 
-def wire(container: Container) -> None:
-    """Register the chat handler, the HTTP route and the Socket Mode hooks."""
-    settings = container.settings
-    if settings.slack_bot_token is None:
-        return
-    http = settings.slack_signing_secret is not None
-    socket = settings.slack_app_token is not None
-    if not (http or socket):
-        log.warning(
-            "SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET (HTTP) nor "
-            "SLACK_APP_TOKEN (Socket Mode): Slack is off"
+def check(settings: Settings) -> None:
+    """Refuse settings that turn Slack on but cannot work."""
+    if settings.slack_signing_secret is None and settings.slack_app_token is None:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET (HTTP mode) nor "
+            f"SLACK_APP_TOKEN (Socket Mode) is: set one ({DOCS})"
         )
-        return
-    client = make_client(settings)
-    service = container.service
-    container.dispatcher.handlers[f"chat:{CHANNEL}"] = SlackChatHandler(
-        client, service, channel_id=settings.slack_channel
-    )
-    bolt = make_app(settings, client)
-    register(bolt, Deps(service, UsergroupDirectory(client, service), container.kick))
-    if http:
-        container.mounts.append(http_route(bolt))
-    if socket:
-        assert settings.slack_app_token is not None
-        runner = SocketModeRunner(bolt, settings.slack_app_token.get_secret_value(), client)
-        container.startups.append(runner.start)
-        container.shutdowns.append(runner.stop)
+    if not settings.slack_channel:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN is set but APPROVAL_BOT_SLACK_CHANNEL is not: set the id of "
+            f"the channel to post requests to ({DOCS})"
+        )
 
 
-def http_route(bolt: AsyncApp) -> Any:
-    handler = AsyncSlackRequestHandler(bolt)
+class SlackChannel(ChannelBase):
+    """Posts and updates request messages, and answers buttons, the modal and /approvals."""
 
-    async def slack_events(request: Request) -> Response:
-        """Interactivity and the slash command (Bolt checks the signature and its age)."""
-        return await handler.handle(request)
+    name = Channel.SLACK
+    identity = IdentityKind.SLACK
 
-    def mount(app: Any) -> None:
+    def __init__(self, registry: Registry) -> None:
+        settings = registry.settings
+        check(settings)
+        services = registry.services
+        client = make_client(settings)
+        self.handler = SlackChatHandler(client, services, channel_id=settings.slack_channel)
+        self.bolt = make_app(settings, client)
+        register(
+            self.bolt, Deps(services, UsergroupDirectory(client, services.queries), registry.kick)
+        )
+        self.http = settings.slack_signing_secret is not None
+        token = settings.slack_app_token
+        self.socket = (
+            SocketModeRunner(self.bolt, token.get_secret_value(), client) if token else None
+        )
+
+    def mount(self, app: Any) -> None:
+        if not self.http:
+            return
+        handler = AsyncSlackRequestHandler(self.bolt)
+
+        async def slack_events(request: Request) -> Response:
+            """Interactivity and the slash command (Bolt checks the signature and its age)."""
+            return await handler.handle(request)
+
         app.add_api_route(EVENTS_PATH, slack_events, methods=["POST"], include_in_schema=False)
 
-    return mount
+    async def start(self) -> None:
+        if self.socket is not None:
+            await self.socket.start()
+
+    async def stop(self) -> None:
+        if self.socket is not None:
+            await self.socket.stop()
+
+
+def wire(registry: Registry) -> None:
+    registry.add_channel(SlackChannel(registry))
 
 
 class SocketModeRunner:

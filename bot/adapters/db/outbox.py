@@ -1,0 +1,130 @@
+"""``Outbox`` over SQLAlchemy Core: rows of effects, claimed with a lease."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
+
+from bot.adapters.db import tables as t
+from bot.adapters.db.mapping import outbox_from_row
+from bot.domain.effects import Effect
+from bot.domain.names import OutboxState
+from bot.ports import OutboxItem
+
+_c = t.outbox.c
+
+
+class SqlOutbox:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._locking = conn.dialect.name == "postgresql"
+
+    def add(self, effects: Sequence[Effect], at: datetime) -> None:
+        for eff in effects:
+            already = self.conn.execute(select(_c.id).where(_c.idempotency_key == eff.key)).first()
+            if already:
+                continue
+            self.conn.execute(
+                insert(t.outbox).values(
+                    kind=str(eff.kind),
+                    idempotency_key=eff.key,
+                    request_id=eff.request_id,
+                    payload=eff.payload,
+                    state=OutboxState.PENDING.value,
+                    attempts=0,
+                    next_attempt_at=at,
+                    created_at=at,
+                )
+            )
+
+    def items(self, state: OutboxState | None = None, limit: int = 100) -> list[OutboxItem]:
+        q = select(t.outbox).order_by(_c.id).limit(limit)
+        if state:
+            q = q.where(_c.state == OutboxState(state).value)
+        return [outbox_from_row(r) for r in self.conn.execute(q)]
+
+    def get(self, item_id: int) -> OutboxItem | None:
+        row = self.conn.execute(select(t.outbox).where(_c.id == item_id)).first()
+        return outbox_from_row(row) if row else None
+
+    def claim(
+        self, now: datetime, *, limit: int, lease_until: datetime, token: str
+    ) -> list[OutboxItem]:
+        """Take due rows for delivery. Two deliverers never hold the same row."""
+        due = or_(
+            and_(_c.state == OutboxState.PENDING.value, _c.next_attempt_at <= now),
+            and_(_c.state == OutboxState.DELIVERING.value, _c.lease_until < now),
+        )
+        q = select(_c.id).where(due).order_by(_c.id).limit(limit)
+        if self._locking:
+            q = q.with_for_update(skip_locked=True)
+        ids = [r.id for r in self.conn.execute(q)]
+        if not ids:
+            return []
+        self.conn.execute(
+            update(t.outbox)
+            .where(_c.id.in_(ids), due)
+            .values(
+                state=OutboxState.DELIVERING.value,
+                claim_token=token,
+                lease_until=lease_until,
+                attempts=_c.attempts + 1,
+            )
+        )
+        rows = self.conn.execute(
+            select(t.outbox).where(_c.id.in_(ids), _c.claim_token == token).order_by(_c.id)
+        )
+        return [outbox_from_row(r) for r in rows]
+
+    def finish(
+        self,
+        item_id: int,
+        token: str,
+        *,
+        state: OutboxState,
+        at: datetime,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> bool:
+        """Record the outcome of a claimed delivery; False if the claim was lost."""
+        state = OutboxState(state)
+        values: dict[str, Any] = {
+            "state": state.value,
+            "last_error": error,
+            "claim_token": None,
+            "lease_until": None,
+        }
+        if state is OutboxState.DELIVERED:
+            values["delivered_at"] = at
+        if next_attempt_at is not None:
+            values["next_attempt_at"] = next_attempt_at
+        res = self.conn.execute(
+            update(t.outbox)
+            .where(
+                _c.id == item_id,
+                _c.claim_token == token,
+                _c.state == OutboxState.DELIVERING.value,
+            )
+            .values(**values)
+        )
+        return bool(res.rowcount == 1)
+
+    def retry(self, item_id: int, now: datetime) -> bool:
+        res = self.conn.execute(
+            update(t.outbox)
+            .where(
+                _c.id == item_id,
+                _c.state.in_([OutboxState.DEAD.value, OutboxState.PENDING.value]),
+            )
+            .values(
+                state=OutboxState.PENDING.value, attempts=0, next_attempt_at=now, last_error=None
+            )
+        )
+        return bool(res.rowcount == 1)
+
+    def counts(self) -> dict[str, int]:
+        rows = self.conn.execute(select(_c.state, func.count()).group_by(_c.state))
+        return {r[0]: r[1] for r in rows}

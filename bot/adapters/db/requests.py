@@ -1,0 +1,160 @@
+"""``RequestRepository`` over SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, exists, func, insert, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.adapters.db import tables as t
+from bot.adapters.db.mapping import by_request, mutable_row, request_from_row, request_row, vote_row
+from bot.domain.model import DECIDED, ApprovalRequest, State, Vote, states_for_decision
+from bot.ports import DuplicateSubmission, RequestFilter
+
+_c = t.approval_requests.c
+
+
+class SqlRequestRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._locking = conn.dialect.name == "postgresql"
+
+    def _votes(self, ids: Sequence[str]) -> dict[str, list[Vote]]:
+        if not ids:
+            return {}
+        rows = self.conn.execute(
+            select(t.votes).where(t.votes.c.request_id.in_(ids)).order_by(t.votes.c.id)
+        )
+        return by_request(ids, rows)
+
+    def _build(self, rows: Sequence[Any]) -> list[ApprovalRequest]:
+        votes = self._votes([r.id for r in rows])
+        return [request_from_row(r, votes[r.id]) for r in rows]
+
+    def _one(self, q: Any) -> ApprovalRequest | None:
+        row = self.conn.execute(q).first()
+        return self._build([row])[0] if row else None
+
+    # -- queries ----------------------------------------------------------
+
+    def get(self, request_id: str, *, for_update: bool = False) -> ApprovalRequest | None:
+        q = select(t.approval_requests).where(_c.id == request_id)
+        if for_update and self._locking:
+            q = q.with_for_update()
+        return self._one(q)
+
+    def lock_due(self, request_id: str) -> ApprovalRequest | None:
+        """Lock a request for a scan; None if another replica holds it (PostgreSQL)."""
+        q = select(t.approval_requests).where(_c.id == request_id)
+        if self._locking:
+            q = q.with_for_update(skip_locked=True)
+        return self._one(q)
+
+    def find_submission(
+        self, model_name: str, model_version: str, staging_run_id: str | None
+    ) -> ApprovalRequest | None:
+        return self._one(
+            select(t.approval_requests).where(
+                _c.model_name == model_name,
+                _c.model_version == model_version,
+                _c.submission_key == (staging_run_id or ""),
+            )
+        )
+
+    def lock_model(self, model_name: str) -> None:
+        """Serialise submissions for one model until commit (SQLite: BEGIN IMMEDIATE already does).
+
+        Row locks cannot cover "no pending request yet": two new versions submitted at
+        once would both stay pending. A transaction-level advisory lock on the model
+        name makes the second wait and then supersede the first.
+        """
+        if self._locking:
+            self.conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:m, 0))"), {"m": model_name}
+            )
+
+    def pending_for_model(self, model_name: str) -> list[ApprovalRequest]:
+        q = (
+            select(t.approval_requests)
+            .where(_c.model_name == model_name, _c.state == State.PENDING.value)
+            .order_by(_c.created_at, _c.id)
+        )
+        if self._locking:
+            q = q.with_for_update()
+        return self._build(self.conn.execute(q).all())
+
+    def search(self, flt: RequestFilter) -> list[ApprovalRequest]:
+        conds: list[Any] = []
+        if flt.state:
+            conds.append(_c.state == flt.state.value)
+        if flt.model:
+            conds.append(_c.model_name == flt.model)
+        if flt.decided:
+            conds.append(_c.state.in_([s.value for s in DECIDED]))
+        if flt.since:
+            conds.append(_c.created_at >= flt.since)
+        if flt.until:
+            conds.append(_c.created_at < flt.until)
+        if flt.decision:
+            conds.append(_c.state.in_([s.value for s in states_for_decision(flt.decision)]))
+        if flt.approver:
+            conds.append(
+                exists().where(t.votes.c.request_id == _c.id, t.votes.c.person == flt.approver)
+            )
+        if flt.after_id:
+            at, rid = flt.after_id
+            conds.append(or_(_c.created_at > at, and_(_c.created_at == at, _c.id > rid)))
+        order = (_c.created_at.desc(), _c.id.desc()) if flt.newest_first else (_c.created_at, _c.id)
+        q = select(t.approval_requests).where(*conds).order_by(*order)
+        if flt.limit:
+            q = q.limit(flt.limit)
+        return self._build(self.conn.execute(q).all())
+
+    def in_state(self, state: State, limit: int = 100) -> list[ApprovalRequest]:
+        q = select(t.approval_requests).where(_c.state == state.value).order_by(_c.id).limit(limit)
+        return self._build(self.conn.execute(q).all())
+
+    def due_ids(self, now: datetime, limit: int) -> list[str]:
+        q = (
+            select(_c.id)
+            .where(
+                _c.state == State.PENDING.value,
+                or_(_c.deadline_at <= now, _c.next_reminder_at <= now, _c.escalate_at <= now),
+            )
+            .order_by(_c.deadline_at)
+            .limit(limit)
+        )
+        return [r.id for r in self.conn.execute(q)]
+
+    def count_by_state(self) -> dict[str, int]:
+        rows = self.conn.execute(select(_c.state, func.count()).group_by(_c.state))
+        return {r[0]: r[1] for r in rows}
+
+    # -- writes -----------------------------------------------------------
+
+    def add(self, request: ApprovalRequest) -> None:
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(insert(t.approval_requests).values(**request_row(request)))
+        except IntegrityError as exc:
+            raise DuplicateSubmission(request.model_name, request.model_version) from exc
+        self._insert_votes(request.id, request.votes)
+
+    def save(self, request: ApprovalRequest, *, expected_state: State) -> bool:
+        result = self.conn.execute(
+            update(t.approval_requests)
+            .where(_c.id == request.id, _c.state == expected_state.value)
+            .values(**mutable_row(request))
+        )
+        if result.rowcount != 1:
+            return False
+        stored = {v.person for v in self._votes([request.id])[request.id]}
+        self._insert_votes(request.id, [v for v in request.votes if v.person not in stored])
+        return True
+
+    def _insert_votes(self, request_id: str, new: Sequence[Vote]) -> None:
+        if new:
+            self.conn.execute(insert(t.votes), [vote_row(request_id, v) for v in new])

@@ -1,0 +1,30 @@
+"""``TokenRepository`` over SQLAlchemy Core: API tokens, stored as hashes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select
+
+from bot.adapters.db import tables as t
+
+_c = t.api_tokens.c
+
+
+class SqlTokenRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, name: str, token_hash: str, at: datetime) -> None:
+        self.conn.execute(
+            insert(t.api_tokens).values(name=name, token_hash=token_hash, created_at=at)
+        )
+
+    def exists(self, name: str) -> bool:
+        return self.conn.execute(select(_c.id).where(_c.name == name)).first() is not None
+
+    def find(self, token_hash: str) -> str | None:
+        row = self.conn.execute(
+            select(_c.name).where(_c.token_hash == token_hash, _c.revoked_at.is_(None))
+        ).first()
+        return row.name if row else None

@@ -1,0 +1,33 @@
+"""A model's policy: who must approve, by when, and what happens otherwise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from bot.domain.quorum import Rule
+
+
+class ExpiryAction(StrEnum):
+    ARCHIVE = "archive"
+    REJECT = "reject"
+    KEEP = "keep"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    model: str
+    rules: tuple[Rule, ...]
+    deadline: timedelta = timedelta(hours=48)
+    remind_every: timedelta | None = timedelta(hours=12)
+    escalate_after: timedelta | None = None
+    escalate_to: str | None = None
+    on_expiry: ExpiryAction = ExpiryAction.ARCHIVE
+    allow_self_approval: bool = False
+    allow_override_failed_gates: bool = False
+    reject_reason_required: bool = True
+
+    @property
+    def approver_groups(self) -> frozenset[str]:
+        return frozenset(r.group for r in self.rules)

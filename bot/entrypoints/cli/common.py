@@ -1,0 +1,98 @@
+"""What every command shares: one-line errors, the wired process, output helpers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import yaml
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from bot import bootstrap
+from bot.domain.errors import DomainError
+from bot.ports import Directory
+from bot.service.config import parse_config
+from bot.settings import load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+FORMAT = click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+
+
+class CliError(click.ClickException):
+    """One line on stderr, exit 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def handle_errors(fn: F) -> F:
+    """Domain errors and an unusable database become one line, not a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DomainError as exc:
+            raise CliError(exc.message) from None
+        except OperationalError as exc:
+            url = make_url(load_settings().database_url).render_as_string(hide_password=True)
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            raise CliError(f"cannot use the database {url}: {reason}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def container(*, adapters: bool = False) -> bootstrap.Container:
+    """The wired process for one command; adapters only for commands that deliver."""
+    ctx = click.get_current_context()
+    obj = ctx.find_object(dict)
+    assert obj is not None
+    if "container" not in obj:
+        obj["container"] = bootstrap.build(load_settings(), adapters=adapters)
+        ctx.call_on_close(obj["container"].close)
+    return obj["container"]  # type: ignore[no-any-return]
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=False))
+
+
+def parse_when(_ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][+00:00]"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def load_config(path: str) -> Directory:
+    """The declarative config at ``path``, or CliError naming each bad line or field."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise CliError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise CliError(f"{path}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    try:
+        return parse_config(raw)
+    except DomainError as exc:
+        lines = exc.message.splitlines()
+        for line in lines[1:]:
+            click.echo(f"error: {path}: {line}", err=True)
+        raise CliError(f"{path}: {lines[0]}") from None

@@ -1,0 +1,132 @@
+"""Requests: submit, list, show, approve, reject."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from pydantic import ValidationError
+
+from bot.domain.model import VoteKind
+from bot.domain.names import Channel
+from bot.entrypoints import render
+from bot.entrypoints.cli.common import FORMAT, CliError, container, emit_json, handle_errors
+from bot.service.identity import Identity
+from bot.service.schemas import SubmissionIn, field_errors
+from bot.service.views import request_to_dict
+
+
+def read_submission(path: str) -> SubmissionIn:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+        raw = json.loads(text)
+    except OSError as exc:
+        raise CliError(f"{path}: cannot read: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    try:
+        return SubmissionIn.model_validate(raw)
+    except ValidationError as exc:
+        raise CliError(f"{path}: " + "; ".join(field_errors(exc))) from None
+
+
+@click.command()
+@click.option(
+    "-f",
+    "--file",
+    "path",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Submission JSON (README.md, HTTP API; e.g. examples/request.json), or - for stdin.",
+)
+@FORMAT
+@handle_errors
+def submit(path: str, fmt: str) -> None:
+    """Submit a challenger for approval (what the staging pipeline's notify step does)."""
+    body = read_submission(path)
+    result = container().services.commands.submit(body)
+    r = result.request
+    if fmt == "json":
+        emit_json({**request_to_dict(r), "created": result.created})
+        return
+    if not result.created:
+        click.echo(f"already submitted as {r.id} ({r.state.value})")
+        return
+    click.echo(
+        f"submitted {r.id}: {r.model_name} v{r.model_version}, deadline {render.ts(r.deadline_at)}"
+    )
+    for old in result.superseded:
+        click.echo(f"superseded {old}")
+
+
+@click.command()
+@FORMAT
+@handle_errors
+def pending(fmt: str) -> None:
+    """Requests waiting for a decision."""
+    requests = container().services.queries.pending()
+    if fmt == "json":
+        emit_json([request_to_dict(r) for r in requests])
+        return
+    if not requests:
+        click.echo("no pending requests")
+        return
+    click.echo(
+        render.table(
+            ("id", "model", "version", "requested_by", "deadline", "votes", "gates"),
+            render.pending_rows(requests),
+        )
+    )
+
+
+@click.command()
+@click.argument("request_id")
+@FORMAT
+@handle_errors
+def show(request_id: str, fmt: str) -> None:
+    """One request: gates, rules, votes, decision and history."""
+    queries = container().services.queries
+    request, policy = queries.get_with_policy(request_id)
+    history = queries.history([request])[request.id]
+    if fmt == "json":
+        emit_json(request_to_dict(request, policy, history))
+    else:
+        click.echo(render.show(request, policy, history))
+
+
+def cast(request_id: str, person: str, vote: VoteKind, comment: str | None) -> None:
+    result = container().services.commands.vote(
+        request_id, Identity(Channel.CLI, person), vote, comment=comment, record_denial=False
+    )
+    r = result.request
+    click.echo(f"{person} {vote.value}d {r.id} ({r.model_name} v{r.model_version})")
+    if result.decided:
+        click.echo(f"request {r.id} is now {r.state.value}")
+    else:
+        missing = ", ".join(f"{n} more from {g}" for g, n in r.missing_groups(result.policy))
+        click.echo(f"still pending: needs {missing}")
+
+
+@click.command()
+@click.argument("request_id")
+@click.option("--as", "person", required=True, help="The configured person who approves.")
+@click.option("--comment", default=None)
+@handle_errors
+def approve(request_id: str, person: str, comment: str | None) -> None:
+    """Approve a request as PERSON."""
+    cast(request_id, person, VoteKind.APPROVE, comment)
+
+
+@click.command()
+@click.argument("request_id")
+@click.option("--as", "person", required=True, help="The configured person who rejects.")
+@click.option("--reason", default=None, help="Why (required unless the policy says otherwise).")
+@handle_errors
+def reject(request_id: str, person: str, reason: str | None) -> None:
+    """Reject a request as PERSON, with a reason."""
+    cast(request_id, person, VoteKind.REJECT, reason)
+
+
+COMMANDS = (submit, pending, show, approve, reject)

@@ -1,0 +1,85 @@
+"""``/api/v1/approvals``: what the staging pipeline submits and the promotion pipeline checks."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from bot.domain.model import State
+from bot.entrypoints.http.deps import Caller, ContainerDep, ServicesDep, aware
+from bot.entrypoints.http.pagination import after, page
+from bot.entrypoints.http.params import StateParam
+from bot.ports import RequestFilter
+from bot.service.logctx import bind_request
+from bot.service.schemas import SubmissionIn
+from bot.service.views import request_to_dict
+
+log = logging.getLogger("bot.api")
+router = APIRouter(prefix="/api/v1")
+
+
+@router.post(
+    "/approvals",
+    status_code=201,
+    summary="Submit a challenger for approval",
+    responses={
+        200: {"description": "Already submitted: the existing request"},
+        401: {},
+        413: {},
+        422: {},
+    },
+)
+def submit(
+    body: SubmissionIn, response: Response, wired: ContainerDep, _who: Caller
+) -> dict[str, Any]:
+    result = wired.services.commands.submit(body)
+    with bind_request(result.request.id):
+        if result.created:
+            log.info(
+                "submitted %s v%s (requested by %s)",
+                body.model_name,
+                body.model_version,
+                body.requested_by,
+            )
+            wired.kick()
+        else:
+            response.status_code = 200
+            log.info("already submitted: %s v%s", body.model_name, body.model_version)
+        return request_to_dict(result.request, result.policy)
+
+
+@router.get("/approvals", summary="List requests (cursor pagination)")
+def list_approvals(
+    services: ServicesDep,
+    _who: Caller,
+    state: StateParam | None = None,
+    model: Annotated[str | None, Query(max_length=200)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+) -> dict[str, Any]:
+    flt = RequestFilter(
+        state=State(state) if state else None,
+        model=model,
+        since=aware(since, "since"),
+        until=aware(until, "until"),
+        limit=limit + 1,
+        after_id=after(cursor),
+    )
+    return page(services.queries, services.queries.search(flt), limit, history=False)
+
+
+@router.get(
+    "/approvals/{request_id}",
+    summary="One request, with quorum and history",
+    responses={404: {}},
+)
+def get_approval(request_id: str, services: ServicesDep, _who: Caller) -> dict[str, Any]:
+    with bind_request(request_id):
+        request, policy = services.queries.get_with_policy(request_id)
+        history = services.queries.history([request])[request.id]
+        return request_to_dict(request, policy, history)

@@ -1,0 +1,40 @@
+"""``/api/v1/audit``: decisions with their history (who approved what, when and why)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from bot.domain.model import State
+from bot.entrypoints.http.deps import Caller, ServicesDep, aware
+from bot.entrypoints.http.pagination import after, page
+from bot.entrypoints.http.params import DecisionParam
+from bot.ports import RequestFilter
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.get("/audit", summary="Decisions with their history (who approved what, when, why)")
+def audit(
+    services: ServicesDep,
+    _who: Caller,
+    model: Annotated[str | None, Query(max_length=200)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    decision: DecisionParam | None = None,
+    approver: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+) -> dict[str, Any]:
+    flt = RequestFilter(
+        model=model,
+        since=aware(since, "since"),
+        until=aware(until, "until"),
+        approver=approver,
+        decision=State(decision) if decision else None,
+        limit=limit + 1,
+        after_id=after(cursor),
+    )
+    return page(services.queries, services.queries.search(flt), limit, history=True)

@@ -1,0 +1,71 @@
+"""Admin: the declarative config, API tokens and the audit chain check."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from bot.domain import errors
+from bot.domain.audit import ChainProblem, verify_chain
+from bot.domain.model import Event
+from bot.domain.names import Channel, EventKind
+from bot.ports import Clock, Directory, UnitOfWorkFactory
+from bot.service.clock import SystemClock
+from bot.service.config import diff_directories
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Admin:
+    def __init__(self, uow: UnitOfWorkFactory, *, clock: Clock | None = None) -> None:
+        self.uow = uow
+        self.clock = clock or SystemClock()
+
+    def plan(self, new: Directory) -> list[str]:
+        """What ``apply`` would change, changing nothing."""
+        with self.uow() as uow:
+            return diff_directories(uow.directory.load(), new)
+
+    def apply(self, new: Directory, *, actor: str = Channel.CLI) -> list[str]:
+        """Replace people, groups and policies; no change → nothing written."""
+        now = self.clock.now()
+        with self.uow() as uow:
+            changes = diff_directories(uow.directory.load(), new)
+            if not changes:
+                return []
+            uow.directory.replace(new)
+            event = Event(EventKind.CONFIG_APPLIED, actor, {"changes": changes})
+            uow.audit.append(None, [event], now)
+            uow.commit()
+        return changes
+
+    def create_token(self, name: str) -> str:
+        """A new API token, returned once; only its hash is stored."""
+        name = name.strip()
+        if not name:
+            raise errors.InvalidRequest("token name must not be empty")
+        token = "abt_" + secrets.token_urlsafe(32)
+        now = self.clock.now()
+        with self.uow() as uow:
+            if uow.tokens.exists(name):
+                raise errors.InvalidRequest(f"a token named {name!r} already exists")
+            uow.tokens.add(name, hash_token(token), now)
+            event = Event(EventKind.TOKEN_CREATED, Channel.CLI, {"name": name})
+            uow.audit.append(None, [event], now)
+            uow.commit()
+        return token
+
+    def authenticate(self, token: str) -> str | None:
+        """The name of the token, or None when it is unknown or revoked."""
+        if not token:
+            return None
+        with self.uow() as uow:
+            return uow.tokens.find(hash_token(token))
+
+    def verify_audit(self) -> tuple[int, ChainProblem | None]:
+        with self.uow() as uow:
+            records = uow.audit.records()
+            head = uow.audit.head()
+        return len(records), verify_chain(records, head)

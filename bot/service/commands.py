@@ -1,0 +1,296 @@
+"""Commands: the use cases that change requests. Each opens a unit of work, loads, asks
+the domain, saves, and commits its audit events and outbox rows in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.domain import errors
+from bot.domain.model import ApprovalRequest, Event, GateResult, Policy, State, Vote, VoteKind
+from bot.domain.names import SYSTEM, EventKind
+from bot.ports import Clock, DuplicateSubmission, UnitOfWork, UnitOfWorkFactory
+from bot.service.clock import SystemClock
+from bot.service.identity import Identity
+from bot.service.schemas import SubmissionIn
+from bot.service.unit import policy_for, record, resolve
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    request: ApprovalRequest
+    created: bool
+    superseded: tuple[str, ...] = ()
+    policy: Policy | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VoteResult:
+    request: ApprovalRequest
+    vote: Vote
+    decided: bool
+    policy: Policy
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    expired: list[str] = field(default_factory=list)
+    reminded: list[str] = field(default_factory=list)
+    escalated: list[str] = field(default_factory=list)
+
+
+# Refusals that say nothing new about the person: not worth a ``denied`` event.
+_NOT_DENIALS = (errors.AlreadyDecided, errors.AlreadyVoted)
+
+
+class Commands:
+    """The one place where requests change. Channels call it; it never calls them."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        *,
+        clock: Clock | None = None,
+        channels: Sequence[str] = (),
+        id_factory: Callable[[], str] | None = None,
+        on_decided: Callable[[ApprovalRequest], None] | None = None,
+    ) -> None:
+        self.uow = uow
+        self.clock = clock or SystemClock()
+        self.channels = tuple(channels)
+        self.id_factory = id_factory
+        self.on_decided = on_decided
+
+    def _record(self, uow: UnitOfWork, request: ApprovalRequest, now: datetime) -> None:
+        record(uow, request, now, self.channels)
+
+    def _decided(self, request: ApprovalRequest) -> None:
+        if self.on_decided is not None and request.decision is not None:
+            self.on_decided(request)
+
+    # -- submit -------------------------------------------------------------
+
+    def submit(self, body: SubmissionIn) -> SubmitResult:
+        now = self.clock.now()
+        for attempt in range(2):
+            with self.uow() as uow:
+                uow.requests.lock_model(body.model_name)
+                existing = uow.requests.find_submission(
+                    body.model_name, body.model_version, body.staging_run_id
+                )
+                if existing is not None:
+                    policy = uow.directory.policy_for(existing.model_name)
+                    return SubmitResult(existing, created=False, policy=policy)
+                policy = policy_for(uow, body.model_name)
+                request = self._new_request(body, policy, now)
+                superseded = self._supersede_pending(uow, request, now)
+                try:
+                    uow.requests.add(request)
+                except DuplicateSubmission:
+                    if attempt:
+                        raise
+                    continue  # a concurrent identical submission won: answer with it
+                self._record(uow, request, now)
+                uow.commit()
+                return SubmitResult(request, True, tuple(superseded), policy)
+        raise AssertionError("unreachable")
+
+    def _new_request(self, body: SubmissionIn, policy: Policy, now: datetime) -> ApprovalRequest:
+        return ApprovalRequest.submit(
+            request_id=self.id_factory() if self.id_factory else None,
+            model_name=body.model_name,
+            model_version=body.model_version,
+            requested_by=body.requested_by,
+            policy=policy,
+            now=now,
+            challenger_run_id=body.challenger_run_id,
+            data_run_id=body.data_run_id,
+            staging_run_id=body.staging_run_id,
+            gates=tuple(GateResult(**g.model_dump()) for g in body.gates),
+            links=dict(body.links),
+            promotion=body.promotion.model_dump(),
+        )
+
+    def _supersede_pending(
+        self, uow: UnitOfWork, newer: ApprovalRequest, now: datetime
+    ) -> list[str]:
+        superseded = []
+        for old in uow.requests.pending_for_model(newer.model_name):
+            old.supersede(by_request=newer.id, now=now)
+            if uow.requests.save(old, expected_state=State.PENDING):
+                self._record(uow, old, now)
+                superseded.append(old.id)
+        return superseded
+
+    # -- votes --------------------------------------------------------------
+
+    def vote(
+        self,
+        request_id: str,
+        who: Identity,
+        vote: VoteKind,
+        *,
+        comment: str | None = None,
+        record_denial: bool = True,
+        extra_groups: frozenset[str] = frozenset(),
+    ) -> VoteResult:
+        """Cast a vote. Refusals raise ``errors.Refused``; for chat they leave a `denied` event.
+
+        ``extra_groups`` is membership a channel vouches for (Slack user groups); it counts
+        only for the groups that declare such a source.
+        """
+        now = self.clock.now()
+        with self.uow() as uow:
+            request = uow.requests.get(request_id, for_update=True)
+            if request is None:
+                raise errors.UnknownRequest(request_id)
+            try:
+                policy = policy_for(uow, request.model_name)
+                cast = self._cast(uow, request, who, vote, policy, comment, extra_groups, now)
+            except errors.DomainError as exc:
+                if record_denial and not isinstance(exc, _NOT_DENIALS):
+                    self._deny(uow, request_id, who, vote, exc, now)
+                raise
+            if not uow.requests.save(request, expected_state=State.PENDING):
+                # Lost a race with another decider (only without row locks).
+                fresh = uow.requests.get(request_id)
+                state = fresh.state.value if fresh else "gone"
+                raise errors.AlreadyDecided(
+                    f"request {request_id} is already {state}; nothing changed"
+                )
+            self._record(uow, request, now)
+            uow.commit()
+        if not request.is_pending:
+            self._decided(request)
+        return VoteResult(request, cast, not request.is_pending, policy)
+
+    @staticmethod
+    def _cast(
+        uow: UnitOfWork,
+        request: ApprovalRequest,
+        who: Identity,
+        vote: VoteKind,
+        policy: Policy,
+        comment: str | None,
+        extra_groups: frozenset[str],
+        now: datetime,
+    ) -> Vote:
+        person = resolve(uow, who)
+        groups = uow.directory.groups_of(person.name)
+        if extra_groups:
+            synced = {g.name for g in uow.directory.load().groups if g.slack_usergroup}
+            groups |= extra_groups & synced
+        return request.cast_vote(
+            person=person,
+            person_groups=groups,
+            vote=vote,
+            policy=policy,
+            now=now,
+            channel=who.channel,
+            comment=comment,
+        )
+
+    @staticmethod
+    def _deny(
+        uow: UnitOfWork,
+        request_id: str,
+        who: Identity,
+        vote: VoteKind,
+        exc: errors.DomainError,
+        now: datetime,
+    ) -> None:
+        data = {"vote": vote.value, "why": exc.code, "message": exc.message}
+        uow.audit.append(request_id, [Event(EventKind.DENIED, who.describe(), data)], now)
+        uow.commit()
+
+    # -- promotion ------------------------------------------------------------
+
+    def promotion_started(self, request_id: str, run_id: str) -> ApprovalRequest:
+        """Record the promotion run of an approved request (idempotent for the same run)."""
+        now = self.clock.now()
+        with self.uow() as uow:
+            request = self._locked(uow, request_id)
+            if request.state is State.PROMOTING and request.promotion_run_id == run_id:
+                return request
+            request.start_promotion(run_id=run_id, now=now)
+            self._save_moved(uow, request, State.APPROVED, now)
+            return request
+
+    def promotion_finished(
+        self, request_id: str, *, succeeded: bool, detail: str
+    ) -> ApprovalRequest:
+        """Record how the promotion ended (idempotent once it has ended)."""
+        now = self.clock.now()
+        with self.uow() as uow:
+            request = self._locked(uow, request_id)
+            if request.state in (State.PROMOTED, State.PROMOTION_FAILED):
+                return request
+            before = request.state
+            request.finish_promotion(succeeded=succeeded, detail=detail, now=now)
+            self._save_moved(uow, request, before, now)
+            return request
+
+    @staticmethod
+    def _locked(uow: UnitOfWork, request_id: str) -> ApprovalRequest:
+        request = uow.requests.get(request_id, for_update=True)
+        if request is None:
+            raise errors.UnknownRequest(request_id)
+        return request
+
+    def _save_moved(
+        self, uow: UnitOfWork, request: ApprovalRequest, before: State, now: datetime
+    ) -> None:
+        if not uow.requests.save(request, expected_state=before):
+            raise errors.AlreadyDecided(f"request {request.id} moved on; nothing changed")
+        self._record(uow, request, now)
+        uow.commit()
+
+    def record_event(self, request_id: str, kind: EventKind, data: dict[str, Any]) -> None:
+        """Append a system event an effect observed (e.g. the challenger moved on) to the audit."""
+        with self.uow() as uow:
+            uow.audit.append(request_id, [Event(kind, SYSTEM, data)], self.clock.now())
+            uow.commit()
+
+    # -- scheduled scans ----------------------------------------------------
+
+    def scan_due(self, *, limit: int = 100) -> ScanResult:
+        """Expire, remind and escalate what is due. Safe with several replicas."""
+        now = self.clock.now()
+        result = ScanResult()
+        with self.uow() as uow:
+            ids = uow.requests.due_ids(now, limit)
+        for rid in ids:
+            with self.uow() as uow:
+                request = uow.requests.lock_due(rid)
+                if request is None or not request.is_pending:
+                    continue
+                bucket = self._due(uow, request, result, now)
+                if bucket is None or not uow.requests.save(request, expected_state=State.PENDING):
+                    continue
+                self._record(uow, request, now)
+                uow.commit()
+                bucket.append(rid)
+                if not request.is_pending:
+                    self._decided(request)
+        return result
+
+    @staticmethod
+    def _due(
+        uow: UnitOfWork, request: ApprovalRequest, result: ScanResult, now: datetime
+    ) -> list[str] | None:
+        """Do what is due on ``request``; the result bucket it goes to, None if nothing was."""
+        # A policy removed since submission must not keep a request open forever:
+        # it still expires at its deadline, with the default expiry action.
+        policy = uow.directory.policy_for(request.model_name) or Policy(model="*", rules=())
+        if now >= request.deadline_at:
+            request.expire(policy=policy, now=now)
+            return result.expired
+        if request.escalate(policy=policy, now=now):
+            request.remind(policy=policy, now=now)
+            return result.escalated
+        if request.remind(policy=policy, now=now):
+            return result.reminded
+        return None
