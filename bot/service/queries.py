@@ -73,6 +73,18 @@ class Queries:
         with self.uow() as uow:
             return uow.directory.load()
 
+    def reader(self, who: Identity) -> Person:
+        """The person behind ``who``, who may read requests; ``UnknownPerson`` otherwise.
+
+        Every channel asks this before answering a read command (pending, show, history,
+        audit): requests are read by enrolled people only.
+        """
+        with self.uow() as uow:
+            person = uow.directory.person_by_identity(who.kind, who.value)
+        if person is None:
+            raise errors.UnknownPerson(who.label())
+        return person
+
     def whoami(self, who: Identity) -> tuple[Person | None, frozenset[str]]:
         with self.uow() as uow:
             person = uow.directory.person_by_identity(who.kind, who.value)

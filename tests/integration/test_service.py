@@ -226,3 +226,10 @@ def test_search_newest_first_and_decided_only(svc, clock):
     newest = svc.queries.search(RequestFilter(newest_first=True, limit=2))
     assert [r.id for r in newest] == [ids[3], ids[2]]
     assert [r.id for r in svc.queries.search(RequestFilter(decided=True))] == [ids[1]]
+
+
+def test_only_enrolled_people_may_read(service):
+    service.admin.apply(builders.directory())
+    assert service.queries.reader(Identity("slack", "U02BOB")).name == "bob"
+    with pytest.raises(errors.UnknownPerson, match="slack user U09NOBODY"):
+        service.queries.reader(Identity("slack", "U09NOBODY"))
