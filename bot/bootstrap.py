@@ -73,6 +73,9 @@ class Container:
     def add_effect_handler(self, key: str, handler: EffectHandler) -> None:
         self.dispatcher.handlers[key] = handler
 
+    def effect_unavailable(self, key: str, reason: str) -> None:
+        self.dispatcher.unavailable[key] = reason
+
     def set_launcher(self, launcher: PromotionLauncher) -> None:
         self.launcher = launcher
 

@@ -280,9 +280,29 @@ class FakeOutbox:
         self._set(item_id, **changes)
         return True
 
+    def park(self, item_id: int, token: str, *, reason: str, at: datetime) -> bool:
+        item = self.get(item_id)
+        if item is None or item.state is not OutboxState.DELIVERING:
+            return False
+        if self.s.leases.get(item_id, ("",))[0] != token:
+            return False
+        del self.s.leases[item_id]
+        self._set(item_id, state=OutboxState.WAITING, last_error=reason, attempts=item.attempts - 1)
+        return True
+
+    def release(self, item_ids: Sequence[int], now: datetime) -> int:
+        moved = [i.id for i in self.s.outbox if i.id in item_ids and i.state is OutboxState.WAITING]
+        for item_id in moved:
+            self._set(item_id, state=OutboxState.PENDING, next_attempt_at=now, last_error=None)
+        return len(moved)
+
+    def for_requests(self, request_ids: Sequence[str]) -> list[OutboxItem]:
+        return [i for i in self.s.outbox if i.request_id in request_ids]
+
     def retry(self, item_id: int, now: datetime) -> bool:
         item = self.get(item_id)
-        if item is None or item.state not in (OutboxState.DEAD, OutboxState.PENDING):
+        retryable = (OutboxState.DEAD, OutboxState.PENDING, OutboxState.WAITING)
+        if item is None or item.state not in retryable:
             return False
         self._set(
             item_id, state=OutboxState.PENDING, attempts=0, next_attempt_at=now, last_error=None
@@ -366,3 +386,10 @@ class FakeUnitOfWorkFactory:
 
     def __call__(self) -> FakeUnitOfWork:
         return FakeUnitOfWork(self.store, self.lock)
+
+
+class NotedHandler:
+    """Stands in for every other effect in tests of one effect: notes it delivered."""
+
+    async def deliver(self, item: OutboxItem, request: ApprovalRequest | None) -> str | None:
+        return "noted"

@@ -40,6 +40,12 @@ class _DatabaseGauges(Collector):
             [], outbox.get(OutboxState.PENDING, 0) + outbox.get(OutboxState.DELIVERING, 0)
         )
         yield backlog
+        waiting = GaugeMetricFamily(
+            "approval_bot_outbox_waiting",
+            "Effects waiting for a system that is not configured; see `approval-bot show`",
+        )
+        waiting.add_metric([], outbox.get(OutboxState.WAITING, 0))
+        yield waiting
         dead = GaugeMetricFamily(
             "approval_bot_outbox_dead_letters",
             "Effects that failed for good; see `approval-bot outbox list`",
@@ -90,5 +96,5 @@ class Metrics:
 
     def effect(self, item: OutboxItem, outcome: str) -> None:
         self.effects.labels(item.kind, outcome).inc()
-        if is_chat(item.kind) and outcome != OutboxState.DELIVERED:
+        if is_chat(item.kind) and outcome not in (OutboxState.DELIVERED, OutboxState.WAITING):
             self.channel_errors.labels(str(item.payload.get("channel", "?"))).inc()

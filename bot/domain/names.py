@@ -72,12 +72,17 @@ class EventKind(StrEnum):
 
 
 class OutboxState(StrEnum):
-    """Where an effect stands: pending → delivering → delivered, or dead after the last try."""
+    """Where an effect stands: pending → delivering → delivered, or dead after the last try.
+
+    ``waiting``: the system it needs is not configured in the process that tried it; it
+    waits, without using up attempts, until a process that has the system delivers it.
+    """
 
     PENDING = "pending"
     DELIVERING = "delivering"
     DELIVERED = "delivered"
     DEAD = "dead"
+    WAITING = "waiting"
 
 
 # Actors that are not people.

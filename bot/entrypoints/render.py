@@ -10,6 +10,8 @@ from typing import Any
 
 from bot.domain.audit import AuditRecord
 from bot.domain.model import ApprovalRequest, Policy
+from bot.ports import OutboxItem
+from bot.service.views import effect_detail
 
 
 def ts(value: datetime | None) -> str:
@@ -84,7 +86,12 @@ def pending_rows(requests: Sequence[ApprovalRequest]) -> list[list[Any]]:
     ]
 
 
-def show(r: ApprovalRequest, policy: Policy | None, history: Sequence[AuditRecord]) -> str:
+def show(
+    r: ApprovalRequest,
+    policy: Policy | None,
+    history: Sequence[AuditRecord],
+    effects: Sequence[OutboxItem] = (),
+) -> str:
     out = [
         f"{r.id}  {r.model_name} v{r.model_version}  [{r.state.value}]",
         f"requested by {r.requested_by} at {ts(r.created_at)}; deadline {ts(r.deadline_at)}",
@@ -112,6 +119,9 @@ def show(r: ApprovalRequest, policy: Policy | None, history: Sequence[AuditRecor
             f"decided {r.decision} by {r.decided_by} at {ts(r.decided_at)}"
             + (f": {r.reason}" if r.reason else "")
         )
+    if effects:
+        out.append("effects:")
+        out += [f"  {i.kind}: {effect_detail(i)}" for i in effects]
     if history:
         out.append("history:")
         out += [f"  #{h.seq} {ts(h.at)} {h.kind} by {h.actor}" for h in history]

@@ -43,15 +43,20 @@ async def scan(container: Container) -> None:
 
 
 async def sweep(container: Container) -> None:
-    """Deliver effects left by other processes (the CLI, a crashed replica)."""
+    """Deliver effects left by other processes (the CLI, a crashed replica), and those that
+    waited for a system this process has."""
+    released = await asyncio.to_thread(container.dispatcher.release_waiting)
+    if released:
+        log.info("sweep: %d waiting effect(s) can be delivered now", released)
     report = await container.dispatcher.deliver_due()
     container.metrics.job_runs.labels("sweep").inc()
     if report.count:
         log.info(
-            "sweep: %d delivered, %d retrying, %d dead",
+            "sweep: %d delivered, %d retrying, %d dead, %d waiting",
             len(report.delivered),
             len(report.retrying),
             len(report.dead),
+            len(report.waiting),
         )
 
 

@@ -52,7 +52,18 @@ class Outcome(StrEnum):
     DELIVERED = "delivered"
     RETRYING = "retrying"
     DEAD = "dead"
+    WAITING = "waiting"  # its system is not configured here: not counted as an attempt
     LOST_CLAIM = "lost-claim"  # another deliverer took the row over (our lease ran out)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What calling the handler came to."""
+
+    error: str | None = None
+    permanent: bool = False
+    waiting: str | None = None  # why it waits: no handler for it in this process
+    note: str | None = None
 
 
 @dataclass
@@ -60,22 +71,26 @@ class DeliveryReport:
     delivered: list[int] = field(default_factory=list)
     retrying: list[int] = field(default_factory=list)
     dead: list[int] = field(default_factory=list)
+    waiting: list[int] = field(default_factory=list)
 
     @property
     def count(self) -> int:
-        return len(self.delivered) + len(self.retrying) + len(self.dead)
+        return len(self.delivered) + len(self.retrying) + len(self.dead) + len(self.waiting)
 
     def add(self, item_id: int, outcome: Outcome) -> None:
-        {Outcome.DELIVERED: self.delivered, Outcome.DEAD: self.dead}.get(
-            outcome, self.retrying
-        ).append(item_id)
+        buckets = {
+            Outcome.DELIVERED: self.delivered,
+            Outcome.DEAD: self.dead,
+            Outcome.WAITING: self.waiting,
+        }
+        buckets.get(outcome, self.retrying).append(item_id)
 
 
 def handler_key(item: OutboxItem) -> list[str]:
     """Most specific first: ``chat.post:slack``, ``chat.post``, ``chat:slack``, ``chat``, ``*``.
 
-    A channel's handler registers ``chat:<channel>``; a system's fallback (logged only)
-    registers its family (``mlflow``, ``kfp``); ``*`` forwards everything (the webhook).
+    A channel's handler registers ``chat:<channel>``; a system registers its kinds; ``*``
+    forwards everything that has no handler of its own (the webhook).
     """
     keys = []
     channel = item.payload.get("channel")
@@ -101,9 +116,12 @@ class OutboxDispatcher:
         batch: int = 20,
         jitter: Callable[[], float] = random.random,
         on_outcome: Callable[[OutboxItem, str], None] | None = None,
+        unavailable: Mapping[str, str] | None = None,
     ) -> None:
         self.uow = uow
         self.handlers = dict(handlers)
+        # key -> why effects matching it cannot be delivered here (the system's setting)
+        self.unavailable = dict(unavailable or {})
         self.clock = clock
         self.channels = channels
         self.retry = retry or RetryPolicy()
@@ -116,6 +134,16 @@ class OutboxDispatcher:
             if key in self.handlers:
                 return self.handlers[key]
         return None
+
+    def waiting_reason(self, item: OutboxItem) -> str:
+        """Why ``item`` cannot be delivered by this process (it has no handler for it)."""
+        for key in handler_key(item):
+            if key in self.unavailable:
+                return self.unavailable[key]
+        channel = item.payload.get("channel")
+        if is_chat(item.kind) and channel:
+            return f"the {channel} channel is not configured"
+        return f"nothing here delivers {item.kind}"
 
     # -- blocking parts (run in a worker thread) ----------------------------
 
@@ -137,10 +165,14 @@ class OutboxDispatcher:
         with self.uow() as uow:
             return uow.requests.get(item.request_id)
 
-    def _finish(self, item: OutboxItem, token: str, error: str | None, permanent: bool) -> Outcome:
+    def _finish(self, item: OutboxItem, token: str, attempt: Attempt) -> Outcome:
         now = self.clock.now()
+        error, permanent = attempt.error, attempt.permanent
         with self.uow() as uow:
-            if error is None:
+            if attempt.waiting is not None:
+                outcome = Outcome.WAITING
+                ok = uow.outbox.park(item.id, token, reason=attempt.waiting, at=now)
+            elif error is None:
                 outcome = Outcome.DELIVERED
                 ok = uow.outbox.finish(item.id, token, state=OutboxState.DELIVERED, at=now)
                 if ok and not is_chat(item.kind):
@@ -206,42 +238,62 @@ class OutboxDispatcher:
 
     async def _deliver_one(self, item: OutboxItem, token: str) -> Outcome:
         with bind_request(item.request_id):
-            error, permanent, note = await self._attempt(item)
-            outcome = await asyncio.to_thread(self._finish, item, token, error, permanent)
+            attempt = await self._attempt(item)
+            outcome = await asyncio.to_thread(self._finish, item, token, attempt)
             if outcome is Outcome.DELIVERED:
-                log.info(
-                    "effect %s delivered (%s)%s", item.kind, item.key, f": {note}" if note else ""
-                )
+                note = f": {attempt.note}" if attempt.note else ""
+                log.info("effect %s delivered (%s)%s", item.kind, item.key, note)
+            elif outcome is Outcome.WAITING:
+                log.warning("effect %s waits: %s", item.kind, attempt.waiting)
             else:
                 log.warning(
-                    "effect %s %s after attempt %d: %s", item.kind, outcome, item.attempts, error
+                    "effect %s %s after attempt %d: %s",
+                    item.kind,
+                    outcome,
+                    item.attempts,
+                    attempt.error,
                 )
             if self.on_outcome is not None:
                 self.on_outcome(item, outcome)
             return outcome
 
-    async def _attempt(self, item: OutboxItem) -> tuple[str | None, bool, str | None]:
-        """Call the handler: (error or None, is the error permanent, the handler's note)."""
+    async def _attempt(self, item: OutboxItem) -> Attempt:
+        """Call the handler (or find there is none here: the effect waits)."""
         handler = self.handler_for(item)
         if handler is None:
-            return f"no handler for {item.kind}", True, None
+            return Attempt(waiting=self.waiting_reason(item))
         try:
             request = await asyncio.to_thread(self._load, item)
             note = await asyncio.wait_for(
                 handler.deliver(item, request), timeout=self.retry.timeout_seconds
             )
         except PermanentEffectError as exc:
-            return str(exc) or type(exc).__name__, True, None
+            return Attempt(error=str(exc) or type(exc).__name__, permanent=True)
         except TimeoutError:
-            return f"timed out after {self.retry.timeout_seconds:g}s", False, None
+            return Attempt(error=f"timed out after {self.retry.timeout_seconds:g}s")
         except Exception as exc:
-            return f"{type(exc).__name__}: {exc}"[:500], False, None
-        return None, False, note
+            return Attempt(error=f"{type(exc).__name__}: {exc}"[:500])
+        return Attempt(note=note)
 
     # -- operator commands ------------------------------------------------------
 
+    def release_waiting(self, limit: int = 500) -> int:
+        """Waiting rows this process can deliver go back in the queue; how many did.
+
+        Run before a sweep: a system configured since (a restart with its settings) then
+        delivers what waited for it.
+        """
+        now = self.clock.now()
+        with self.uow() as uow:
+            waiting = uow.outbox.items(state=OutboxState.WAITING, limit=limit)
+            ready = [i.id for i in waiting if self.handler_for(i) is not None]
+            moved = uow.outbox.release(ready, now)
+            if moved:
+                uow.commit()
+        return moved
+
     def retry_item(self, item_id: int) -> bool:
-        """Put a dead (or pending) row back in the queue with its attempts reset."""
+        """Put a dead, waiting (or pending) row back in the queue with its attempts reset."""
         with self.uow() as uow:
             ok = uow.outbox.retry(item_id, self.clock.now())
             if ok:

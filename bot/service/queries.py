@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from bot.domain import errors
 from bot.domain.audit import AuditRecord
+from bot.domain.effects import is_chat
 from bot.domain.model import ApprovalRequest, Person, Policy, State
 from bot.domain.names import OutboxState
 from bot.ports import Directory, OutboxItem, RequestFilter, UnitOfWorkFactory
@@ -112,6 +113,16 @@ class Queries:
         return [p for p in directory.people if p.name in members]
 
     # -- effects ----------------------------------------------------------------
+
+    def effects(self, requests: Sequence[ApprovalRequest]) -> dict[str, list[OutboxItem]]:
+        """The decision effects of each request (MLflow, the promotion), with their state."""
+        ids = [r.id for r in requests]
+        out: dict[str, list[OutboxItem]] = {i: [] for i in ids}
+        with self.uow() as uow:
+            for item in uow.outbox.for_requests(ids):
+                if item.request_id is not None and not is_chat(item.kind):
+                    out[item.request_id].append(item)
+        return out
 
     def outbox_items(self, state: OutboxState | None = None, limit: int = 100) -> list[OutboxItem]:
         with self.uow() as uow:

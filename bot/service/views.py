@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.domain.audit import AuditRecord
 from bot.domain.model import ApprovalRequest, Policy
+from bot.domain.names import OutboxState
 from bot.ports import OutboxItem
 
 
@@ -13,10 +14,25 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def effect_detail(item: OutboxItem) -> str:
+    """One line on where an effect stands, with what to do when it is stuck."""
+    if item.state is OutboxState.WAITING:
+        return f"waiting: {item.last_error or 'its system is not configured'}"
+    if item.state is OutboxState.DEAD:
+        return (
+            f"failed after {item.attempts} attempt(s): {item.last_error or '?'}; "
+            f"retry with `approval-bot outbox retry {item.id}`"
+        )
+    if item.state is OutboxState.PENDING and item.last_error:
+        return f"retrying: {item.last_error}"
+    return item.state.value
+
+
 def request_to_dict(
     request: ApprovalRequest,
     policy: Policy | None = None,
     history: list[AuditRecord] | None = None,
+    effects: list[OutboxItem] | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": request.id,
@@ -53,6 +69,17 @@ def request_to_dict(
                 "met": p.met,
             }
             for p in request.progress(policy)
+        ]
+    if effects is not None:
+        out["effects"] = [
+            {
+                "id": i.id,
+                "kind": i.kind,
+                "state": i.state.value,
+                "attempts": i.attempts,
+                "detail": effect_detail(i),
+            }
+            for i in effects
         ]
     if history is not None:
         out["history"] = [

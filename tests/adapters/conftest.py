@@ -16,14 +16,13 @@ import pytest
 
 from bot.adapters.db import SqlUnitOfWorkFactory, make_engine
 from bot.adapters.db.migrate import upgrade
-from bot.adapters.effects import LoggingHandler
 from bot.domain.model import VoteKind
 from bot.ports import EffectHandler, OutboxItem
 from bot.service import Services, build_services
 from bot.service.identity import Identity
 from bot.service.outbox import OutboxDispatcher, RetryPolicy
 from tests import builders
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, NotedHandler
 from tests.support.mlflow_server import MlflowServer, mlflow_server
 
 FAST_MLFLOW_HTTP = {
@@ -58,11 +57,11 @@ def svc(sqlite_url: str, clock: FakeClock) -> Iterator[Services]:
 
 
 def dispatcher(svc: Services, handlers: dict[str, EffectHandler], **retry: Any) -> OutboxDispatcher:
-    """The real dispatcher; everything without a handler of its own is logged."""
+    """The real dispatcher; everything without a handler of its own is noted delivered."""
     policy = {"max_attempts": 3, "base_seconds": 10, "cap_seconds": 60, **retry}
     return OutboxDispatcher(
         svc.uow,
-        {"*": LoggingHandler(), **handlers},
+        {"*": NotedHandler(), **handlers},
         clock=svc.clock,
         channels=svc.channels,
         retry=RetryPolicy(**policy),

@@ -107,7 +107,7 @@ def test_only_the_wanted_adapters_are_imported(sqlite_url: str, tmp_path) -> Non
     }
 
 
-def test_a_chat_effect_without_its_channel_is_dead_lettered_not_logged(sqlite_url: str) -> None:
+def test_a_chat_effect_without_its_channel_waits_it_is_not_logged(sqlite_url: str) -> None:
     """Rows left for a channel this process does not serve are never marked delivered."""
     upgrade(sqlite_url)
     container = build(settings(sqlite_url))
@@ -126,6 +126,6 @@ def test_a_chat_effect_without_its_channel_is_dead_lettered_not_logged(sqlite_ur
     finally:
         container.close()
     telegram = rows[f"{rid}:post:telegram"]
-    assert telegram.state is OutboxState.DEAD
-    assert telegram.last_error == "no handler for chat.post"
+    assert telegram.state is OutboxState.WAITING
+    assert telegram.last_error == "the telegram channel is not configured"
     assert rows[f"{rid}:post:console"].state is OutboxState.DELIVERED

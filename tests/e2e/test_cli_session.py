@@ -225,3 +225,22 @@ def test_bad_settings_are_one_line_naming_the_variable(tmp_path, name, value):
     cli.env[name] = value
     for command in ("migrate", "pending"):
         assert cli.fails(command).startswith(f"error: {name}: ")
+
+
+def test_an_approval_without_a_launcher_waits_visibly(cli, tmp_path):
+    """`make run` without MLflow: the launch is never "delivered"; `show` says why it waits."""
+    cli.env.update({"APPROVAL_BOT_LAUNCHER": "local", "MLFLOW_TRACKING_URI": ""})
+    cli.ok("migrate")
+    cli.ok("apply", "-f", str(CONFIG))
+    rid = submit(cli, tmp_path, requested_by="bob")
+    cli.ok("approve", rid, "--as", "alice")
+    cli.ok("approve", rid, "--as", "carol")
+    assert "0 dead-lettered, 2 waiting" in cli.ok("outbox", "deliver")  # log, launch
+    shown = cli.ok("show", rid)
+    assert (
+        "kfp.launch_promotion: waiting: promotion launcher not configured "
+        "(APPROVAL_BOT_LAUNCHER=local needs MLFLOW_TRACKING_URI)"
+    ) in shown
+    assert "mlflow.log_decision: waiting: MLflow is not configured (MLFLOW_TRACKING_URI)" in shown
+    waiting = json.loads(cli.ok("outbox", "list", "--state", "waiting", "--format", "json"))
+    assert {i["kind"] for i in waiting} == {"kfp.launch_promotion", "mlflow.log_decision"}

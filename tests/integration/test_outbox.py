@@ -9,12 +9,13 @@ from datetime import timedelta
 
 import pytest
 
-from bot.domain.effects import CHAT_NOTICE, LOG_DECISION
+from bot.domain.effects import CHAT_NOTICE, LAUNCH_PROMOTION, LOG_DECISION
 from bot.domain.model import VoteKind
 from bot.ports import OutboxItem, PermanentEffectError
 from bot.service import Services
 from bot.service.identity import Identity
 from bot.service.outbox import OutboxDispatcher, RetryPolicy
+from bot.service.views import request_to_dict
 from tests import builders
 
 
@@ -121,11 +122,44 @@ def test_permanent_error_dead_letters_at_once(svc):
     assert item.state == "dead" and item.attempts == 1
 
 
-def test_no_handler_is_a_dead_letter_not_a_crash(svc):
+def test_no_handler_here_waits_it_is_neither_a_crash_nor_delivered(svc):
     d = dispatcher(svc, {})
     svc.commands.submit(builders.submission())
     report = asyncio.run(d.deliver_due())
-    assert len(report.dead) == 1
+    assert len(report.waiting) == 1 and not report.delivered and not report.dead
+    assert states(svc) == Counter({"waiting": 1})
+
+
+def test_an_unconfigured_system_waits_visibly_then_goes_out_once_configured(svc):
+    reason = (
+        "promotion launcher not configured (APPROVAL_BOT_LAUNCHER=local needs MLFLOW_TRACKING_URI)"
+    )
+    others = Recorder()
+    d = dispatcher(svc, {"*": others})
+    d.handlers = {"chat": others, "mlflow": others}
+    d.unavailable = {LAUNCH_PROMOTION: reason}
+    rid = approve(svc)
+    report = asyncio.run(d.deliver_due())
+    assert len(report.waiting) == 1
+    assert asyncio.run(d.deliver_due()).count == 0, "a waiting row is not tried again"
+    assert d.release_waiting() == 0, "still nothing here to deliver it"
+
+    request = svc.queries.get(rid)
+    (launch,) = [i for i in svc.queries.effects([request])[rid] if i.kind == LAUNCH_PROMOTION]
+    assert launch.state == "waiting" and launch.attempts == 0
+    shown = request_to_dict(request, effects=svc.queries.effects([request])[rid])
+    assert {"kind": LAUNCH_PROMOTION, "detail": f"waiting: {reason}"}.items() <= next(
+        e for e in shown["effects"] if e["kind"] == LAUNCH_PROMOTION
+    ).items()
+
+    # The bot restarts with a launcher: the sweep releases the row and it goes out, once.
+    launcher = Recorder()
+    configured = dispatcher(svc, {"*": others, LAUNCH_PROMOTION: launcher})
+    assert configured.release_waiting() == 1
+    asyncio.run(configured.deliver_due())
+    asyncio.run(configured.deliver_due())
+    assert launcher.seen == [f"{rid}:launch_promotion"]
+    assert states(svc)["waiting"] == 0
 
 
 def test_a_crashed_deliverers_claim_runs_out_and_is_retaken(svc, clock):

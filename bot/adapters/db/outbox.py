@@ -112,13 +112,45 @@ class SqlOutbox:
         )
         return bool(res.rowcount == 1)
 
-    def retry(self, item_id: int, now: datetime) -> bool:
+    def park(self, item_id: int, token: str, *, reason: str, at: datetime) -> bool:
         res = self.conn.execute(
             update(t.outbox)
             .where(
                 _c.id == item_id,
-                _c.state.in_([OutboxState.DEAD.value, OutboxState.PENDING.value]),
+                _c.claim_token == token,
+                _c.state == OutboxState.DELIVERING.value,
             )
+            .values(
+                state=OutboxState.WAITING.value,
+                last_error=reason,
+                attempts=_c.attempts - 1,
+                claim_token=None,
+                lease_until=None,
+            )
+        )
+        return bool(res.rowcount == 1)
+
+    def release(self, item_ids: Sequence[int], now: datetime) -> int:
+        if not item_ids:
+            return 0
+        res = self.conn.execute(
+            update(t.outbox)
+            .where(_c.id.in_(list(item_ids)), _c.state == OutboxState.WAITING.value)
+            .values(state=OutboxState.PENDING.value, next_attempt_at=now, last_error=None)
+        )
+        return int(res.rowcount)
+
+    def for_requests(self, request_ids: Sequence[str]) -> list[OutboxItem]:
+        if not request_ids:
+            return []
+        q = select(t.outbox).where(_c.request_id.in_(list(request_ids))).order_by(_c.id)
+        return [outbox_from_row(r) for r in self.conn.execute(q)]
+
+    def retry(self, item_id: int, now: datetime) -> bool:
+        retryable = (OutboxState.DEAD, OutboxState.PENDING, OutboxState.WAITING)
+        res = self.conn.execute(
+            update(t.outbox)
+            .where(_c.id == item_id, _c.state.in_([s.value for s in retryable]))
             .values(
                 state=OutboxState.PENDING.value, attempts=0, next_attempt_at=now, last_error=None
             )

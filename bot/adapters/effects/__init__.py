@@ -1,6 +1,5 @@
-"""Effect handlers that need no external system: logging, webhook."""
+"""Effect handlers that need no system of their own: the webhook."""
 
-from bot.adapters.effects.basic import LoggingHandler
 from bot.adapters.effects.webhook import WebhookHandler
 
-__all__ = ["LoggingHandler", "WebhookHandler"]
+__all__ = ["WebhookHandler"]

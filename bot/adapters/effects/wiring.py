@@ -1,18 +1,14 @@
-"""The effects no other adapter takes (called by the registry before the effect systems).
+"""The webhook (``APPROVAL_BOT_WEBHOOK_URL``): every effect without a handler of its own is
+POSTed there as JSON with an ``Idempotency-Key`` header (called by the registry first).
 
-With ``APPROVAL_BOT_WEBHOOK_URL`` every effect without a handler of its own is POSTed
-there (``*``); without it, the decision effects of systems that are not configured
-(``mlflow``, ``kfp``) are logged. A chat effect never falls through to the log: its
-channel delivers it, or it is dead-lettered naming the missing handler.
+Without it, an effect whose system is not configured waits, visibly, until a process that
+has the system delivers it; nothing is ever marked delivered that was not.
 """
 
 from __future__ import annotations
 
-from bot.adapters.effects.basic import LoggingHandler
 from bot.adapters.effects.webhook import WebhookHandler
 from bot.adapters.wiring import Registry
-
-SYSTEMS = ("mlflow", "kfp")
 
 
 def wire(registry: Registry) -> None:
@@ -21,6 +17,3 @@ def wire(registry: Registry) -> None:
         webhook = WebhookHandler(url)
         registry.add_effect_handler("*", webhook)
         registry.on_stop(webhook.aclose)  # close its connection pool on stop
-        return
-    for family in SYSTEMS:
-        registry.add_effect_handler(family, LoggingHandler())

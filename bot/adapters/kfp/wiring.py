@@ -4,9 +4,9 @@
 - ``kfp``: a remote KFP server (``KFP_HOST``; in a cluster it may be left unset).
 - ``local`` (default): kfp.local in this process. The promotion pipeline needs MLflow, so
   without ``MLFLOW_TRACKING_URI`` no launcher is installed: approved requests stay
-  ``approved`` and the launch effect is only logged (a fresh install does not fail every
-  approval). Set ``APPROVAL_BOT_LAUNCHER=none`` to say so explicitly.
-- ``none``: no launcher; the launch effect is logged (or sent to the webhook).
+  ``approved`` and the launch effect waits, saying why, until a process with a launcher
+  delivers it (a fresh install does not fail every approval).
+- ``none``: no launcher; the launch effect waits the same way (or goes to the webhook).
 """
 
 from __future__ import annotations
@@ -88,12 +88,16 @@ def wire(registry: Registry) -> None:
     settings = registry.settings
     launcher = make_launcher(settings)
     if launcher is None:
-        if settings.launcher.strip().lower() == "local":
+        kind = settings.launcher.strip().lower()
+        why = "needs MLFLOW_TRACKING_URI" if kind == "local" else "is none"
+        reason = f"promotion launcher not configured (APPROVAL_BOT_LAUNCHER={kind} {why})"
+        registry.effect_unavailable(LAUNCH_PROMOTION, reason)
+        if kind == "local":
 
             async def explain() -> None:
                 log.warning(
                     "APPROVAL_BOT_LAUNCHER=local needs MLFLOW_TRACKING_URI for the promotion "
-                    "pipeline: approved requests stay approved, promotion launches are logged"
+                    "pipeline: approved requests stay approved, their launches wait"
                 )
 
             registry.on_start(explain)

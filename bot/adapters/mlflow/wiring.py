@@ -1,7 +1,8 @@
 """Wire the mlflow adapter when its settings are present (called by the registry).
 
 With ``MLFLOW_TRACKING_URI`` set, ``mlflow.log_decision`` and ``mlflow.archive_challenger`` go
-to MLflow; without it they fall through to the ``mlflow`` fallback (logged only) or the webhook.
+to MLflow; without it they wait (visibly, in ``show`` and the API) until a process with MLflow
+configured delivers them, or go to the webhook when one is set.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ def wire(registry: Registry) -> None:
     """Register the decision log and the challenger archive."""
     settings = registry.settings
     if not settings.mlflow_tracking_uri:
+        registry.effect_unavailable("mlflow", "MLflow is not configured (MLFLOW_TRACKING_URI)")
         return
     from bot.adapters.mlflow.archive import AliasNames, ChallengerArchive
     from bot.adapters.mlflow.client import Registry, apply_http_defaults

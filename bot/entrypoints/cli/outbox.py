@@ -52,9 +52,9 @@ def outbox_list(state: str | None, limit: int, fmt: str) -> None:
 @click.argument("item_id", type=int)
 @handle_errors
 def outbox_retry(item_id: int) -> None:
-    """Put a dead-lettered effect back in the queue (attempts reset)."""
+    """Put a dead-lettered (or waiting) effect back in the queue (attempts reset)."""
     if not container().dispatcher.retry_item(item_id):
-        raise CliError(f"no dead or pending outbox item {item_id}")
+        raise CliError(f"no dead, waiting or pending outbox item {item_id}")
     click.echo(f"outbox item {item_id} queued; a running server delivers it within seconds")
 
 
@@ -62,8 +62,10 @@ def outbox_retry(item_id: int) -> None:
 @handle_errors
 def outbox_deliver() -> None:
     """Deliver the effects that are due now, without a server."""
-    report = asyncio.run(container(adapters=True).dispatcher.deliver_due())
+    dispatcher = container(adapters=True).dispatcher
+    dispatcher.release_waiting()
+    report = asyncio.run(dispatcher.deliver_due())
     click.echo(
         f"{len(report.delivered)} delivered, {len(report.retrying)} to retry, "
-        f"{len(report.dead)} dead-lettered"
+        f"{len(report.dead)} dead-lettered, {len(report.waiting)} waiting"
     )

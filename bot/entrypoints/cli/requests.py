@@ -90,10 +90,11 @@ def show(request_id: str, fmt: str) -> None:
     queries = container().services.queries
     request, policy = queries.get_with_policy(request_id)
     history = queries.history([request])[request.id]
+    effects = queries.effects([request])[request.id]
     if fmt == "json":
-        emit_json(request_to_dict(request, policy, history))
+        emit_json(request_to_dict(request, policy, history, effects))
     else:
-        click.echo(render.show(request, policy, history))
+        click.echo(render.show(request, policy, history, effects))
 
 
 def cast(request_id: str, person: str, vote: VoteKind, comment: str | None) -> None:

@@ -80,6 +80,7 @@ def list_approvals(
 )
 def get_approval(request_id: str, services: ServicesDep, _who: Caller) -> dict[str, Any]:
     with bind_request(request_id):
-        request, policy = services.queries.get_with_policy(request_id)
-        history = services.queries.history([request])[request.id]
-        return request_to_dict(request, policy, history)
+        queries = services.queries
+        request, policy = queries.get_with_policy(request_id)
+        history = queries.history([request])[request.id]
+        return request_to_dict(request, policy, history, queries.effects([request])[request.id])

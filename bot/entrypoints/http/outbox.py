@@ -32,7 +32,7 @@ def retry(
 ) -> dict[str, Any]:
     if not wired.dispatcher.retry_item(item_id):
         raise HTTPException(
-            404, error_body("not_found", f"no dead or pending outbox item {item_id}")
+            404, error_body("not_found", f"no dead, waiting or pending outbox item {item_id}")
         )
     wired.kick()
     return {"retried": item_id}
