@@ -16,10 +16,11 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
-from bot.domain.model import GATE_OPS
+from bot.domain.gates import GATE_OPS, disagreement
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 RunId = Annotated[str, StringConstraints(strip_whitespace=True, max_length=128)]
@@ -54,17 +55,35 @@ class Strict(BaseModel):
 
 
 class GateIn(Strict):
+    """What the pipeline measured. Strict: numbers are numbers and booleans are booleans.
+
+    ``passed`` may be left out: the bot judges the gate itself. When given, it must agree.
+    """
+
+    model_config = ConfigDict(strict=True)
+
     name: Name
     value: float
     threshold: float
     op: Literal["<", "<=", ">", ">=", "=="]
-    passed: bool
+    passed: bool | None = None
 
     @field_validator("value", "threshold")
     @classmethod
     def _finite(cls, v: float) -> float:
         if not math.isfinite(v):
             raise ValueError("must be a finite number")
+        return v
+
+    @field_validator("passed")
+    @classmethod
+    def _agrees(cls, v: bool | None, info: ValidationInfo) -> bool | None:
+        got = info.data
+        if v is None or not {"name", "value", "threshold", "op"} <= got.keys():
+            return v  # the other fields' own errors say what is wrong
+        problem = disagreement(got["name"], got["value"], got["op"], got["threshold"], v)
+        if problem:
+            raise ValueError(problem)
         return v
 
 

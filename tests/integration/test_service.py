@@ -233,3 +233,13 @@ def test_only_enrolled_people_may_read(service):
     assert service.queries.reader(Identity("slack", "U02BOB")).name == "bob"
     with pytest.raises(errors.UnknownPerson, match="slack user U09NOBODY"):
         service.queries.reader(Identity("slack", "U09NOBODY"))
+
+
+def test_the_bot_judges_gates_itself_so_a_failed_gate_cannot_be_approved(svc):
+    # What the pipeline measured, without its own verdict: 500 ms is over the 100 ms limit.
+    latency = {"name": "latency_p99_ms", "value": 500, "op": "<", "threshold": 100}
+    request = svc.commands.submit(builders.submission(gates=[latency])).request
+    assert [g.name for g in svc.queries.get(request.id).failed_gates] == ["latency_p99_ms"]
+    with pytest.raises(errors.FailedGatesNotOverridable, match="latency_p99_ms"):
+        svc.commands.vote(request.id, cli("bob"), VoteKind.APPROVE)
+    assert svc.queries.get(request.id).is_pending

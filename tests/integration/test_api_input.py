@@ -1,0 +1,102 @@
+"""What the API is sent, trusted no further than it can be checked: against a running
+`approval-bot serve` on SQLite and on PostgreSQL (README.md, "HTTP API")."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests import builders
+from tests.conftest import temporary_pg_database
+from tests.support.bot_server import BotServer, prepare_database, running_bot
+
+TOKEN = "bootstrap-token-for-input-tests-0123"
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def bot(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[BotServer]:
+    workdir = tmp_path_factory.mktemp(f"input-{request.param}")
+    with (
+        temporary_pg_database(request.getfixturevalue("pg_admin_url"))
+        if request.param == "postgres"
+        else _sqlite(workdir)
+    ) as db_url:
+        prepare_database(db_url)
+        with running_bot(db_url, workdir, env={"APPROVAL_BOT_API_TOKEN": TOKEN}) as server:
+            server.db_url = db_url  # type: ignore[attr-defined]
+            yield server
+
+
+class _sqlite:
+    def __init__(self, workdir) -> None:
+        self.url = f"sqlite:///{workdir}/bot.db"
+
+    def __enter__(self) -> str:
+        return self.url
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def client(bot: BotServer) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=bot.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+    ) as c:
+        yield c
+
+
+_runs = iter(range(1, 10**6))
+
+
+def body(**fields) -> dict:
+    """A valid submission (a fresh staging run each time), with ``fields`` changed."""
+    raw = json.loads(builders.submission().model_dump_json(exclude_none=True))
+    raw["staging_run_id"] = f"input-{next(_runs)}"
+    raw.update(fields)
+    return raw
+
+
+def fields_of(response: httpx.Response) -> dict[str, str]:
+    assert response.status_code == 422, response.text
+    payload = response.json()
+    assert payload["error"] == "validation_error"
+    return {f["path"]: f["message"] for f in payload["fields"]}
+
+
+# -- 1. gates are judged by the bot -------------------------------------------------------
+
+
+def test_a_gate_whose_passed_contradicts_its_numbers_is_refused_naming_the_gate(client):
+    gate = {"name": "latency_p99_ms", "value": 500, "op": "<", "threshold": 100, "passed": True}
+    problems = fields_of(client.post("/api/v1/approvals", json=body(gates=[gate])))
+    assert list(problems) == ["gates[0].passed"]
+    assert "latency_p99_ms: 500 < 100 is false" in problems["gates[0].passed"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("passed", 0), ("passed", "yes"), ("passed", "true"), ("value", "5"), ("value", True)],
+)
+def test_gate_numbers_are_numbers_and_booleans_are_booleans(client, field, value):
+    gate = {"name": "latency_p99_ms", "value": 5, "op": "<", "threshold": 100, field: value}
+    problems = fields_of(client.post("/api/v1/approvals", json=body(gates=[gate])))
+    assert list(problems) == [f"gates[0].{field}"]
+
+
+def test_without_passed_the_bot_judges_the_gate(client):
+    gates = [
+        {"name": "latency_p99_ms", "value": 500, "op": "<", "threshold": 100},
+        {"name": "challenger_accuracy", "value": 0.97, "op": ">=", "threshold": -1.0},
+    ]
+    created = client.post("/api/v1/approvals", json=body(gates=gates))
+    assert created.status_code == 201, created.text
+    judged = {g["name"]: g for g in created.json()["gates"]}
+    assert judged["latency_p99_ms"]["passed"] is False
+    assert judged["challenger_accuracy"]["passed"] is True
+    assert judged["challenger_accuracy"]["no_champion"] is True
