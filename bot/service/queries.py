@@ -15,6 +15,7 @@ from bot.domain.model import ApprovalRequest, Person, Policy, State
 from bot.domain.names import OutboxState
 from bot.ports import Directory, OutboxItem, RequestFilter, UnitOfWorkFactory
 from bot.service.identity import Identity
+from bot.service.schemas import checked_filter, plain_or_unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,7 @@ class Queries:
     # -- requests -------------------------------------------------------------
 
     def get(self, request_id: str) -> ApprovalRequest:
+        plain_or_unknown(request_id)
         with self.uow() as uow:
             request = uow.requests.get(request_id)
         if request is None:
@@ -39,6 +41,7 @@ class Queries:
         return request
 
     def get_with_policy(self, request_id: str) -> tuple[ApprovalRequest, Policy | None]:
+        plain_or_unknown(request_id)
         with self.uow() as uow:
             request = uow.requests.get(request_id)
             if request is None:
@@ -46,6 +49,8 @@ class Queries:
             return request, uow.directory.policy_for(request.model_name)
 
     def search(self, flt: RequestFilter) -> list[ApprovalRequest]:
+        checked_filter("model", flt.model)
+        checked_filter("approver", flt.approver)
         with self.uow() as uow:
             return uow.requests.search(flt)
 
@@ -80,13 +85,17 @@ class Queries:
         Every channel asks this before answering a read command (pending, show, history,
         audit): requests are read by enrolled people only.
         """
-        with self.uow() as uow:
-            person = uow.directory.person_by_identity(who.kind, who.value)
+        person = None
+        if who.is_plain():
+            with self.uow() as uow:
+                person = uow.directory.person_by_identity(who.kind, who.value)
         if person is None:
             raise errors.UnknownPerson(who.label())
         return person
 
     def whoami(self, who: Identity) -> tuple[Person | None, frozenset[str]]:
+        if not who.is_plain():
+            return None, frozenset()
         with self.uow() as uow:
             person = uow.directory.person_by_identity(who.kind, who.value)
             groups = uow.directory.groups_of(person.name) if person else frozenset()
@@ -94,6 +103,7 @@ class Queries:
 
     def people_to_remind(self, request_id: str) -> list[Person]:
         """Members of the groups whose rules are not met yet, who have not voted."""
+        plain_or_unknown(request_id)
         with self.uow() as uow:
             request = uow.requests.get(request_id)
             if request is None:

@@ -100,3 +100,54 @@ def test_without_passed_the_bot_judges_the_gate(client):
     assert judged["latency_p99_ms"]["passed"] is False
     assert judged["challenger_accuracy"]["passed"] is True
     assert judged["challenger_accuracy"]["no_champion"] is True
+
+
+# -- 3. control characters, and bidi overrides in names -------------------------------------
+
+
+@pytest.mark.parametrize("field", ["model_name", "requested_by", "model_version"])
+@pytest.mark.parametrize("text", ["a\u0000b", "a\u001bb", "a\u0085b", "iris\u202ereifissalc"])
+def test_names_with_control_or_bidi_override_characters_are_422(client, field, text):
+    problems = fields_of(client.post("/api/v1/approvals", json=body(**{field: text})))
+    assert list(problems) == [field]
+    assert "U+" in problems[field]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"staging_run_id": "run\u0000"},
+        {"links": {"mlflow": "http://x/\u0000"}},
+        {"links": {"ml\u0000flow": "http://x/"}},
+        {"gates": [{"name": "lat\u0000", "value": 1, "op": "<", "threshold": 2}]},
+        {"promotion": {"parameters": {"deploy_target": "none\u0000"}}},
+        {"promotion": {"parameters": {"nested": [{"k\u0000": 1}]}}},
+    ],
+)
+def test_control_characters_anywhere_in_a_submission_are_422(client, bot, change):
+    response = client.post("/api/v1/approvals", json=body(**change))
+    assert response.status_code == 422, response.text
+    assert "control character" in response.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status"),
+    [
+        ("/api/v1/approvals/%00", {}, (404, 422)),
+        ("/api/v1/approvals/a%1Bb", {}, (404, 422)),
+        ("/api/v1/approvals", {"model": "\u0000"}, (422,)),
+        ("/api/v1/audit", {"approver": "\u0000"}, (422,)),
+        ("/api/v1/audit", {"model": "a\u0000b"}, (422,)),
+    ],
+)
+def test_control_characters_in_paths_and_queries_are_refused(client, bot, path, params, status):
+    response = client.get(path, params=params)
+    assert response.status_code in status, response.text
+    assert response.json()["error"] in ("validation_error", "unknown_request")
+    assert "Traceback" not in bot.log()
+
+
+def test_the_console_answers_404_for_a_control_character_id(bot):
+    assert httpx.get(f"{bot.url}/requests/%00", timeout=30).status_code == 404
+    assert httpx.get(f"{bot.url}/requests/a%00b", timeout=30).status_code == 404
+    assert "Traceback" not in bot.log()

@@ -243,3 +243,41 @@ def test_the_bot_judges_gates_itself_so_a_failed_gate_cannot_be_approved(svc):
     with pytest.raises(errors.FailedGatesNotOverridable, match="latency_p99_ms"):
         svc.commands.vote(request.id, cli("bob"), VoteKind.APPROVE)
     assert svc.queries.get(request.id).is_pending
+
+
+@pytest.mark.parametrize("text", ["a\u0000b", "a\u0007b", "a\u009bb"])
+def test_control_characters_are_refused_before_they_reach_the_database(svc, text):
+    rid = svc.commands.submit(builders.submission()).request.id
+    with pytest.raises(errors.InvalidRequest, match="comment: .*control character U\\+00"):
+        svc.commands.vote(rid, cli("bob"), VoteKind.APPROVE, comment=text)
+    with pytest.raises(errors.UnknownRequest):
+        svc.queries.get(text)
+    with pytest.raises(errors.UnknownRequest):
+        svc.commands.vote(text, cli("bob"), VoteKind.APPROVE)
+    with pytest.raises(errors.InvalidRequest, match="model: .*control character"):
+        svc.queries.search(RequestFilter(model=text))
+    with pytest.raises(errors.InvalidRequest, match="approver: .*control character"):
+        svc.queries.search(RequestFilter(approver=text))
+    with pytest.raises(errors.UnknownPerson):
+        svc.queries.reader(Identity("slack", text))
+    with pytest.raises(errors.UnknownPerson):
+        svc.commands.vote(rid, cli(text), VoteKind.APPROVE)
+    assert svc.queries.get(rid).votes == []
+
+
+def test_a_comment_keeps_its_line_breaks(svc):
+    rid = svc.commands.submit(builders.submission()).request.id
+    svc.commands.vote(rid, cli("bob"), VoteKind.APPROVE, comment="looks good\n\tthanks")
+    assert svc.queries.get(rid).votes[0].comment == "looks good\n\tthanks"
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ({"people": {"bo\u0000b": {}}}, "people"),
+        ({"groups": {"sre\u202e": ["carol"]}}, "groups"),
+    ],
+)
+def test_config_names_with_control_or_bidi_characters_are_refused(change, where):
+    with pytest.raises(errors.ConfigError, match=f"{where}.*U\\+"):
+        parse_config(builders.config_dict(**change))

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Response
 from bot.domain.model import State
 from bot.entrypoints.http.deps import Caller, ContainerDep, ServicesDep, aware
 from bot.entrypoints.http.pagination import after, page
-from bot.entrypoints.http.params import StateParam
+from bot.entrypoints.http.params import ModelQuery, RequestIdPath, StateParam
 from bot.ports import RequestFilter
 from bot.service.logctx import bind_request
 from bot.service.schemas import SubmissionIn
@@ -56,7 +56,7 @@ def list_approvals(
     services: ServicesDep,
     _who: Caller,
     state: StateParam | None = None,
-    model: Annotated[str | None, Query(max_length=200)] = None,
+    model: ModelQuery = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -78,7 +78,7 @@ def list_approvals(
     summary="One request, with quorum and history",
     responses={404: {}},
 )
-def get_approval(request_id: str, services: ServicesDep, _who: Caller) -> dict[str, Any]:
+def get_approval(request_id: RequestIdPath, services: ServicesDep, _who: Caller) -> dict[str, Any]:
     with bind_request(request_id):
         queries = services.queries
         request, policy = queries.get_with_policy(request_id)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from bot.domain.model import State
 from bot.entrypoints.http.deps import Caller, ServicesDep, aware
 from bot.entrypoints.http.pagination import after, page
-from bot.entrypoints.http.params import DecisionParam
+from bot.entrypoints.http.params import ApproverQuery, DecisionParam, ModelQuery
 from bot.ports import RequestFilter
 
 router = APIRouter(prefix="/api/v1")
@@ -20,11 +20,11 @@ router = APIRouter(prefix="/api/v1")
 def audit(
     services: ServicesDep,
     _who: Caller,
-    model: Annotated[str | None, Query(max_length=200)] = None,
+    model: ModelQuery = None,
     since: datetime | None = None,
     until: datetime | None = None,
     decision: DecisionParam | None = None,
-    approver: Annotated[str | None, Query(max_length=100)] = None,
+    approver: ApproverQuery = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> dict[str, Any]:

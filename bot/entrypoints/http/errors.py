@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.domain import errors
-from bot.service.schemas import loc_path
+from bot.service.schemas import error_message, loc_path
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -33,12 +33,7 @@ async def on_validation(_req: Request, exc: RequestValidationError) -> JSONRespo
     fields = []
     for err in exc.errors():
         loc = [p for p in err.get("loc", ()) if p not in ("body",)]
-        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        if err.get("type") == "missing":
-            msg = "required field is missing"
-        elif err.get("type") == "extra_forbidden":
-            msg = "unknown field"
-        fields.append({"path": loc_path(loc), "message": msg})
+        fields.append({"path": loc_path(loc), "message": error_message(err)})
     message = "; ".join(f"{f['path']}: {f['message']}" for f in fields) or "invalid request"
     return JSONResponse(error_body("validation_error", message, fields=fields), 422)
 
