@@ -151,3 +151,17 @@ def test_the_console_answers_404_for_a_control_character_id(bot):
     assert httpx.get(f"{bot.url}/requests/%00", timeout=30).status_code == 404
     assert httpx.get(f"{bot.url}/requests/a%00b", timeout=30).status_code == 404
     assert "Traceback" not in bot.log()
+
+
+# -- 4. outbox ids are 64-bit ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("item_id", [2147483648, 2**63 - 1])
+def test_retrying_a_64_bit_outbox_id_that_does_not_exist_is_404(client, item_id):
+    response = client.post(f"/api/v1/outbox/{item_id}/retry")
+    assert response.status_code == 404, response.text
+    assert response.json()["error"] == "not_found"
+
+
+def test_retrying_an_outbox_id_past_64_bits_is_422(client):
+    assert client.post(f"/api/v1/outbox/{2**63}/retry").status_code == 422

@@ -186,10 +186,13 @@ api_tokens = Table(
     Column("revoked_at", UtcDateTime),
 )
 
+# 64-bit ids (SQLite's INTEGER PRIMARY KEY is 64-bit; it needs that exact type to count).
+ID64 = BigInteger().with_variant(Integer, "sqlite")
+
 outbox = Table(
     "outbox",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", ID64, primary_key=True),
     Column("kind", String(40), nullable=False),
     Column("idempotency_key", String(200), nullable=False, unique=True),
     Column("request_id", String(16), index=True),
