@@ -248,15 +248,15 @@ def test_the_bot_judges_gates_itself_so_a_failed_gate_cannot_be_approved(svc):
 @pytest.mark.parametrize("text", ["a\u0000b", "a\u0007b", "a\u009bb"])
 def test_control_characters_are_refused_before_they_reach_the_database(svc, text):
     rid = svc.commands.submit(builders.submission()).request.id
-    with pytest.raises(errors.InvalidRequest, match="comment: .*control character U\\+00"):
+    with pytest.raises(errors.InvalidRequest, match=r"comment: .*control character U\+00"):
         svc.commands.vote(rid, cli("bob"), VoteKind.APPROVE, comment=text)
     with pytest.raises(errors.UnknownRequest):
         svc.queries.get(text)
     with pytest.raises(errors.UnknownRequest):
         svc.commands.vote(text, cli("bob"), VoteKind.APPROVE)
-    with pytest.raises(errors.InvalidRequest, match="model: .*control character"):
+    with pytest.raises(errors.InvalidRequest, match=r"model: .*control character"):
         svc.queries.search(RequestFilter(model=text))
-    with pytest.raises(errors.InvalidRequest, match="approver: .*control character"):
+    with pytest.raises(errors.InvalidRequest, match=r"approver: .*control character"):
         svc.queries.search(RequestFilter(approver=text))
     with pytest.raises(errors.UnknownPerson):
         svc.queries.reader(Identity("slack", text))
