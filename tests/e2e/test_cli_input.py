@@ -64,3 +64,29 @@ def test_outbox_ids_past_32_bits_work(cli, db_url):
     assert "queued" in cli.ok("outbox", "retry", str(item.id))
     listed = json.loads(cli.ok("outbox", "list", "--state", "pending", "--format", "json"))
     assert [i["id"] for i in listed] == [2147483648]
+
+
+# -- 5. files that are not UTF-8 ----------------------------------------------------------
+
+
+def test_a_submission_file_that_is_not_utf8_is_one_line(cli, tmp_path):
+    path = tmp_path / "f.json"
+    path.write_bytes(b"\xff\xfe{}")
+    line = cli.fails("submit", "-f", str(path))
+    assert line == f"error: {path}: not UTF-8 text (byte 0xff at position 0)"
+
+
+def test_a_config_file_that_is_not_utf8_is_one_line(cli, tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_bytes(b"people:\n  al\xe9: {}\n")
+    line = cli.fails("apply", "-f", str(path))
+    assert line == f"error: {path}: not UTF-8 text (byte 0xe9 at position 12)"
+
+
+def test_a_submission_nested_too_deeply_is_one_line(cli, tmp_path):
+    body = json.loads((ROOT / "examples" / "request.json").read_text())
+    body["promotion"]["parameters"] = {"deep": "HERE"}
+    path = tmp_path / "deep.json"
+    path.write_text(json.dumps(body).replace('"HERE"', "[" * 5000 + "]" * 5000))
+    line = cli.fails("submit", "-f", str(path))
+    assert "nested" in line and str(path) in line
