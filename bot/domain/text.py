@@ -12,8 +12,12 @@ LINE_BREAKS = frozenset("\t\n\r")
 BIDI_OVERRIDES = frozenset(map(chr, (*range(0x202A, 0x202F), *range(0x2066, 0x206A))))
 
 # The same rules as regular expressions, for the API's schema (ECMA, Python and Rust agree).
-NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$"
-LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+# A name holds something besides spaces (names are stripped); a line may be empty.
+_C = r"\x00-\x1f\x7f-\x9f"
+_CB = _C + r"\u202a-\u202e\u2066-\u2069"
+NAME_PATTERN = rf"^[^{_CB}]*[^\s{_CB}][^{_CB}]*$"
+LINE_PATTERN = rf"^[^{_C}]*$"
+WORD_PATTERN = rf"^[^{_C}]*[^\s{_C}][^{_C}]*$"  # a line with something besides spaces
 
 
 def problem(text: str, *, name: bool = False, multiline: bool = False) -> str | None:
@@ -31,6 +35,11 @@ def problem(text: str, *, name: bool = False, multiline: bool = False) -> str | 
                 "a name display as another; it is not allowed in names"
             )
     return None
+
+
+def blank_or_problem(text: str, *, name: bool = False) -> str:
+    """Why ``text`` does not match its pattern: its characters, or that it is blank."""
+    return problem(text, name=name) or "must not be empty"
 
 
 def is_plain(text: str) -> bool:

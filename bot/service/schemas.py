@@ -7,35 +7,41 @@ renders them as ``path: problem`` lines.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
     StringConstraints,
     ValidationError,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
+from pydantic.json_schema import WithJsonSchema
 
 from bot.domain import errors, text
 from bot.domain.gates import GATE_OPS, disagreement
+from bot.service.cursor import CURSOR_PATTERN
 
-# Names (models, people, groups, gates): one line, no bidi overrides.
+# Text is checked as sent, then stripped of surrounding spaces: a tab or a line break is
+# refused wherever it is, as the schema's pattern says.
+_stripped = AfterValidator(str.strip)
+# Names (models, people, groups, gates): one line, no bidi overrides, not blank.
 Name = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=200, pattern=text.NAME_PATTERN
-    ),
+    str, StringConstraints(min_length=1, max_length=200, pattern=text.NAME_PATTERN), _stripped
 ]
 # Other one-line text (run ids, URLs): no control characters.
-Line = Annotated[str, StringConstraints(strip_whitespace=True, pattern=text.LINE_PATTERN)]
+Line = Annotated[str, StringConstraints(pattern=text.LINE_PATTERN), _stripped]
 RunId = Annotated[Line, StringConstraints(max_length=128)]
 
-_PATTERNS = {text.NAME_PATTERN: {"name": True}, text.LINE_PATTERN: {}}
+_PATTERNS = {text.NAME_PATTERN: True, text.LINE_PATTERN: False, text.WORD_PATTERN: False}
 
 
 def _shown(part: str) -> str:
@@ -43,9 +49,18 @@ def _shown(part: str) -> str:
     return "".join(f"\\x{ord(c):02x}" if c in text.CONTROL else c for c in part)
 
 
+# Where a parameter came from, and pydantic's names for union members: not the field's path.
+_LOCATION = frozenset({"query", "path", "header", "cookie", "body"})
+_UNION_MEMBER = re.compile(r"^[\w-]+\[.*\]$|^constrained-\w+$")
+
+
 def loc_path(loc: Sequence[int | str]) -> str:
     out = ""
-    for part in loc:
+    for i, part in enumerate(loc):
+        if isinstance(part, str) and (
+            (i == 0 and part in _LOCATION and len(loc) > 1) or _UNION_MEMBER.match(part)
+        ):
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         elif part == "[key]":
@@ -58,15 +73,18 @@ def loc_path(loc: Sequence[int | str]) -> str:
 def error_message(err: Mapping[str, Any]) -> str:
     """One pydantic error as a person reads it (the text rules name the character)."""
     kind = err.get("type")
+    pattern = str((err.get("ctx") or {}).get("pattern"))
+    if kind == "string_pattern_mismatch" and pattern == CURSOR_PATTERN:
+        return "not a valid cursor (pass next_cursor back as it came)"
     if kind == "extra_forbidden":
         return "unknown field"
     if kind == "missing":
         return "required field is missing"
     if kind == "string_pattern_mismatch":
-        rule = _PATTERNS.get(str((err.get("ctx") or {}).get("pattern")))
+        name = _PATTERNS.get(pattern)
         value = err.get("input")
-        if rule is not None and isinstance(value, str):
-            return text.problem(value, **rule) or str(err.get("msg"))
+        if name is not None and isinstance(value, str):
+            return text.blank_or_problem(value, name=name)
     return str(err.get("msg", "invalid")).removeprefix("Value error, ")
 
 
@@ -94,31 +112,17 @@ def checked_filter(field: str, value: str | None) -> str | None:
     return value
 
 
-def free_values(value: Any, path: str = "", depth: int = 0) -> str | None:
-    """What is wrong with free-form JSON (keys and strings), or None."""
-    if depth > MAX_DEPTH:
-        return f"{path or '(value)'}: nested more than {MAX_DEPTH} levels"
-    if isinstance(value, str):
-        problem = text.problem(value, multiline=True)
-        return f"{path}: {problem}" if problem else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            where = f"{path}.{_shown(str(key))}" if path else _shown(str(key))
-            if problem := text.problem(str(key)):
-                return f"{where} (key): {problem}"
-            if problem := free_values(item, where, depth + 1):
-                return problem
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            if problem := free_values(item, f"{path}[{i}]", depth + 1):
-                return problem
-    return None
-
-
-MAX_DEPTH = 8  # how deep free-form JSON (promotion parameters) may nest
+MAX_NUMERIC_VERSION = 2**53 - 1  # a model_version sent as a number (exact as a float too)
+NAME_PATTERN = text.NAME_PATTERN
 
 
 class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConfigModel(BaseModel):
+    """The declarative config (YAML written by people): surrounding spaces are forgiven."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -134,7 +138,17 @@ class GateIn(Strict):
     value: float
     threshold: float
     op: Literal["<", "<=", ">", ">=", "=="]
-    passed: bool | None = None
+    passed: Annotated[
+        bool | None,
+        WithJsonSchema(
+            {
+                "type": "boolean",
+                "readOnly": True,
+                "description": "Computed by the bot. May be sent, but must agree with "
+                "`value op threshold` (422 otherwise).",
+            }
+        ),
+    ] = None
 
     @field_validator("value", "threshold")
     @classmethod
@@ -158,30 +172,76 @@ class GateIn(Strict):
 assert set(GATE_OPS) == {"<", "<=", ">", ">=", "=="}
 
 
-class PromotionIn(BaseModel):
-    """Passed through to the promotion pipeline: free-form, but no control characters."""
+# The promotion pipeline's parameters: KFP parameter names, scalar values.
+ParamName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+ParamText = Annotated[str, StringConstraints(max_length=2000, pattern=text.LINE_PATTERN)]
+ParamValue = ParamText | StrictBool | StrictInt | StrictFloat
 
-    model_config = ConfigDict(extra="allow")
-    parameters: dict[str, Any] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _plain(self) -> PromotionIn:
-        if problem := free_values(self.model_dump()):
-            raise ValueError(problem)
-        return self
+class PromotionIn(Strict):
+    """Extra parameters for the promotion pipeline (the approved model's are fixed)."""
+
+    parameters: Annotated[
+        dict[ParamName, ParamValue],
+        WithJsonSchema(
+            {
+                "type": "object",
+                "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"},
+                "additionalProperties": {
+                    "anyOf": [
+                        {"type": "string", "maxLength": 2000, "pattern": text.LINE_PATTERN},
+                        {"type": "number"},
+                        {"type": "boolean"},
+                    ]
+                },
+            }
+        ),
+    ] = Field(default_factory=dict)
+
+    @field_validator("parameters")
+    @classmethod
+    def _finite(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for name, value in v.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{name}: must be a finite number")
+        return v
 
 
 class SubmissionIn(Strict):
     model_name: Name
-    model_version: Annotated[Name, StringConstraints(max_length=64)]
+    model_version: Annotated[
+        Name,
+        StringConstraints(max_length=64),
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string", "minLength": 1, "maxLength": 64, "pattern": NAME_PATTERN},
+                    {"type": "integer", "minimum": 0, "maximum": MAX_NUMERIC_VERSION},
+                ]
+            }
+        ),
+    ]
     challenger_run_id: RunId | None = None
     data_run_id: RunId | None = None
     staging_run_id: RunId | None = None
     requested_by: Name
     gates: list[GateIn] = Field(default_factory=list, max_length=50)
-    links: dict[
-        Annotated[Name, StringConstraints(max_length=64)],
-        Annotated[Line, StringConstraints(max_length=2000)],
+    links: Annotated[
+        dict[
+            Annotated[Name, StringConstraints(max_length=64)],
+            Annotated[Line, StringConstraints(max_length=2000)],
+        ],
+        WithJsonSchema(
+            {
+                "type": "object",
+                "propertyNames": {"minLength": 1, "maxLength": 64, "pattern": NAME_PATTERN},
+                "additionalProperties": {
+                    "type": "string",
+                    "maxLength": 2000,
+                    "pattern": text.LINE_PATTERN,
+                },
+            }
+        ),
     ] = Field(default_factory=dict)
     promotion: PromotionIn = Field(default_factory=PromotionIn)
 
@@ -189,7 +249,10 @@ class SubmissionIn(Strict):
     @classmethod
     def _version_as_text(cls, v: Any) -> Any:
         # Pipelines often send the registry's version as a number.
-        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)  # 1e+18 is an integer in JSON
+        numeric = isinstance(v, int) and not isinstance(v, bool)
+        return str(v) if numeric and 0 <= v <= MAX_NUMERIC_VERSION else v
 
 
 # -- declarative config ------------------------------------------------------
@@ -198,23 +261,23 @@ class SubmissionIn(Strict):
 _EMAIL = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+$"
 
 
-class PersonIn(Strict):
+class PersonIn(ConfigModel):
     slack: Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,}$")] | None = None
     telegram: int | None = Field(default=None, gt=0)
     email: Annotated[str, StringConstraints(pattern=_EMAIL)] | None = None
 
 
-class GroupSpec(Strict):
+class GroupSpec(ConfigModel):
     members: list[Name] = Field(default_factory=list)
     slack_usergroup: Annotated[str, StringConstraints(pattern=r"^S[A-Z0-9]+$")] | None = None
 
 
-class RuleIn(Strict):
+class RuleIn(ConfigModel):
     group: Name
     min_approvals: int = Field(default=1, ge=1, le=50)
 
 
-class PolicyIn(Strict):
+class PolicyIn(ConfigModel):
     model: Name
     rules: list[RuleIn] = Field(min_length=1)
     deadline: str = "48h"
@@ -227,7 +290,7 @@ class PolicyIn(Strict):
     reject_reason_required: bool = True
 
 
-class ConfigIn(Strict):
+class ConfigIn(ConfigModel):
     people: dict[Name, PersonIn] = Field(default_factory=dict)
     groups: dict[Name, list[Name] | GroupSpec] = Field(default_factory=dict)
     policies: list[PolicyIn] = Field(default_factory=list)

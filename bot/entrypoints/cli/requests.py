@@ -19,7 +19,7 @@ from bot.entrypoints.cli.common import (
     read_text,
 )
 from bot.service.identity import Identity
-from bot.service.schemas import MAX_DEPTH, SubmissionIn, field_errors
+from bot.service.schemas import SubmissionIn, field_errors
 from bot.service.views import request_to_dict
 
 
@@ -30,7 +30,7 @@ def read_submission(path: str) -> SubmissionIn:
     except json.JSONDecodeError as exc:
         raise CliError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
     except RecursionError:
-        raise CliError(f"{path}: nested too deeply (at most {MAX_DEPTH} levels)") from None
+        raise CliError(f"{path}: nested too deeply to read") from None
     try:
         return SubmissionIn.model_validate(raw)
     except ValidationError as exc:
