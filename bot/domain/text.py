@@ -47,6 +47,11 @@ def is_plain(text: str) -> bool:
     return not any(ch in CONTROL for ch in text)
 
 
+COMMENT_MAX = 2000  # a vote's comment, a rejection's reason (the Slack modal's limit too)
+
+
 def comment_problem(comment: str) -> str | None:
-    """What is wrong with a comment or reason, or None."""
+    """What is wrong with a comment or reason (control characters, length), or None."""
+    if len(comment) > COMMENT_MAX:
+        return f"at most {COMMENT_MAX} characters (got {len(comment)})"
     return problem(comment, multiline=True)

@@ -33,13 +33,27 @@ from bot.service.cursor import CURSOR_PATTERN
 # Text is checked as sent, then stripped of surrounding spaces: a tab or a line break is
 # refused wherever it is, as the schema's pattern says.
 _stripped = AfterValidator(str.strip)
-# Names (models, people, groups, gates): one line, no bidi overrides, not blank.
+# Names (models, people, groups, gates): one line, no bidi overrides, not blank. Lengths
+# are those of the database columns (README.md, "HTTP API" lists them).
 Name = Annotated[
     str, StringConstraints(min_length=1, max_length=200, pattern=text.NAME_PATTERN), _stripped
 ]
-# Other one-line text (run ids, URLs): no control characters.
-Line = Annotated[str, StringConstraints(pattern=text.LINE_PATTERN), _stripped]
-RunId = Annotated[Line, StringConstraints(max_length=128)]
+PersonName = Annotated[  # people and groups
+    str, StringConstraints(min_length=1, max_length=100, pattern=text.NAME_PATTERN), _stripped
+]
+ShortName = Annotated[  # a model version, a link's name
+    str, StringConstraints(min_length=1, max_length=64, pattern=text.NAME_PATTERN), _stripped
+]
+# Run ids: one line. The staging run's is the submission's identity with the model version,
+# so it is not blank (leave it out instead); the others may be "" (the registry had none).
+RunId = Annotated[str, StringConstraints(max_length=64, pattern=text.LINE_PATTERN), _stripped]
+StagingRunId = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=text.WORD_PATTERN), _stripped
+]
+# A link: one line, may be empty (the pipeline sends "" for a UI it does not know).
+Url = Annotated[str, StringConstraints(max_length=2000, pattern=text.LINE_PATTERN), _stripped]
+MAX_LINKS = 20
+MAX_PARAMETERS = 50
 
 _PATTERNS = {text.NAME_PATTERN: True, text.LINE_PATTERN: False, text.WORD_PATTERN: False}
 
@@ -80,6 +94,8 @@ def error_message(err: Mapping[str, Any]) -> str:
         return "unknown field"
     if kind == "missing":
         return "required field is missing"
+    if kind == "string_too_short" and (err.get("ctx") or {}).get("min_length") == 1:
+        return "must not be empty"
     if kind == "string_pattern_mismatch":
         name = _PATTERNS.get(pattern)
         value = err.get("input")
@@ -183,9 +199,11 @@ class PromotionIn(Strict):
 
     parameters: Annotated[
         dict[ParamName, ParamValue],
+        Field(max_length=MAX_PARAMETERS),
         WithJsonSchema(
             {
                 "type": "object",
+                "maxProperties": MAX_PARAMETERS,
                 "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"},
                 "additionalProperties": {
                     "anyOf": [
@@ -210,8 +228,7 @@ class PromotionIn(Strict):
 class SubmissionIn(Strict):
     model_name: Name
     model_version: Annotated[
-        Name,
-        StringConstraints(max_length=64),
+        ShortName,
         WithJsonSchema(
             {
                 "anyOf": [
@@ -223,17 +240,16 @@ class SubmissionIn(Strict):
     ]
     challenger_run_id: RunId | None = None
     data_run_id: RunId | None = None
-    staging_run_id: RunId | None = None
+    staging_run_id: StagingRunId | None = None
     requested_by: Name
     gates: list[GateIn] = Field(default_factory=list, max_length=50)
     links: Annotated[
-        dict[
-            Annotated[Name, StringConstraints(max_length=64)],
-            Annotated[Line, StringConstraints(max_length=2000)],
-        ],
+        dict[ShortName, Url],
+        Field(max_length=MAX_LINKS),
         WithJsonSchema(
             {
                 "type": "object",
+                "maxProperties": MAX_LINKS,
                 "propertyNames": {"minLength": 1, "maxLength": 64, "pattern": NAME_PATTERN},
                 "additionalProperties": {
                     "type": "string",
@@ -268,12 +284,12 @@ class PersonIn(ConfigModel):
 
 
 class GroupSpec(ConfigModel):
-    members: list[Name] = Field(default_factory=list)
+    members: list[PersonName] = Field(default_factory=list)
     slack_usergroup: Annotated[str, StringConstraints(pattern=r"^S[A-Z0-9]+$")] | None = None
 
 
 class RuleIn(ConfigModel):
-    group: Name
+    group: PersonName
     min_approvals: int = Field(default=1, ge=1, le=50)
 
 
@@ -283,7 +299,7 @@ class PolicyIn(ConfigModel):
     deadline: str = "48h"
     remind_every: str | None = "12h"
     escalate_after: str | None = None
-    escalate_to: Name | None = None
+    escalate_to: PersonName | None = None
     on_expiry: Literal["archive", "reject", "keep"] = "archive"
     allow_self_approval: bool = False
     allow_override_failed_gates: bool = False
@@ -291,6 +307,6 @@ class PolicyIn(ConfigModel):
 
 
 class ConfigIn(ConfigModel):
-    people: dict[Name, PersonIn] = Field(default_factory=dict)
-    groups: dict[Name, list[Name] | GroupSpec] = Field(default_factory=dict)
+    people: dict[PersonName, PersonIn] = Field(default_factory=dict)
+    groups: dict[PersonName, list[PersonName] | GroupSpec] = Field(default_factory=dict)
     policies: list[PolicyIn] = Field(default_factory=list)

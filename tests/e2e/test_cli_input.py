@@ -90,3 +90,19 @@ def test_a_submission_nested_too_deeply_is_one_line(cli, tmp_path):
     path.write_text(json.dumps(body).replace('"HERE"', "[" * 5000 + "]" * 5000))
     line = cli.fails("submit", "-f", str(path))
     assert "nested" in line and str(path) in line
+
+
+# -- 7. limits ----------------------------------------------------------------------------
+
+
+def test_a_10kb_comment_is_one_line_and_writes_nothing(cli, db_url):
+    with service_for(db_url) as svc:
+        rid = svc.commands.submit(builders.submission()).request.id
+    line = cli.fails("approve", rid, "--as", "bob", "--comment", "x" * 10240)
+    assert line == "error: comment: at most 2000 characters (got 10240)"
+    with service_for(db_url) as svc:
+        assert svc.queries.get(rid).votes == []
+
+
+def test_a_token_name_longer_than_100_characters_is_one_line(cli):
+    assert "token name" in cli.fails("token", "create", "t" * 101)

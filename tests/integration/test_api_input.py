@@ -248,3 +248,41 @@ def test_a_body_that_is_not_json_is_the_documented_422(client):
     problems = fields_of(response)
     assert list(problems) == ["(body)"]
     assert problems["(body)"].startswith("not valid JSON")
+
+
+# -- 7. limits ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_an_empty_staging_run_id_is_refused(client, value):
+    problems = fields_of(client.post("/api/v1/approvals", json=body(staging_run_id=value)))
+    assert problems == {"staging_run_id": "must not be empty"}
+    # The registry may know no run for a version: those may be empty.
+    created = client.post("/api/v1/approvals", json=body(challenger_run_id="", data_run_id=""))
+    assert created.status_code == 201, created.text
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "limit"),
+    [
+        ("challenger_run_id", "r" * 65, 64),
+        ("data_run_id", "r" * 65, 64),
+        ("staging_run_id", "r" * 129, 128),
+        ("model_name", "m" * 201, 200),
+        ("requested_by", "p" * 201, 200),
+        ("model_version", "9" * 65, 64),
+    ],
+)
+def test_text_longer_than_its_limit_is_422_naming_the_limit(client, field, value, limit):
+    problems = fields_of(client.post("/api/v1/approvals", json=body(**{field: value})))
+    assert problems == {field: f"String should have at most {limit} characters"}
+
+
+def test_links_and_parameters_are_limited_in_number(client):
+    links = {f"l{i}": "http://x/" for i in range(21)}
+    assert list(fields_of(client.post("/api/v1/approvals", json=body(links=links)))) == ["links"]
+    params = {f"p{i}": i for i in range(51)}
+    problems = fields_of(
+        client.post("/api/v1/approvals", json=body(promotion={"parameters": params}))
+    )
+    assert list(problems) == ["promotion.parameters"]

@@ -281,3 +281,31 @@ def test_a_comment_keeps_its_line_breaks(svc):
 def test_config_names_with_control_or_bidi_characters_are_refused(change, where):
     with pytest.raises(errors.ConfigError, match=f"{where}.*U\\+"):
         parse_config(builders.config_dict(**change))
+
+
+def test_a_comment_or_reason_over_2000_characters_is_refused(svc):
+    rid = svc.commands.submit(builders.submission()).request.id
+    with pytest.raises(
+        errors.InvalidRequest, match=r"comment: at most 2000 characters \(got 10240\)"
+    ):
+        svc.commands.vote(rid, cli("bob"), VoteKind.REJECT, comment="x" * 10240)
+    svc.commands.vote(rid, cli("bob"), VoteKind.APPROVE, comment="x" * 2000)
+    assert len(svc.queries.get(rid).votes[0].comment or "") == 2000
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ({"people": {"p" * 101: {}}}, "people"),
+        ({"groups": {"g" * 101: []}}, "groups"),
+    ],
+)
+def test_config_names_longer_than_their_columns_are_refused(change, where):
+    with pytest.raises(errors.ConfigError, match=f"{where}.*at most 100 characters"):
+        parse_config(builders.config_dict(**change))
+
+
+@pytest.mark.parametrize("name", ["", "   ", "t" * 101, "a\u0000b"])
+def test_token_names_are_checked(svc, name):
+    with pytest.raises(errors.InvalidRequest, match="token name"):
+        svc.admin.create_token(name)
