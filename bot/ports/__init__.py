@@ -21,6 +21,14 @@ class DuplicateSubmission(Exception):
         super().__init__(f"{model_name} v{model_version} was already submitted")
 
 
+class StoreUnavailable(Exception):
+    """The database cannot be reached (or is overloaded): nothing was changed; try again.
+
+    The message is one line naming the reason; the unit of work has logged it already
+    (once per kind of failure, until the database answers again).
+    """
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 

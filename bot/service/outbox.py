@@ -29,6 +29,7 @@ from bot.ports import (
     EffectHandler,
     OutboxItem,
     PermanentEffectError,
+    StoreUnavailable,
     UnitOfWork,
     UnitOfWorkFactory,
 )
@@ -349,6 +350,8 @@ class Delivery:
                 self._again = False
                 try:
                     await self.dispatcher.deliver_due()
+                except StoreUnavailable:
+                    pass  # logged once by the unit of work; the next sweep retries
                 except Exception:
                     log.exception("delivery pass failed; the next sweep retries")
                 if not self._again:

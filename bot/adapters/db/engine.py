@@ -9,6 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 DEFAULT_URL = "sqlite:///var/approval-bot.db"
+CONNECT_TIMEOUT = 5  # seconds, for PostgreSQL
 
 
 def normalise_url(url: str) -> str:
@@ -32,7 +33,10 @@ def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
         )
         _sqlite_transactions(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # A database that does not answer (a dropped network, a hung host) must fail a request
+    # in seconds, not hang it: bound the connection attempt unless the URL says otherwise.
+    connect_args = {} if "connect_timeout" in u.query else {"connect_timeout": CONNECT_TIMEOUT}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 def _sqlite_transactions(engine: Engine) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot import bootstrap
 from bot.domain.errors import DomainError
-from bot.ports import Directory
+from bot.ports import Directory, StoreUnavailable
 from bot.service.config import parse_config
 from bot.settings import load_settings
 
@@ -43,6 +43,8 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except DomainError as exc:
             raise CliError(exc.message) from None
+        except StoreUnavailable as exc:
+            raise CliError(str(exc)) from None
         except OperationalError as exc:
             url = make_url(load_settings().database_url).render_as_string(hide_password=True)
             reason = str(exc.orig or exc).strip().splitlines()[0]

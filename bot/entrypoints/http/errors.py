@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from bot.domain import errors
+from bot.ports import StoreUnavailable
 from bot.service.schemas import error_message, loc_path
 
 
@@ -127,7 +128,21 @@ async def on_domain(_req: Request, exc: errors.DomainError) -> JSONResponse:
     return JSONResponse(error_body(exc.code, exc.message), status)
 
 
+RETRY_AFTER_SECONDS = 5
+
+
+async def on_unavailable(_req: Request, exc: StoreUnavailable) -> JSONResponse:
+    """503 with Retry-After; the cause was logged once by the unit of work, not here."""
+    body = error_body(
+        "unavailable",
+        f"the database is unavailable: nothing was changed; retry in {RETRY_AFTER_SECONDS} s "
+        "(a repeated submission returns the request it created, if it did)",
+    )
+    return JSONResponse(body, 503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, on_http)  # type: ignore[arg-type]
     app.add_exception_handler(errors.DomainError, on_domain)  # type: ignore[arg-type]
+    app.add_exception_handler(StoreUnavailable, on_unavailable)  # type: ignore[arg-type]
