@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -198,6 +198,9 @@ class FakeAudit:
 
     def head(self) -> tuple[int, str] | None:
         return self.s.head
+
+    def chain(self) -> tuple[tuple[int, str] | None, Iterator[AuditRecord]]:
+        return self.s.head, iter(list(self.s.audit))
 
 
 class FakeOutbox:

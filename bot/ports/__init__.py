@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -110,6 +110,10 @@ class AuditLog(Protocol):
         self, request_id: str | None = None, request_ids: Sequence[str] | None = None
     ) -> list[AuditRecord]: ...
     def head(self) -> tuple[int, str] | None: ...
+    def chain(self) -> tuple[tuple[int, str] | None, Iterator[AuditRecord]]:
+        """The head and every record in order, as of one moment, the records fetched in
+        batches (bounded memory). Call it first in its unit of work."""
+        ...
 
 
 class Outbox(Protocol):

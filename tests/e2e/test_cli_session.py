@@ -244,3 +244,21 @@ def test_an_approval_without_a_launcher_waits_visibly(cli, tmp_path):
     assert "mlflow.log_decision: waiting: MLflow is not configured (MLFLOW_TRACKING_URI)" in shown
     waiting = json.loads(cli.ok("outbox", "list", "--state", "waiting", "--format", "json"))
     assert {i["kind"] for i in waiting} == {"kfp.launch_promotion", "mlflow.log_decision"}
+
+
+def test_audit_writes_page_by_page_with_a_limit(cli, tmp_path):
+    cli.ok("migrate")
+    cli.ok("apply", "-f", str(CONFIG))
+    ids = [
+        submit(cli, tmp_path, model_name=f"m{i}", model_version="1", requested_by="bob")
+        for i in range(3)
+    ]
+    everything = json.loads(cli.ok("audit", "--format", "json"))
+    assert [r["id"] for r in everything] == ids
+    assert all(r["history"][0]["kind"] == "submitted" for r in everything)
+    assert json.loads(cli.ok("audit", "--format", "json", "--model", "none")) == []
+    assert cli.ok("audit", "--format", "csv", "--limit", "2").splitlines()[1:] != []
+    assert len(cli.ok("audit", "--format", "csv", "--limit", "2").splitlines()) == 3
+    res = cli("audit", "--limit", "2")
+    assert res.code == 0 and ids[0] in res.out and ids[2] not in res.out
+    assert "the first 2" in res.err
