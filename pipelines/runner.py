@@ -7,11 +7,15 @@ ignored locally). kfp.local keeps global state, so run one pipeline at a time pe
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import hashlib
+import io
 import json
 import os
+import re
+import sys
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
@@ -116,6 +120,35 @@ def _environment(overrides: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+# The last line of a task's traceback when a step raised one of our errors on purpose.
+_STEP_ERROR = re.compile(r"^\s*pipelines\.errors\.(\w+): (.+)$")
+
+
+class _Tail(io.TextIOBase):
+    """Passes writes on to ``stream`` and keeps the last lines (kfp.local prints task logs)."""
+
+    def __init__(self, stream: Any, lines: int = 200) -> None:
+        self.stream = stream
+        self.lines: collections.deque[str] = collections.deque(maxlen=lines)
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        self.stream.write(text)
+        *complete, self._partial = (self._partial + text).split("\n")
+        self.lines.extend(complete)
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def step_error(self) -> str | None:
+        """``Name: message`` of the last step error in the captured logs."""
+        for line in reversed([*self.lines, self._partial]):
+            if match := _STEP_ERROR.match(line):
+                return f"{match.group(1)}: {match.group(2).strip()}"
+        return None
+
+
 def run_local(
     name: str,
     params: Mapping[str, Any],
@@ -127,6 +160,8 @@ def run_local(
 
     ``env`` is set for the duration of the run (tasks inherit it). This package's parent
     directory goes on ``PYTHONPATH`` so tasks can import ``pipelines`` wherever they start.
+    kfp.local only says which task failed; the error the step raised (e.g. why a promotion was
+    rolled back) is taken from the task's log and added to the message.
     """
     from kfp import local
 
@@ -135,7 +170,8 @@ def run_local(
     )
     overrides = {"PYTHONPATH": pythonpath, **(env or {})}
     pipeline_root.mkdir(parents=True, exist_ok=True)
-    with _environment(overrides), warnings.catch_warnings():
+    tail = _Tail(sys.stdout)
+    with _environment(overrides), warnings.catch_warnings(), contextlib.redirect_stdout(tail):
         # Our image name has no "python" in it; the subprocess runner warns about that.
         warnings.filterwarnings(
             "ignore", message=".*non-Python base image.*", category=RuntimeWarning
@@ -146,7 +182,13 @@ def run_local(
             workspace_root=tempfile.mkdtemp(prefix="kfp-workspace-"),
             raise_on_error=True,
         )
-        task = pipeline(name)(**dict(params))
+        try:
+            task = pipeline(name)(**dict(params))
+        except RuntimeError as error:
+            reason = tail.step_error()
+            if reason is None:
+                raise
+            raise RuntimeError(f"{error} {reason}") from error
     return dict(task.outputs)
 
 
