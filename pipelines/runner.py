@@ -205,21 +205,31 @@ class Submitted:
         return dataclasses.asdict(self)
 
 
-def submit(
-    name: str,
-    params: Mapping[str, Any],
-    *,
-    host: str,
-    experiment: str = "approval-bot",
-    namespace: str | None = None,
-    token: str | None = None,
-    run_name: str | None = None,
-    image: str | None = None,
-) -> Submitted:
-    """Upload the pipeline (a version named by its content hash, reused) and start a run."""
+@dataclass(frozen=True)
+class Uploaded:
+    """A pipeline on the KFP server: its id and the version that holds this code and image."""
+
+    name: str
+    pipeline_id: str
+    version_id: str
+    version_name: str
+
+    def as_dict(self) -> dict[str, str]:
+        return dataclasses.asdict(self)
+
+
+def _client(host: str, namespace: str | None, token: str | None) -> Any:
     import kfp
 
-    client = kfp.Client(host=host, existing_token=token, namespace=namespace or "kubeflow")
+    return kfp.Client(host=host, existing_token=token, namespace=namespace or "kubeflow")
+
+
+def upload(name: str, *, client: Any, image: str | None = None) -> Uploaded:
+    """Upload pipeline ``name`` as a version named by its content hash (reused when present).
+
+    The hash covers the compiled YAML, so another image (``image`` or
+    ``APPROVAL_BOT_PIPELINES_IMAGE``) is another version.
+    """
     kfp_name = pipeline(name).name
     with tempfile.TemporaryDirectory() as tmp:
         path = compile_pipeline(name, Path(tmp) / f"{name}.yaml", image=image)
@@ -232,18 +242,50 @@ def submit(
             version_id = client.upload_pipeline_version(
                 str(path), pipeline_version_name=version_name, pipeline_id=pipeline_id
             ).pipeline_version_id
+    return Uploaded(
+        name=kfp_name, pipeline_id=pipeline_id, version_id=version_id, version_name=version_name
+    )
+
+
+def upload_all(
+    *,
+    host: str,
+    namespace: str | None = None,
+    token: str | None = None,
+    image: str | None = None,
+    pipelines: list[str] | None = None,
+) -> list[Uploaded]:
+    """Upload every pipeline (or those named); what the bot's kfp launcher then starts."""
+    client = _client(host, namespace, token)
+    return [upload(name, client=client, image=image) for name in pipelines or names()]
+
+
+def submit(
+    name: str,
+    params: Mapping[str, Any],
+    *,
+    host: str,
+    experiment: str = "approval-bot",
+    namespace: str | None = None,
+    token: str | None = None,
+    run_name: str | None = None,
+    image: str | None = None,
+) -> Submitted:
+    """Upload the pipeline (a version named by its content hash, reused) and start a run."""
+    client = _client(host, namespace, token)
+    uploaded = upload(name, client=client, image=image)
     experiment_id = client.create_experiment(experiment, namespace=namespace).experiment_id
     run = client.run_pipeline(
         experiment_id=experiment_id,
-        job_name=run_name or f"{kfp_name}-{version_name[-12:]}",
+        job_name=run_name or f"{uploaded.name}-{uploaded.version_name[-12:]}",
         params=dict(params),
-        pipeline_id=pipeline_id,
-        version_id=version_id,
+        pipeline_id=uploaded.pipeline_id,
+        version_id=uploaded.version_id,
     )
     return Submitted(
         run_id=run.run_id,
-        pipeline_id=pipeline_id,
-        version_id=version_id,
+        pipeline_id=uploaded.pipeline_id,
+        version_id=uploaded.version_id,
         experiment_id=experiment_id,
     )
 

@@ -273,6 +273,7 @@ class FakeKfpApi(FakeHttpServer):
         self.versions: dict[str, list[dict[str, Any]]] = {}
         self.experiments: dict[str, dict[str, Any]] = {}
         self.runs: list[dict[str, Any]] = []
+        self.uploads: dict[str, bytes] = {}  # version id -> the request body that uploaded it
         self._ids = itertools.count(1)
         base = "/apis/v2beta1"
         self.route("GET", f"{base}/healthz", lambda request: (200, {"multi_user": False}))
@@ -294,6 +295,7 @@ class FakeKfpApi(FakeHttpServer):
             "display_name": name,
             "uploaded_bytes": len(body),
         }
+        self.uploads[version["pipeline_version_id"]] = body
         self.versions.setdefault(pipeline_id, []).append(version)
         return version
 
