@@ -161,7 +161,7 @@ def run_local(
     ``env`` is set for the duration of the run (tasks inherit it). This package's parent
     directory goes on ``PYTHONPATH`` so tasks can import ``pipelines`` wherever they start.
     kfp.local only says which task failed; the error the step raised (e.g. why a promotion was
-    rolled back) is taken from the task's log and added to the message.
+    rolled back) is taken from the task's log and leads the message.
     """
     from kfp import local
 
@@ -188,7 +188,8 @@ def run_local(
             reason = tail.step_error()
             if reason is None:
                 raise
-            raise RuntimeError(f"{error} {reason}") from error
+            # The reason first: callers keep the start of long messages (the bot keeps 500).
+            raise RuntimeError(f"{reason} ({error})") from error
     return dict(task.outputs)
 
 
