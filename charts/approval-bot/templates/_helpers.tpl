@@ -84,6 +84,9 @@ render runs it.
 
 {{/* Settings of the bot as environment variables (non-secret ones inline, secrets by key). */}}
 {{- define "approval-bot.env" -}}
+# The root filesystem is read-only: libraries that write under $HOME (MLflow, matplotlib) get /tmp.
+- name: HOME
+  value: /tmp
 {{- if .Values.publicUrl }}
 - name: APPROVAL_BOT_PUBLIC_URL
   value: {{ .Values.publicUrl | quote }}
