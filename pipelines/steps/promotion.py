@@ -241,6 +241,7 @@ def promote(
     """
     check_deploy_target(deploy_target)
     client = registry.client()
+    registry.require_version(client, model_name, model_version)
     uri = storage_uri(
         client.get_model_version_download_uri(model_name, model_version), storage_uri_prefix
     )

@@ -3,11 +3,12 @@
 The ServingRuntime of charts/approval-bot-serving runs MLServer + mlserver-mlflow from the
 Dockerfile's ``serving`` target, i.e. requirements/serving.txt. This test installs exactly that
 into its own virtualenv (cached outside the checkout, keyed by the pins; built when missing),
-trains and registers a model with the real training step against a real MLflow server, copies
-the version's artifacts to a folder as KServe's storage initializer copies ``storageUri`` to
-/mnt/models, starts the rendered ServingRuntime's command with its environment on 127.0.0.1,
-and checks that ``POST /v2/models/iris-serving/infer`` answers what the pipeline's own
-evaluation (staging's ``mlflow.pyfunc`` predictions on the test split) predicts.
+trains and registers a model with the real data and training pipelines (kfp.local) against a
+real MLflow server, copies the version's artifacts to a folder as KServe's storage initializer
+copies ``storageUri`` to /mnt/models, starts the rendered ServingRuntime's command with its
+environment on 127.0.0.1, and checks that ``POST /v2/models/iris-serving/infer`` answers what
+the pipeline's own evaluation (staging's ``mlflow.pyfunc`` predictions on the test split)
+predicts.
 """
 
 from __future__ import annotations
@@ -79,21 +80,28 @@ def venv() -> Path:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """A model registered by the real data and training steps, and the pipeline's predictions."""
+    """A model from the real data and training pipelines (kfp.local), and the pipeline's
+    own predictions for it. The pipelines run as subprocesses, so MLflow's process-wide
+    active experiment is left alone for the other tests."""
     import mlflow
     import numpy as np
 
-    from pipelines.steps import data, dataset, registry, staging, training
+    from pipelines.runner import run_local
+    from pipelines.steps import data, dataset, registry, staging
 
     workdir = tmp_path_factory.mktemp("serving-compat")
     with mlflow_server(workdir / "mlflow") as server, pytest.MonkeyPatch.context() as patch:
+        root = workdir / "kfp"
+        data_run_id = run_local("data", {}, pipeline_root=root, env=server.env)["data_run_id"]
+        training = run_local(
+            "training",
+            {"data_run_id": data_run_id, "model_name": "iris-classifier"},
+            pipeline_root=root,
+            env=server.env,
+        )
+        version = training["model_version"]
         patch.setenv("MLFLOW_TRACKING_URI", server.url)
-        csv = workdir / "iris.csv"
-        data.load_source("", csv)
-        data_run_id = data.log_dataset(csv, source="", experiment_name="iris-data")
-        registered = training.train_and_register(data_run_id, model_name="iris-classifier")
         client = registry.client()
-        version = registered.model_version
         # KServe's storage initializer copies what is under storageUri into /mnt/models.
         downloaded = mlflow.artifacts.download_artifacts(
             artifact_uri=client.get_model_version_download_uri("iris-classifier", version),
@@ -101,15 +109,16 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         )
         models = workdir / "mnt" / "models"
         shutil.copytree(downloaded, models)
-        test = dataset.split(data.load_data_run(data_run_id)).x_test
+        split = dataset.split(data.load_data_run(data_run_id))
         model = mlflow.pyfunc.load_model(registry.model_uri("iris-classifier", version))
         shadow = staging.shadow_test("iris-classifier", version, data_run_id)
         yield {
             "models": models,
-            "x_test": test,
-            "predictions": np.asarray(model.predict(test)).tolist(),
+            "x_test": split.x_test,
+            "y_test": split.y_test.tolist(),
+            "predictions": np.asarray(model.predict(split.x_test)).tolist(),
             "accuracy": shadow.challenger_accuracy,
-            "y_test": dataset.split(data.load_data_run(data_run_id)).y_test.tolist(),
+            "trained_accuracy": training["accuracy"],
         }
 
 
@@ -189,6 +198,7 @@ def test_the_runtime_answers_what_the_pipeline_evaluated(
         p == y for p, y in zip(output["data"], trained["y_test"], strict=True)
     ) / len(trained["y_test"])
     assert served_accuracy == pytest.approx(trained["accuracy"])
+    assert served_accuracy == pytest.approx(trained["trained_accuracy"])
 
 
 def test_the_runtime_describes_the_model_by_its_signature(
