@@ -16,6 +16,7 @@ thread. Votes (``/approve``, ``/reject``) are cast by the listeners.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from bot.ports import RequestFilter
 from bot.service.identity import Identity
 from bot.service.queries import Queries
 
+_COMMAND = re.compile(r"/(\S+)(.*)\Z", re.DOTALL)
 HISTORY_DEFAULT = 10
 HISTORY_MAX = 50
 READS = ("pending", "show", "history", "audit")
@@ -60,17 +62,14 @@ class Command:
 
 def parse(text: str, bot_username: str | None) -> Command | None:
     """The command in a message's text; None when it is not a command for this bot."""
-    if not text.startswith("/"):
+    match = _COMMAND.match(text)
+    if match is None:
         return None
-    head, _, rest = text.partition(" ")
-    if "\n" in head:  # "/pending\nmore lines"
-        head, _, more = head.partition("\n")
-        rest = f"{more} {rest}".strip()
-    name, _, addressee = head[1:].partition("@")
+    name, _, addressee = match.group(1).partition("@")
+    rest = match.group(2).strip()
     if addressee and (bot_username is None or addressee.lower() != bot_username.lower()):
         return None  # /cmd@OtherBot
     name = name.lower()
-    rest = rest.strip()
     args = rest.split()
     if name in ("pending", "whoami", "help", "start"):
         if args:

@@ -246,7 +246,7 @@ async def on_message(update: Update, deps: Deps) -> None:
             await reason_given(message, key, binding, deps)
             return
     if message.chat.type == ChatType.PRIVATE:
-        await say(deps, message.chat.id, commands.HELP)
+        await say(deps, message.chat.id, commands.HELP, reply_to=message.message_id)
 
 
 async def reason_given(message: Message, key: str, binding: dict[str, Any], deps: Deps) -> None:

@@ -10,8 +10,8 @@ limiter, so the outbox, command answers and prompts share one budget:
 - a 429 blocks that chat for ``retry_after`` seconds, and the write is tried again after
   it (at most ``RETRIES`` times);
 - a write whose slot is further away than the caller may wait (``rate_limit_args``, in
-  seconds; ``DEFAULT_WAIT`` otherwise) is not sent at all: ``Paced`` is raised, so the
-  outbox tries again later instead of holding a delivery, and nothing is dropped.
+  seconds; ``Limits.wait`` otherwise) is not sent at all: ``Paced`` is raised, so the
+  outbox tries again later (with its backoff) instead of holding a delivery.
 
 Nothing here locks: a slot is reserved without awaiting, so concurrent writes on the
 loop queue up in order. Calls without a chat (answering a callback query, getMe,
@@ -36,7 +36,6 @@ from telegram.warnings import PTBDeprecationWarning
 log = logging.getLogger("bot.telegram")
 
 RETRIES = 3
-DEFAULT_WAIT = 10.0  # seconds a write may wait for its slot (the outbox's deliveries)
 
 Result = bool | dict[str, Any] | list[dict[str, Any]]
 
@@ -67,6 +66,7 @@ class Limits:
     bot: Rate = Rate(30, 1.0, burst=5)
     group: Rate = Rate(20, 60.0, burst=3)
     private: Rate = Rate(1, 1.0)
+    wait: float = 10.0  # seconds a write may wait for its slot, unless its caller says
 
 
 class Paced(Exception):
@@ -146,7 +146,7 @@ class Pacer(BaseRateLimiter[float]):
         data: dict[str, Any],
         rate_limit_args: float | None,
     ) -> Result:
-        max_wait = DEFAULT_WAIT if rate_limit_args is None else rate_limit_args
+        max_wait = self.limits.wait if rate_limit_args is None else rate_limit_args
         chat = str(data["chat_id"]) if data.get("chat_id") is not None else None
         for attempt in range(RETRIES + 1):
             wait = self.reserve(chat, max_wait)

@@ -30,7 +30,7 @@ from tests.fakes import FakeClock
 SECRET = "tg-webhook-secret_0123456789"
 ALICE, BOB, CAROL, STRANGER = 1001, 1002, 1003, 9999  # dave has no Telegram id
 GROUP_LIMIT = (20, 2.0)
-TEST_LIMITS = Limits(group=Rate(*GROUP_LIMIT, burst=3))
+TEST_LIMITS = Limits(group=Rate(*GROUP_LIMIT, burst=3), wait=1.0)
 
 
 def telegram_settings(db_url: str, telegram: FakeTelegram, **extra: Any) -> Settings:
