@@ -122,14 +122,15 @@ def usage(problem: str) -> Command:
 # -- running the read commands ----------------------------------------------------------
 
 
-def execute(queries: Queries, command: Command, who: Identity) -> str:
-    """The answer (Telegram HTML) to a read command, whoami or help, as ``who``."""
+def execute(queries: Queries, command: Command, who: Identity, chat_id: int | None = None) -> str:
+    """The answer (Telegram HTML) to a read command, whoami or help, as ``who`` in ``chat_id``."""
     if command.name == "help":
         return HELP
     if command.name == "usage":
         return f"⚠️ {esc(command.problem or 'unknown command')}.\n\n{HELP}"
     if command.name == "whoami":
-        return whoami(queries, who)
+        here = f"\nThis chat's id is <code>{chat_id}</code>." if chat_id is not None else ""
+        return whoami(queries, who) + here
     try:
         queries.reader(who)
     except errors.UnknownPerson:

@@ -220,7 +220,11 @@ async def on_command(update: Update, deps: Deps) -> None:
             text = esc(outcome.text(user_id))
         else:
             text = await asyncio.to_thread(
-                commands.execute, deps.services.queries, command, identity(user_id)
+                commands.execute,
+                deps.services.queries,
+                command,
+                identity(user_id),
+                message.chat.id,
             )
     except Exception:
         ref = secrets.token_hex(4)

@@ -8,7 +8,7 @@ import pytest
 from bot.adapters.telegram import commands
 from bot.adapters.telegram.commands import Command, parse
 from tests.adapters.telegram.conftest import ALICE, BOB, CAROL, STRANGER, TelegramBot
-from tests.adapters.telegram.fake_telegram import BOT_USERNAME
+from tests.adapters.telegram.fake_telegram import BOT_USERNAME, GROUP
 
 
 def test_every_command_in_the_group(bot: TelegramBot) -> None:
@@ -39,7 +39,9 @@ def test_every_command_in_the_group(bot: TelegramBot) -> None:
     assert "voted by bob — approve: canary looks fine" in trail
     assert "decided by bob,carol — approved: quorum met" in trail
 
-    assert f"You are bob (Telegram user id {BOB}); groups: ml-leads." in ask("/whoami")
+    whoami = ask("/whoami")
+    assert f"You are bob (Telegram user id {BOB}); groups: ml-leads." in whoami
+    assert f"This chat's id is {GROUP}." in whoami
     assert "/reject ID reason" in ask("/help")
     unknown = ask("/frobnicate")
     assert "I don't know /frobnicate" in unknown
