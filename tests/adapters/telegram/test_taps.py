@@ -3,6 +3,9 @@ through getUpdates: who may vote, what the answer says, how the message changes.
 
 from __future__ import annotations
 
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+
 from bot.adapters.telegram.ids import Button, callback_data
 from bot.domain.names import EventKind
 from tests.adapters.telegram.conftest import (
@@ -107,3 +110,32 @@ def test_a_body_that_is_not_an_update_is_400(webhook_bot: TelegramBot) -> None:
     url = f"{webhook_bot.url}/telegram/webhook"
     assert webhook_bot.http.post(url, content=b"{nope", headers=headers).status_code == 400
     assert webhook_bot.http.post(url, json={"hello": 1}, headers=headers).status_code == 400
+
+
+def test_a_slow_vote_still_answers_the_tap_in_time(
+    webhook_bot: TelegramBot, sqlite_url: str
+) -> None:
+    """The database is held by another writer: the tap is answered within the budget, and
+    the refusal, once the vote is decided, comes as a message mentioning the person."""
+    bot = webhook_bot
+    rid = bot.submit(requested_by="dave")
+    message = bot.message(rid)
+    update = bot.telegram.tap(STRANGER, callback_data(Button.APPROVE, rid), message=message)
+    query_id = str(update["callback_query"]["id"])
+    blocker = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), timeout=30)
+    blocker.isolation_level = None
+    blocker.execute("BEGIN IMMEDIATE")  # holds the write lock: the vote waits for it
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            posted = pool.submit(bot.post, update)
+            answer = bot.answer(query_id)
+            assert answer["text"] == "⏳ Counting your vote…"
+            assert bot.replies(message.message_id) == []
+            blocker.execute("ROLLBACK")
+            assert posted.result(timeout=10).status_code == 200
+    finally:
+        blocker.close()
+    [note] = bot.replies(message.message_id)
+    assert f"({STRANGER}) is not enrolled" in note.text
+    sent = bot.telegram.calls("sendMessage")[-1]["text"]
+    assert f'<a href="tg://user?id={STRANGER}">' in sent
