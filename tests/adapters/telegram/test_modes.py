@@ -3,9 +3,23 @@ so a restart neither loses nor repeats an update."""
 
 from __future__ import annotations
 
+import asyncio
+
+from bot.adapters.db.migrate import upgrade
 from bot.adapters.telegram.ids import OFFSET_KEY
-from tests.adapters.telegram.conftest import BOB, CAROL, SECRET, eventually, running_bot
+from bot.bootstrap import build
+from bot.domain.model import VoteKind
+from bot.service.identity import Identity
+from tests.adapters.telegram.conftest import (
+    BOB,
+    CAROL,
+    SECRET,
+    eventually,
+    running_bot,
+    telegram_settings,
+)
 from tests.adapters.telegram.fake_telegram import FakeTelegram
+from tests.builders import directory, submission
 
 
 def test_webhook_is_set_at_start_when_the_public_url_is(
@@ -63,3 +77,23 @@ def test_a_restart_neither_loses_nor_repeats_an_update(
         )
     assert len(bot.replies(first["message"]["message_id"])) == 1  # not processed twice
     assert len(bot.replies(second["message"]["message_id"])) == 1
+
+
+def test_outbox_deliver_posts_without_a_server(sqlite_url: str, telegram: FakeTelegram) -> None:
+    """``approval-bot outbox deliver``: the client starts on the command's own loop (and on
+    a later one), with no channel start."""
+    upgrade(sqlite_url)
+    container = build(telegram_settings(sqlite_url, telegram))
+    try:
+        services = container.services
+        services.admin.apply(directory())
+        first = services.commands.submit(submission()).request.id
+        report = asyncio.run(container.dispatcher.deliver_due())
+        assert len(report.delivered) == 1  # the Telegram post
+        assert services.chat.ref(first, "telegram") is not None
+        services.commands.vote(first, Identity("cli", "bob"), VoteKind.APPROVE)
+        asyncio.run(container.dispatcher.deliver_due())  # a new loop: a new client
+    finally:
+        container.close()
+    [edit] = telegram.calls("editMessageText")
+    assert "ml-leads 1/1 (bob)" in edit["text"]
