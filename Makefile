@@ -60,9 +60,10 @@ demo: venv ## Run data, training and staging locally and submit a real request (
 	$(BIN)/approval-bot apply -f $${APPROVAL_BOT_CONFIG:-examples/config.yaml}
 	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-http://127.0.0.1:$(MLFLOW_PORT)} $(BIN)/approval-bot demo
 
-bench: venv ## Benchmarks: API submissions, Slack acks vs bare Bolt, the audit at 1M events (PostgreSQL)
+bench: venv ## Benchmarks: API submissions, Slack acks vs bare Bolt, Telegram answers vs bare PTB, the audit at 1M events
 	$(BIN)/python -m benchmarks.api_submit
 	$(BIN)/python -m benchmarks.slack_ack
+	$(BIN)/python -m benchmarks.telegram_callback
 	$(BIN)/python -m benchmarks.audit_scale
 
 migrate: venv ## Upgrade the database to the latest migration

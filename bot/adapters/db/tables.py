@@ -222,3 +222,13 @@ chat_messages = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("request_id", "channel"),
 )
+
+# What the Telegram channel keeps across restarts and replicas: the getUpdates offset
+# (polling mode) and the reject prompts waiting for their reply, by key.
+telegram_state = Table(
+    "telegram_state",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
