@@ -104,6 +104,30 @@ def test_refusals_write_nothing_from_the_cli(svc, who, vote, comment, error):
     assert svc.queries.get(rid).votes == []
 
 
+def test_every_chat_refusal_leaves_a_denied_event(svc):
+    """Not enrolled, self-approval, already voted, already decided: each is a denied event."""
+    rid = svc.commands.submit(builders.submission(requested_by="alice")).request.id
+    refusals = [
+        ("U09NOBODY", errors.UnknownPerson),
+        ("U01ALICE", errors.SelfApproval),
+    ]
+    svc.commands.vote(rid, Identity("slack", "U02BOB"), VoteKind.APPROVE)
+    refusals.append(("U02BOB", errors.AlreadyVoted))
+    for user, refusal in refusals:
+        with pytest.raises(refusal):
+            svc.commands.vote(rid, Identity("slack", user), VoteKind.APPROVE)
+    svc.commands.vote(rid, Identity("slack", "U03CAROL"), VoteKind.APPROVE)
+    with pytest.raises(errors.AlreadyDecided):
+        svc.commands.vote(rid, Identity("slack", "U01ALICE"), VoteKind.REJECT, comment="late")
+    whys = [
+        r.data["why"]
+        for r in svc.queries.history([svc.queries.get(rid)])[rid]
+        if r.kind == "denied"
+    ]
+    assert whys == ["unknown_person", "self_approval", "already_voted", "already_decided"]
+    assert svc.admin.verify_audit()[1] is None
+
+
 def test_chat_refusal_leaves_a_denied_event_only(svc):
     rid = svc.commands.submit(builders.submission()).request.id
     with pytest.raises(errors.NotEligible):
