@@ -135,6 +135,10 @@ def serve(container: Container, *, host: str, port: int) -> None:
         timeout_graceful_shutdown=30,
         lifespan="on",
         server_header=False,
+        # The console decides whom to trust from the connection's own peer address
+        # (APPROVAL_BOT_CONSOLE_TRUSTED_PROXIES): uvicorn must not replace it with
+        # X-Forwarded-For, which any client can send.
+        proxy_headers=False,
     )
     # uvicorn shuts down gracefully on SIGTERM and then re-raises the signal so the
     # default action kills the process (exit -15). A SIGTERM is how orchestrators
