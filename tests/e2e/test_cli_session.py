@@ -66,7 +66,7 @@ def history(cli: Cli) -> list:
 def test_scripted_session(real_cli, tmp_path, db_url):
     cli = real_cli
     assert "migration head" in cli.ok("migrate")
-    assert "6 change(s) applied" in cli.ok("apply", "-f", str(CONFIG))
+    assert "8 change(s) applied" in cli.ok("apply", "-f", str(CONFIG))
     assert cli.ok("apply", "-f", str(CONFIG)).strip() == "no changes"
 
     rid = submit(cli, tmp_path, requested_by="bob")
@@ -79,7 +79,7 @@ def test_scripted_session(real_cli, tmp_path, db_url):
     before = history(cli)
     assert "alice already voted approve" in cli.fails("approve", rid, "--as", "alice")
     assert "dave is not a known person" in cli.fails("approve", rid, "--as", "dave")
-    assert "bob requested iris-classifier v3 and may not approve it" in cli.fails(
+    assert "bob requested churn-classifier v7 and may not approve it" in cli.fails(
         "approve", rid, "--as", "bob"
     )
     assert "a reason is required to reject" in cli.fails("reject", rid, "--as", "carol")
