@@ -107,6 +107,7 @@ class Promotion:
     run_url: str | None
     run_note: str | None  # where a run without a UI keeps its record
     champion: str | None  # the @champion version after a successful promotion
+    archived: str | None  # the champion it replaced, when the run says so
     failure: str | None
     detail: str | None
 
@@ -194,9 +195,16 @@ def _promotion(
         run_url=links.run_url(run_id),
         run_note=links.run_note(run_id),
         champion=f"v{request.model_version}" if request.state is State.PROMOTED else None,
+        archived=_output(detail, "archived_version"),
         failure=detail if request.state is State.PROMOTION_FAILED else None,
         detail=detail,
     )
+
+
+def _output(detail: str | None, name: str) -> str | None:
+    """An output the local launcher lists in its detail (``archived_version=1, …``)."""
+    found = re.search(rf"\b{name}=([^,\s]+)", detail or "")
+    return f"v{found.group(1)}" if found else None
 
 
 @dataclass(frozen=True, slots=True)

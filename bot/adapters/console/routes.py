@@ -174,6 +174,7 @@ class Console:
             "stamp": view.stamp,
             "html": {
                 "live-status": pages.render("live_status.html", view=view),
+                "live-rules": pages.render("live_rules.html", view=view),
                 "live-history": pages.render("live_history.html", view=view),
             },
         }
