@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint fmt unit integration migrate bench clean mlflow demo
+.PHONY: help venv run test lint fmt unit integration migrate bench clean mlflow demo browser
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -64,8 +64,20 @@ run: venv $(TOKEN_FILE) ## Serve the bot with the web console, SQLite, a local M
 	echo "run: console $$APPROVAL_BOT_PUBLIC_URL (you vote as $$APPROVAL_BOT_CONSOLE_LOCAL_EMAIL); MLflow $$MLFLOW_TRACKING_URI; then, in a second shell: make demo"; \
 	$(BIN)/approval-bot serve --host $(HOST) --port $(PORT)
 
-test: venv lint ## Lint, then run every test (PostgreSQL tests skip when it is not running, fail in CI)
+test: venv lint browser ## Lint, then run every test (PostgreSQL and browser tests skip when missing, fail in CI)
 	$(BIN)/pytest
+
+CHROMIUM ?= /usr/bin/chromium
+browser: ## Debian's Chromium for the browser test (apt-get install when run as root)
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+	  echo "browser: installing Debian's chromium for the browser test (apt-get)"; \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver > /dev/null 2>&1 || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver > /dev/null; }; } || \
+	  echo "browser: could not install chromium: the browser test will skip"; \
+	else \
+	  echo "browser: no $(CHROMIUM): the browser test will skip (install it: sudo apt-get install chromium chromium-driver)"; \
+	fi
 
 unit: venv ## Only the fast unit tests
 	$(BIN)/pytest tests/unit
@@ -96,5 +108,5 @@ bench: venv ## Benchmarks: API submissions (PostgreSQL) and Slack ack latency vs
 migrate: venv ## Upgrade the database to the latest migration
 	$(BIN)/approval-bot migrate
 
-clean: ## Remove the venv, caches and the local database
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+clean: ## Remove the venv, caches, the local database and MLflow store, and test artifacts
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts
