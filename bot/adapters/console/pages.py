@@ -66,9 +66,12 @@ def number(value: float) -> str:
     return f"{value:g}"
 
 
+PAST = {"approve": "approved", "reject": "rejected"}
+
 env.filters["when"] = when
 env.filters["number"] = number
 env.globals["meaning"] = MEANING
+env.globals["past"] = PAST
 
 
 def render(template: str, **context: Any) -> str:

@@ -14,7 +14,7 @@ import csv
 import io
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -44,8 +44,6 @@ DONE = {
     "approve": "Your approval is recorded.",
     "reject": "Your rejection is recorded.",
 }
-PAST = {"approve": "approved", "reject": "rejected"}
-pages.env.globals["past"] = PAST
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +92,15 @@ class Console:
     ) -> HTMLResponse:
         token = security.csrf_token(request)
         html = pages.render(template, csrf=token, max_comment=MAX_COMMENT, **context)
-        return security.finish(HTMLResponse(html, status), request, token)  # type: ignore[return-value]
+        return security.finish(HTMLResponse(html, status), request, token)
 
     def error(
-        self, request: Request, status: int, heading: str, message: str, viewer: Any = None
+        self,
+        request: Request,
+        status: int,
+        heading: str,
+        message: str,
+        viewer: pages.Viewer | None = None,
     ) -> HTMLResponse:
         viewer = viewer or pages.Viewer(None, None, Via.NONE.value, None)
         return self.page(
@@ -227,7 +230,7 @@ class Console:
             log.info(
                 "console: %s %s (%s)",
                 result.vote.person,
-                PAST[kind.value],
+                pages.PAST[kind.value],
                 result.request.state.value,
             )
         self.kick()
@@ -281,15 +284,12 @@ class Console:
         next_query = None
         try:
             f, flt = self._filter(params)
-            cursor = params.get("cursor") or None
-            after = decode_cursor(cursor) if cursor else None
+            after = _cursor(params.get("cursor"))
         except ValueError as exc:
-            problem = str(exc) if "cursor" not in str(exc) else "cursor: not a valid cursor"
+            problem = str(exc)
             f = {k: params.get(k, "") for k in ("model", "decision", "approver", "since", "until")}
         else:
-            found = queries.search(
-                RequestFilter(**{**_fields(flt), "limit": PAGE_SIZE + 1, "after_id": after})
-            )
+            found = queries.search(replace(flt, limit=PAGE_SIZE + 1, after_id=after))
             page = found[:PAGE_SIZE]
             history = queries.history(page)
             rows = [(r, pages.timeline(history[r.id])) for r in page]
@@ -345,14 +345,13 @@ class Console:
         return response
 
 
-def _fields(flt: RequestFilter) -> dict[str, Any]:
-    return {
-        "model": flt.model,
-        "since": flt.since,
-        "until": flt.until,
-        "approver": flt.approver,
-        "decision": flt.decision,
-    }
+def _cursor(value: str | None) -> tuple[datetime, str] | None:
+    if not value:
+        return None
+    try:
+        return decode_cursor(value)
+    except ValueError:
+        raise ValueError("cursor: not a valid cursor (start again from the first page)") from None
 
 
 def _query(f: Mapping[str, str], **extra: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Mapping
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -42,7 +43,10 @@ def csrf_token(request: Request) -> str:
     return secrets.token_urlsafe(32)
 
 
-def finish(response: Response, request: Request, token: str | None = None) -> Response:
+R = TypeVar("R", bound=Response)
+
+
+def finish(response: R, request: Request, token: str | None = None) -> R:
     """Add the security headers, and the CSRF cookie when the page carries a new token."""
     for name, value in HEADERS.items():
         response.headers[name] = value
