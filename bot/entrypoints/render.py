@@ -24,10 +24,12 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def to_csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+def to_csv(headers: Sequence[str] | None, rows: Sequence[Sequence[Any]]) -> str:
+    """CSV text: the header line (unless None), then the rows."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(headers)
+    if headers is not None:
+        w.writerow(headers)
     w.writerows(rows)
     return buf.getvalue()
 

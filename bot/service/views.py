@@ -100,27 +100,9 @@ def request_to_dict(
         "promotion_run_id": request.promotion_run_id,
     }
     if policy is not None:
-        out["quorum"] = [
-            {
-                "group": p.group,
-                "min_approvals": p.min_approvals,
-                "approvals": p.approvals,
-                "people": list(p.people),
-                "met": p.met,
-            }
-            for p in request.progress(policy)
-        ]
+        out["quorum"] = quorum_to_list(request, policy)
     if effects is not None:
-        out["effects"] = [
-            {
-                "id": i.id,
-                "kind": i.kind,
-                "state": i.state.value,
-                "attempts": i.attempts,
-                "detail": effect_detail(i),
-            }
-            for i in effects
-        ]
+        out["effects"] = [effect_to_dict(i) for i in effects]
     if history is not None:
         out["history"] = [
             {"seq": r.seq, "at": r.at.isoformat(), "kind": r.kind, "actor": r.actor, "data": r.data}
@@ -142,4 +124,27 @@ def outbox_item_to_dict(i: OutboxItem) -> dict[str, Any]:
         "created_at": _iso(i.created_at),
         "delivered_at": _iso(i.delivered_at),
         "payload": i.payload,
+    }
+
+
+def quorum_to_list(request: ApprovalRequest, policy: Policy) -> list[dict[str, Any]]:
+    return [
+        {
+            "group": p.group,
+            "min_approvals": p.min_approvals,
+            "approvals": p.approvals,
+            "people": list(p.people),
+            "met": p.met,
+        }
+        for p in request.progress(policy)
+    ]
+
+
+def effect_to_dict(item: OutboxItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "state": item.state.value,
+        "attempts": item.attempts,
+        "detail": effect_detail(item),
     }

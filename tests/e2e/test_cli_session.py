@@ -282,3 +282,21 @@ def test_the_default_database_is_resolved_once_and_named(tmp_path):
     assert not (elsewhere / "var").exists()
     cli.ok("migrate")
     assert "no pending requests" in cli.ok("pending")
+
+
+def test_audit_writes_page_by_page_with_a_limit(cli, tmp_path):
+    cli.ok("migrate")
+    cli.ok("apply", "-f", str(CONFIG))
+    ids = [
+        submit(cli, tmp_path, model_name=f"m{i}", model_version="1", requested_by="bob")
+        for i in range(3)
+    ]
+    everything = json.loads(cli.ok("audit", "--format", "json"))
+    assert [r["id"] for r in everything] == ids
+    assert all(r["history"][0]["kind"] == "submitted" for r in everything)
+    assert json.loads(cli.ok("audit", "--format", "json", "--model", "none")) == []
+    assert cli.ok("audit", "--format", "csv", "--limit", "2").splitlines()[1:] != []
+    assert len(cli.ok("audit", "--format", "csv", "--limit", "2").splitlines()) == 3
+    res = cli("audit", "--limit", "2")
+    assert res.code == 0 and ids[0] in res.out and ids[2] not in res.out
+    assert "the first 2" in res.err

@@ -233,3 +233,16 @@ def test_only_enrolled_people_may_read(service):
     assert service.queries.reader(Identity("slack", "U02BOB")).name == "bob"
     with pytest.raises(errors.UnknownPerson, match="slack user U09NOBODY"):
         service.queries.reader(Identity("slack", "U09NOBODY"))
+
+
+def test_pages_walk_every_match_oldest_first(service, clock):
+    service.admin.apply(builders.directory())
+    ids = []
+    for v in range(5):
+        clock.advance(minutes=1)
+        body = builders.submission(model_name=f"m{v}", model_version=str(v), staging_run_id=f"s{v}")
+        ids.append(service.commands.submit(body).request.id)
+    pages = list(service.queries.pages(RequestFilter(), size=2))
+    assert [[r.id for r in page] for page in pages] == [ids[:2], ids[2:4], ids[4:]]
+    assert [r.id for r in service.queries.search(RequestFilter())] == ids
+    assert list(service.queries.pages(RequestFilter(model="nope"), size=2)) == []

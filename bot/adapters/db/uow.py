@@ -11,6 +11,7 @@ from bot.adapters.db.chat import SqlChatMessageRepository
 from bot.adapters.db.directory import SqlDirectoryRepository
 from bot.adapters.db.outbox import SqlOutbox
 from bot.adapters.db.requests import SqlRequestRepository
+from bot.adapters.db.telegram import SqlTelegramStateRepository
 from bot.adapters.db.tokens import SqlTokenRepository
 
 
@@ -21,6 +22,7 @@ class SqlUnitOfWork:
     outbox: SqlOutbox
     tokens: SqlTokenRepository
     chat: SqlChatMessageRepository
+    telegram: SqlTelegramStateRepository
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -35,6 +37,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(self._conn)
         self.tokens = SqlTokenRepository(self._conn)
         self.chat = SqlChatMessageRepository(self._conn)
+        self.telegram = SqlTelegramStateRepository(self._conn)
         return self
 
     def __exit__(
