@@ -1,7 +1,10 @@
-"""The objects the CLI's --format json and the HTTP API return: requests and outbox rows."""
+"""The objects the CLI's --format json and the HTTP API return: requests and outbox rows; and
+the audit rows the CLI's ``audit --format csv`` and the console's CSV export share."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from bot.domain.audit import AuditRecord
@@ -12,6 +15,43 @@ from bot.ports import OutboxItem
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def ts(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
+AUDIT_HEADERS = (
+    "id",
+    "model",
+    "version",
+    "state",
+    "requested_by",
+    "created_at",
+    "decided_at",
+    "decided_by",
+    "approvers",
+    "reason",
+)
+
+
+def audit_rows(requests: Sequence[ApprovalRequest]) -> list[list[Any]]:
+    """One row per request, in ``AUDIT_HEADERS`` order."""
+    return [
+        [
+            r.id,
+            r.model_name,
+            r.model_version,
+            r.state.value,
+            r.requested_by,
+            ts(r.created_at),
+            ts(r.decided_at),
+            r.decided_by,
+            ",".join(r.approvals()) or "-",
+            r.reason,
+        ]
+        for r in requests
+    ]
 
 
 def effect_detail(item: OutboxItem) -> str:

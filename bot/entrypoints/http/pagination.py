@@ -1,33 +1,22 @@
-"""Cursor pagination: an opaque cursor is the (created_at, id) of the last item served."""
+"""Cursor pagination (``bot.service.cursor``): a bad cursor is a 422 naming it."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from datetime import datetime
 from typing import Any
 
 from bot.domain.model import ApprovalRequest
 from bot.entrypoints.http.errors import invalid
+from bot.service import cursor as cursors
+from bot.service.cursor import encode_cursor
 from bot.service.queries import Queries
 from bot.service.views import request_to_dict
 
 
-def encode_cursor(created_at: datetime, request_id: str) -> str:
-    raw = json.dumps([created_at.isoformat(), request_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        at, rid = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        when = datetime.fromisoformat(at)
-        if when.tzinfo is None or not isinstance(rid, str):
-            raise ValueError
-        return when, rid
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        return cursors.decode_cursor(cursor)
+    except ValueError:
         raise invalid("cursor", "not a valid cursor") from None
 
 
