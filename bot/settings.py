@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
+from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -16,15 +25,42 @@ def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
 
+def default_data_dir() -> Path:
+    """Where the default SQLite database and local runs live, resolved once.
+
+    A source checkout (or the image, installed editable beside ``pyproject.toml``) keeps them in
+    its own ``var/``, whatever the current directory; anything else in ``./var`` as it was when
+    the command started. ``APPROVAL_BOT_DATA_DIR`` overrides both.
+    """
+    project = Path(__file__).resolve().parents[1]
+    if (project / "pyproject.toml").is_file() and (project / "bot").is_dir():
+        return project / "var"
+    return Path.cwd() / "var"
+
+
+def _absolute_sqlite(url: str) -> str:
+    """A relative SQLite path, resolved against the current directory once, at start."""
+    parsed = make_url(url)
+    db = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not db or db == ":memory:":
+        return url
+    path = Path(db).expanduser()
+    if path.is_absolute():
+        return url
+    return parsed.set(database=str(Path.cwd() / path)).render_as_string(hide_password=False)
+
+
 class Settings(BaseSettings):
     # An empty variable means "not set" (e.g. SLACK_BOT_TOKEN= in a .env file).
     model_config = SettingsConfigDict(
         env_file=".env", extra="ignore", populate_by_name=True, env_ignore_empty=True
     )
 
-    database_url: str = Field(
-        "sqlite:///var/approval-bot.db", validation_alias=_env("APPROVAL_BOT_DATABASE_URL")
+    data_dir: Path = Field(
+        default_factory=default_data_dir, validation_alias=_env("APPROVAL_BOT_DATA_DIR")
     )
+    # Default: SQLite at <data_dir>/approval-bot.db (filled in by _paths below).
+    database_url: str = Field("", validation_alias=_env("APPROVAL_BOT_DATABASE_URL"))
     api_token: SecretStr | None = Field(None, validation_alias=_env("APPROVAL_BOT_API_TOKEN"))
     config_file: str | None = Field(None, validation_alias=_env("APPROVAL_BOT_CONFIG"))
     public_url: str = Field(
@@ -35,6 +71,20 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", validation_alias=_env("APPROVAL_BOT_LOG_LEVEL"))
     console: bool = Field(True, validation_alias=_env("APPROVAL_BOT_CONSOLE"))
+
+    # The console's voters (docs/configuration.md, "Web console")
+    console_local_email: str | None = Field(
+        None, validation_alias=_env("APPROVAL_BOT_CONSOLE_LOCAL_EMAIL")
+    )
+    console_trusted_header: str | None = Field(
+        None, validation_alias=_env("APPROVAL_BOT_CONSOLE_TRUSTED_HEADER")
+    )
+    console_trusted_proxies: str | None = Field(
+        None, validation_alias=_env("APPROVAL_BOT_CONSOLE_TRUSTED_PROXIES")
+    )
+    # Where people look at runs (links on the console and in the demo's requests)
+    mlflow_ui_url: str | None = Field(None, validation_alias=_env("MLFLOW_UI_URL"))
+    kfp_ui_url: str | None = Field(None, validation_alias=_env("KFP_UI_URL"))
 
     # Slack
     slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
@@ -115,17 +165,48 @@ class Settings(BaseSettings):
     kfp_service_account: str | None = Field(
         None, validation_alias=_env("APPROVAL_BOT_KFP_SERVICE_ACCOUNT")
     )
-    local_pipeline_root: str = Field(
-        "var/kfp-local", validation_alias=_env("APPROVAL_BOT_LOCAL_PIPELINE_ROOT")
-    )
+    # Default: <data_dir>/kfp-local (filled in by _paths below).
+    local_pipeline_root: str = Field("", validation_alias=_env("APPROVAL_BOT_LOCAL_PIPELINE_ROOT"))
     local_deploy_target: str = Field(
         "none", validation_alias=_env("APPROVAL_BOT_LOCAL_DEPLOY_TARGET")
     )
     approval_bot_url: str | None = Field(None, validation_alias=_env("APPROVAL_BOT_URL"))
 
+    @model_validator(mode="after")
+    def _paths(self) -> Settings:
+        """Defaults under the data directory; relative SQLite paths made absolute, once."""
+        self.data_dir = self.data_dir.expanduser().absolute()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'approval-bot.db'}"
+        self.database_url = _absolute_sqlite(self.database_url)
+        if not self.local_pipeline_root:
+            self.local_pipeline_root = str(self.data_dir / "kfp-local")
+        return self
+
+    @field_validator("console_trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str | None) -> str | None:
+        for part in (value or "").split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"{part.strip()!r} is not an IP address or network "
+                        "(e.g. 10.0.0.5, 10.0.0.0/24, ::1)"
+                    ) from None
+        return value
+
+    def trusted_proxies(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """``APPROVAL_BOT_CONSOLE_TRUSTED_PROXIES`` as networks."""
+        parts = (self.console_trusted_proxies or "").split(",")
+        return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in parts if p.strip())
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
+        if not value:
+            return value  # the default, filled in by _paths
         try:
             backend = make_url(value).get_backend_name()
         except ArgumentError:

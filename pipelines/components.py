@@ -194,39 +194,36 @@ def verify_approval(
 
 
 @_component
-def switch_aliases(model_name: str, model_version: str) -> NamedTuple(
-    "Aliases", [("champion_version", str), ("archived_version", str)]
-):
-    """@champion → this version, old champion → @archived, @challenger removed."""
-    from collections import namedtuple
-
-    from pipelines.steps import promotion, runtime
-
-    runtime.configure_logging()
-    change = promotion.switch_aliases(model_name, model_version)
-    return namedtuple("Aliases", ["champion_version", "archived_version"])(
-        change.champion_version, change.archived_version
-    )
-
-
-@_component
-def deploy_model(
+def promote(
     model_name: str,
     model_version: str,
     deploy_target: str,
     inference_service: str,
     namespace: str,
     storage_uri_prefix: str,
-) -> str:
-    """Point the InferenceService at the version's artifacts ('none': only resolve the URI)."""
+    ready_timeout_seconds: int,
+) -> NamedTuple(
+    "Promoted", [("champion_version", str), ("archived_version", str), ("storage_uri", str)]
+):
+    """@champion → this version, then serve it and wait for Ready; on failure undo both.
+
+    One task, so that the rollback knows exactly what the aliases and the InferenceService
+    were before (see ``pipelines.steps.promotion.promote``).
+    """
+    from collections import namedtuple
+
     from pipelines.steps import promotion, runtime
 
     runtime.configure_logging()
-    return promotion.deploy(
+    result = promotion.promote(
         model_name,
         model_version,
         deploy_target=deploy_target,
         inference_service=inference_service,
         namespace=namespace,
         storage_uri_prefix=storage_uri_prefix,
+        ready_timeout_seconds=ready_timeout_seconds,
+    )
+    return namedtuple("Promoted", ["champion_version", "archived_version", "storage_uri"])(
+        result.champion_version, result.archived_version, result.storage_uri
     )

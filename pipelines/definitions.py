@@ -17,7 +17,7 @@ from kfp import dsl, kubernetes
 
 from pipelines import components
 from pipelines.steps.data import DATA_EXPERIMENT
-from pipelines.steps.promotion import STORAGE_URI_PREFIX
+from pipelines.steps.promotion import READY_TIMEOUT_SECONDS, STORAGE_URI_PREFIX
 from pipelines.steps.runtime import SECRET_NAME
 from pipelines.steps.training import MODEL_NAME, TRAINING_EXPERIMENT
 
@@ -166,7 +166,10 @@ def staging_pipeline(
 
 @dsl.pipeline(
     name="iris-promotion",
-    description="Verify the approval, move @champion, patch the KServe InferenceService.",
+    description=(
+        "Verify the approval, move @champion, patch the KServe InferenceService and wait until "
+        "it is Ready; on failure put aliases and InferenceService back and fail with the reason."
+    ),
 )
 def promotion_pipeline(
     model_name: str,
@@ -177,6 +180,7 @@ def promotion_pipeline(
     inference_service: str = "iris-serving",
     namespace: str = "",
     storage_uri_prefix: str = STORAGE_URI_PREFIX,
+    ready_timeout_seconds: int = READY_TIMEOUT_SECONDS,
 ) -> PromotionOutputs:
     verify = _configure(
         components.verify_approval(
@@ -188,23 +192,21 @@ def promotion_pipeline(
         ),
         bot=True,
     )
-    aliases = _configure(
-        components.switch_aliases(model_name=model_name, model_version=model_version).after(verify)
-    )
-    deploy = _configure(
-        components.deploy_model(
+    promoted = _configure(
+        components.promote(
             model_name=model_name,
             model_version=model_version,
             deploy_target=deploy_target,
             inference_service=inference_service,
             namespace=namespace,
             storage_uri_prefix=storage_uri_prefix,
-        ).after(aliases)
+            ready_timeout_seconds=ready_timeout_seconds,
+        ).after(verify)
     )
     return PromotionOutputs(
-        champion_version=aliases.outputs["champion_version"],
-        archived_version=aliases.outputs["archived_version"],
-        storage_uri=deploy.output,
+        champion_version=promoted.outputs["champion_version"],
+        archived_version=promoted.outputs["archived_version"],
+        storage_uri=promoted.outputs["storage_uri"],
     )
 
 

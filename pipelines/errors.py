@@ -10,7 +10,9 @@ KFP run's logs, so it says what failed and what to do about it.
     ├── ModelNotFoundError        an alias or model version does not exist in the registry
     ├── ApprovalError             the approval bot does not confirm an approval for this version
     └── DeployError               the InferenceService patch failed
-        └── DeployPermissionError the ServiceAccount may not patch ``inferenceservices``
+        ├── DeployPermissionError the ServiceAccount may not get/patch ``inferenceservices``
+        ├── NotReadyError         the patched InferenceService failed or did not become Ready
+        └── PromotionRolledBackError  the promotion was undone; the message says why and what
 """
 
 from __future__ import annotations
@@ -54,3 +56,12 @@ class DeployError(PipelineError):
 
 class DeployPermissionError(DeployError):
     """The Kubernetes API answered 403 to the InferenceService patch."""
+
+
+class NotReadyError(DeployError):
+    """KServe reported the new model failed, or it was not Ready before the deadline."""
+
+
+class PromotionRolledBackError(DeployError):
+    """The promotion failed after the aliases moved, and they and the InferenceService were
+    put back. Its one-line message (the reason, then what was restored) is what the bot shows."""

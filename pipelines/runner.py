@@ -7,11 +7,15 @@ ignored locally). kfp.local keeps global state, so run one pipeline at a time pe
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import hashlib
+import io
 import json
 import os
+import re
+import sys
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
@@ -116,6 +120,35 @@ def _environment(overrides: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+# The last line of a task's traceback when a step raised one of our errors on purpose.
+_STEP_ERROR = re.compile(r"^\s*pipelines\.errors\.(\w+): (.+)$")
+
+
+class _Tail(io.TextIOBase):
+    """Passes writes on to ``stream`` and keeps the last lines (kfp.local prints task logs)."""
+
+    def __init__(self, stream: Any, lines: int = 200) -> None:
+        self.stream = stream
+        self.lines: collections.deque[str] = collections.deque(maxlen=lines)
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        self.stream.write(text)
+        *complete, self._partial = (self._partial + text).split("\n")
+        self.lines.extend(complete)
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def step_error(self) -> str | None:
+        """``Name: message`` of the last step error in the captured logs."""
+        for line in reversed([*self.lines, self._partial]):
+            if match := _STEP_ERROR.match(line):
+                return f"{match.group(1)}: {match.group(2).strip()}"
+        return None
+
+
 def run_local(
     name: str,
     params: Mapping[str, Any],
@@ -127,6 +160,8 @@ def run_local(
 
     ``env`` is set for the duration of the run (tasks inherit it). This package's parent
     directory goes on ``PYTHONPATH`` so tasks can import ``pipelines`` wherever they start.
+    kfp.local only says which task failed; the error the step raised (e.g. why a promotion was
+    rolled back) is taken from the task's log and leads the message.
     """
     from kfp import local
 
@@ -135,7 +170,8 @@ def run_local(
     )
     overrides = {"PYTHONPATH": pythonpath, **(env or {})}
     pipeline_root.mkdir(parents=True, exist_ok=True)
-    with _environment(overrides), warnings.catch_warnings():
+    tail = _Tail(sys.stdout)
+    with _environment(overrides), warnings.catch_warnings(), contextlib.redirect_stdout(tail):
         # Our image name has no "python" in it; the subprocess runner warns about that.
         warnings.filterwarnings(
             "ignore", message=".*non-Python base image.*", category=RuntimeWarning
@@ -146,7 +182,14 @@ def run_local(
             workspace_root=tempfile.mkdtemp(prefix="kfp-workspace-"),
             raise_on_error=True,
         )
-        task = pipeline(name)(**dict(params))
+        try:
+            task = pipeline(name)(**dict(params))
+        except RuntimeError as error:
+            reason = tail.step_error()
+            if reason is None:
+                raise
+            # The reason first: callers keep the start of long messages (the bot keeps 500).
+            raise RuntimeError(f"{reason} ({error})") from error
     return dict(task.outputs)
 
 
@@ -163,21 +206,31 @@ class Submitted:
         return dataclasses.asdict(self)
 
 
-def submit(
-    name: str,
-    params: Mapping[str, Any],
-    *,
-    host: str,
-    experiment: str = "approval-bot",
-    namespace: str | None = None,
-    token: str | None = None,
-    run_name: str | None = None,
-    image: str | None = None,
-) -> Submitted:
-    """Upload the pipeline (a version named by its content hash, reused) and start a run."""
+@dataclass(frozen=True)
+class Uploaded:
+    """A pipeline on the KFP server: its id and the version that holds this code and image."""
+
+    name: str
+    pipeline_id: str
+    version_id: str
+    version_name: str
+
+    def as_dict(self) -> dict[str, str]:
+        return dataclasses.asdict(self)
+
+
+def _client(host: str, namespace: str | None, token: str | None) -> Any:
     import kfp
 
-    client = kfp.Client(host=host, existing_token=token, namespace=namespace or "kubeflow")
+    return kfp.Client(host=host, existing_token=token, namespace=namespace or "kubeflow")
+
+
+def upload(name: str, *, client: Any, image: str | None = None) -> Uploaded:
+    """Upload pipeline ``name`` as a version named by its content hash (reused when present).
+
+    The hash covers the compiled YAML, so another image (``image`` or
+    ``APPROVAL_BOT_PIPELINES_IMAGE``) is another version.
+    """
     kfp_name = pipeline(name).name
     with tempfile.TemporaryDirectory() as tmp:
         path = compile_pipeline(name, Path(tmp) / f"{name}.yaml", image=image)
@@ -190,18 +243,50 @@ def submit(
             version_id = client.upload_pipeline_version(
                 str(path), pipeline_version_name=version_name, pipeline_id=pipeline_id
             ).pipeline_version_id
+    return Uploaded(
+        name=kfp_name, pipeline_id=pipeline_id, version_id=version_id, version_name=version_name
+    )
+
+
+def upload_all(
+    *,
+    host: str,
+    namespace: str | None = None,
+    token: str | None = None,
+    image: str | None = None,
+    pipelines: list[str] | None = None,
+) -> list[Uploaded]:
+    """Upload every pipeline (or those named); what the bot's kfp launcher then starts."""
+    client = _client(host, namespace, token)
+    return [upload(name, client=client, image=image) for name in pipelines or names()]
+
+
+def submit(
+    name: str,
+    params: Mapping[str, Any],
+    *,
+    host: str,
+    experiment: str = "approval-bot",
+    namespace: str | None = None,
+    token: str | None = None,
+    run_name: str | None = None,
+    image: str | None = None,
+) -> Submitted:
+    """Upload the pipeline (a version named by its content hash, reused) and start a run."""
+    client = _client(host, namespace, token)
+    uploaded = upload(name, client=client, image=image)
     experiment_id = client.create_experiment(experiment, namespace=namespace).experiment_id
     run = client.run_pipeline(
         experiment_id=experiment_id,
-        job_name=run_name or f"{kfp_name}-{version_name[-12:]}",
+        job_name=run_name or f"{uploaded.name}-{uploaded.version_name[-12:]}",
         params=dict(params),
-        pipeline_id=pipeline_id,
-        version_id=version_id,
+        pipeline_id=uploaded.pipeline_id,
+        version_id=uploaded.version_id,
     )
     return Submitted(
         run_id=run.run_id,
-        pipeline_id=pipeline_id,
-        version_id=version_id,
+        pipeline_id=uploaded.pipeline_id,
+        version_id=uploaded.version_id,
         experiment_id=experiment_id,
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -48,6 +48,7 @@ class _Store:
         self.leases: dict[int, tuple[str, datetime]] = {}
         self.tokens: dict[str, str] = {}
         self.chat: dict[tuple[str, str], dict[str, Any]] = {}
+        self.telegram: dict[str, Any] = {}
 
 
 class FakeRequests:
@@ -199,6 +200,9 @@ class FakeAudit:
     def head(self) -> tuple[int, str] | None:
         return self.s.head
 
+    def chain(self) -> tuple[tuple[int, str] | None, Iterator[AuditRecord]]:
+        return self.s.head, iter(list(self.s.audit))
+
 
 class FakeOutbox:
     def __init__(self, store: _Store) -> None:
@@ -328,6 +332,20 @@ class FakeChat:
         self.s.chat[(request_id, channel)] = dict(ref)
 
 
+class FakeTelegramState:
+    def __init__(self, store: _Store) -> None:
+        self.s = store
+
+    def get(self, key: str) -> Any | None:
+        return copy.deepcopy(self.s.telegram.get(key))
+
+    def put(self, key: str, value: Any, at: datetime) -> None:
+        self.s.telegram[key] = copy.deepcopy(value)
+
+    def delete(self, key: str) -> bool:
+        return self.s.telegram.pop(key, None) is not None
+
+
 class FakeTokens:
     def __init__(self, store: _Store) -> None:
         self.s = store
@@ -362,6 +380,7 @@ class FakeUnitOfWork:
         self.outbox = FakeOutbox(self._work)
         self.tokens = FakeTokens(self._work)
         self.chat = FakeChat(self._work)
+        self.telegram = FakeTelegramState(self._work)
         return self
 
     def __exit__(

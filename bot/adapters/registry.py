@@ -36,7 +36,7 @@ CHANNELS: tuple[ChannelEntry, ...] = (
     ChannelEntry(
         Channel.TELEGRAM,
         lambda s: s.telegram_bot_token is not None,
-        None,
+        "bot.adapters.telegram.channel",
         "TELEGRAM_BOT_TOKEN",
     ),
     ChannelEntry(

@@ -70,25 +70,10 @@ def verify_chain(
     expected_seq = 1
     last_seq = 0
     for rec in records:
-        label = f"event #{rec.seq} ({rec.kind}"
-        label += f", request {rec.request_id})" if rec.request_id else ")"
-        if rec.seq != expected_seq:
-            if rec.seq > expected_seq:
-                missing = (
-                    f"#{expected_seq}"
-                    if rec.seq == expected_seq + 1
-                    else f"#{expected_seq}..#{rec.seq - 1}"
-                )
-                return ChainProblem(rec.seq, f"{label}: event {missing} before it was deleted")
-            return ChainProblem(rec.seq, f"{label}: out of sequence (expected #{expected_seq})")
-        if rec.prev_hash != prev_hash:
-            return ChainProblem(
-                rec.seq,
-                f"{label}: prev_hash does not match the event before it "
-                "(an event was inserted, deleted or edited before it)",
-            )
+        if rec.seq != expected_seq or rec.prev_hash != prev_hash:
+            return _broken_link(rec, expected_seq, prev_hash)
         if chain_hash(rec.prev_hash, rec.body()) != rec.hash:
-            return ChainProblem(rec.seq, f"{label}: content does not match its hash (edited)")
+            return ChainProblem(rec.seq, f"{_label(rec)}: content does not match its hash (edited)")
         prev_hash = rec.hash
         expected_seq = rec.seq + 1
         last_seq = rec.seq
@@ -107,3 +92,26 @@ def verify_chain(
                 f"not written by the bot (the last written event was #{head_seq})",
             )
     return None
+
+
+def _label(rec: AuditRecord) -> str:
+    request = f", request {rec.request_id}" if rec.request_id else ""
+    return f"event #{rec.seq} ({rec.kind}{request})"
+
+
+def _broken_link(rec: AuditRecord, expected_seq: int, prev_hash: str) -> ChainProblem:
+    label = _label(rec)
+    if rec.seq > expected_seq:
+        missing = (
+            f"#{expected_seq}"
+            if rec.seq == expected_seq + 1
+            else f"#{expected_seq}..#{rec.seq - 1}"
+        )
+        return ChainProblem(rec.seq, f"{label}: event {missing} before it was deleted")
+    if rec.seq < expected_seq:
+        return ChainProblem(rec.seq, f"{label}: out of sequence (expected #{expected_seq})")
+    return ChainProblem(
+        rec.seq,
+        f"{label}: prev_hash does not match the event before it "
+        "(an event was inserted, deleted or edited before it)",
+    )

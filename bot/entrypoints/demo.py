@@ -1,17 +1,23 @@
 """`approval-bot demo`: the data, training and staging pipelines run locally (kfp.local),
 then the challenger is submitted for approval, as the staging pipeline does on a cluster.
 
-When a bot answers at ``APPROVAL_BOT_URL`` (with ``APPROVAL_BOT_API_TOKEN``), the staging
-pipeline's own notify step submits to it; otherwise the notification is skipped and
-the request is submitted to this database with the gate values the pipeline measured.
+It looks for the running bot at ``APPROVAL_BOT_URL`` (or ``APPROVAL_BOT_PUBLIC_URL``). When
+one answers and ``APPROVAL_BOT_API_TOKEN`` is set (``make run`` and ``make demo`` share one),
+the staging pipeline's own notify step submits to it; otherwise the request goes into this
+command's database with the gate values the pipeline measured, and the summary says how to
+see it. The pipelines' logs go to a file; the terminal gets one line per step and a summary.
 """
 
 from __future__ import annotations
 
 import contextlib
-import sys
-from collections.abc import Callable
-from typing import Any
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
 
 from bot.domain.errors import DomainError
 from bot.service.commands import Commands
@@ -23,10 +29,65 @@ class DemoError(DomainError):
 
 
 NEEDS_MLFLOW = (
-    "the demo needs an MLflow tracking server: start one with `make mlflow` (or "
-    "`mlflow server --backend-store-uri sqlite:///var/mlflow.db --artifacts-destination "
-    "var/mlartifacts --port 5000`) and set MLFLOW_TRACKING_URI=http://127.0.0.1:5000"
+    "the demo needs an MLflow tracking server: `make run` starts one (then run `make demo` in "
+    "a second shell), or start it with `make mlflow` and set "
+    "MLFLOW_TRACKING_URI=http://127.0.0.1:5000"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Bot:
+    """The running bot, as far as the demo can tell."""
+
+    url: str
+    answers: bool
+    token: str | None
+
+    @property
+    def usable(self) -> bool:
+        return self.answers and bool(self.token)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    request_id: str
+    submitted_by: str  # "staging pipeline" (through the bot's API) or "demo" (database)
+    outputs: dict[str, Any]
+    log_path: Path
+
+
+def answers(url: str, timeout: float = 3.0) -> bool:
+    """Does an HTTP server answer ``url`` with 200 (blocking; this is a CLI command)?"""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (http only)
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def find_bot(url: str | None, token: str | None) -> Bot | None:
+    if not url or not url.startswith(("http://", "https://")):
+        return None
+    return Bot(url.rstrip("/"), answers(f"{url.rstrip('/')}/readyz"), token)
+
+
+def check_mlflow(tracking_uri: str | None) -> str:
+    if not tracking_uri:
+        raise DemoError(NEEDS_MLFLOW)
+    if tracking_uri.startswith(("http://", "https://")) and not answers(
+        f"{tracking_uri.rstrip('/')}/health"
+    ):
+        raise DemoError(
+            f"no MLflow server answers at {tracking_uri}: {NEEDS_MLFLOW.split(': ', 1)[1]}"
+        )
+    return tracking_uri
+
+
+@contextlib.contextmanager
+def _captured(log: TextIO) -> Iterator[None]:
+    """kfp.local prints every task's executor input and logs: into the log file."""
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        yield
 
 
 def run_demo(
@@ -36,71 +97,107 @@ def run_demo(
     model_name: str,
     requested_by: str,
     latency_iterations: int,
-    bot_url: str | None,
+    bot: Bot | None,
+    pipeline_root: Path,
+    mlflow_ui: str | None,
     say: Callable[[str], None],
-) -> dict[str, Any]:
-    if not tracking_uri:
-        raise DemoError(NEEDS_MLFLOW)
+) -> DemoResult:
+    tracking_uri = check_mlflow(tracking_uri)
     from pipelines.runner import run_local
 
-    # Without a bot to talk to, the staging pipeline's notify step is told there is
-    # none (it logs that and goes on); this command submits instead.
-    env = {"MLFLOW_TRACKING_URI": tracking_uri}
-    if not bot_url:
-        env["APPROVAL_BOT_URL"] = ""
+    env = {"MLFLOW_TRACKING_URI": tracking_uri, "APPROVAL_BOT_URL": ""}
+    if bot is not None and bot.usable:
+        assert bot.token is not None
+        env |= {"APPROVAL_BOT_URL": bot.url, "APPROVAL_BOT_API_TOKEN": bot.token}
+        say(f"bot: {bot.url} answers; the staging pipeline will submit to it")
+    elif bot is not None and bot.answers:
+        say(
+            f"bot: {bot.url} answers, but APPROVAL_BOT_API_TOKEN is not set: submitting to the "
+            "database directly (`make demo` sets both)"
+        )
+    elif bot is not None:
+        say(
+            f"bot: nothing answers at {bot.url}: the request goes into the database and waits; "
+            "start the bot with `make run` to decide it in the browser"
+        )
+    if mlflow_ui:
+        env["MLFLOW_UI_URL"] = mlflow_ui
+    pipeline_root.mkdir(parents=True, exist_ok=True)
+    log_path = pipeline_root / "demo.log"
 
-    def step(name: str, **params: Any) -> dict[str, Any]:
-        say(f"→ {name} pipeline …")
-        try:
-            # kfp.local logs to stdout; this command's stdout is its result.
-            with contextlib.redirect_stdout(sys.stderr):
-                outputs = run_local(name, params, env=env)
-        except RuntimeError as exc:
-            raise DemoError(f"the {name} pipeline failed: {str(exc).splitlines()[0]}") from None
-        say(f"  {name}: " + ", ".join(f"{k}={v}" for k, v in sorted(outputs.items())))
-        return outputs
+    with log_path.open("a", encoding="utf-8") as log:
 
-    data = step("data")
-    data_run_id = str(data["data_run_id"])
-    step("training", data_run_id=data_run_id, model_name=model_name)
-    staging = step(
-        "staging",
-        data_run_id=data_run_id,
-        model_name=model_name,
-        latency_iterations=latency_iterations,
-        requested_by=requested_by,
-    )
+        def step(name: str, **params: Any) -> dict[str, Any]:
+            say(f"→ {name} pipeline …")
+            try:
+                with _captured(log):
+                    outputs = run_local(name, params, pipeline_root=pipeline_root, env=env)
+            except RuntimeError as exc:
+                first = str(exc).splitlines()[0]
+                raise DemoError(f"the {name} pipeline failed: {first} (log: {log_path})") from None
+            return outputs
+
+        data = step("data")
+        data_run_id = str(data["data_run_id"])
+        step("training", data_run_id=data_run_id, model_name=model_name)
+        staging = step(
+            "staging",
+            data_run_id=data_run_id,
+            model_name=model_name,
+            latency_iterations=latency_iterations,
+            requested_by=requested_by,
+        )
     request_id = str(staging.get("approval_request_id") or "")
     if request_id:
-        say(f"the staging pipeline submitted request {request_id} to {bot_url}")
-        return {"id": request_id, "submitted_by": "staging pipeline", **staging}
-
-    return _submit_measured(
+        return DemoResult(request_id, "staging pipeline", staging, log_path)
+    if bot is not None and bot.usable:
+        raise DemoError(
+            f"the staging pipeline could not submit to {bot.url}: see {log_path} "
+            "(search for 'approval bot')"
+        )
+    request_id = _submit_measured(
         commands,
         tracking_uri=tracking_uri,
+        mlflow_ui=mlflow_ui or tracking_uri,
         model_name=model_name,
         requested_by=requested_by,
         data_run_id=data_run_id,
         staging=staging,
     )
+    return DemoResult(request_id, "demo", staging, log_path)
+
+
+def _links(
+    mlflow_ui: str, model_name: str, version: str, run_id: str, experiment_id: str | None
+) -> dict[str, str]:
+    if not mlflow_ui.startswith(("http://", "https://")):
+        return {}
+    base = mlflow_ui.rstrip("/")
+    links = {"MLflow model version": f"{base}/#/models/{model_name}/versions/{version}"}
+    if run_id and experiment_id:
+        links["MLflow challenger run"] = f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
+    return links
 
 
 def _submit_measured(
     commands: Commands,
     *,
     tracking_uri: str,
+    mlflow_ui: str,
     model_name: str,
     requested_by: str,
     data_run_id: str,
     staging: dict[str, Any],
-) -> dict[str, Any]:
+) -> str:
     """Submit the staged challenger with the gate values the staging pipeline measured."""
     from mlflow.tracking import MlflowClient
 
     from pipelines.steps.staging import evaluate_gates, submission_body
 
+    client = MlflowClient(tracking_uri)
     version = str(staging["model_version"])
-    run_id = MlflowClient(tracking_uri).get_model_version(model_name, version).run_id or ""
+    run_id = client.get_model_version(model_name, version).run_id or ""
+    experiment_id = client.get_run(run_id).info.experiment_id if run_id else None
     gates = evaluate_gates(
         latency_p99_ms=float(staging["latency_p99_ms"]),
         disagreement_rate=float(staging["disagreement_rate"]),
@@ -115,7 +212,42 @@ def _submit_measured(
         staging_run_id=f"demo-{data_run_id}",
         requested_by=requested_by,
         gates=gates,
-        links={},
+        links=_links(mlflow_ui, model_name, version, run_id, experiment_id),
     )
-    result = commands.submit(SubmissionIn.model_validate(body))
-    return {"id": result.request.id, "submitted_by": "demo", **staging}
+    return commands.submit(SubmissionIn.model_validate(body)).request.id
+
+
+def _gate(g: dict[str, Any]) -> str:
+    mark = "passed" if g["passed"] else "FAILED"
+    if g.get("no_champion"):
+        return f"{g['name']} = {g['value']:g} (no champion yet) {mark}"
+    return f"{g['name']} = {g['value']:g} {g['op']} {g['threshold']:g} {mark}"
+
+
+def summary(request: dict[str, Any], result: DemoResult, *, console: str | None) -> list[str]:
+    """What the person who ran the demo needs: the request, its gates, and where to click.
+
+    ``request`` is the request object of the API and ``--format json``."""
+    rid = request["id"]
+    lines = [
+        f"submitted {rid}: {request['model_name']} v{request['model_version']} "
+        f"({request['state']}, by the {result.submitted_by})",
+        "gates:",
+    ]
+    lines += [f"  {_gate(g)}" for g in request["gates"]]
+    if console:
+        lines.append(f"decide: open {console.rstrip('/')}/requests/{rid}")
+    lines.append(f"   or: approval-bot show {rid}   |   approval-bot approve {rid} --as bob")
+    lines.append(f"pipeline logs: {result.log_path}")
+    return lines
+
+
+def from_api(bot: Bot, request_id: str) -> dict[str, Any]:
+    """The request as the bot's API shows it (the bot may use another database)."""
+    req = urllib.request.Request(  # noqa: S310 (http only)
+        f"{bot.url}/api/v1/approvals/{request_id}",
+        headers={"Authorization": f"Bearer {bot.token}"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as response:  # noqa: S310
+        loaded: dict[str, Any] = json.loads(response.read())
+    return loaded

@@ -5,17 +5,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from bot.domain.audit import AuditRecord
 from bot.domain.model import ApprovalRequest, Policy
 from bot.ports import OutboxItem
-from bot.service.views import effect_detail
+from bot.service.views import AUDIT_HEADERS, audit_rows, effect_detail, ts
 
-
-def ts(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+__all__ = ["AUDIT_HEADERS", "audit_rows", "effect_detail", "show", "table", "to_csv", "ts"]
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -27,48 +24,18 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def to_csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+def to_csv(headers: Sequence[str] | None, rows: Sequence[Sequence[Any]]) -> str:
+    """CSV text: the header line (unless None), then the rows."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(headers)
+    if headers is not None:
+        w.writerow(headers)
     w.writerows(rows)
     return buf.getvalue()
 
 
 def approvers(r: ApprovalRequest) -> str:
     return ",".join(r.approvals()) or "-"
-
-
-AUDIT_HEADERS = (
-    "id",
-    "model",
-    "version",
-    "state",
-    "requested_by",
-    "created_at",
-    "decided_at",
-    "decided_by",
-    "approvers",
-    "reason",
-)
-
-
-def audit_rows(requests: Sequence[ApprovalRequest]) -> list[list[Any]]:
-    return [
-        [
-            r.id,
-            r.model_name,
-            r.model_version,
-            r.state.value,
-            r.requested_by,
-            ts(r.created_at),
-            ts(r.decided_at),
-            r.decided_by,
-            approvers(r),
-            r.reason,
-        ]
-        for r in requests
-    ]
 
 
 def pending_rows(requests: Sequence[ApprovalRequest]) -> list[list[Any]]:

@@ -22,6 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI
 
 from bot.bootstrap import Container
+from bot.domain.effects import LAUNCH_PROMOTION
 from bot.entrypoints.http import create_app
 from bot.ports import PromotionLauncher, StoreUnavailable
 from bot.service.promotions import poll_promotions
@@ -84,6 +85,22 @@ async def poll(container: Container, launcher: PromotionLauncher) -> None:
         container.kick()
 
 
+def launcher_line(container: Container) -> str:
+    """Which promotion launcher runs approved requests, or why none does."""
+    if container.launcher is not None:
+        return container.settings.launcher.strip().lower()
+    waiting = container.dispatcher.unavailable.get(LAUNCH_PROMOTION)
+    return f"none: {waiting}" if waiting else "none"
+
+
+def redact_url(url: str | None) -> str | None:
+    """A URL without its password, for the log."""
+    if not url or "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+
+
 def build_scheduler(container: Container) -> AsyncIOScheduler:
     settings = container.settings
     scheduler = AsyncIOScheduler(timezone=UTC)
@@ -117,9 +134,12 @@ def make_lifespan(container: Container) -> Any:
         scheduler = build_scheduler(container)
         scheduler.start()
         log.info(
-            "approval-bot ready (channels: %s; messages to: %s)",
+            "approval-bot ready (channels: %s; messages to: %s; promotion launcher: %s; "
+            "MLflow: %s)",
             ", ".join(container.channels),
             ", ".join(container.services.channels),
+            launcher_line(container),
+            redact_url(container.settings.mlflow_tracking_uri) or "not configured",
         )
         try:
             yield
@@ -153,6 +173,10 @@ def serve(container: Container, *, host: str, port: int) -> None:
         timeout_graceful_shutdown=30,
         lifespan="on",
         server_header=False,
+        # The console decides whom to trust from the connection's own peer address
+        # (APPROVAL_BOT_CONSOLE_TRUSTED_PROXIES): uvicorn must not replace it with
+        # X-Forwarded-For, which any client can send.
+        proxy_headers=False,
     )
     # uvicorn shuts down gracefully on SIGTERM and then re-raises the signal so the
     # default action kills the process (exit -15). A SIGTERM is how orchestrators

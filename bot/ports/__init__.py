@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -118,6 +118,10 @@ class AuditLog(Protocol):
         self, request_id: str | None = None, request_ids: Sequence[str] | None = None
     ) -> list[AuditRecord]: ...
     def head(self) -> tuple[int, str] | None: ...
+    def chain(self) -> tuple[tuple[int, str] | None, Iterator[AuditRecord]]:
+        """The head and every record in order, as of one moment, the records fetched in
+        batches (bounded memory). Call it first in its unit of work."""
+        ...
 
 
 class Outbox(Protocol):
@@ -178,6 +182,16 @@ class ChatMessageRepository(Protocol):
     def put(self, request_id: str, channel: str, ref: dict[str, Any], at: datetime) -> None: ...
 
 
+class TelegramStateRepository(Protocol):
+    """Small JSON values the Telegram channel keeps across restarts and replicas, by key."""
+
+    def get(self, key: str) -> Any | None: ...
+    def put(self, key: str, value: Any, at: datetime) -> None: ...
+    def delete(self, key: str) -> bool:
+        """Remove ``key``; False when it was not there."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class RunStatus:
     """A promotion run's state as the launcher reports it."""
@@ -213,6 +227,8 @@ class UnitOfWork(Protocol):
     def tokens(self) -> TokenRepository: ...
     @property
     def chat(self) -> ChatMessageRepository: ...
+    @property
+    def telegram(self) -> TelegramStateRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

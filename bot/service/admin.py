@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterator
 
 from bot.domain import errors, text
-from bot.domain.audit import ChainProblem, verify_chain
+from bot.domain.audit import AuditRecord, ChainProblem, verify_chain
 from bot.domain.model import Event
 from bot.domain.names import Channel, EventKind
 from bot.ports import Clock, Directory, UnitOfWorkFactory
@@ -67,7 +68,22 @@ class Admin:
             return uow.tokens.find(hash_token(token))
 
     def verify_audit(self) -> tuple[int, ChainProblem | None]:
+        """Walk the whole chain in order (streamed: memory stays flat); (events, problem)."""
         with self.uow() as uow:
-            records = uow.audit.records()
-            head = uow.audit.head()
-        return len(records), verify_chain(records, head)
+            head, records = uow.audit.chain()
+            counted = _Counting(records)
+            problem = verify_chain(counted, head)
+        return counted.n, problem
+
+
+class _Counting:
+    """An iterable that counts what it hands out."""
+
+    def __init__(self, items: Iterator[AuditRecord]) -> None:
+        self.items = items
+        self.n = 0
+
+    def __iter__(self) -> Iterator[AuditRecord]:
+        for item in self.items:
+            self.n += 1
+            yield item

@@ -1,4 +1,6 @@
-"""Where each chat channel shows a request, so later changes update the same message."""
+"""Where each chat channel shows a request, so later changes update the same message; and
+the little a channel must remember across restarts and replicas (Telegram's update offset
+and its reject prompts)."""
 
 from __future__ import annotations
 
@@ -21,3 +23,20 @@ class ChatMessages:
         with self.uow() as uow:
             uow.chat.put(request_id, channel, ref, self.clock.now())
             uow.commit()
+
+    # -- Telegram's state ------------------------------------------------------------
+
+    def telegram_state(self, key: str) -> Any | None:
+        with self.uow() as uow:
+            return uow.telegram.get(key)
+
+    def save_telegram_state(self, key: str, value: Any) -> None:
+        with self.uow() as uow:
+            uow.telegram.put(key, value, self.clock.now())
+            uow.commit()
+
+    def drop_telegram_state(self, key: str) -> bool:
+        with self.uow() as uow:
+            dropped = uow.telegram.delete(key)
+            uow.commit()
+        return dropped

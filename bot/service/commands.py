@@ -42,10 +42,6 @@ class ScanResult:
     escalated: list[str] = field(default_factory=list)
 
 
-# Refusals that say nothing new about the person: not worth a ``denied`` event.
-_NOT_DENIALS = (errors.AlreadyDecided, errors.AlreadyVoted)
-
-
 class Commands:
     """The one place where requests change. Channels call it; it never calls them."""
 
@@ -154,7 +150,7 @@ class Commands:
                 policy = policy_for(uow, request.model_name)
                 cast = self._cast(uow, request, who, vote, policy, comment, extra_groups, now)
             except errors.DomainError as exc:
-                if record_denial and not isinstance(exc, _NOT_DENIALS):
+                if record_denial:
                     self._deny(uow, request_id, who, vote, exc, now)
                 raise
             if not uow.requests.save(request, expected_state=State.PENDING):

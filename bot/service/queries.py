@@ -5,8 +5,8 @@ Nothing here changes anything; each call reads in one unit of work.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 
 from bot.domain import errors
 from bot.domain.audit import AuditRecord
@@ -53,6 +53,18 @@ class Queries:
         checked_filter("approver", flt.approver)
         with self.uow() as uow:
             return uow.requests.search(flt)
+
+    def pages(self, flt: RequestFilter, size: int = 200) -> Iterator[list[ApprovalRequest]]:
+        """Every request ``flt`` matches, oldest first, ``size`` at a time (one read each):
+        memory stays flat however many there are."""
+        after = flt.after_id
+        while True:
+            page = self.search(replace(flt, limit=size, after_id=after, newest_first=False))
+            if page:
+                yield page
+            if len(page) < size:
+                return
+            after = (page[-1].created_at, page[-1].id)
 
     def pending(self) -> list[ApprovalRequest]:
         return self.search(RequestFilter(state=State.PENDING))

@@ -1,7 +1,10 @@
-"""The objects the CLI's --format json and the HTTP API return: requests and outbox rows."""
+"""The objects the CLI's --format json and the HTTP API return: requests and outbox rows; and
+the audit rows the CLI's ``audit --format csv`` and the console's CSV export share."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from bot.domain.audit import AuditRecord
@@ -12,6 +15,43 @@ from bot.ports import OutboxItem
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def ts(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
+AUDIT_HEADERS = (
+    "id",
+    "model",
+    "version",
+    "state",
+    "requested_by",
+    "created_at",
+    "decided_at",
+    "decided_by",
+    "approvers",
+    "reason",
+)
+
+
+def audit_rows(requests: Sequence[ApprovalRequest]) -> list[list[Any]]:
+    """One row per request, in ``AUDIT_HEADERS`` order."""
+    return [
+        [
+            r.id,
+            r.model_name,
+            r.model_version,
+            r.state.value,
+            r.requested_by,
+            ts(r.created_at),
+            ts(r.decided_at),
+            r.decided_by,
+            ",".join(r.approvals()) or "-",
+            r.reason,
+        ]
+        for r in requests
+    ]
 
 
 def effect_detail(item: OutboxItem) -> str:
@@ -60,27 +100,9 @@ def request_to_dict(
         "promotion_run_id": request.promotion_run_id,
     }
     if policy is not None:
-        out["quorum"] = [
-            {
-                "group": p.group,
-                "min_approvals": p.min_approvals,
-                "approvals": p.approvals,
-                "people": list(p.people),
-                "met": p.met,
-            }
-            for p in request.progress(policy)
-        ]
+        out["quorum"] = quorum_to_list(request, policy)
     if effects is not None:
-        out["effects"] = [
-            {
-                "id": i.id,
-                "kind": i.kind,
-                "state": i.state.value,
-                "attempts": i.attempts,
-                "detail": effect_detail(i),
-            }
-            for i in effects
-        ]
+        out["effects"] = [effect_to_dict(i) for i in effects]
     if history is not None:
         out["history"] = [
             {"seq": r.seq, "at": r.at.isoformat(), "kind": r.kind, "actor": r.actor, "data": r.data}
@@ -102,4 +124,27 @@ def outbox_item_to_dict(i: OutboxItem) -> dict[str, Any]:
         "created_at": _iso(i.created_at),
         "delivered_at": _iso(i.delivered_at),
         "payload": i.payload,
+    }
+
+
+def quorum_to_list(request: ApprovalRequest, policy: Policy) -> list[dict[str, Any]]:
+    return [
+        {
+            "group": p.group,
+            "min_approvals": p.min_approvals,
+            "approvals": p.approvals,
+            "people": list(p.people),
+            "met": p.met,
+        }
+        for p in request.progress(policy)
+    ]
+
+
+def effect_to_dict(item: OutboxItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "state": item.state.value,
+        "attempts": item.attempts,
+        "detail": effect_detail(item),
     }

@@ -1,4 +1,10 @@
-"""Promotion: the approval guard, the alias switch, and the KServe deploy. Each is idempotent."""
+"""Promotion: the approval guard, then the alias switch and the KServe deploy as one step.
+
+``promote`` keeps the registry and serving together: it moves the aliases, patches the
+InferenceService, waits (bounded) for KServe to report the new model Ready, and on any failure
+puts the aliases and the InferenceService back as they were and raises
+``PromotionRolledBackError`` saying why. Every part is idempotent: a second run changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from pipelines.errors import ApprovalError, ConfigurationError
+from pipelines.errors import ApprovalError, ConfigurationError, PromotionRolledBackError
 from pipelines.steps import kube, registry
 from pipelines.steps.approvals import BotClient, BotRequestError
 
@@ -18,6 +24,8 @@ STORAGE_URI_PREFIX = "s3://mlflow/artifacts"
 DEPLOY_TARGETS = ("kserve", "none")
 RUNTIME = "mlserver-mlflow"
 MODEL_FORMAT = {"name": "mlflow", "version": "2"}  # MLServer accepts mlflow "1" or "2" only
+READY_TIMEOUT_SECONDS = 600  # model download + MLServer start; the promotion's default
+POLL_SECONDS = 5.0
 
 
 def check_approval(
@@ -102,6 +110,23 @@ def verify_approval(
 
 
 @dataclass(frozen=True)
+class Aliases:
+    """Which versions hold @champion, @archived and @challenger (None: nobody)."""
+
+    champion: str | None
+    archived: str | None
+    challenger: str | None
+
+    @classmethod
+    def read(cls, client: Any, model_name: str) -> Aliases:
+        return cls(
+            registry.alias_version(client, model_name, registry.CHAMPION),
+            registry.alias_version(client, model_name, registry.ARCHIVED),
+            registry.alias_version(client, model_name, registry.CHALLENGER),
+        )
+
+
+@dataclass(frozen=True)
 class AliasChange:
     """What the alias switch did (empty ``archived_version``: there was no other champion)."""
 
@@ -158,7 +183,44 @@ def inference_service_patch(uri: str) -> dict[str, Any]:
     }
 
 
-def deploy(
+def restore_aliases(client: Any, model_name: str, model_version: str, before: Aliases) -> list[str]:
+    """Undo ``switch_aliases(model_name, model_version)`` given the aliases ``before`` it.
+
+    Each alias is put back only while it still says what the switch made it say, so an alias
+    someone moved since (a newer @challenger) is left alone. Returns what was done, for humans.
+    """
+    now = Aliases.read(client, model_name)
+    done: list[str] = []
+
+    def put(alias: str, version: str | None) -> None:
+        if version is None:
+            client.delete_registered_model_alias(model_name, alias)
+            done.append(f"@{alias} removed")
+        else:
+            client.set_registered_model_alias(model_name, alias, version)
+            done.append(f"@{alias} -> v{version}")
+
+    if now.champion == model_version and before.champion != model_version:
+        put(registry.CHAMPION, before.champion)
+    previous = before.champion
+    moved_to_archive = previous is not None and previous != model_version
+    if moved_to_archive and now.archived == previous and before.archived != previous:
+        put(registry.ARCHIVED, before.archived)
+    if before.challenger == model_version and now.challenger is None:
+        put(registry.CHALLENGER, model_version)
+    return done
+
+
+@dataclass(frozen=True)
+class Promoted:
+    """What ``promote`` did: the new champion, the archived one (or ""), the served URI."""
+
+    champion_version: str
+    archived_version: str
+    storage_uri: str
+
+
+def promote(
     model_name: str,
     model_version: str,
     *,
@@ -166,17 +228,97 @@ def deploy(
     inference_service: str = "iris-serving",
     namespace: str = "",
     storage_uri_prefix: str = STORAGE_URI_PREFIX,
-) -> str:
-    """Resolve the storage URI and (for ``kserve``) patch the InferenceService; return the URI."""
+    ready_timeout_seconds: float = READY_TIMEOUT_SECONDS,
+    poll_seconds: float = POLL_SECONDS,
+) -> Promoted:
+    """Move the aliases, serve the version, wait until it is Ready; undo both if it is not.
+
+    Before anything changes, the InferenceService is read (a missing one or a missing ``get``
+    permission fails here, with nothing moved). After the alias switch, any failure — the
+    patch refused, KServe reporting the model failed to load, or no Ready within
+    ``ready_timeout_seconds`` — restores the previous aliases and the previous predictor spec
+    (its storageUri) and raises ``PromotionRolledBackError`` with the reason.
+    """
     check_deploy_target(deploy_target)
     client = registry.client()
+    registry.require_version(client, model_name, model_version)
     uri = storage_uri(
         client.get_model_version_download_uri(model_name, model_version), storage_uri_prefix
     )
     if deploy_target == "none":
+        change = switch_aliases(model_name, model_version)
         log.info("deploy_target=none: not patching; storage URI %s", uri)
-        return uri
+        return Promoted(change.champion_version, change.archived_version, uri)
+
     target_namespace = namespace or kube.default_namespace()
-    kube.patch_inference_service(inference_service, target_namespace, inference_service_patch(uri))
-    log.info("patched InferenceService %s/%s to %s", target_namespace, inference_service, uri)
-    return uri
+    before_service = kube.get_inference_service(inference_service, target_namespace)
+    before_aliases = Aliases.read(client, model_name)
+    try:
+        change = switch_aliases(model_name, model_version)
+        patched = kube.patch_inference_service(
+            inference_service, target_namespace, inference_service_patch(uri)
+        )
+        log.info("patched InferenceService %s/%s to %s", target_namespace, inference_service, uri)
+        kube.wait_until_ready(
+            inference_service,
+            target_namespace,
+            before=before_service,
+            patched=patched,
+            timeout_seconds=ready_timeout_seconds,
+            poll_seconds=poll_seconds,
+        )
+    except Exception as error:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        undone = _roll_back(
+            client,
+            model_name,
+            model_version,
+            before_aliases,
+            before_service,
+            inference_service,
+            target_namespace,
+        )
+        raise PromotionRolledBackError(
+            f"promotion of {model_name} v{model_version} rolled back: {reason}. {undone}"
+        ) from error
+    log.info("InferenceService %s/%s is Ready on %s", target_namespace, inference_service, uri)
+    return Promoted(change.champion_version, change.archived_version, uri)
+
+
+def _roll_back(
+    client: Any,
+    model_name: str,
+    model_version: str,
+    before_aliases: Aliases,
+    before_service: dict[str, Any],
+    name: str,
+    namespace: str,
+) -> str:
+    """Restore both sides; return one sentence of what was restored (or could not be)."""
+    parts = []
+    try:
+        done = restore_aliases(client, model_name, model_version, before_aliases)
+        parts.append(f"Aliases restored ({', '.join(done) or 'unchanged'})")
+    except Exception as error:  # report it; the InferenceService is still put back
+        log.exception("restoring the aliases of %s failed", model_name)
+        parts.append(f"RESTORING THE ALIASES FAILED ({error}); fix them by hand")
+    try:
+        current = kube.get_inference_service(name, namespace)
+        patch = kube.merge_patch_to(current.get("spec") or {}, before_service.get("spec") or {})
+        if patch:
+            kube.patch_inference_service(name, namespace, {"spec": patch})
+        previous = ((before_service.get("spec") or {}).get("predictor") or {}).get("model") or {}
+        parts.append(
+            f"InferenceService {namespace}/{name} "
+            + (
+                f"back on {previous.get('storageUri', 'its previous spec')}"
+                if patch
+                else "unchanged"
+            )
+        )
+    except Exception as error:
+        log.exception("restoring InferenceService %s/%s failed", namespace, name)
+        parts.append(
+            f"RESTORING InferenceService {namespace}/{name} FAILED ({error}); fix it by hand"
+        )
+    return "; ".join(parts) + "."

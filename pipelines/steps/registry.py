@@ -48,6 +48,20 @@ def require_alias(mlflow_client: MlflowClient, model_name: str, alias: str) -> s
     return version
 
 
+def require_version(mlflow_client: MlflowClient, model_name: str, version: str) -> None:
+    """``ModelNotFoundError`` (a message for the run's error) unless the version exists."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mlflow_client.get_model_version(model_name, version)
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        raise ModelNotFoundError(
+            f"registered model {model_name!r} has no version {version!r}: nothing to promote"
+        ) from error
+
+
 def model_uri(model_name: str, version: str) -> str:
     """The ``models:/`` URI of one version (pinned, unlike an alias URI)."""
     return f"models:/{model_name}/{version}"

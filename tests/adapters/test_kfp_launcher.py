@@ -132,7 +132,7 @@ def test_kfp_down_is_retried_then_dead_lettered_and_reported_in_the_channel(
     ("final", "error", "expected"),
     [
         ("SUCCEEDED", None, State.PROMOTED),
-        ("FAILED", "task switch-aliases failed", State.PROMOTION_FAILED),
+        ("FAILED", "task promote failed", State.PROMOTION_FAILED),
         ("CANCELED", None, State.PROMOTION_FAILED),
     ],
 )

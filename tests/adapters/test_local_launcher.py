@@ -126,7 +126,8 @@ def test_a_failing_pipeline_ends_in_promotion_failed_with_the_reason(
     with svc.uow() as uow:
         [finished] = [r for r in uow.audit.records(rid) if r.kind == "promotion_finished"]
     assert "FAILED" in finished.data["detail"]
-    assert "Inner task failed: 'switch-aliases'" in finished.data["detail"]  # after the guard
+    assert "Inner task failed: 'promote'" in finished.data["detail"]  # after the guard
+    assert "ModelNotFoundError: registered model" in finished.data["detail"]  # and why
     assert "\x1b" not in finished.data["detail"], "no terminal colours in chat messages"
 
 

@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
+from bot.adapters import registry
 from bot.adapters.db.migrate import upgrade
+from bot.adapters.registry import ChannelEntry
 from bot.bootstrap import build
 from bot.domain.effects import CHAT_POST, Effect
 from bot.domain.errors import ConfigError
-from bot.domain.names import OutboxState
+from bot.domain.names import Channel, OutboxState
 from bot.settings import Settings
 from tests import builders
 
@@ -35,7 +37,30 @@ def settings(db_url: str, **fields: Any) -> Settings:
 @pytest.mark.parametrize(
     ("fields", "says"),
     [
-        ({"telegram_bot_token": "123:abc"}, "TELEGRAM_BOT_TOKEN is set, but this build"),
+        (
+            {"telegram_bot_token": "123:abc", "telegram_webhook_secret": "s3cret"},
+            "TELEGRAM_BOT_TOKEN is set but APPROVAL_BOT_TELEGRAM_CHAT_ID is not",
+        ),
+        (
+            {"telegram_bot_token": "123:abc", "telegram_chat_id": "-100123"},
+            "APPROVAL_BOT_TELEGRAM_WEBHOOK_SECRET is not set",
+        ),
+        (
+            {
+                "telegram_bot_token": "123:abc",
+                "telegram_chat_id": "approvals",
+                "telegram_mode": "polling",
+            },
+            "APPROVAL_BOT_TELEGRAM_CHAT_ID: 'approvals' is not a chat id",
+        ),
+        (
+            {
+                "telegram_bot_token": "123:abc",
+                "telegram_chat_id": "-100123",
+                "telegram_webhook_secret": "has spaces",
+            },
+            "APPROVAL_BOT_TELEGRAM_WEBHOOK_SECRET: use 1-256 characters",
+        ),
         (
             {"slack_bot_token": "xoxb-1", "slack_channel": "C1"},
             "neither SLACK_SIGNING_SECRET (HTTP mode) nor SLACK_APP_TOKEN",
@@ -56,6 +81,18 @@ def test_a_configured_channel_that_cannot_be_served_stops_the_build(
     assert "\n" not in str(caught.value), "one line"
 
 
+def test_a_channel_this_build_lacks_stops_the_build(sqlite_url: str, monkeypatch) -> None:
+    upgrade(sqlite_url)
+    lacking = ChannelEntry(Channel.TELEGRAM, lambda s: True, None, "TELEGRAM_BOT_TOKEN")
+    monkeypatch.setattr(registry, "CHANNELS", (lacking,))
+    with pytest.raises(ConfigError) as caught:
+        build(settings(sqlite_url))
+    assert str(caught.value) == (
+        "TELEGRAM_BOT_TOKEN is set, but this build of approval-bot has no telegram channel: "
+        "unset it (see docs/configuration.md)"
+    )
+
+
 def test_serve_refuses_with_one_line(sqlite_url: str, tmp_path) -> None:
     upgrade(sqlite_url)
     env = {
@@ -74,8 +111,8 @@ def test_serve_refuses_with_one_line(sqlite_url: str, tmp_path) -> None:
     )
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines() == [
-        "error: TELEGRAM_BOT_TOKEN is set, but this build of approval-bot has no telegram "
-        "channel: unset it (see docs/configuration.md)"
+        "error: TELEGRAM_BOT_TOKEN is set but APPROVAL_BOT_TELEGRAM_CHAT_ID is not: set the id "
+        "of the chat to post requests to (README.md, Connect Telegram)"
     ]
 
 

@@ -66,7 +66,7 @@ def history(cli: Cli) -> list:
 def test_scripted_session(real_cli, tmp_path, db_url):
     cli = real_cli
     assert "migration head" in cli.ok("migrate")
-    assert "6 change(s) applied" in cli.ok("apply", "-f", str(CONFIG))
+    assert "8 change(s) applied" in cli.ok("apply", "-f", str(CONFIG))
     assert cli.ok("apply", "-f", str(CONFIG)).strip() == "no changes"
 
     rid = submit(cli, tmp_path, requested_by="bob")
@@ -79,7 +79,7 @@ def test_scripted_session(real_cli, tmp_path, db_url):
     before = history(cli)
     assert "alice already voted approve" in cli.fails("approve", rid, "--as", "alice")
     assert "dave is not a known person" in cli.fails("approve", rid, "--as", "dave")
-    assert "bob requested iris-classifier v3 and may not approve it" in cli.fails(
+    assert "bob requested churn-classifier v7 and may not approve it" in cli.fails(
         "approve", rid, "--as", "bob"
     )
     assert "a reason is required to reject" in cli.fails("reject", rid, "--as", "carol")
@@ -244,3 +244,59 @@ def test_an_approval_without_a_launcher_waits_visibly(cli, tmp_path):
     assert "mlflow.log_decision: waiting: MLflow is not configured (MLFLOW_TRACKING_URI)" in shown
     waiting = json.loads(cli.ok("outbox", "list", "--state", "waiting", "--format", "json"))
     assert {i["kind"] for i in waiting} == {"kfp.launch_promotion", "mlflow.log_decision"}
+
+
+def test_votes_are_told_in_plain_words(cli, tmp_path):
+    cli.ok("migrate")
+    cli.ok("apply", "-f", str(CONFIG))
+    rid = submit(cli, tmp_path, requested_by="bob")
+    assert cli.ok("approve", rid, "--as", "alice").startswith(f"alice approved {rid} ")
+    out = cli.ok("reject", rid, "--as", "carol", "--reason", "too slow")
+    assert out.startswith(f"carol rejected {rid} ") and "rejectd" not in out
+
+
+def test_serve_and_demo_help_list_the_environment_they_need(cli):
+    serve = cli.ok("serve", "--help")
+    for name in (
+        "APPROVAL_BOT_DATABASE_URL",
+        "APPROVAL_BOT_CONSOLE_LOCAL_EMAIL",
+        "MLFLOW_TRACKING_URI",
+    ):
+        assert name in serve
+    demo = cli.ok("demo", "--help")
+    for name in ("MLFLOW_TRACKING_URI", "APPROVAL_BOT_URL", "APPROVAL_BOT_API_TOKEN"):
+        assert name in demo
+    assert "docs/configuration.md" in serve and "docs/configuration.md" in demo
+    assert "README.md" in cli.ok("submit", "--help")
+
+
+def test_the_default_database_is_resolved_once_and_named(tmp_path):
+    """`cd /tmp && approval-bot pending` used to look for (and create) /tmp/var/…"""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cli = Cli("", elsewhere, subprocess=True)
+    cli.env["APPROVAL_BOT_DATA_DIR"] = str(tmp_path / "data")
+    line = cli.fails("pending")
+    assert f"the database sqlite:///{tmp_path}/data/approval-bot.db is not at the" in line
+    assert "run `approval-bot migrate`" in line
+    assert not (elsewhere / "var").exists()
+    cli.ok("migrate")
+    assert "no pending requests" in cli.ok("pending")
+
+
+def test_audit_writes_page_by_page_with_a_limit(cli, tmp_path):
+    cli.ok("migrate")
+    cli.ok("apply", "-f", str(CONFIG))
+    ids = [
+        submit(cli, tmp_path, model_name=f"m{i}", model_version="1", requested_by="bob")
+        for i in range(3)
+    ]
+    everything = json.loads(cli.ok("audit", "--format", "json"))
+    assert [r["id"] for r in everything] == ids
+    assert all(r["history"][0]["kind"] == "submitted" for r in everything)
+    assert json.loads(cli.ok("audit", "--format", "json", "--model", "none")) == []
+    assert cli.ok("audit", "--format", "csv", "--limit", "2").splitlines()[1:] != []
+    assert len(cli.ok("audit", "--format", "csv", "--limit", "2").splitlines()) == 3
+    res = cli("audit", "--limit", "2")
+    assert res.code == 0 and ids[0] in res.out and ids[2] not in res.out
+    assert "the first 2" in res.err

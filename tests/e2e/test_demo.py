@@ -9,6 +9,7 @@ from bot.adapters.db.migrate import upgrade
 from tests.e2e.cli import Cli
 from tests.support.bot_server import prepare_database
 from tests.support.mlflow_server import mlflow_server
+from tests.support.processes import free_port
 
 
 def test_demo_needs_mlflow_and_says_how_to_start_it(tmp_path):
@@ -17,17 +18,34 @@ def test_demo_needs_mlflow_and_says_how_to_start_it(tmp_path):
     cli = Cli(db_url, tmp_path)
     cli.env["MLFLOW_TRACKING_URI"] = ""
     line = cli.fails("demo")
-    assert "needs an MLflow tracking server" in line and "make mlflow" in line
+    assert "needs an MLflow tracking server" in line and "make run" in line
+    cli.env["MLFLOW_TRACKING_URI"] = f"http://127.0.0.1:{free_port()}"
+    line = cli.fails("demo")
+    assert "no MLflow server answers at http://127.0.0.1:" in line and "make run" in line
 
 
 def test_demo_submits_the_challenger_the_pipelines_staged(tmp_path):
+    """No bot answers: the request goes into the database, and the demo says so and how to
+    decide it, in a short summary (the pipelines' logs go to a file)."""
     db_url = f"sqlite:///{tmp_path}/bot.db"
     prepare_database(db_url)  # migrated, example config applied
     cli = Cli(db_url, tmp_path)
+    nobody = f"http://127.0.0.1:{free_port()}"
     with mlflow_server(tmp_path / "mlflow") as server:
-        cli.env.update({"MLFLOW_TRACKING_URI": server.url, "APPROVAL_BOT_URL": ""})
-        out = cli.ok("demo", "--latency-iterations", "10")
+        cli.env.update(
+            {
+                "MLFLOW_TRACKING_URI": server.url,
+                "APPROVAL_BOT_URL": nobody,
+                "APPROVAL_BOT_DATA_DIR": str(tmp_path / "data"),
+            }
+        )
+        res = cli("demo", "--latency-iterations", "10")
+    assert res.code == 0, res.err
+    out = res.out
     assert out.startswith("submitted ")
+    assert f"nothing answers at {nobody}" in res.err and "make run" in res.err
+    assert len(out.splitlines()) + len(res.err.splitlines()) <= 15, "a summary, not a log"
+    assert "ERROR" not in res.err
     (request,) = json.loads(cli.ok("pending", "--format", "json"))
     assert request["model_name"] == "iris-classifier" and request["model_version"] == "1"
     assert request["requested_by"] == "staging-pipeline"
@@ -36,4 +54,11 @@ def test_demo_submits_the_challenger_the_pipelines_staged(tmp_path):
     assert gates["challenger_accuracy"]["no_champion"] is True
     assert all(g["passed"] for g in gates.values())
     assert request["data_run_id"] and request["challenger_run_id"]
-    assert request["id"] in out
+    assert out.splitlines()[0].startswith(f"submitted {request['id']}: iris-classifier v1")
+    assert "challenger_accuracy = 0.9667 (no champion yet) passed" in out
+    assert f"approval-bot approve {request['id']} --as bob" in out
+    links = request["links"]
+    assert links["MLflow model version"] == (f"{server.url}/#/models/iris-classifier/versions/1")
+    assert links["MLflow challenger run"].endswith(f"/runs/{request['challenger_run_id']}")
+    log = tmp_path / "data" / "kfp-local" / "demo" / "demo.log"
+    assert "Running pipeline" in log.read_text()

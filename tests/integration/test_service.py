@@ -104,6 +104,30 @@ def test_refusals_write_nothing_from_the_cli(svc, who, vote, comment, error):
     assert svc.queries.get(rid).votes == []
 
 
+def test_every_chat_refusal_leaves_a_denied_event(svc):
+    """Not enrolled, self-approval, already voted, already decided: each is a denied event."""
+    rid = svc.commands.submit(builders.submission(requested_by="alice")).request.id
+    refusals = [
+        ("U09NOBODY", errors.UnknownPerson),
+        ("U01ALICE", errors.SelfApproval),
+    ]
+    svc.commands.vote(rid, Identity("slack", "U02BOB"), VoteKind.APPROVE)
+    refusals.append(("U02BOB", errors.AlreadyVoted))
+    for user, refusal in refusals:
+        with pytest.raises(refusal):
+            svc.commands.vote(rid, Identity("slack", user), VoteKind.APPROVE)
+    svc.commands.vote(rid, Identity("slack", "U03CAROL"), VoteKind.APPROVE)
+    with pytest.raises(errors.AlreadyDecided):
+        svc.commands.vote(rid, Identity("slack", "U01ALICE"), VoteKind.REJECT, comment="late")
+    whys = [
+        r.data["why"]
+        for r in svc.queries.history([svc.queries.get(rid)])[rid]
+        if r.kind == "denied"
+    ]
+    assert whys == ["unknown_person", "self_approval", "already_voted", "already_decided"]
+    assert svc.admin.verify_audit()[1] is None
+
+
 def test_chat_refusal_leaves_a_denied_event_only(svc):
     rid = svc.commands.submit(builders.submission()).request.id
     with pytest.raises(errors.NotEligible):
@@ -309,3 +333,16 @@ def test_config_names_longer_than_their_columns_are_refused(change, where):
 def test_token_names_are_checked(svc, name):
     with pytest.raises(errors.InvalidRequest, match="token name"):
         svc.admin.create_token(name)
+
+
+def test_pages_walk_every_match_oldest_first(service, clock):
+    service.admin.apply(builders.directory())
+    ids = []
+    for v in range(5):
+        clock.advance(minutes=1)
+        body = builders.submission(model_name=f"m{v}", model_version=str(v), staging_run_id=f"s{v}")
+        ids.append(service.commands.submit(body).request.id)
+    pages = list(service.queries.pages(RequestFilter(), size=2))
+    assert [[r.id for r in page] for page in pages] == [ids[:2], ids[2:4], ids[4:]]
+    assert [r.id for r in service.queries.search(RequestFilter())] == ids
+    assert list(service.queries.pages(RequestFilter(model="nope"), size=2)) == []

@@ -88,16 +88,30 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-class FakeKubernetesApi(FakeHttpServer):
-    """Enough Kubernetes API for the InferenceService patch: stores objects, applies merge patches.
+READY = "ready"
+NEVER_READY = "never"
+FAILS = "fails"
 
-    ``forbid_patch = True`` answers 403 like an RBAC denial.
+
+class FakeKubernetesApi(FakeHttpServer):
+    """Enough Kubernetes API for the promotion: InferenceService GET and merge PATCH, plus a
+    KServe controller that reacts to a spec change the way ``rollout`` says.
+
+    A spec change bumps ``metadata.generation``; the controller then acts on the
+    ``react_after``-th GET (counting is deterministic, nothing runs on a timer):
+    ``READY`` moves the status to a new Ready revision, ``FAILS`` to a failed model load
+    (``BlockedByFailedLoad``, Ready False), and ``NEVER_READY`` never touches it, so the old
+    revision's Ready stays. ``forbid_patch = True`` answers 403 like an RBAC denial.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.objects: dict[tuple[str, str], dict[str, Any]] = {}
         self.forbid_patch = False
+        self.rollout = READY
+        self.react_after = 1
+        self.failure_message = "MLServer could not load the model: No module named 'sklearn'"
+        self._pending: dict[tuple[str, str], int] = {}  # GETs left before the controller acts
         self._objects_lock = threading.Lock()
         self.route("GET", ISVC_PATH, self._get)
         self.route("PATCH", ISVC_PATH, self._patch)
@@ -115,11 +129,75 @@ class FakeKubernetesApi(FakeHttpServer):
             self.objects[(namespace, name)] = {
                 "apiVersion": "serving.kserve.io/v1beta1",
                 "kind": "InferenceService",
-                "metadata": {"name": name, "namespace": namespace, "resourceVersion": "1"},
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "resourceVersion": "1",
+                    "generation": 1,
+                },
                 "spec": {
                     "predictor": {
                         "model": {"modelFormat": {"name": "sklearn"}, "storageUri": "s3://old"}
                     }
+                },
+                "status": self._status_ready(name, 1),
+            }
+
+    @staticmethod
+    def _status_ready(name: str, revision: int) -> dict[str, Any]:
+        return {
+            "observedGeneration": revision,
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "components": {
+                "predictor": {
+                    "latestCreatedRevision": f"{name}-predictor-{revision:05d}",
+                    "latestReadyRevision": f"{name}-predictor-{revision:05d}",
+                }
+            },
+            "modelStatus": {
+                "transitionStatus": "UpToDate",
+                "states": {"activeModelState": "Loaded", "targetModelState": "Loaded"},
+            },
+        }
+
+    def _react(self, key: tuple[str, str]) -> None:
+        """The controller's turn (called under the lock on every GET)."""
+        if key not in self._pending:
+            return
+        self._pending[key] -= 1
+        if self._pending[key] > 0:
+            return
+        del self._pending[key]
+        service = self.objects[key]
+        name = service["metadata"]["name"]
+        revision = int(service["status"]["observedGeneration"]) + 1
+        if self.rollout == READY:
+            service["status"] = self._status_ready(name, revision)
+        elif self.rollout == FAILS:
+            old = service["status"]["components"]["predictor"]["latestReadyRevision"]
+            service["status"] = {
+                "observedGeneration": revision,
+                "conditions": [
+                    {
+                        "type": "Ready",
+                        "status": "False",
+                        "reason": "RevisionFailed",
+                        "message": "Revision failed",
+                    }
+                ],
+                "components": {
+                    "predictor": {
+                        "latestCreatedRevision": f"{name}-predictor-{revision:05d}",
+                        "latestReadyRevision": old,
+                    }
+                },
+                "modelStatus": {
+                    "transitionStatus": "BlockedByFailedLoad",
+                    "states": {"activeModelState": "Loaded", "targetModelState": "FailedToLoad"},
+                    "lastFailureInfo": {
+                        "reason": "ModelLoadFailed",
+                        "message": self.failure_message,
+                    },
                 },
             }
 
@@ -139,6 +217,7 @@ class FakeKubernetesApi(FakeHttpServer):
                 return self._status(
                     404, "NotFound", f'inferenceservices.serving.kserve.io "{name}" not found'
                 )
+            self._react((namespace, name))
             return 200, copy.deepcopy(self.objects[(namespace, name)])
 
     def _patch(self, request: Recorded, namespace: str, name: str) -> tuple[int, Any]:
@@ -165,6 +244,9 @@ class FakeKubernetesApi(FakeHttpServer):
             if patched != current:
                 version = int(current["metadata"]["resourceVersion"]) + 1
                 patched["metadata"]["resourceVersion"] = str(version)
+                if patched.get("spec") != current.get("spec"):
+                    patched["metadata"]["generation"] = current["metadata"]["generation"] + 1
+                    self._pending[(namespace, name)] = self.react_after
                 self.objects[(namespace, name)] = patched
             return 200, copy.deepcopy(self.objects[(namespace, name)])
 
@@ -191,6 +273,7 @@ class FakeKfpApi(FakeHttpServer):
         self.versions: dict[str, list[dict[str, Any]]] = {}
         self.experiments: dict[str, dict[str, Any]] = {}
         self.runs: list[dict[str, Any]] = []
+        self.uploads: dict[str, bytes] = {}  # version id -> the request body that uploaded it
         self._ids = itertools.count(1)
         base = "/apis/v2beta1"
         self.route("GET", f"{base}/healthz", lambda request: (200, {"multi_user": False}))
@@ -212,6 +295,7 @@ class FakeKfpApi(FakeHttpServer):
             "display_name": name,
             "uploaded_bytes": len(body),
         }
+        self.uploads[version["pipeline_version_id"]] = body
         self.versions.setdefault(pipeline_id, []).append(version)
         return version
 

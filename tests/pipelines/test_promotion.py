@@ -18,6 +18,7 @@ from pipelines.errors import (
 )
 from pipelines.steps import approvals, kube, promotion
 from tests.pipelines.fakes import FakeApprovalBot, FakeKubernetesApi
+from tests.support.kube_schemas import undeclared_keys
 
 SCHEMA_PATH = (
     Path(__file__).parents[1] / "support" / "schemas" / "kserve" / "inferenceservices.json"
@@ -160,20 +161,6 @@ def test_storage_uri_prefix_is_configurable() -> None:
     )
 
 
-def _undeclared_keys(value: Any, schema: dict[str, Any], path: str = "") -> list[str]:
-    """Keys the schema does not declare (it has no additionalProperties: false to catch them)."""
-    if not isinstance(value, dict):
-        return []
-    declared = schema.get("properties", {})
-    problems = []
-    for key, child in value.items():
-        if key not in declared:
-            problems.append(f"{path}.{key}")
-        else:
-            problems += _undeclared_keys(child, declared[key], f"{path}.{key}")
-    return problems
-
-
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
     """openAPIV3Schema of InferenceService v1beta1 from the KServe repository (see "source")."""
@@ -195,7 +182,7 @@ def test_patch_is_valid_against_the_kserve_crd_schema(schema: dict[str, Any]) ->
     }
 
     validate(patched_object, schema)
-    assert _undeclared_keys(patch, schema) == []  # metadata is a free-form object in the CRD
+    assert undeclared_keys(patch, schema) == []  # metadata is a free-form object in the CRD
     assert patch["spec"]["predictor"]["model"] == {
         "modelFormat": {"name": "mlflow", "version": "2"},
         "runtime": "mlserver-mlflow",
@@ -209,7 +196,7 @@ def test_key_check_catches_a_misspelt_key(schema: dict[str, Any]) -> None:
     model["storageURI"] = model.pop("storageUri")
 
     validate(patch, schema)  # the schema alone accepts it...
-    assert _undeclared_keys(patch, schema) == [".spec.predictor.model.storageURI"]  # ...we do not
+    assert undeclared_keys(patch, schema) == [".spec.predictor.model.storageURI"]  # ...we do not
 
 
 def test_patch_is_sent_as_a_json_merge_patch(fake_kube: FakeKubernetesApi) -> None:

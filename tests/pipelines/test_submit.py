@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import yaml
 
 from pipelines import cli, runner
 from tests.pipelines.fakes import FakeKfpApi
@@ -63,3 +65,43 @@ def test_cli_submit_prints_the_run_as_json(
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed["run_id"] == kfp_api.runs[0]["run_id"]
     assert kfp_api.runs[0]["runtime_config"]["parameters"] == {"source_csv": "s3://bucket/iris.csv"}
+
+
+def test_upload_puts_every_pipeline_on_kfp_once(
+    kfp_api: FakeKfpApi, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KFP_HOST", kfp_api.url)  # the bot's pod has it set by the chart
+
+    assert cli.main(["upload"]) == 0
+    versions = sum(len(v) for v in kfp_api.versions.values())
+    assert cli.main(["upload"]) == 0
+
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines()[-2:])
+    assert [u["name"] for u in first] == [
+        "iris-data",
+        "iris-training",
+        "iris-staging",
+        "iris-promotion",
+    ]
+    assert second == first  # the same code and image: the same versions, nothing new
+    assert len(kfp_api.pipelines) == 4
+    assert sum(len(v) for v in kfp_api.versions.values()) == versions
+    assert kfp_api.runs == []
+
+
+def test_upload_compiles_for_the_image_the_chart_names(
+    kfp_api: FakeKfpApi, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("APPROVAL_BOT_PIPELINES_IMAGE", "registry.test/approval-bot:9")
+    default = runner.upload_all(host=kfp_api.url, pipelines=["promotion"], image=None)
+    assert cli.main(["upload", "promotion", "--host", kfp_api.url]) == 0
+    version = kfp_api.versions[default[0].pipeline_id][-1]
+    compiled = runner.compile_pipeline(
+        "promotion", tmp_path / "p.yaml", image="registry.test/approval-bot:9"
+    )
+
+    executors = next(yaml.safe_load_all(compiled.read_text()))["deploymentSpec"]["executors"]
+    images = {e["container"]["image"] for e in executors.values()}
+    assert images == {"registry.test/approval-bot:9"}
+    assert b"image: registry.test/approval-bot:9" in kfp_api.uploads[version["pipeline_version_id"]]
+    assert version["display_name"] != default[0].version_name  # another image, another version

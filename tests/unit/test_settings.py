@@ -23,3 +23,29 @@ def test_secrets_are_listed_for_redaction(monkeypatch, tmp_path):
     s = Settings()
     assert {"tok-123456", "xoxb-abc", "mlflow-pw", "db-pw"} <= set(s.secrets())
     assert "tok-123456" not in repr(s)
+
+
+def test_the_default_database_lives_in_the_projects_var_whatever_the_directory(
+    monkeypatch, tmp_path
+):
+    from pathlib import Path
+
+    monkeypatch.chdir(tmp_path)
+    for name in (
+        "APPROVAL_BOT_DATABASE_URL",
+        "APPROVAL_BOT_DATA_DIR",
+        "APPROVAL_BOT_LOCAL_PIPELINE_ROOT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    project = Path(__file__).resolve().parents[2]
+    s = Settings()
+    assert s.database_url == f"sqlite:///{project}/var/approval-bot.db"
+    assert s.local_pipeline_root == f"{project}/var/kfp-local"
+
+
+def test_a_relative_sqlite_path_is_made_absolute_once(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("APPROVAL_BOT_DATABASE_URL", "sqlite:///state/bot.db")
+    assert Settings().database_url == f"sqlite:///{tmp_path}/state/bot.db"
+    monkeypatch.setenv("APPROVAL_BOT_DATABASE_URL", "postgresql://bot:pw@db/approvals")
+    assert Settings().database_url == "postgresql://bot:pw@db/approvals"

@@ -1,20 +1,30 @@
-"""The web console as a channel: its pages (``APPROVAL_BOT_CONSOLE``), and the channel
-requests are shown in when no chat channel is configured.
+"""The web console as a channel: its pages (``APPROVAL_BOT_CONSOLE``), where people vote in
+the browser, and the channel requests are shown in when no chat channel is configured.
 
 The console reads requests from the database, so its chat effects need no delivery: its
 handler notes them shown. With ``APPROVAL_BOT_WEBHOOK_URL`` they are forwarded there
 instead (no handler of its own, so the webhook's ``*`` takes them).
+
+People are identified by email (``IdentityKind.EMAIL``): the configured local person on
+loopback, or the person an authenticating proxy names (``identity.py``).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
+from bot.adapters.console.identity import DOCS, Gatekeeper
 from bot.adapters.wiring import ChannelBase, Registry
+from bot.domain.errors import ConfigError
 from bot.domain.model import ApprovalRequest
 from bot.domain.names import Channel, IdentityKind
 from bot.ports import EffectHandler, OutboxItem
-from bot.service.queries import Queries
+from bot.service import Services
+from bot.settings import Settings
+
+log = logging.getLogger("bot.console")
 
 
 class ShownOnThePage:
@@ -24,28 +34,89 @@ class ShownOnThePage:
         return "console shows it"
 
 
+def gatekeeper(settings: Settings) -> Gatekeeper:
+    """Who may vote at the console; ConfigError for a proxy setting that cannot work."""
+    proxies = settings.trusted_proxies()
+    if settings.console_trusted_header and not proxies:
+        raise ConfigError(
+            "APPROVAL_BOT_CONSOLE_TRUSTED_HEADER is set but APPROVAL_BOT_CONSOLE_TRUSTED_PROXIES "
+            f"is not: set the addresses of the authenticating proxy ({DOCS})"
+        )
+    if proxies and not settings.console_trusted_header:
+        raise ConfigError(
+            "APPROVAL_BOT_CONSOLE_TRUSTED_PROXIES is set but APPROVAL_BOT_CONSOLE_TRUSTED_HEADER "
+            f"is not: name the header the proxy puts the email in ({DOCS})"
+        )
+    return Gatekeeper(
+        local_email=settings.console_local_email,
+        trusted_header=settings.console_trusted_header,
+        trusted_proxies=proxies,
+    )
+
+
+def voters(settings: Settings) -> str:
+    """One line for the start-up log: who can vote at the console."""
+    ways = []
+    if settings.console_local_email:
+        ways.append(f"{settings.console_local_email} on this machine")
+    if settings.console_trusted_header:
+        ways.append(f"{settings.console_trusted_header} from {settings.console_trusted_proxies}")
+    return ", ".join(ways) or "nobody (read-only)"
+
+
 class ConsoleChannel(ChannelBase):
     name = Channel.CONSOLE
     identity = IdentityKind.EMAIL
 
-    def __init__(self, queries: Queries, *, pages: bool, forwarded: bool) -> None:
-        self.queries = queries
-        self.pages = pages
+    def __init__(
+        self,
+        services: Services,
+        settings: Settings,
+        *,
+        kick: Callable[[], None],
+        forwarded: bool,
+    ) -> None:
+        self.services = services
+        self.settings = settings
+        self.kick = kick
+        self.gatekeeper = gatekeeper(settings)
         self.handler: EffectHandler | None = None if forwarded else ShownOnThePage()
 
     def mount(self, app: Any) -> None:
-        if self.pages:
-            from bot.adapters.console.pages import mount
+        if not self.settings.console:
+            return
+        from bot.adapters.console.pages import RunLinks
+        from bot.adapters.console.routes import Console, mount
 
-            mount(app, self.queries)
+        settings = self.settings
+        kfp_ui = settings.kfp_ui_url or (
+            settings.kfp_host if settings.launcher.strip().lower() == "kfp" else None
+        )
+        mount(
+            app,
+            Console(
+                services=self.services,
+                gatekeeper=self.gatekeeper,
+                kick=self.kick,
+                public_url=settings.public_url,
+                links=RunLinks(kfp_ui=kfp_ui, local_root=settings.local_pipeline_root),
+            ),
+        )
+
+    async def start(self) -> None:
+        if self.settings.console:
+            log.info(
+                "web console at %s; votes: %s", self.settings.public_url, voters(self.settings)
+            )
 
 
 def wire(registry: Registry) -> None:
     settings = registry.settings
     registry.add_channel(
         ConsoleChannel(
-            registry.services.queries,
-            pages=settings.console,
+            registry.services,
+            settings,
+            kick=registry.kick,
             forwarded=settings.webhook_url is not None,
         )
     )

@@ -1,179 +1,280 @@
-"""Read-only HTML pages: requests, their gates, rules, votes and audit history.
+"""What the console's pages show, read from the service and rendered with Jinja2.
 
-Votes are cast from Slack, Telegram or the CLI, where the person is identified;
-the console shows state and never needs a secret. Every value is escaped.
+Templates (``templates/``) are autoescaped: every value from a request, a person or a
+config is text, never markup. No function here changes anything; votes go through
+``routes.py`` to ``services.commands.vote`` like every other channel's.
 """
 
 from __future__ import annotations
 
-from html import escape
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from bot.domain import errors
 from bot.domain.audit import AuditRecord
-from bot.domain.model import ApprovalRequest, Policy
-from bot.ports import RequestFilter
+from bot.domain.model import ApprovalRequest, Person, Policy, State
+from bot.domain.names import Channel, EventKind, OutboxState
+from bot.ports import OutboxItem, RequestFilter
+from bot.service.identity import Identity
 from bot.service.queries import Queries
+from bot.service.views import effect_detail
 
-STYLE = """
-body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1d232a;
-padding:0 1rem}
-h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:1.6rem}
-table{border-collapse:collapse;width:100%}td,th{padding:.35rem .6rem;
-border-bottom:1px solid #e3e6ea;text-align:left;vertical-align:top}
-th{font-weight:600;background:#f6f7f9}.ok{color:#137333}.bad{color:#b3261e}
-.state{display:inline-block;padding:.05rem .5rem;border-radius:1rem;background:#eef1f4}
-.pending{background:#fff4ce}.approved,.promoted{background:#d9f2e0}
-.rejected,.expired,.promotion_failed{background:#fbe0de}
-code{font-size:.9em}a{color:#0b57d0}.muted{color:#5f6b76}
-"""
+# States after which nothing more happens to a request (the page stops refreshing).
+FINAL = frozenset(
+    {
+        State.REJECTED,
+        State.EXPIRED,
+        State.SUPERSEDED,
+        State.CANCELLED,
+        State.PROMOTED,
+        State.PROMOTION_FAILED,
+    }
+)
+# What each state means, in words (the pill's title and the status line).
+MEANING = {
+    State.PENDING: "waiting for votes",
+    State.APPROVED: "approved; the promotion has not started",
+    State.PROMOTING: "approved; the promotion is running",
+    State.PROMOTED: "approved and promoted",
+    State.PROMOTION_FAILED: "approved, but the promotion failed",
+    State.REJECTED: "rejected",
+    State.EXPIRED: "expired without a decision",
+    State.SUPERSEDED: "superseded by a newer request",
+    State.CANCELLED: "cancelled",
+}
+_SAFE_URL = re.compile(r"^https?://", re.IGNORECASE)
 
-
-def _page(title: str, body: str) -> HTMLResponse:
-    return HTMLResponse(
-        f"<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<meta name=viewport content='width=device-width,initial-scale=1'>"
-        f"<title>{escape(title)} · approval-bot</title><style>{STYLE}</style></head>"
-        f"<body><p class=muted><a href='/'>approval-bot</a></p>{body}</body></html>"
-    )
-
-
-def _state(r: ApprovalRequest) -> str:
-    return f"<span class='state {escape(r.state.value)}'>{escape(r.state.value)}</span>"
-
-
-def _ts(value: Any) -> str:
-    return escape(value.strftime("%Y-%m-%d %H:%M UTC")) if value else "–"
-
-
-def _gates(r: ApprovalRequest) -> str:
-    if not r.gates:
-        return "<p class=muted>No gate results were reported.</p>"
-    rows = "".join(
-        f"<tr><td>{escape(g.name)}</td><td>{g.value:g}</td>"
-        f"<td>{'no champion yet' if g.no_champion else escape(g.op) + f' {g.threshold:g}'}</td>"
-        f"<td class={'ok' if g.passed else 'bad'}>{'✅ passed' if g.passed else '❌ failed'}"
-        f"</td></tr>"
-        for g in r.gates
-    )
-    return f"<table><tr><th>gate</th><th>value</th><th>threshold</th><th></th></tr>{rows}</table>"
-
-
-def _rules(r: ApprovalRequest, policy: Policy | None) -> str:
-    if policy is None:
-        return "<p class=muted>No policy applies to this model.</p>"
-    rows = "".join(
-        f"<tr><td>{escape(p.group)}</td><td>{p.approvals}/{p.min_approvals}</td>"
-        f"<td>{escape(', '.join(p.people)) or '–'}</td></tr>"
-        for p in r.progress(policy)
-    )
-    return f"<table><tr><th>group</th><th>approvals</th><th>by</th></tr>{rows}</table>"
-
-
-def _history(records: list[AuditRecord]) -> str:
-    rows = "".join(
-        f"<tr><td>#{h.seq}</td><td>{_ts(h.at)}</td><td>{escape(h.kind)}</td>"
-        f"<td>{escape(h.actor)}</td></tr>"
-        for h in records
-    )
-    return f"<table><tr><th></th><th>at</th><th>event</th><th>by</th></tr>{rows}</table>"
-
-
-def _rows(items: list[ApprovalRequest]) -> str:
-    return "".join(
-        f"<tr><td><a href='/requests/{escape(r.id)}'><code>{escape(r.id)}</code></a></td>"
-        f"<td>{escape(r.model_name)} v{escape(r.model_version)}</td><td>{_state(r)}</td>"
-        f"<td>{escape(r.requested_by)}</td><td>{_ts(r.deadline_at)}</td>"
-        f"<td>{escape(r.decided_by or '–')}</td></tr>"
-        for r in items
-    )
-
-
-_HEAD = (
-    "<tr><th>id</th><th>model</th><th>state</th><th>requested by</th>"
-    "<th>deadline</th><th>decided by</th></tr>"
+env = Environment(
+    loader=PackageLoader("bot.adapters.console", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
 )
 
 
-def index(queries: Queries) -> HTMLResponse:
-    """Pending requests, then the latest decisions."""
-    pending = queries.pending()
-    recent = queries.search(RequestFilter(decided=True, newest_first=True, limit=25))
-    body = "<h1>Pending approvals</h1>"
-    body += (
-        f"<table>{_HEAD}{_rows(pending)}</table>"
-        if pending
-        else "<p class=muted>Nothing is waiting for a decision.</p>"
-    )
-    body += "<h2>Recent decisions</h2>"
-    body += (
-        f"<table>{_HEAD}{_rows(recent)}</table>"
-        if recent
-        else "<p class=muted>No decisions yet.</p>"
-    )
-    body += (
-        "<p class=muted>Vote from Slack, Telegram or the CLI "
-        "(<code>approval-bot approve ID --as PERSON</code>).</p>"
-    )
-    return _page("Approvals", body)
+def when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "–"
 
 
-def request_page(queries: Queries, request_id: str) -> HTMLResponse:
-    """One request: gates, rules, votes, decision, links and history."""
-    try:
-        r, policy = queries.get_with_policy(request_id)
-    except errors.UnknownRequest:
-        resp = _page("Not found", f"<h1>No request {escape(request_id)}</h1>")
-        resp.status_code = 404
-        return resp
-    history = queries.history([r])[r.id]
-    links = "".join(
-        f"<li><a href='{escape(url)}' rel=noopener>{escape(name)}</a></li>"
-        for name, url in r.links.items()
-        if url.startswith(("http://", "https://"))
-    )
-    votes = (
-        "".join(
-            f"<li>{escape(v.person)} <b>{escape(v.vote.value)}</b> via {escape(v.channel)} at "
-            f"{_ts(v.at)}{' — ' + escape(v.comment) if v.comment else ''}</li>"
-            for v in r.votes
+def number(value: float) -> str:
+    return f"{value:g}"
+
+
+PAST = {"approve": "approved", "reject": "rejected"}
+
+env.filters["when"] = when
+env.filters["number"] = number
+env.globals["meaning"] = MEANING
+env.globals["past"] = PAST
+
+
+def render(template: str, **context: Any) -> str:
+    return env.get_template(template).render(**context)
+
+
+# -- the request page ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    name: str
+    value: float
+    op: str
+    threshold: float
+    passed: bool
+    no_champion: bool
+    champion: str | None  # "v2": the champion the threshold was measured on, when known
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One event of a request's timeline, numbered within the request."""
+
+    n: int
+    seq: int  # the audit log's sequence number (shown as a tooltip)
+    at: datetime
+    kind: str
+    actor: str
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class Promotion:
+    run_id: str | None
+    run_url: str | None
+    run_note: str | None  # where a run without a UI keeps its record
+    champion: str | None  # the @champion version after a successful promotion
+    archived: str | None  # the champion it replaced, when the run says so
+    failure: str | None
+    detail: str | None
+
+
+@dataclass(slots=True)
+class RequestView:
+    request: ApprovalRequest
+    policy: Policy | None
+    gates: list[Gate]
+    links: list[tuple[str, str]]
+    timeline: list[Step]
+    effects: list[tuple[str, str, str]]  # kind, state, detail
+    promotion: Promotion | None
+    settled: bool
+    votes_by: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def stamp(self) -> str:
+        """Changes whenever anything the live part of the page shows changes."""
+        parts = [self.request.state.value, str(len(self.timeline))]
+        parts += [f"{k}:{s}:{d}" for k, s, d in self.effects]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def summarise(record: AuditRecord) -> str:
+    """One line on what an event says, for the timeline."""
+    d = record.data
+    kind = record.kind
+    if kind == EventKind.VOTED:
+        text = f"{d.get('vote', '')} via {d.get('channel', '?')}"
+        if d.get("override"):
+            text += " (over failed gates)"
+        return text + (f": {d['comment']}" if d.get("comment") else "")
+    if kind == EventKind.DENIED:
+        return f"{d.get('vote', '')} refused: {d.get('message', '')}"
+    if kind == EventKind.DECIDED:
+        return f"{d.get('decision', '')}: {d.get('reason') or ''}".rstrip(": ")
+    if kind == EventKind.PROMOTION_STARTED:
+        return f"run {d.get('run_id', '')}"
+    if kind == EventKind.PROMOTION_FINISHED:
+        return f"{d.get('state', '')}: {d.get('detail', '')}"
+    if kind == EventKind.SUPERSEDED:
+        return f"by request {d.get('by_request', '')}"
+    if kind in (EventKind.EFFECT_DELIVERED, EventKind.EFFECT_FAILED):
+        return " ".join(str(d.get(k, "")) for k in ("kind", "error") if d.get(k))
+    if kind == EventKind.EXPIRED:
+        return f"missing {d.get('missing') or 'nothing'}"
+    if kind == EventKind.REMINDED:
+        return f"reminder {d.get('count', '')}"
+    if kind == EventKind.ESCALATED:
+        return f"to {d.get('to', '')}"
+    return ""
+
+
+def timeline(records: Sequence[AuditRecord]) -> list[Step]:
+    return [
+        Step(n, r.seq, r.at, r.kind, r.actor, summarise(r)) for n, r in enumerate(records, start=1)
+    ]
+
+
+def champion_before(queries: Queries, request: ApprovalRequest) -> str | None:
+    """The version promoted by the newest earlier request for the model, if the bot knows one."""
+    found = queries.search(
+        RequestFilter(
+            model=request.model_name,
+            state=State.PROMOTED,
+            until=request.created_at,
+            newest_first=True,
+            limit=1,
         )
-        or "<li class=muted>none yet</li>"
     )
-    decided = (
-        f"<p>Decided <b>{escape(str(r.decision))}</b> by {escape(r.decided_by or '')}"
-        f" at {_ts(r.decided_at)}: {escape(r.reason or '')}</p>"
-        if r.decided_at
-        else f"<p>Deadline {_ts(r.deadline_at)}</p>"
+    return f"v{found[0].model_version}" if found else None
+
+
+def _promotion(
+    request: ApprovalRequest, records: Sequence[AuditRecord], links: RunLinks
+) -> Promotion | None:
+    if request.state not in (State.PROMOTING, State.PROMOTED, State.PROMOTION_FAILED):
+        return None
+    finished = next((r for r in reversed(records) if r.kind == EventKind.PROMOTION_FINISHED), None)
+    detail = str(finished.data.get("detail") or "") if finished else None
+    run_id = request.promotion_run_id
+    return Promotion(
+        run_id=run_id,
+        run_url=links.run_url(run_id),
+        run_note=links.run_note(run_id),
+        champion=f"v{request.model_version}" if request.state is State.PROMOTED else None,
+        archived=_output(detail, "archived_version"),
+        failure=detail if request.state is State.PROMOTION_FAILED else None,
+        detail=detail,
     )
-    body = (
-        f"<h1>{escape(r.model_name)} v{escape(r.model_version)} {_state(r)}</h1>"
-        f"<p class=muted>request <code>{escape(r.id)}</code>, requested by "
-        f"{escape(r.requested_by)} at {_ts(r.created_at)}</p>{decided}"
-        f"<h2>Gates</h2>{_gates(r)}<h2>Rules</h2>{_rules(r, policy)}"
-        f"<h2>Votes</h2><ul>{votes}</ul>"
-        + (f"<h2>Links</h2><ul>{links}</ul>" if links else "")
-        + f"<h2>History</h2>{_history(history)}"
+
+
+def _output(detail: str | None, name: str) -> str | None:
+    """An output the local launcher lists in its detail (``archived_version=1, …``)."""
+    found = re.search(rf"\b{name}=([^,\s]+)", detail or "")
+    return f"v{found.group(1)}" if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class RunLinks:
+    """Where people look at promotion runs: a KFP UI, or the local launcher's records."""
+
+    kfp_ui: str | None
+    local_root: str | None
+
+    def run_url(self, run_id: str | None) -> str | None:
+        if not run_id or not self.kfp_ui or run_id.startswith("local-"):
+            return None
+        return f"{self.kfp_ui.rstrip('/')}/#/runs/details/{run_id}"
+
+    def run_note(self, run_id: str | None) -> str | None:
+        if run_id and run_id.startswith("local-") and self.local_root:
+            return f"a kfp.local run; its record is {self.local_root}/runs/{run_id}.json"
+        return None
+
+
+def request_view(queries: Queries, request_id: str, links: RunLinks) -> RequestView:
+    """Everything the request page shows; ``UnknownRequest`` when there is no such request."""
+    r, policy = queries.get_with_policy(request_id)
+    records = queries.history([r])[r.id]
+    effects: list[OutboxItem] = queries.effects([r])[r.id]
+    champion = None
+    if any(g.name == "challenger_accuracy" and not g.no_champion for g in r.gates):
+        champion = champion_before(queries, r)
+    gates = [
+        Gate(
+            g.name,
+            g.value,
+            g.op,
+            g.threshold,
+            g.passed,
+            g.no_champion,
+            champion if g.name == "challenger_accuracy" else None,
+        )
+        for g in r.gates
+    ]
+    busy = any(i.state in (OutboxState.PENDING, OutboxState.DELIVERING) for i in effects)
+    return RequestView(
+        request=r,
+        policy=policy,
+        gates=gates,
+        links=[(n, u) for n, u in r.links.items() if u and _SAFE_URL.match(u)],
+        timeline=timeline(records),
+        effects=[(i.kind, i.state.value, effect_detail(i)) for i in effects],
+        promotion=_promotion(r, records, links),
+        settled=r.state in FINAL and not busy,
+        votes_by={v.person: v.vote.value for v in r.votes},
     )
-    return _page(f"{r.model_name} v{r.model_version}", body)
 
 
-def mount(app: FastAPI, queries: Queries) -> None:
-    """The pages, as plain ``def`` routes (FastAPI runs them in worker threads)."""
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """The person at the console (if known), and why they cannot vote (if they cannot)."""
 
-    def index_route() -> HTMLResponse:
-        return index(queries)
+    person: Person | None
+    email: str | None
+    via: str
+    why_no_vote: str | None
 
-    def request_route(request_id: str) -> HTMLResponse:
-        return request_page(queries, request_id)
+    @property
+    def can_vote(self) -> bool:
+        return self.person is not None and self.why_no_vote is None
 
-    app.add_api_route("/", index_route, response_class=HTMLResponse, include_in_schema=False)
-    app.add_api_route(
-        "/requests/{request_id}",
-        request_route,
-        response_class=HTMLResponse,
-        include_in_schema=False,
-    )
+    @property
+    def identity(self) -> Identity | None:
+        return Identity(Channel.CONSOLE, self.email) if self.can_vote and self.email else None

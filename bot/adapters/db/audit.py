@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, insert, select, update
@@ -12,6 +12,8 @@ from bot.adapters.db import tables as t
 from bot.adapters.db.mapping import audit_from_row
 from bot.domain.audit import GENESIS, AuditRecord, canonical_json, chain_hash
 from bot.domain.model import Event
+
+STREAM_BATCH = 5000  # rows per fetch when walking the whole chain
 
 
 class SqlAuditLog:
@@ -70,7 +72,35 @@ class SqlAuditLog:
             q = q.where(t.audit_events.c.request_id == request_id)
         if request_ids is not None:
             q = q.where(t.audit_events.c.request_id.in_(request_ids))
-        return [audit_from_row(r) for r in self.conn.execute(q)]
+        return [audit_from_row(r) for r in self.conn.execute(q).all()]
+
+    def chain(self) -> tuple[tuple[int, str] | None, Iterator[AuditRecord]]:
+        if not self._locking:  # SQLite: its transaction is the snapshot
+            rows = self.conn.execution_options(yield_per=STREAM_BATCH).execute(
+                select(t.audit_events).order_by(t.audit_events.c.seq)
+            )
+            return self.head(), (audit_from_row(r) for r in rows)
+        # PostgreSQL: one snapshot for the head and the records, walked with a server-side
+        # cursor straight from the driver (a million rows through the ORM layer's row
+        # processing would take several times as long).
+        self.conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        self.conn.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
+        head = self.head()
+        return head, self._stream_pg()
+
+    def _stream_pg(self) -> Iterator[AuditRecord]:
+        driver = self.conn.connection.driver_connection
+        assert driver is not None
+        with driver.cursor(name="audit_chain") as cur:
+            cur.itersize = STREAM_BATCH
+            cur.execute(
+                "SELECT seq, at, kind, actor, request_id, data::text, prev_hash, hash "
+                "FROM audit_events ORDER BY seq"
+            )
+            for seq, at, kind, actor, request_id, data, prev_hash, digest in cur:
+                yield AuditRecord(
+                    seq, at, kind, actor, request_id, json.loads(data), prev_hash, digest
+                )
 
     def head(self) -> tuple[int, str] | None:
         row = self.conn.execute(select(t.audit_head).where(t.audit_head.c.id == 1)).first()

@@ -129,6 +129,8 @@ approval_requests = Table(
     UniqueConstraint("model_name", "model_version", "submission_key"),
     Index("ix_approval_requests_state_model", "state", "model_name"),
     Index("ix_approval_requests_created", "created_at", "id"),
+    Index("ix_approval_requests_model_created", "model_name", "created_at", "id"),
+    Index("ix_approval_requests_state_created", "state", "created_at", "id"),
 )
 
 votes = Table(
@@ -149,6 +151,7 @@ votes = Table(
     Column("groups", JSON, nullable=False),
     Column("override", Boolean, nullable=False),
     UniqueConstraint("request_id", "person"),
+    Index("ix_votes_person", "person", "request_id"),
 )
 
 audit_events = Table(
@@ -221,4 +224,14 @@ chat_messages = Table(
     Column("ref", JSON, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("request_id", "channel"),
+)
+
+# What the Telegram channel keeps across restarts and replicas: the getUpdates offset
+# (polling mode) and the reject prompts waiting for their reply, by key.
+telegram_state = Table(
+    "telegram_state",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
 )

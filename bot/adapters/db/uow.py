@@ -18,6 +18,7 @@ from bot.adapters.db.directory import SqlDirectoryRepository
 from bot.adapters.db.health import StoreHealth, unavailable_reason
 from bot.adapters.db.outbox import SqlOutbox
 from bot.adapters.db.requests import SqlRequestRepository
+from bot.adapters.db.telegram import SqlTelegramStateRepository
 from bot.adapters.db.tokens import SqlTokenRepository
 from bot.ports import StoreUnavailable
 
@@ -29,6 +30,7 @@ class SqlUnitOfWork:
     outbox: SqlOutbox
     tokens: SqlTokenRepository
     chat: SqlChatMessageRepository
+    telegram: SqlTelegramStateRepository
 
     def __init__(self, engine: Engine, health: StoreHealth | None = None) -> None:
         self.engine = engine
@@ -52,6 +54,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(self._conn)
         self.tokens = SqlTokenRepository(self._conn)
         self.chat = SqlChatMessageRepository(self._conn)
+        self.telegram = SqlTelegramStateRepository(self._conn)
         return self
 
     def __exit__(

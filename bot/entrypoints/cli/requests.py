@@ -44,7 +44,7 @@ def read_submission(path: str) -> SubmissionIn:
     "path",
     required=True,
     type=click.Path(dir_okay=False, allow_dash=True),
-    help="Submission JSON (README.md, HTTP API; e.g. examples/request.json), or - for stdin.",
+    help='Submission JSON (README.md, "HTTP API"; e.g. examples/request.json), or - for stdin.',
 )
 @FORMAT
 @handle_errors
@@ -102,12 +102,15 @@ def show(request_id: str, fmt: str) -> None:
         click.echo(render.show(request, policy, history, effects))
 
 
+PAST = {VoteKind.APPROVE: "approved", VoteKind.REJECT: "rejected"}
+
+
 def cast(request_id: str, person: str, vote: VoteKind, comment: str | None) -> None:
     result = container().services.commands.vote(
         request_id, Identity(Channel.CLI, person), vote, comment=comment, record_denial=False
     )
     r = result.request
-    click.echo(f"{person} {vote.value}d {r.id} ({r.model_name} v{r.model_version})")
+    click.echo(f"{person} {PAST[vote]} {r.id} ({r.model_name} v{r.model_version})")
     if result.decided:
         click.echo(f"request {r.id} is now {r.state.value}")
     else:

@@ -16,7 +16,21 @@ from bot.settings import load_settings
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @handle_errors
 def serve(host: str, port: int) -> None:
-    """Run the bot: HTTP API, channels, scheduler (stops cleanly on SIGTERM)."""
+    """Run the bot: HTTP API, web console, channels, scheduler (stops cleanly on SIGTERM).
+
+    \b
+    Environment (every variable: docs/configuration.md):
+      APPROVAL_BOT_DATABASE_URL   database (default: SQLite in the project's var/)
+      APPROVAL_BOT_CONFIG         declarative YAML applied at start
+      APPROVAL_BOT_API_TOKEN      bootstrap API token (the local launcher needs it)
+      APPROVAL_BOT_PUBLIC_URL     the address people use (links, console forms)
+      APPROVAL_BOT_CONSOLE_LOCAL_EMAIL   the configured person the console votes as on
+                                  this machine (`make run` sets you@localhost)
+      APPROVAL_BOT_CONSOLE_TRUSTED_HEADER, _TRUSTED_PROXIES   console behind a proxy
+      MLFLOW_TRACKING_URI         decision log, challenger archive, local promotions
+      APPROVAL_BOT_LAUNCHER       local (default), kfp or none
+      SLACK_BOT_TOKEN, TELEGRAM_BOT_TOKEN, ...   chat channels (README.md)
+    """
     from bot.entrypoints import logs
     from bot.entrypoints.server import serve as run_server
 
@@ -44,27 +58,50 @@ def serve(host: str, port: int) -> None:
 )
 @handle_errors
 def demo(model_name: str, requested_by: str, latency_iterations: int) -> None:
-    """Run the data, training and staging pipelines locally and submit a real request."""
-    from bot.entrypoints.demo import run_demo
+    """Run the data, training and staging pipelines locally and submit a real request.
+
+    With `make run` in one shell, `make demo` in a second one sets all of this up.
+
+    \b
+    Environment (docs/configuration.md):
+      MLFLOW_TRACKING_URI      required: the MLflow server the pipelines log to
+      APPROVAL_BOT_URL         the running bot (default: APPROVAL_BOT_PUBLIC_URL,
+                               http://127.0.0.1:8080); when it answers and
+      APPROVAL_BOT_API_TOKEN   is set, the staging pipeline submits to it; otherwise
+                               the request goes into APPROVAL_BOT_DATABASE_URL
+      MLFLOW_UI_URL            where the request's MLflow links point (default: the
+                               tracking URI)
+    """
+    from pathlib import Path
+
+    from bot.entrypoints.demo import find_bot, from_api, run_demo, summary
+    from bot.service.views import request_to_dict
 
     c = container()
-    out = run_demo(
+    settings = c.settings
+    token = settings.api_token.get_secret_value() if settings.api_token else None
+    bot = find_bot(settings.approval_bot_url or settings.public_url, token)
+
+    def say(line: str) -> None:
+        click.echo(line, err=True)
+
+    result = run_demo(
         c.services.commands,
-        tracking_uri=c.settings.mlflow_tracking_uri,
+        tracking_uri=settings.mlflow_tracking_uri,
         model_name=model_name,
         requested_by=requested_by,
         latency_iterations=latency_iterations,
-        bot_url=c.settings.approval_bot_url,
-        say=lambda line: click.echo(line, err=True),
+        bot=bot,
+        pipeline_root=Path(settings.local_pipeline_root) / "demo",
+        mlflow_ui=settings.mlflow_ui_url,
+        say=say,
     )
-    rid = out["id"]
-    click.echo(
-        f"submitted {rid}: {model_name} v{out['model_version']} "
-        f"(latency p99 {float(out['latency_p99_ms']):.2f} ms, "
-        f"disagreement {float(out['disagreement_rate']):.4f}, "
-        f"accuracy {float(out['challenger_accuracy']):.4f})"
-    )
-    click.echo(f"next: approval-bot show {rid}   |   approval-bot approve {rid} --as bob")
+    if result.submitted_by == "staging pipeline" and bot is not None:
+        request = from_api(bot, result.request_id)
+    else:
+        request = request_to_dict(c.services.queries.get(result.request_id))
+    console = bot.url if bot is not None and bot.answers else None
+    click.echo("\n".join(summary(request, result, console=console)))
 
 
 COMMANDS = (serve, demo)

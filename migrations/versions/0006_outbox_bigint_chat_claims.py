@@ -1,11 +1,13 @@
 """Outbox ids are 64-bit, as the API's schema says.
 
+(0004 and 0005 were taken on main by the audit indexes and the Telegram state.)
+
 The id column and, on PostgreSQL, its sequence were 32-bit: past 2147483647 ids (and
 `POST /api/v1/outbox/2147483648/retry`) failed with "integer out of range". SQLite's
 INTEGER PRIMARY KEY is 64-bit already.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-27
 """
 
@@ -16,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,74 @@
+# approval-bot: one image for the bot and for every KFP component of pipelines/.
+#
+#   docker build -t approval-bot:0.1.0 .                        # `make image`
+#   docker build --target serving -t approval-bot-serving:0.1.0 .   # the KServe runtime
+#
+# The default command is `approval-bot serve`; KFP runs the components in the same image with
+# their own command (`python3 -m kfp.dsl.executor_main`, importing `pipelines`), so nothing is
+# pip-installed at run time. README "Deploy on Kubernetes" has the rest.
+#
+# BASE_IMAGE: Debian bookworm with Python 3.11 as `python3` and its venv module. Users build
+# from the public Python image; scripts/offline-image-build.sh builds the same file from a base
+# it makes with debootstrap (no container registry is reachable there).
+ARG BASE_IMAGE=docker.io/library/python:3.11-slim-bookworm
+
+# --- build: a virtualenv with the pinned dependencies and the project ---------------------
+FROM ${BASE_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+RUN python3 -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /app
+# Dependencies first, so that a source change does not reinstall them.
+COPY pyproject.toml ./
+COPY requirements/ requirements/
+RUN python3 -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' \
+        > /tmp/dependencies.txt \
+    && pip install --requirement /tmp/dependencies.txt --constraint requirements/model.txt
+COPY README.md alembic.ini ./
+COPY migrations/ migrations/
+COPY pipelines/ pipelines/
+COPY bot/ bot/
+# Editable, so that the package stays beside migrations/ as in the repository; then byte-compile
+# (the root filesystem is read-only at run time) and drop the installers.
+RUN pip install --no-deps --editable . \
+    && python3 -m compileall -q bot pipelines migrations \
+    && pip uninstall --yes pip setuptools wheel
+
+# --- serving: MLServer + its MLflow runtime on the model's pins (requirements/serving.txt) ---
+FROM ${BASE_IMAGE} AS serving-build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python3 -m venv /opt/serving
+COPY requirements/ /tmp/requirements/
+RUN /opt/serving/bin/pip install --requirement /tmp/requirements/serving.txt \
+    && /opt/serving/bin/pip uninstall --yes pip setuptools wheel
+
+FROM ${BASE_IMAGE} AS serving
+RUN groupadd --gid 10001 mlserver \
+    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin mlserver
+COPY --from=serving-build /opt/serving /opt/serving
+ENV PATH=/opt/serving/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    MLSERVER_MODELS_DIR=/mnt/models
+WORKDIR /tmp
+USER 10001:10001
+EXPOSE 8080 9000
+CMD ["mlserver", "start", "/mnt/models"]
+
+# --- the image (default target): non-root, no compilers, no pip ---------------------------
+FROM ${BASE_IMAGE} AS app
+RUN groupadd --gid 10001 approval-bot \
+    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin approval-bot
+COPY --from=build /opt/venv /opt/venv
+COPY --from=build /app /app
+# var/ holds the SQLite database and kfp.local runs when they are used; mount a volume there
+# (the chart mounts emptyDirs on /app/var and /tmp and keeps the root filesystem read-only).
+RUN install --directory --owner 10001 --group 10001 /app/var
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1
+WORKDIR /app
+USER 10001:10001
+EXPOSE 8080
+CMD ["approval-bot", "serve", "--host", "0.0.0.0", "--port", "8080"]

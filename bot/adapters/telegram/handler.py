@@ -1,0 +1,183 @@
+"""The outbox's Telegram side: post, edit, remind and notify, rendering the current state.
+
+Every message about a request goes through here, delivered by the outbox with retries,
+so a failing Bot API delays a message but never loses a vote. Deliveries for one request
+are serialised in this process, so a ``chat.update`` racing its ``chat.post`` cannot post
+the message twice; every write is paced to Telegram's flood limits (``pacing.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from typing import Any
+
+from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken
+
+from bot.adapters.telegram import render
+from bot.adapters.telegram.api import TelegramApi
+from bot.domain.effects import CHAT_NOTICE, CHAT_REMIND
+from bot.domain.model import ApprovalRequest
+from bot.domain.names import Channel
+from bot.ports import OutboxItem, PermanentEffectError
+from bot.service import Services
+
+log = logging.getLogger("bot.telegram")
+CHANNEL = Channel.TELEGRAM.value
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+# BadRequest descriptions (lower case) that say the message can no longer be edited.
+GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
+
+
+def not_modified(exc: BadRequest) -> bool:
+    """An edit to what the message already shows: harmless (a repeated or late update)."""
+    return "message is not modified" in exc.message.lower()
+
+
+def chat_ref(chat_id: str) -> int | str:
+    """APPROVAL_BOT_TELEGRAM_CHAT_ID as the Bot API takes it: a number, or ``@channel``."""
+    return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+
+
+class TelegramChatHandler:
+    """EffectHandler for ``chat.*`` effects in the ``telegram`` channel."""
+
+    def __init__(self, api: TelegramApi, services: Services, *, chat_id: str) -> None:
+        self.api = api
+        self.queries = services.queries
+        self.chat = services.chat
+        self.chat_id = chat_ref(chat_id)
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _lock(self, request_id: str) -> asyncio.Lock:
+        lock = self._locks.get(request_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[request_id] = lock
+        return lock
+
+    async def deliver(self, item: OutboxItem, request: ApprovalRequest | None) -> str | None:
+        if request is None:
+            return "no request: nothing to show"
+        try:
+            await self.api.ready()
+        except InvalidToken as exc:
+            raise PermanentEffectError("Telegram rejected TELEGRAM_BOT_TOKEN") from exc
+        async with self._lock(request.id):
+            try:
+                if item.kind == CHAT_REMIND:
+                    return await self._remind(item.payload, request.id)
+                if item.kind == CHAT_NOTICE:
+                    return await self._notice(str(item.payload.get("text") or ""), request.id)
+                return await self._show(request.id)
+            except ChatMigrated as exc:
+                raise PermanentEffectError(
+                    "the Telegram group became a supergroup: set "
+                    f"APPROVAL_BOT_TELEGRAM_CHAT_ID={exc.new_chat_id}"
+                ) from exc
+            except (BadRequest, Forbidden, InvalidToken) as exc:
+                # What retrying cannot fix: a bad chat, no rights, a message we built wrong.
+                raise PermanentEffectError(f"Telegram says: {exc.message}") from exc
+
+    # -- the request message -----------------------------------------------------
+
+    async def _show(self, request_id: str) -> str:
+        """Post the message, or edit it in place when it exists."""
+        request, policy = await asyncio.to_thread(self.queries.get_with_policy, request_id)
+        text = render.message_text(request, policy)
+        markup = render.keyboard(request, policy)
+        ref = await asyncio.to_thread(self.chat.ref, request_id, CHANNEL)
+        if ref is None:
+            ref = await self._post(request_id, text, markup)
+            return f"posted {ref['chat_id']}/{ref['message_id']}"
+        try:
+            await self.api.bot.edit_message_text(
+                text,
+                chat_id=ref["chat_id"],
+                message_id=ref["message_id"],
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                link_preview_options=NO_PREVIEW,
+            )
+        except BadRequest as exc:
+            if not_modified(exc):
+                return f"{ref['chat_id']}/{ref['message_id']} already shows it"
+            if any(g in exc.message.lower() for g in GONE):
+                log.warning(
+                    "the Telegram message %s/%s for request %s is gone (%s); not editing it",
+                    ref["chat_id"],
+                    ref["message_id"],
+                    request_id,
+                    exc.message,
+                )
+                return "message deleted in Telegram: left alone"
+            raise
+        return f"edited {ref['chat_id']}/{ref['message_id']} ({request.state.value})"
+
+    async def _post(
+        self, request_id: str, text: str, markup: InlineKeyboardMarkup | None
+    ) -> dict[str, Any]:
+        """Post the request message and save where it is: the one step that must not run
+        twice for a request."""
+        message = await self.api.bot.send_message(
+            self.chat_id,
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            link_preview_options=NO_PREVIEW,
+        )
+        ref = {"chat_id": message.chat_id, "message_id": message.message_id}
+        await asyncio.to_thread(self.chat.save, request_id, CHANNEL, ref)
+        return ref
+
+    async def _ensure_posted(self, request_id: str) -> dict[str, Any]:
+        ref = await asyncio.to_thread(self.chat.ref, request_id, CHANNEL)
+        if ref is None:
+            await self._show(request_id)
+            ref = await asyncio.to_thread(self.chat.ref, request_id, CHANNEL)
+        assert ref is not None
+        return ref
+
+    async def _reply(self, ref: dict[str, Any], text: str) -> Message:
+        return await self.api.bot.send_message(
+            ref["chat_id"],
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_parameters=ReplyParameters(ref["message_id"], allow_sending_without_reply=True),
+            link_preview_options=NO_PREVIEW,
+        )
+
+    # -- replies to the message ------------------------------------------------------
+
+    async def _remind(self, payload: dict[str, Any], request_id: str) -> str:
+        request, policy = await asyncio.to_thread(self.queries.get_with_policy, request_id)
+        if not request.is_pending:
+            return f"no reminder: the request is {request.state.value}"
+        event = str(payload.get("event") or "reminded")
+        escalate_to = payload.get("to") or (policy.escalate_to if policy else None)
+        if event == "escalated" and escalate_to:
+            people = await asyncio.to_thread(self.queries.group_people, str(escalate_to))
+        else:
+            people = await asyncio.to_thread(self.queries.people_to_remind, request_id)
+        text = render.reminder_text(
+            request,
+            event=event,
+            people=people,
+            escalate_to=str(escalate_to) if escalate_to else None,
+        )
+        ref = await self._ensure_posted(request_id)
+        await self._reply(ref, text)
+        return f"{event}: reply to {ref['message_id']}"
+
+    async def _notice(self, text: str, request_id: str) -> str:
+        ref = await asyncio.to_thread(self.chat.ref, request_id, CHANNEL)
+        body = render.notice_text(text)
+        if ref is not None:
+            await self._reply(ref, body)
+            return "notice as a reply"
+        await self.api.bot.send_message(self.chat_id, body, parse_mode=ParseMode.HTML)
+        return "notice in the chat"

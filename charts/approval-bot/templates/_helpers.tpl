@@ -1,0 +1,199 @@
+{{/* Names and labels (helm create's helpers). */}}
+{{- define "approval-bot.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "approval-bot.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "approval-bot.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "approval-bot.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "approval-bot.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "approval-bot.labels" -}}
+helm.sh/chart: {{ include "approval-bot.chart" . }}
+{{ include "approval-bot.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "approval-bot.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "approval-bot.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "approval-bot.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/* The Secret the pods read: the user's existingSecret or the chart's. */}}
+{{- define "approval-bot.secretName" -}}
+{{- default (include "approval-bot.fullname" .) .Values.existingSecret }}
+{{- end }}
+
+{{- define "approval-bot.sqlite" -}}
+{{- if eq .Values.database.type "sqlite" }}true{{ end }}
+{{- end }}
+
+{{/*
+Refuse values that cannot work, with the value to set. Included by the Deployment, so every
+render runs it.
+*/}}
+{{- define "approval-bot.validate" -}}
+{{- $chat := or .Values.secrets.slackBotToken .Values.secrets.telegramBotToken .Values.slack.channel .Values.telegram.chatId }}
+{{- if and (not .Values.publicUrl) (or $chat .Values.ingress.enabled) }}
+{{- fail "approval-bot: publicUrl is required with Slack, Telegram or the ingress: set it to the URL people and the chat platforms reach the bot at, e.g. --set publicUrl=https://approval-bot.example.com" }}
+{{- end }}
+{{- if and (eq .Values.database.type "postgresql") (not .Values.existingSecret) (not .Values.secrets.databaseUrl) }}
+{{- fail "approval-bot: secrets.databaseUrl is required with database.type=postgresql: set it to postgresql://user:password@host:5432/db, or existingSecret to a Secret with the key APPROVAL_BOT_DATABASE_URL" }}
+{{- end }}
+{{- if and (include "approval-bot.sqlite" .) (gt (int .Values.replicaCount) 1) }}
+{{- fail (printf "approval-bot: more than one replica on SQLite is refused (replicaCount=%d): one SQLite file cannot be shared by several pods; set database.type=postgresql with secrets.databaseUrl, or replicaCount=1" (int .Values.replicaCount)) }}
+{{- end }}
+{{- if eq .Values.kfp.launcher "kfp" }}
+{{- if not .Values.kfp.host }}
+{{- fail "approval-bot: kfp.host is required with kfp.launcher=kfp: set it to the KFP API, e.g. --set kfp.host=http://ml-pipeline.kubeflow.svc:8888" }}
+{{- end }}
+{{- if and (not .Values.existingSecret) (not .Values.secrets.apiToken) }}
+{{- fail "approval-bot: secrets.apiToken is required with kfp.launcher=kfp (the pipelines authenticate with it): set it, e.g. --set secrets.apiToken=$(openssl rand -hex 32), or existingSecret to a Secret with the key APPROVAL_BOT_API_TOKEN" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "approval-bot.ingressHost" -}}
+{{- default (urlParse .Values.publicUrl).host .Values.ingress.host | splitList ":" | first }}
+{{- end }}
+
+{{/* Settings of the bot as environment variables (non-secret ones inline, secrets by key). */}}
+{{- define "approval-bot.env" -}}
+# The root filesystem is read-only: libraries that write under $HOME (MLflow, matplotlib) get /tmp.
+- name: HOME
+  value: /tmp
+{{- if .Values.publicUrl }}
+- name: APPROVAL_BOT_PUBLIC_URL
+  value: {{ .Values.publicUrl | quote }}
+{{- end }}
+- name: APPROVAL_BOT_LOG_FORMAT
+  value: {{ .Values.logFormat | quote }}
+- name: APPROVAL_BOT_LOG_LEVEL
+  value: {{ .Values.logLevel | quote }}
+- name: APPROVAL_BOT_CONSOLE
+  value: {{ .Values.console | quote }}
+- name: APPROVAL_BOT_LAUNCHER
+  value: {{ .Values.kfp.launcher | quote }}
+- name: APPROVAL_BOT_PIPELINES_IMAGE
+  value: {{ default (include "approval-bot.image" .) .Values.pipelines.image | quote }}
+{{- if .Values.config }}
+- name: APPROVAL_BOT_CONFIG
+  value: /etc/approval-bot/config.yaml
+{{- end }}
+{{- if include "approval-bot.sqlite" . }}
+- name: APPROVAL_BOT_DATABASE_URL
+  value: sqlite:////app/var/data/approval-bot.db
+{{- end }}
+{{- range $name, $value := dict
+    "APPROVAL_BOT_SLACK_CHANNEL" .Values.slack.channel
+    "APPROVAL_BOT_TELEGRAM_CHAT_ID" (toString .Values.telegram.chatId)
+    "APPROVAL_BOT_TELEGRAM_MODE" .Values.telegram.mode
+    "MLFLOW_TRACKING_URI" .Values.mlflow.trackingUri
+    "APPROVAL_BOT_AUDIT_EXPERIMENT" .Values.mlflow.auditExperiment
+    "KFP_HOST" .Values.kfp.host
+    "APPROVAL_BOT_KFP_PIPELINE" .Values.kfp.pipeline
+    "APPROVAL_BOT_KFP_PIPELINE_VERSION" .Values.kfp.pipelineVersion
+    "APPROVAL_BOT_KFP_EXPERIMENT" .Values.kfp.experiment
+    "APPROVAL_BOT_KFP_NAMESPACE" .Values.kfp.namespace
+    "APPROVAL_BOT_KFP_SERVICE_ACCOUNT" .Values.kfp.serviceAccount }}
+{{- if $value }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- end }}
+{{- if .Values.kfp.serviceAccountToken.enabled }}
+- name: KF_PIPELINES_SA_TOKEN_PATH
+  value: /var/run/secrets/kubeflow/pipelines/token
+{{- end }}
+{{- range $name, $value := .Values.extraEnv }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- $secret := include "approval-bot.secretName" . }}
+{{- range $key := include "approval-bot.secretKeys" . | fromYamlArray }}
+{{- if or (ne $key "APPROVAL_BOT_DATABASE_URL") (not (include "approval-bot.sqlite" $)) }}
+- name: {{ $key }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $key }}
+      {{- if ne $key "APPROVAL_BOT_DATABASE_URL" }}
+      optional: true
+      {{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Every key of the bot's Secret, and the value each takes from `secrets`. */}}
+{{- define "approval-bot.secretKeys" -}}
+- APPROVAL_BOT_DATABASE_URL
+- APPROVAL_BOT_API_TOKEN
+- SLACK_BOT_TOKEN
+- SLACK_SIGNING_SECRET
+- SLACK_APP_TOKEN
+- TELEGRAM_BOT_TOKEN
+- APPROVAL_BOT_TELEGRAM_WEBHOOK_SECRET
+- MLFLOW_TRACKING_USERNAME
+- MLFLOW_TRACKING_PASSWORD
+- APPROVAL_BOT_KFP_TOKEN
+{{- end }}
+
+{{- define "approval-bot.secretValues" -}}
+APPROVAL_BOT_DATABASE_URL: {{ .Values.secrets.databaseUrl | quote }}
+APPROVAL_BOT_API_TOKEN: {{ .Values.secrets.apiToken | quote }}
+SLACK_BOT_TOKEN: {{ .Values.secrets.slackBotToken | quote }}
+SLACK_SIGNING_SECRET: {{ .Values.secrets.slackSigningSecret | quote }}
+SLACK_APP_TOKEN: {{ .Values.secrets.slackAppToken | quote }}
+TELEGRAM_BOT_TOKEN: {{ .Values.secrets.telegramBotToken | quote }}
+APPROVAL_BOT_TELEGRAM_WEBHOOK_SECRET: {{ .Values.secrets.telegramWebhookSecret | quote }}
+MLFLOW_TRACKING_USERNAME: {{ .Values.secrets.mlflowTrackingUsername | quote }}
+MLFLOW_TRACKING_PASSWORD: {{ .Values.secrets.mlflowTrackingPassword | quote }}
+APPROVAL_BOT_KFP_TOKEN: {{ .Values.secrets.kfpToken | quote }}
+{{- end }}
+
+{{/* Pod-level settings shared by the Deployment and the migration Job. */}}
+{{- define "approval-bot.podCommon" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}

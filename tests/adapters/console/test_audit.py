@@ -1,0 +1,113 @@
+"""The audit page: the filters of `approval-bot audit` and `GET /api/v1/audit`, cursor paging,
+the CSV export, each request's timeline and the hash-chain check."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from bot.adapters.console import routes
+from bot.domain.model import VoteKind
+from bot.domain.names import Channel
+from bot.service.identity import Identity
+from bot.service.views import AUDIT_HEADERS
+from tests.adapters.console.conftest import browser, console_app, submit
+
+
+def cli(svc, rid, person, kind, comment=None):
+    svc.commands.vote(rid, Identity(Channel.CLI, person), kind, comment=comment)
+
+
+def decided(svc):
+    """churn-classifier approved by alice+carol, iris-classifier rejected by bob, one pending."""
+    approved = submit(svc, requested_by="bob")
+    cli(svc, approved, "alice", VoteKind.APPROVE)
+    cli(svc, approved, "carol", VoteKind.APPROVE)
+    rejected = submit(svc, model_name="iris-classifier", requested_by="alice")
+    cli(svc, rejected, "bob", VoteKind.REJECT, '=HYPERLINK("http://x")')
+    pending = submit(svc, model_name="fraud-detector", requested_by="alice")
+    return approved, rejected, pending
+
+
+def ids_on(html: str) -> list[str]:
+    return re.findall(r'<a href="/requests/([a-z0-9]+)"><code>', html)
+
+
+def test_filters_match_the_cli_and_the_api(svc):
+    app, _ = console_app(svc)
+    approved, rejected, pending = decided(svc)
+    client = browser(app)
+    assert ids_on(client.get("/audit").text) == [approved, rejected, pending]
+    assert ids_on(client.get("/audit?decision=approved").text) == [approved]
+    assert ids_on(client.get("/audit?decision=rejected").text) == [rejected]
+    assert ids_on(client.get("/audit?decision=pending").text) == [pending]
+    assert ids_on(client.get("/audit?approver=carol").text) == [approved]
+    assert ids_on(client.get("/audit?model=iris-classifier").text) == [rejected]
+    assert ids_on(client.get("/audit?since=2000-01-01&until=2000-01-02").text) == []
+    assert "No requests match." in client.get("/audit?model=nothing").text
+
+    bad = client.get("/audit?since=yesterday")
+    assert bad.status_code == 422 and "since: &#39;yesterday&#39; is not a date" in bad.text
+    bad_cursor = client.get("/audit?cursor=garbage")
+    assert bad_cursor.status_code == 422 and "cursor: not a valid cursor" in bad_cursor.text
+    assert client.get("/audit?decision=maybe").status_code == 422
+
+
+def test_cursor_paging_walks_every_request_once(svc, monkeypatch):
+    monkeypatch.setattr(routes, "PAGE_SIZE", 2)
+    app, _ = console_app(svc)
+    made = [submit(svc, model_name=f"m{i}", requested_by="alice") for i in range(5)]
+    client = browser(app)
+    seen, url = [], "/audit"
+    while url:
+        html = client.get(url).text
+        seen += ids_on(html)
+        nxt = re.search(r'<a href="(/audit\?[^"]+)" id="next">', html)
+        url = nxt.group(1).replace("&amp;", "&") if nxt else None
+    assert seen == made
+
+
+def test_csv_export_has_the_cli_columns_and_no_formulas(svc):
+    app, _ = console_app(svc)
+    approved, rejected, _pending = decided(svc)
+    r = browser(app).get("/audit.csv?decision=rejected")
+    assert r.headers["content-type"].startswith("text/csv")
+    assert r.headers["content-disposition"].startswith('attachment; filename="approval-bot-audit-')
+    rows = list(csv.reader(io.StringIO(r.text)))
+    assert tuple(rows[0]) == AUDIT_HEADERS
+    assert [row[0] for row in rows[1:]] == [rejected]
+    assert rows[1][AUDIT_HEADERS.index("reason")] == '\'=HYPERLINK("http://x")'
+
+    everything = list(csv.reader(io.StringIO(browser(app).get("/audit.csv").text)))
+    assert [row[0] for row in everything[1:]] == [approved, rejected, _pending]
+    assert everything[1][AUDIT_HEADERS.index("approvers")] == "alice,carol"
+
+
+def test_each_request_has_its_timeline_numbered_from_one(svc):
+    app, _ = console_app(svc)
+    submit(svc, model_name="noise", requested_by="alice")  # earlier events elsewhere
+    approved, _rejected, _pending = decided(svc)
+    client = browser(app)
+    html = client.get("/audit?decision=approved").text
+    assert "timeline (4 events)" in html
+    assert "<b>voted</b> by alice" in html and "<b>decided</b> by alice,carol" in html
+    page = client.get(f"/requests/{approved}").text
+    numbers = re.findall(r'<td title="audit event #(\d+)">(\d+)</td>', page)
+    assert [n for _seq, n in numbers] == ["1", "2", "3", "4"]
+    assert [int(seq) for seq, _n in numbers] != [1, 2, 3, 4], "the global number is a tooltip"
+
+
+def test_the_audit_page_shows_the_hash_chain_check(svc, sqlite_url):
+    app, _ = console_app(svc)
+    decided(svc)
+    client = browser(app)
+    assert "hash chain checks out" in client.get("/audit").text
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE kind = 'voted'"))
+    engine.dispose()
+    html = client.get("/audit").text
+    assert "TAMPERED" in html and "edited" in html

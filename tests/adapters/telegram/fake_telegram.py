@@ -1,0 +1,528 @@
+"""A fake Telegram Bot API on 127.0.0.1: records calls, keeps messages, enforces the rules.
+
+    with FakeTelegram(group_limit=(20, 2.0)) as telegram:
+        settings = Settings(telegram_api_url=telegram.api_url, ...)
+        telegram.calls("sendMessage")       # the arguments of each accepted call, in order
+        telegram.push(telegram.tap(...))    # an update for getUpdates
+
+It answers what python-telegram-bot sends (``/bot<token>/<method>``, form-encoded, JSON
+values) the way Telegram does:
+
+- ``sendMessage`` / ``editMessageText`` check Telegram's HTML (tags, entities), the 4096
+  character limit, and every button's ``callback_data`` (1–64 bytes, else
+  ``BUTTON_DATA_INVALID``); an edit to exactly what the message shows is answered 400
+  "message is not modified", an edit of an unknown message "message to edit not found";
+- flood control: past ``group_limit`` writes per group chat in a sliding window, or
+  ``bot_limit`` for the bot, a write is answered 429 with ``retry_after``; a write to a
+  chat before its ``retry_after`` ran out is answered 429 again and recorded in
+  ``violations``;
+- ``answerCallbackQuery`` answers a query the fake handed out, once;
+- ``getUpdates`` long-polls the pushed updates from ``offset`` on, and forgets the ones
+  below it (as Telegram does once an offset confirms them); 409 while a webhook is set.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import json
+import math
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs
+
+from tests.support.http_fake import FakeHttpServer, Recorded
+
+BOT_ID = 7000000001
+BOT_USERNAME = "approval_test_bot"
+TOKEN = f"{BOT_ID}:AAE-fake-token-for-tests-0123456789"
+GROUP = -1001234567890
+WRITES = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup"})
+# Form fields python-telegram-bot sends as JSON; the others are plain strings.
+JSON_FIELDS = frozenset(
+    {
+        "chat_id",
+        "message_id",
+        "reply_markup",
+        "reply_parameters",
+        "link_preview_options",
+        "show_alert",
+        "offset",
+        "timeout",
+        "limit",
+        "allowed_updates",
+        "drop_pending_updates",
+    }
+)
+_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
+         "blockquote", "tg-spoiler", "span", "tg-emoji"}  # fmt: skip
+_TAG = re.compile(r'<(/?)([a-z-]+)((?:\s+[a-z-]+="[^"<>]*")*)\s*>')
+_ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
+
+
+class HtmlError(ValueError):
+    pass
+
+
+def parse_html(text: str) -> str:
+    """Telegram's HTML to its plain text; HtmlError where Telegram would refuse it."""
+    out: list[str] = []
+    stack: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "<":
+            m = _TAG.match(text, i)
+            if not m:
+                raise HtmlError(f"Unsupported start tag at byte offset {i}")
+            closing, tag, attrs = m.group(1), m.group(2), m.group(3)
+            if tag not in _TAGS:
+                raise HtmlError(f'Unsupported start tag "{tag}" at byte offset {i}')
+            if closing:
+                if not stack or stack[-1] != tag:
+                    raise HtmlError(f'Can\'t find end tag corresponding to start tag "{tag}"')
+                stack.pop()
+            else:
+                if tag == "a" and 'href="' not in attrs:
+                    raise HtmlError("a tag without href")
+                stack.append(tag)
+            i = m.end()
+        elif ch == "&":
+            m = _ENTITY.match(text, i)
+            if not m:
+                raise HtmlError(f"Unsupported entity at byte offset {i}")
+            out.append(html.unescape(m.group(0)))
+            i = m.end()
+        elif ch == ">":
+            raise HtmlError(f"Unexpected > at byte offset {i}")
+        else:
+            out.append(ch)
+            i += 1
+    if stack:
+        raise HtmlError(f'Can\'t find end tag corresponding to start tag "{stack[-1]}"')
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class Failure:
+    status: int
+    description: str
+    parameters: dict[str, Any] | None = None
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "ok": False,
+            "error_code": self.status,
+            "description": self.description,
+        }
+        if self.parameters:
+            out["parameters"] = self.parameters
+        return out
+
+
+def flood(retry_after: int) -> Failure:
+    return Failure(
+        429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+    )
+
+
+def bad_request(what: str) -> Failure:
+    return Failure(400, f"Bad Request: {what}")
+
+
+def forbidden(what: str) -> Failure:
+    return Failure(403, f"Forbidden: {what}")
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    status: int
+    at: float  # time.monotonic() when answered
+    description: str = ""
+
+
+@dataclass
+class Stored:
+    chat_id: int | str
+    message_id: int
+    html: str
+    text: str
+    reply_markup: dict[str, Any] | None
+    date: int
+    reply_to: int | None = None
+    edits: int = 0
+
+
+@dataclass
+class _Flood:
+    limit: int
+    window: float
+    sent: deque[float] = field(default_factory=deque)
+
+    def retry_after(self, now: float) -> int | None:
+        while self.sent and self.sent[0] <= now - self.window:
+            self.sent.popleft()
+        if len(self.sent) < self.limit:
+            return None
+        return max(1, math.ceil(self.sent[0] + self.window - now))
+
+
+def form(request: Recorded) -> dict[str, Any]:
+    """A Bot API call's arguments, as python-telegram-bot sends them."""
+    raw: dict[str, str] = {k: v[-1] for k, v in request.query.items()}
+    ctype = request.headers.get("content-type", "")
+    if request.body and ctype.startswith("application/json"):
+        return {**raw, **json.loads(request.body)}
+    if request.body:
+        raw.update({k: v[-1] for k, v in parse_qs(request.body.decode()).items()})
+    args: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in JSON_FIELDS:
+            try:
+                args[key] = json.loads(value)
+            except ValueError:
+                args[key] = value
+        else:
+            args[key] = value
+    return args
+
+
+def user(user_id: int, first_name: str | None = None) -> dict[str, Any]:
+    return {"id": user_id, "is_bot": False, "first_name": first_name or f"user{user_id}"}
+
+
+def chat(chat_id: int | str) -> dict[str, Any]:
+    if isinstance(chat_id, int) and chat_id > 0:
+        return {"id": chat_id, "type": "private", "first_name": f"user{chat_id}"}
+    return {"id": chat_id, "type": "supergroup", "title": "Model approvals"}
+
+
+BOT_USER = {
+    "id": BOT_ID,
+    "is_bot": True,
+    "first_name": "Approval bot",
+    "username": BOT_USERNAME,
+    "can_join_groups": True,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
+
+
+class FakeTelegram:
+    def __init__(
+        self,
+        *,
+        group_limit: tuple[int, float] = (20, 60.0),
+        bot_limit: tuple[int, float] = (30, 1.0),
+        poll_cap: float = 2.0,
+    ) -> None:
+        self.http = FakeHttpServer()
+        self.http.route("POST", r"/bot(?P<token>[^/]+)/(?P<method>\w+)", self._api)
+        self.http.route("GET", r"/bot(?P<token>[^/]+)/(?P<method>\w+)", self._api)
+        self.group_limit = group_limit
+        self.poll_cap = poll_cap  # the longest a getUpdates waits here, whatever it asks
+        self.webhook: dict[str, Any] | None = None
+        self.messages: dict[tuple[int | str, int], Stored] = {}
+        self.violations: list[str] = []
+        self.unknown_chats: set[int | str] = set()
+        self._bot_flood = _Flood(*bot_limit)
+        self._floods: dict[int | str, _Flood] = {}
+        self._penalties: dict[int | str, float] = {}
+        self._failures: dict[str, list[Failure]] = {}
+        self._lock = threading.Condition()
+        self._log: list[Call] = []
+        self._message_ids = itertools.count(100)
+        self._update_ids = itertools.count(5000)
+        self._query_ids = itertools.count(1)
+        self._updates: list[dict[str, Any]] = []
+        self._queries: dict[str, bool] = {}  # id -> answered
+
+    # -- setup ----------------------------------------------------------------------
+
+    def __enter__(self) -> FakeTelegram:
+        self.http.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with self._lock:
+            self._updates.clear()
+            self._lock.notify_all()
+        self.http.__exit__(exc_type, exc, tb)
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.http.url}/bot"
+
+    def fail(self, method: str, *failures: Failure) -> None:
+        """Answer the next calls of ``method`` with these failures, in order."""
+        with self._lock:
+            self._failures.setdefault(method, []).extend(failures)
+
+    # -- what was received --------------------------------------------------------------
+
+    def log(self, method: str | None = None) -> list[Call]:
+        with self._lock:
+            return [c for c in self._log if method is None or c.method == method]
+
+    def calls(self, method: str) -> list[dict[str, Any]]:
+        """The arguments of each call of ``method`` that was answered ok, in order."""
+        return [c.args for c in self.log(method) if c.status == 200]
+
+    def attempts(self, method: str) -> int:
+        """Calls of ``method`` answered so far, failures included."""
+        return len(self.log(method))
+
+    def received(self, method: str) -> int:
+        """Calls of ``method`` received so far (a long poll counts while it waits)."""
+        return sum(1 for r in self.http.requests if r.path.endswith(f"/{method}"))
+
+    def flood_errors(self) -> list[Call]:
+        return [c for c in self.log() if c.status == 429]
+
+    def message(self, chat_id: int | str, message_id: int) -> Stored:
+        with self._lock:
+            return self.messages[(chat_id, message_id)]
+
+    def answers(self, query_id: str) -> list[dict[str, Any]]:
+        return [a for a in self.calls("answerCallbackQuery") if a["callback_query_id"] == query_id]
+
+    # -- updates ------------------------------------------------------------------------
+
+    def push(self, update: dict[str, Any]) -> dict[str, Any]:
+        """Queue an update for getUpdates."""
+        with self._lock:
+            self._updates.append(update)
+            self._lock.notify_all()
+        return update
+
+    def pending_updates(self) -> list[int]:
+        with self._lock:
+            return [u["update_id"] for u in self._updates]
+
+    def _update(self, **body: Any) -> dict[str, Any]:
+        return {"update_id": next(self._update_ids), **body}
+
+    def tap(
+        self, user_id: int, data: str, *, message: Stored | None = None, first_name: str = ""
+    ) -> dict[str, Any]:
+        """An update: ``user_id`` tapped the button with ``data`` (on ``message``)."""
+        query_id = f"q{next(self._query_ids)}"
+        with self._lock:
+            self._queries[query_id] = False
+        query: dict[str, Any] = {
+            "id": query_id,
+            "from": user(user_id, first_name),
+            "chat_instance": "-42",
+            "data": data,
+        }
+        if message is not None:
+            query["message"] = self._message_json(message)
+        return self._update(callback_query=query)
+
+    def text(
+        self,
+        user_id: int,
+        text: str,
+        *,
+        chat_id: int | str = GROUP,
+        reply_to: Stored | None = None,
+        first_name: str = "",
+    ) -> dict[str, Any]:
+        """An update: ``user_id`` wrote ``text`` in ``chat_id`` (a command when it starts
+        with /), maybe as a reply to one of the bot's messages."""
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat(chat_id),
+            "from": user(user_id, first_name),
+            "text": text,
+        }
+        if text.startswith("/"):
+            length = len(text.split()[0]) if text.split() else 1
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        if reply_to is not None:
+            message["reply_to_message"] = self._message_json(reply_to)
+        return self._update(message=message)
+
+    def _message_json(self, m: Stored) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "message_id": m.message_id,
+            "date": m.date,
+            "chat": chat(m.chat_id),
+            "from": BOT_USER,
+            "text": m.text,
+        }
+        if m.reply_markup:
+            out["reply_markup"] = m.reply_markup
+        return out
+
+    # -- the API ------------------------------------------------------------------------
+
+    def _api(self, request: Recorded, token: str, method: str) -> tuple[int, Any]:
+        args = form(request)
+        if token != TOKEN:
+            status, body = 401, Failure(401, "Unauthorized").body()
+        elif method == "getUpdates":
+            status, body = self._get_updates(args)
+        else:
+            with self._lock:
+                status, body = self._answer(method, args)
+        with self._lock:
+            self._log.append(
+                Call(method, args, status, time.monotonic(), str(body.get("description", "")))
+            )
+        return status, body
+
+    def _answer(self, method: str, args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        queue = self._failures.get(method)
+        if queue:
+            failure = queue.pop(0)
+            if failure.status == 429 and "chat_id" in args:
+                self._penalize(args["chat_id"], failure.parameters or {}, time.monotonic())
+            return failure.status, failure.body()
+        if method in WRITES:
+            problem = self._flood(args.get("chat_id"))
+            if problem is not None:
+                return problem.status, problem.body()
+        handler = getattr(self, f"_m_{method}", None)
+        if handler is None:
+            return 404, Failure(404, "Not Found: method not found").body()
+        try:
+            result = handler(args)
+        except _Refused as refused:
+            return refused.failure.status, refused.failure.body()
+        return 200, {"ok": True, "result": result}
+
+    def _penalize(self, chat_id: Any, parameters: dict[str, Any], now: float) -> None:
+        self._penalties[chat_id] = now + float(parameters.get("retry_after", 0))
+
+    def _flood(self, chat_id: Any) -> Failure | None:
+        now = time.monotonic()
+        until = self._penalties.get(chat_id)
+        if until is not None and now < until:
+            self.violations.append(
+                f"write to {chat_id} {until - now:.2f}s before its retry_after ran out"
+            )
+            return flood(max(1, math.ceil(until - now)))
+        wait = self._bot_flood.retry_after(now)
+        is_group = not (isinstance(chat_id, int) and chat_id > 0)
+        if wait is None and is_group:
+            per_chat = self._floods.setdefault(chat_id, _Flood(*self.group_limit))
+            wait = per_chat.retry_after(now)
+        if wait is not None:
+            self._penalties[chat_id] = now + wait
+            return flood(wait)
+        self._bot_flood.sent.append(now)
+        if is_group:
+            self._floods.setdefault(chat_id, _Flood(*self.group_limit)).sent.append(now)
+        return None
+
+    # -- methods (called with the lock held) ----------------------------------------
+
+    def _m_getMe(self, args: dict[str, Any]) -> dict[str, Any]:
+        return BOT_USER
+
+    def _m_setWebhook(self, args: dict[str, Any]) -> bool:
+        self.webhook = args
+        return True
+
+    def _m_deleteWebhook(self, args: dict[str, Any]) -> bool:
+        self.webhook = None
+        return True
+
+    def _checked(self, args: dict[str, Any]) -> tuple[str, str, dict[str, Any] | None]:
+        raw = str(args.get("text") or "")
+        if not raw.strip():
+            raise _Refused(bad_request("message text is empty"))
+        if args.get("parse_mode") == "HTML":
+            try:
+                text = parse_html(raw)
+            except HtmlError as exc:
+                raise _Refused(bad_request(f"can't parse entities: {exc}")) from None
+        else:
+            text = raw
+        if len(text) > 4096:
+            raise _Refused(bad_request("message is too long"))
+        markup = args.get("reply_markup")
+        for row in (markup or {}).get("inline_keyboard") or []:
+            for button in row:
+                data = button.get("callback_data")
+                if data is not None and not 1 <= len(str(data).encode()) <= 64:
+                    raise _Refused(bad_request("BUTTON_DATA_INVALID"))
+        if markup is not None and "inline_keyboard" not in markup:
+            markup = None  # ForceReply and the like are not kept on the message
+        return raw, text, markup
+
+    def _m_sendMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        chat_id = args["chat_id"]
+        if chat_id in self.unknown_chats:
+            raise _Refused(bad_request("chat not found"))
+        raw, text, markup = self._checked(args)
+        reply = (args.get("reply_parameters") or {}).get("message_id")
+        stored = Stored(
+            chat_id, next(self._message_ids), raw, text, markup, int(time.time()), reply
+        )
+        self.messages[(chat_id, stored.message_id)] = stored
+        return self._message_json(stored)
+
+    def _m_editMessageText(self, args: dict[str, Any]) -> dict[str, Any]:
+        key = (args["chat_id"], int(args["message_id"]))
+        raw, text, markup = self._checked(args)
+        stored = self.messages.get(key)
+        if stored is None:
+            raise _Refused(bad_request("message to edit not found"))
+        if stored.html == raw and stored.reply_markup == markup:
+            raise _Refused(
+                bad_request(
+                    "message is not modified: specified new message content and reply markup "
+                    "are exactly the same as a current content and reply markup of the message"
+                )
+            )
+        stored.html, stored.text, stored.reply_markup = raw, text, markup
+        stored.edits += 1
+        return self._message_json(stored)
+
+    def _m_answerCallbackQuery(self, args: dict[str, Any]) -> bool:
+        query_id = str(args.get("callback_query_id"))
+        if self._queries.get(query_id) is not False:
+            raise _Refused(
+                bad_request("query is too old and response timeout expired or query ID is invalid")
+            )
+        if len(str(args.get("text") or "")) > 200:
+            raise _Refused(bad_request("MESSAGE_TOO_LONG"))
+        self._queries[query_id] = True
+        return True
+
+    def _get_updates(self, args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        offset = int(args.get("offset") or 0)
+        deadline = time.monotonic() + min(float(args.get("timeout") or 0), self.poll_cap)
+        with self._lock:
+            if self.webhook is not None:
+                return 409, Failure(
+                    409,
+                    "Conflict: can't use getUpdates method while webhook is active; "
+                    "use deleteWebhook to delete the webhook first",
+                ).body()
+            if offset:
+                self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            while not self._updates and time.monotonic() < deadline:
+                self._lock.wait(timeout=max(deadline - time.monotonic(), 0.0))
+            return 200, {"ok": True, "result": list(self._updates)}
+
+
+class _Refused(Exception):
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.description)
+        self.failure = failure

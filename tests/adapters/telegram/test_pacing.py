@@ -1,0 +1,131 @@
+"""The pacer on its own, on a clock the test moves: slots, bursts, retry_after, refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+import pytest
+from telegram.error import RetryAfter
+
+from bot.adapters.telegram.pacing import Limits, Paced, Pacer, Rate
+
+GROUP = "-100123"
+
+
+class Clock:
+    """Time that moves only when the pacer sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def pacer(clock: Clock, **limits: Any) -> Pacer:
+    return Pacer(Limits(**limits), clock=clock, sleep=clock.sleep)
+
+
+def sends(clock: Clock, p: Pacer, n: int, chat: str = GROUP) -> list[float]:
+    """Send ``n`` writes to ``chat`` one after another; the times they went out."""
+    at: list[float] = []
+
+    async def write(*_: Any) -> bool:
+        at.append(clock.now)
+        return True
+
+    async def run() -> None:
+        for _ in range(n):
+            await p.process_request(write, (), {}, "sendMessage", {"chat_id": chat}, 3600)
+
+    asyncio.run(run())
+    return at
+
+
+def in_any_window(times: list[float], window: float) -> int:
+    return max(sum(1 for t in times if start <= t < start + window) for start in times)
+
+
+def test_a_group_gets_a_burst_then_even_slots_and_never_more_than_its_limit() -> None:
+    clock = Clock()
+    times = sends(clock, pacer(clock), 60)
+    assert times[:3] == [1000.0] * 3  # the burst
+    gaps = [b - a for a, b in itertools.pairwise(times[3:])]
+    assert all(g == pytest.approx(60 / 17) for g in gaps)
+    assert in_any_window(times, 60.0) <= 20
+
+
+def test_private_chats_get_one_a_second_and_the_bot_thirty() -> None:
+    clock = Clock()
+    private = sends(clock, pacer(clock), 5, chat="1002")
+    assert [t - private[0] for t in private] == pytest.approx([0, 1, 2, 3, 4])
+    clock = Clock()
+    p = pacer(clock, private=Rate(1000, 1.0, burst=1000))
+    many = sends(clock, p, 100, chat="1002")
+    assert in_any_window(many, 1.0) <= 30
+
+
+def test_a_slot_further_than_the_caller_may_wait_is_refused_and_not_taken() -> None:
+    clock = Clock()
+    p = pacer(clock)
+    for _ in range(3):
+        assert p.reserve(GROUP, 0.0) == 0.0
+    with pytest.raises(Paced, match=r"is 3\.5s away"):
+        p.reserve(GROUP, 1.0)
+    assert p.reserve(GROUP, 10.0) == pytest.approx(60 / 17)  # the refused slot is still free
+
+
+def test_retry_after_blocks_the_chat_and_the_write_is_tried_again_after_it() -> None:
+    clock = Clock()
+    p = pacer(clock)
+    calls: list[float] = []
+
+    async def write(*_: Any) -> bool:
+        calls.append(clock.now)
+        if len(calls) == 1:
+            raise RetryAfter(7)
+        return True
+
+    result = asyncio.run(p.process_request(write, (), {}, "sendMessage", {"chat_id": GROUP}, 30.0))
+    assert result is True
+    assert calls[1] - calls[0] >= 7.0
+    assert p.retry_afters == 1
+
+
+def test_retry_after_longer_than_the_wait_is_raised_for_the_outbox() -> None:
+    clock = Clock()
+    p = pacer(clock)
+
+    async def write(*_: Any) -> bool:
+        raise RetryAfter(60)
+
+    with pytest.raises(RetryAfter):
+        asyncio.run(p.process_request(write, (), {}, "sendMessage", {"chat_id": GROUP}, 10.0))
+    with pytest.raises(Paced):  # the next attempt waits for retry_after without calling
+        p.reserve(GROUP, 10.0)
+    assert p.reserve("-100999", 10.0) == 0.0  # other chats are not held up
+
+
+def test_calls_without_a_chat_are_not_paced() -> None:
+    clock = Clock()
+    p = pacer(clock)
+    answered: list[float] = []
+
+    async def answer(*_: Any) -> bool:
+        answered.append(clock.now)
+        return True
+
+    async def run() -> None:
+        for _ in range(100):
+            await p.process_request(answer, (), {}, "answerCallbackQuery", {}, 0.0)
+
+    asyncio.run(run())
+    assert answered == [1000.0] * 100
+    assert clock.sleeps == []
