@@ -73,6 +73,26 @@ class Queries:
         with self.uow() as uow:
             return uow.requests.in_state(state, limit)
 
+    def newer_approval(self, request: ApprovalRequest) -> ApprovalRequest | None:
+        """The model's latest approval when it is newer than ``request``, else None.
+
+        Only the latest approval of a model may be promoted: an older one re-run would
+        move @champion back (the promotion pipeline's guard asks for this). Approvals of
+        one model come in submission order (a newer submission supersedes a pending one).
+        """
+        latest = self.search(
+            RequestFilter(
+                model=request.model_name,
+                decision=State.APPROVED,
+                newest_first=True,
+                limit=1,
+            )
+        )
+        if not latest or latest[0].id == request.id:
+            return None
+        newest = latest[0]
+        return newest if (newest.created_at, newest.id) > (request.created_at, request.id) else None
+
     def history(self, requests: Sequence[ApprovalRequest]) -> dict[str, list[AuditRecord]]:
         """The audit events of each request, oldest first."""
         ids = [r.id for r in requests]

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from bot.domain.model import VoteKind
+from bot.service.identity import Identity
 from tests import builders
 from tests.conftest import temporary_pg_database
 from tests.support.bot_server import BotServer, prepare_database, running_bot
@@ -286,3 +288,43 @@ def test_links_and_parameters_are_limited_in_number(client):
         client.post("/api/v1/approvals", json=body(promotion={"parameters": params}))
     )
     assert list(problems) == ["promotion.parameters"]
+
+
+# -- 8. promotion only for the model's latest approval ---------------------------------------
+
+
+def test_the_promotion_guard_reading_the_real_api_refuses_an_approval_replaced_since(client, bot):
+    from pipelines.errors import ApprovalError
+    from pipelines.steps.promotion import check_approval
+    from tests.support.bot_server import service_for
+
+    ids = []
+    for version in ("31", "32"):
+        created = client.post(
+            "/api/v1/approvals", json=body(model_name="guarded", model_version=version)
+        ).json()
+        with service_for(bot.db_url) as svc:
+            for who in ("bob", "carol"):
+                svc.commands.vote(created["id"], Identity("cli", who), VoteKind.APPROVE)
+        ids.append(created["id"])
+    old, new = (client.get(f"/api/v1/approvals/{rid}").json() for rid in ids)
+    assert old["newer_approval"] == {
+        "id": ids[1],
+        "model_version": "32",
+        "state": "approved",
+        "decided_at": new["decided_at"],
+    }
+    assert new["newer_approval"] is None
+
+    def guard(request: dict, version: str) -> str:
+        return check_approval(
+            request,
+            approval_request_id=request["id"],
+            model_name="guarded",
+            model_version=version,
+            data_run_id=request["data_run_id"],
+        )
+
+    assert guard(new, "32") == "approved"
+    with pytest.raises(ApprovalError, match=f"request {ids[1]} approved guarded v32"):
+        guard(old, "31")

@@ -346,3 +346,28 @@ def test_pages_walk_every_match_oldest_first(service, clock):
     assert [[r.id for r in page] for page in pages] == [ids[:2], ids[2:4], ids[4:]]
     assert [r.id for r in service.queries.search(RequestFilter())] == ids
     assert list(service.queries.pages(RequestFilter(model="nope"), size=2)) == []
+
+
+def approve_version(svc, version: str) -> str:
+    rid = svc.commands.submit(
+        builders.submission(model_version=version, staging_run_id=f"s{version}")
+    ).request.id
+    svc.commands.vote(rid, cli("bob"), VoteKind.APPROVE)
+    svc.commands.vote(rid, cli("carol"), VoteKind.APPROVE)
+    return rid
+
+
+def test_a_newer_approval_of_the_model_is_named_on_the_older_one(svc, clock):
+    old = approve_version(svc, "3")
+    assert svc.queries.newer_approval(svc.queries.get(old)) is None
+    clock.advance(minutes=5)
+    rejected = svc.commands.submit(
+        builders.submission(model_version="4", staging_run_id="s4")
+    ).request.id
+    svc.commands.vote(rejected, cli("bob"), VoteKind.REJECT, comment="no")
+    assert svc.queries.newer_approval(svc.queries.get(old)) is None  # a rejection replaces nothing
+    clock.advance(minutes=5)
+    new = approve_version(svc, "5")
+    newer = svc.queries.newer_approval(svc.queries.get(old))
+    assert newer is not None and newer.id == new and newer.model_version == "5"
+    assert svc.queries.newer_approval(svc.queries.get(new)) is None

@@ -97,7 +97,8 @@ def show(request_id: str, fmt: str) -> None:
     history = queries.history([request])[request.id]
     effects = queries.effects([request])[request.id]
     if fmt == "json":
-        emit_json(request_to_dict(request, policy, history, effects))
+        newer = queries.newer_approval(request)
+        emit_json(request_to_dict(request, policy, history, effects, newer_approval=newer))
     else:
         click.echo(render.show(request, policy, history, effects))
 

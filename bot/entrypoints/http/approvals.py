@@ -87,4 +87,6 @@ def get_approval(request_id: RequestIdPath, services: ServicesDep, _who: Caller)
         queries = services.queries
         request, policy = queries.get_with_policy(request_id)
         history = queries.history([request])[request.id]
-        return request_to_dict(request, policy, history, queries.effects([request])[request.id])
+        effects = queries.effects([request])[request.id]
+        newer = queries.newer_approval(request)
+        return request_to_dict(request, policy, history, effects, newer_approval=newer)
