@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from bot.domain import errors
+from bot.domain.access import ReadAccess
 from bot.domain.audit import AuditRecord
 from bot.domain.effects import is_chat
 from bot.domain.model import ApprovalRequest, Person, Policy, State
@@ -27,8 +28,9 @@ class Counts:
 
 
 class Queries:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, *, read_access: ReadAccess | None = None) -> None:
         self.uow = uow
+        self.read_access = read_access or ReadAccess()
 
     # -- requests -------------------------------------------------------------
 
@@ -115,14 +117,16 @@ class Queries:
         """The person behind ``who``, who may read requests; ``UnknownPerson`` otherwise.
 
         Every channel asks this before answering a read command (pending, show, history,
-        audit): requests are read by enrolled people only.
+        audit). Who may read is the setting's (``ReadAccess``; enrolled people by default);
+        with ``anyone``, someone not enrolled reads as their channel id.
         """
-        person = None
-        if who.is_plain():
-            with self.uow() as uow:
-                person = uow.directory.person_by_identity(who.kind, who.value)
+        person, groups = self.whoami(who)
         if person is None:
+            if self.read_access.anyone:
+                return Person(who.label())
             raise errors.UnknownPerson(who.label())
+        if not self.read_access.allows(groups):
+            raise errors.NotAReader(person.name, self.read_access.describe())
         return person
 
     def whoami(self, who: Identity) -> tuple[Person | None, frozenset[str]]:

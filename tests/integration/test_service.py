@@ -371,3 +371,34 @@ def test_a_newer_approval_of_the_model_is_named_on_the_older_one(svc, clock):
     newer = svc.queries.newer_approval(svc.queries.get(old))
     assert newer is not None and newer.id == new and newer.model_version == "5"
     assert svc.queries.newer_approval(svc.queries.get(new)) is None
+
+
+def test_read_access_follows_the_setting(service):
+    from bot.domain.access import ReadAccess
+    from bot.service.queries import Queries
+
+    service.admin.apply(builders.directory())
+    stranger, bob, alice, carol = (
+        Identity("slack", "U09NOBODY"),
+        Identity("slack", "U02BOB"),
+        Identity("slack", "U01ALICE"),
+        Identity("slack", "U03CAROL"),
+    )
+    enrolled = Queries(service.uow, read_access=ReadAccess.parse("enrolled"))
+    assert enrolled.reader(bob).name == "bob"
+    with pytest.raises(errors.UnknownPerson):
+        enrolled.reader(stranger)
+    sre = Queries(service.uow, read_access=ReadAccess.parse("sre"))
+    assert sre.reader(carol).name == "carol"
+    with pytest.raises(errors.UnknownPerson, match=r"alice may not read requests.*sre"):
+        sre.reader(alice)
+    anyone = Queries(service.uow, read_access=ReadAccess.parse("anyone"))
+    assert anyone.reader(stranger).name == "slack user U09NOBODY"
+
+
+@pytest.mark.parametrize("text", ["", " , ", "sre,", "a\u0000b"])
+def test_a_bad_read_access_setting_is_refused(text):
+    from bot.domain.access import ReadAccess
+
+    with pytest.raises(ValueError, match="enrolled"):
+        ReadAccess.parse(text)

@@ -85,7 +85,15 @@ def execute(
     who: Identity,
     synced_groups: frozenset[str] = frozenset(),
 ) -> Reply:
-    """Run a parsed command as ``who``; domain errors become a one-line answer."""
+    """Run a parsed command as ``who``; domain errors become a one-line answer.
+
+    Read commands answer only readers (``Queries.reader``: the same rule in every channel).
+    """
+    if command.name in READS:
+        try:
+            queries.reader(who)
+        except errors.UnknownPerson as exc:
+            return Reply(not_a_reader(queries, who, exc))
     try:
         if command.name == "pending":
             return pending(queries)
@@ -104,6 +112,18 @@ def execute(
     if command.name == "help":
         return Reply(USAGE)
     return Reply(f"{command.problem or 'Unknown command'}.\n{USAGE}")
+
+
+READS = frozenset({"pending", "show", "history", "audit"})
+
+
+def not_a_reader(queries: Queries, who: Identity, exc: errors.UnknownPerson) -> str:
+    if isinstance(exc, errors.NotAReader):
+        return f"⛔ {esc(exc.message)}."
+    return (
+        "⛔ Only people enrolled in the approval-bot config can read requests.\n"
+        + whoami(queries, who, frozenset()).text
+    )
 
 
 def pending(queries: Queries) -> Reply:
