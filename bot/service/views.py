@@ -9,6 +9,7 @@ from types import EllipsisType
 from typing import Any
 
 from bot.domain.audit import AuditRecord
+from bot.domain.effects import EffectKind
 from bot.domain.model import ApprovalRequest, Policy
 from bot.domain.names import OutboxState
 from bot.ports import OutboxItem
@@ -67,6 +68,18 @@ def effect_detail(item: OutboxItem) -> str:
     if item.state is OutboxState.PENDING and item.last_error:
         return f"retrying: {item.last_error}"
     return item.state.value
+
+
+def launch_problem(effects: Sequence[OutboxItem]) -> str | None:
+    """The one sentence every channel shows on a request whose promotion launch failed for
+    good, with the command that launches it again; None otherwise."""
+    for item in effects:
+        if item.kind == EffectKind.LAUNCH_PROMOTION and item.state is OutboxState.DEAD:
+            return (
+                f"promotion could not start: {item.last_error or 'unknown error'} — "
+                f"retry with `approval-bot outbox retry {item.id}`"
+            )
+    return None
 
 
 def request_to_dict(

@@ -24,6 +24,7 @@ from bot.domain.names import EventKind
 from bot.ports import RequestFilter
 from bot.service.identity import Identity
 from bot.service.queries import Queries
+from bot.service.views import launch_problem
 
 HISTORY_DEFAULT = 10
 HISTORY_MAX = 50
@@ -142,8 +143,10 @@ def pending(queries: Queries) -> Reply:
 
 def show(queries: Queries, request_id: str) -> Reply:
     request, policy = queries.get_with_policy(request_id)
+    problem = launch_problem(queries.effects([request])[request.id])
     return Reply(
-        blocks.message_text(request), blocks.request_blocks(request, policy, buttons=False)
+        blocks.message_text(request),
+        blocks.request_blocks(request, policy, buttons=False, problem=problem),
     )
 
 

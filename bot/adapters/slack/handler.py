@@ -22,6 +22,7 @@ from bot.domain.model import ApprovalRequest
 from bot.domain.names import Channel
 from bot.ports import OutboxItem, PermanentEffectError
 from bot.service import Services
+from bot.service.views import launch_problem
 
 log = logging.getLogger("bot.slack")
 CHANNEL = Channel.SLACK.value
@@ -90,8 +91,9 @@ class SlackChatHandler:
     async def _show(self, request_id: str) -> str:
         """Post the message, or update it in place when it exists."""
         request, policy = await asyncio.to_thread(self.queries.get_with_policy, request_id)
+        effects = await asyncio.to_thread(self.queries.effects, [request])
         text = blocks.message_text(request)
-        body = blocks.request_blocks(request, policy)
+        body = blocks.request_blocks(request, policy, problem=launch_problem(effects[request.id]))
         ref = await asyncio.to_thread(self.chat.ref, request_id, CHANNEL)
         if ref is None:
             ref = await self._post(request_id, text, body)

@@ -24,6 +24,7 @@ from bot.domain.model import ApprovalRequest
 from bot.domain.names import Channel
 from bot.ports import OutboxItem, PermanentEffectError
 from bot.service import Services
+from bot.service.views import launch_problem
 
 log = logging.getLogger("bot.telegram")
 CHANNEL = Channel.TELEGRAM.value
@@ -88,7 +89,8 @@ class TelegramChatHandler:
     async def _show(self, request_id: str) -> str:
         """Post the message, or edit it in place when it exists."""
         request, policy = await asyncio.to_thread(self.queries.get_with_policy, request_id)
-        text = render.message_text(request, policy)
+        effects = await asyncio.to_thread(self.queries.effects, [request])
+        text = render.message_text(request, policy, problem=launch_problem(effects[request.id]))
         markup = render.keyboard(request, policy)
         ref = await asyncio.to_thread(self.chat.ref, request_id, CHANNEL)
         if ref is None:
