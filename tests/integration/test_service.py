@@ -402,3 +402,60 @@ def test_a_bad_read_access_setting_is_refused(text):
 
     with pytest.raises(ValueError, match="enrolled"):
         ReadAccess.parse(text)
+
+
+def test_a_chat_message_is_claimed_by_one_deliverer_then_posted(svc, clock):
+    from bot.service.chat import PostingElsewhere
+
+    rid = svc.commands.submit(builders.submission()).request.id
+    first = svc.chat.claim(rid, "slack", lease_seconds=60)
+    assert first.token and not first.retaken and first.ref is None
+    with pytest.raises(PostingElsewhere, match="being posted by another deliverer"):
+        svc.chat.claim(rid, "slack", lease_seconds=60)
+    assert svc.chat.ref(rid, "slack") is None, "a claim is not a message"
+    clock.advance(seconds=61)  # the first deliverer died: its claim runs out
+    second = svc.chat.claim(rid, "slack", lease_seconds=60)
+    assert second.retaken and second.token != first.token
+    assert not svc.chat.posted(rid, "slack", str(first.token), {"ts": "1"})
+    assert svc.chat.posted(rid, "slack", str(second.token), {"ts": "2"})
+    assert svc.chat.claim(rid, "slack").ref == {"ts": "2"} == svc.chat.ref(rid, "slack")
+
+    other = svc.commands.submit(
+        builders.submission(model_version="4", staging_run_id="s4")
+    ).request.id
+    held = svc.chat.claim(other, "slack", lease_seconds=60)
+    svc.chat.abandon(other, "slack", str(held.token))  # it could not tell whether it posted
+    again = svc.chat.claim(other, "slack", lease_seconds=60)
+    assert again.retaken  # ...so the next one looks first
+    svc.chat.release(other, "slack", str(again.token))  # the channel refused: nothing posted
+    fresh = svc.chat.claim(other, "slack", lease_seconds=60)
+    assert fresh.token and not fresh.retaken
+
+
+@pytest.mark.postgres
+def test_concurrent_claims_on_postgresql_give_one_token(pg_url, clock):
+    import threading
+
+    from bot.service.chat import PostingElsewhere
+    from tests.support.bot_server import prepare_database, service_for
+
+    prepare_database(pg_url)
+    with service_for(pg_url, clock) as a, service_for(pg_url, clock) as b:
+        rid = a.commands.submit(builders.submission()).request.id
+        won: list[str] = []
+        lost: list[str] = []
+        start = threading.Barrier(8)
+
+        def claim(svc) -> None:
+            start.wait()
+            try:
+                won.append(str(svc.chat.claim(rid, "slack").token))
+            except PostingElsewhere:
+                lost.append("busy")
+
+        threads = [threading.Thread(target=claim, args=(s,)) for s in (a, b) * 4]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+    assert len(won) == 1 and len(lost) == 7

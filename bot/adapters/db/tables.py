@@ -223,6 +223,11 @@ chat_messages = Table(
     Column("channel", String(32), nullable=False),
     Column("ref", JSON, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # posting: a deliverer claimed it (claim_token, until lease_until) and may be posting;
+    # posted: ref says where the message is. One message per request and channel.
+    Column("state", String(16), nullable=False, server_default="posted"),
+    Column("claim_token", String(32)),
+    Column("lease_until", UtcDateTime),
     UniqueConstraint("request_id", "channel"),
 )
 
