@@ -403,7 +403,7 @@ class FakeUnitOfWorkFactory:
         self.store = _Store()
         self.lock = threading.RLock()
 
-    def __call__(self) -> FakeUnitOfWork:
+    def __call__(self, *, readonly: bool = False) -> FakeUnitOfWork:
         return FakeUnitOfWork(self.store, self.lock)
 
 

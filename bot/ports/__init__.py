@@ -234,4 +234,7 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self) -> UnitOfWork: ...
+    def __call__(self, *, readonly: bool = False) -> UnitOfWork:
+        """A unit of work; ``readonly`` ones never write, so they need not wait for writers
+        (SQLite: a deferred transaction instead of taking the write lock)."""
+        ...

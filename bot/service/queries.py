@@ -32,21 +32,21 @@ class Queries:
     # -- requests -------------------------------------------------------------
 
     def get(self, request_id: str) -> ApprovalRequest:
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             request = uow.requests.get(request_id)
         if request is None:
             raise errors.UnknownRequest(request_id)
         return request
 
     def get_with_policy(self, request_id: str) -> tuple[ApprovalRequest, Policy | None]:
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             request = uow.requests.get(request_id)
             if request is None:
                 raise errors.UnknownRequest(request_id)
             return request, uow.directory.policy_for(request.model_name)
 
     def search(self, flt: RequestFilter) -> list[ApprovalRequest]:
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             return uow.requests.search(flt)
 
     def pages(self, flt: RequestFilter, size: int = 200) -> Iterator[list[ApprovalRequest]]:
@@ -65,7 +65,7 @@ class Queries:
         return self.search(RequestFilter(state=State.PENDING))
 
     def in_state(self, state: State, limit: int = 100) -> list[ApprovalRequest]:
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             return uow.requests.in_state(state, limit)
 
     def history(self, requests: Sequence[ApprovalRequest]) -> dict[str, list[AuditRecord]]:
@@ -74,7 +74,7 @@ class Queries:
         out: dict[str, list[AuditRecord]] = {i: [] for i in ids}
         if not ids:
             return out
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             for rec in uow.audit.records(request_ids=ids):
                 if rec.request_id is not None:
                     out[rec.request_id].append(rec)
@@ -83,7 +83,7 @@ class Queries:
     # -- people ---------------------------------------------------------------
 
     def directory(self) -> Directory:
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             return uow.directory.load()
 
     def reader(self, who: Identity) -> Person:
@@ -92,21 +92,21 @@ class Queries:
         Every channel asks this before answering a read command (pending, show, history,
         audit): requests are read by enrolled people only.
         """
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             person = uow.directory.person_by_identity(who.kind, who.value)
         if person is None:
             raise errors.UnknownPerson(who.label())
         return person
 
     def whoami(self, who: Identity) -> tuple[Person | None, frozenset[str]]:
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             person = uow.directory.person_by_identity(who.kind, who.value)
             groups = uow.directory.groups_of(person.name) if person else frozenset()
         return person, groups
 
     def people_to_remind(self, request_id: str) -> list[Person]:
         """Members of the groups whose rules are not met yet, who have not voted."""
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             request = uow.requests.get(request_id)
             if request is None:
                 raise errors.UnknownRequest(request_id)
@@ -130,16 +130,16 @@ class Queries:
         """The decision effects of each request (MLflow, the promotion), with their state."""
         ids = [r.id for r in requests]
         out: dict[str, list[OutboxItem]] = {i: [] for i in ids}
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             for item in uow.outbox.for_requests(ids):
                 if item.request_id is not None and not is_chat(item.kind):
                     out[item.request_id].append(item)
         return out
 
     def outbox_items(self, state: OutboxState | None = None, limit: int = 100) -> list[OutboxItem]:
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             return uow.outbox.items(state=state, limit=limit)
 
     def counts(self) -> Counts:
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             return Counts(uow.requests.count_by_state(), uow.outbox.counts())

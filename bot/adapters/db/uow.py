@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine
 from bot.adapters.db.audit import SqlAuditLog
 from bot.adapters.db.chat import SqlChatMessageRepository
 from bot.adapters.db.directory import SqlDirectoryRepository
+from bot.adapters.db.engine import READONLY
 from bot.adapters.db.outbox import SqlOutbox
 from bot.adapters.db.requests import SqlRequestRepository
 from bot.adapters.db.telegram import SqlTelegramStateRepository
@@ -24,12 +25,15 @@ class SqlUnitOfWork:
     chat: SqlChatMessageRepository
     telegram: SqlTelegramStateRepository
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, readonly: bool = False) -> None:
         self.engine = engine
+        self.readonly = readonly
         self._conn: Connection | None = None
 
     def __enter__(self) -> SqlUnitOfWork:
         self._conn = self.engine.connect()
+        if self.readonly:
+            self._conn = self._conn.execution_options(**{READONLY: True})
         self._conn.begin()
         self.requests = SqlRequestRepository(self._conn)
         self.directory = SqlDirectoryRepository(self._conn)
@@ -70,5 +74,5 @@ class SqlUnitOfWorkFactory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine)
+    def __call__(self, *, readonly: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, readonly=readonly)
