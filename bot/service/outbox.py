@@ -168,7 +168,7 @@ class OutboxDispatcher:
             return uow.requests.get(item.request_id)
 
     def _finish_all(self, token: str, attempts: list[tuple[OutboxItem, Attempt]]) -> list[Outcome]:
-        """Record how a batch's deliveries went, in one transaction (one commit to wait for)."""
+        """Record how deliveries went, in one transaction."""
         now = self.clock.now()
         with self.uow() as uow:
             outcomes = [self._outcome(uow, item, token, a, now) for item, a in attempts]
@@ -235,38 +235,36 @@ class OutboxDispatcher:
         """Deliver everything due now, batch after batch.
 
         Within a batch the effects of different requests are delivered concurrently (up to
-        ``parallel`` at once) and a request's own effects in order; their outcomes are
-        recorded together.
+        ``parallel`` at once), a request's own effects in order, and each outcome is
+        recorded as soon as it is known: a slow effect never holds back the record of
+        another (a crash then would deliver that one again).
         """
         report = DeliveryReport()
         token = secrets.token_hex(8)
-        while True:
-            items = await asyncio.to_thread(self._claim, token)
-            if not items:
-                return report
-            attempts = await self._attempt_batch(items)
-            outcomes = await asyncio.to_thread(self._finish_all, token, attempts)
-            for (item, attempt), outcome in zip(attempts, outcomes, strict=True):
-                self._note(item, attempt, outcome)
-                report.add(item.id, outcome)
-            if len(items) < self.batch:
-                return report
-
-    async def _attempt_batch(self, items: list[OutboxItem]) -> list[tuple[OutboxItem, Attempt]]:
-        by_request: dict[str, list[OutboxItem]] = {}
-        for item in items:
-            by_request.setdefault(item.request_id or f"#{item.id}", []).append(item)
         gate = asyncio.Semaphore(self.parallel)
-        done: dict[int, Attempt] = {}
 
         async def in_order(group: list[OutboxItem]) -> None:
             async with gate:
                 for item in group:
-                    with bind_request(item.request_id):
-                        done[item.id] = await self._attempt(item)
+                    report.add(item.id, await self._deliver_one(item, token))
 
-        await asyncio.gather(*(in_order(g) for g in by_request.values()))
-        return [(item, done[item.id]) for item in items]
+        while True:
+            items = await asyncio.to_thread(self._claim, token)
+            if not items:
+                return report
+            by_request: dict[str, list[OutboxItem]] = {}
+            for item in items:
+                by_request.setdefault(item.request_id or f"#{item.id}", []).append(item)
+            await asyncio.gather(*(in_order(g) for g in by_request.values()))
+            if len(items) < self.batch:
+                return report
+
+    async def _deliver_one(self, item: OutboxItem, token: str) -> Outcome:
+        with bind_request(item.request_id):
+            attempt = await self._attempt(item)
+        [outcome] = await asyncio.to_thread(self._finish_all, token, [(item, attempt)])
+        self._note(item, attempt, outcome)
+        return outcome
 
     def _note(self, item: OutboxItem, attempt: Attempt, outcome: Outcome) -> None:
         with bind_request(item.request_id):
