@@ -106,6 +106,10 @@ class AuditLog(Protocol):
         """Append events to the chain; return their sequence numbers."""
         ...
 
+    def append_all(self, entries: Sequence[tuple[str | None, Event]], at: datetime) -> list[int]:
+        """Append (request id, event) pairs in one go; return their sequence numbers."""
+        ...
+
     def records(
         self, request_id: str | None = None, request_ids: Sequence[str] | None = None
     ) -> list[AuditRecord]: ...

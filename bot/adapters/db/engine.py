@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 
 READONLY = "approval_bot_readonly"  # execution option: this transaction only reads
@@ -33,7 +35,17 @@ def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
         )
         _sqlite_transactions(engine)
         return engine
+    # Room for the API's worker threads, the deliveries and the scheduler at once.
+    kwargs = {"pool_size": 20, "max_overflow": 20, **kwargs}
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def insert_ignoring_duplicates(conn: Connection, table: Table) -> Insert:
+    """``INSERT … ON CONFLICT DO NOTHING``: a row that would break a unique key is skipped
+    instead of failing the transaction, on both databases (add ``RETURNING`` to tell)."""
+    if conn.dialect.name == "postgresql":
+        return postgresql_insert(table).on_conflict_do_nothing()
+    return sqlite_insert(table).on_conflict_do_nothing()
 
 
 def _sqlite_transactions(engine: Engine) -> None:
