@@ -53,14 +53,17 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 async def run(host: str, port: int, requests: list[bytes], concurrency: int) -> dict[str, object]:
     conns = [await asyncio.open_connection(host, port) for _ in range(concurrency)]
     latencies: list[float] = []
+    sent_at = [0.0] * len(requests)  # wall clock, to match what the server did next
     statuses: Counter[int] = Counter()
     next_index = 0
 
     async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal next_index
         while next_index < len(requests):
-            raw = requests[next_index]
+            index = next_index
+            raw = requests[index]
             next_index += 1
+            sent_at[index] = time.time()
             t0 = time.perf_counter()
             writer.write(raw)
             status = await _read_response(reader)
@@ -74,6 +77,7 @@ async def run(host: str, port: int, requests: list[bytes], concurrency: int) -> 
         writer.close()
     return {
         "latencies_ms": latencies,
+        "sent_at": sent_at,
         "statuses": {str(k): v for k, v in statuses.items()},
         "elapsed_s": elapsed,
     }

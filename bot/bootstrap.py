@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bot.adapters.db import SqlUnitOfWorkFactory, make_engine
-from bot.adapters.db.migrate import at_head, current_revision, head_revision, readiness_problem
+from bot.adapters.db.migrate import SCHEMA_HEAD, at_head, current_revision, readiness_problem
 from bot.adapters.metrics import Metrics
 from bot.adapters.registry import message_channels, wanted_channels, wire_all
 from bot.adapters.wiring import ChatChannel, Hook
@@ -92,7 +92,7 @@ def check_migrated(engine: Engine) -> None:
         where = engine.url.render_as_string(hide_password=True)
         raise NotMigrated(
             f"the database {where} is not at the migration head ({current} != "
-            f"{head_revision()}): run `approval-bot migrate` (or set APPROVAL_BOT_DATABASE_URL)"
+            f"{SCHEMA_HEAD}): run `approval-bot migrate` (or set APPROVAL_BOT_DATABASE_URL)"
         )
 
 

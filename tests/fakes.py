@@ -173,11 +173,14 @@ class FakeAudit:
         self.s = store
 
     def append(self, request_id: str | None, events: Sequence[Event], at: datetime) -> list[int]:
+        return self.append_all([(request_id, ev) for ev in events], at)
+
+    def append_all(self, entries: Sequence[tuple[str | None, Event]], at: datetime) -> list[int]:
         import json
 
         seq, prev = self.s.head or (0, GENESIS)
         out = []
-        for ev in events:
+        for request_id, ev in entries:
             seq += 1
             data = json.loads(canonical_json(ev.data))
             rec = AuditRecord(seq, at, ev.kind, ev.actor, request_id, data, prev, "")
@@ -440,7 +443,7 @@ class FakeUnitOfWorkFactory:
         self.store = _Store()
         self.lock = threading.RLock()
 
-    def __call__(self) -> FakeUnitOfWork:
+    def __call__(self, *, readonly: bool = False) -> FakeUnitOfWork:
         return FakeUnitOfWork(self.store, self.lock)
 
 

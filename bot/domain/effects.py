@@ -57,9 +57,9 @@ class Effect:
 
 
 def effects_for(
-    request: ApprovalRequest, event: Event, seq: int, channels: tuple[str, ...]
+    request: ApprovalRequest, event: Event, tag: int | str, channels: tuple[str, ...]
 ) -> list[Effect]:
-    """Effects of one recorded event. ``seq`` makes keys unique per event."""
+    """Effects of one event. ``tag`` (the event's id) makes keys unique per event."""
     rid = request.id
     out: list[Effect] = []
     if event.kind == EventKind.SUBMITTED:
@@ -69,7 +69,7 @@ def effects_for(
         out += [
             Effect(
                 CHAT_REMIND,
-                f"{rid}:{event.kind}:{seq}:{c}",
+                f"{rid}:{event.kind}:{tag}:{c}",
                 rid,
                 {"channel": c, **event.data, "event": event.kind.value},
             )
@@ -78,7 +78,7 @@ def effects_for(
         return out
     if event.kind in _SHOWN:
         out += [
-            Effect(CHAT_UPDATE, f"{rid}:update:{seq}:{c}", rid, {"channel": c}) for c in channels
+            Effect(CHAT_UPDATE, f"{rid}:update:{tag}:{c}", rid, {"channel": c}) for c in channels
         ]
     if event.kind == EventKind.DECIDED:
         decision = request.decision

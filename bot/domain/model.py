@@ -89,13 +89,22 @@ class Vote:
         }
 
 
+def new_event_id() -> str:
+    return secrets.token_hex(6)
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
-    """Something that happened to a request, for the audit log."""
+    """Something that happened to a request, for the audit log.
+
+    ``id`` names it before the log numbers it: the keys of the effects it causes use it, so
+    they can be written before the (serialising) append to the hash chain.
+    """
 
     kind: EventKind
     actor: str
     data: dict[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=new_event_id, compare=False)
 
 
 @dataclass(slots=True)

@@ -114,6 +114,10 @@ class AuditLog(Protocol):
         """Append events to the chain; return their sequence numbers."""
         ...
 
+    def append_all(self, entries: Sequence[tuple[str | None, Event]], at: datetime) -> list[int]:
+        """Append (request id, event) pairs in one go; return their sequence numbers."""
+        ...
+
     def records(
         self, request_id: str | None = None, request_ids: Sequence[str] | None = None
     ) -> list[AuditRecord]: ...
@@ -280,4 +284,7 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self) -> UnitOfWork: ...
+    def __call__(self, *, readonly: bool = False) -> UnitOfWork:
+        """A unit of work; ``readonly`` ones never write, so they need not wait for writers
+        (SQLite: a deferred transaction instead of taking the write lock)."""
+        ...

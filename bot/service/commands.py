@@ -89,9 +89,10 @@ class Commands:
                     if attempt:
                         raise
                     continue  # a concurrent identical submission won: answer with it
-                self._record(uow, request, now)
+                # Recorded last, together: the audit log's lock is held to the commit.
+                record(uow, [*superseded, request], now, self.channels)
                 uow.commit()
-                return SubmitResult(request, True, tuple(superseded), policy)
+                return SubmitResult(request, True, tuple(o.id for o in superseded), policy)
         raise AssertionError("unreachable")
 
     def _new_request(self, body: SubmissionIn, policy: Policy, now: datetime) -> ApprovalRequest:
@@ -110,15 +111,15 @@ class Commands:
             promotion=body.promotion.model_dump(),
         )
 
+    @staticmethod
     def _supersede_pending(
-        self, uow: UnitOfWork, newer: ApprovalRequest, now: datetime
-    ) -> list[str]:
+        uow: UnitOfWork, newer: ApprovalRequest, now: datetime
+    ) -> list[ApprovalRequest]:
         superseded = []
         for old in uow.requests.pending_for_model(newer.model_name):
             old.supersede(by_request=newer.id, now=now)
             if uow.requests.save(old, expected_state=State.PENDING):
-                self._record(uow, old, now)
-                superseded.append(old.id)
+                superseded.append(old)
         return superseded
 
     # -- votes --------------------------------------------------------------

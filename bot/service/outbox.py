@@ -115,6 +115,7 @@ class OutboxDispatcher:
         channels: tuple[str, ...] = (),
         retry: RetryPolicy | None = None,
         batch: int = 20,
+        parallel: int = 8,
         jitter: Callable[[], float] = random.random,
         on_outcome: Callable[[OutboxItem, str], None] | None = None,
         unavailable: Mapping[str, str] | None = None,
@@ -127,6 +128,7 @@ class OutboxDispatcher:
         self.channels = channels
         self.retry = retry or RetryPolicy()
         self.batch = batch
+        self.parallel = parallel
         self.jitter = jitter
         self.on_outcome = on_outcome
 
@@ -163,48 +165,54 @@ class OutboxDispatcher:
     def _load(self, item: OutboxItem) -> ApprovalRequest | None:
         if item.request_id is None:
             return None
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             return uow.requests.get(item.request_id)
 
-    def _finish(self, item: OutboxItem, token: str, attempt: Attempt) -> Outcome:
+    def _finish_all(self, token: str, attempts: list[tuple[OutboxItem, Attempt]]) -> list[Outcome]:
+        """Record how deliveries went, in one transaction."""
         now = self.clock.now()
-        error, permanent = attempt.error, attempt.permanent
         with self.uow() as uow:
-            if attempt.waiting is not None:
-                outcome = Outcome.WAITING
-                ok = uow.outbox.park(item.id, token, reason=attempt.waiting, at=now)
-            elif error is None:
-                outcome = Outcome.DELIVERED
-                ok = uow.outbox.finish(item.id, token, state=OutboxState.DELIVERED, at=now)
-                if ok and not is_chat(item.kind):
-                    data = {"kind": item.kind, "key": item.key}
-                    event = Event(EventKind.EFFECT_DELIVERED, SYSTEM, data)
-                    uow.audit.append(item.request_id, [event], now)
-            elif permanent or item.attempts >= self.retry.max_attempts:
-                outcome = Outcome.DEAD
-                ok = uow.outbox.finish(item.id, token, state=OutboxState.DEAD, at=now, error=error)
-                if ok:
-                    self._report_dead(uow, item, error, now)
-            else:
-                outcome = Outcome.RETRYING
-                delay = retry_delay(
-                    item.attempts,
-                    base=self.retry.base_seconds,
-                    cap=self.retry.cap_seconds,
-                    jitter=self.jitter(),
-                )
-                ok = uow.outbox.finish(
-                    item.id,
-                    token,
-                    state=OutboxState.PENDING,
-                    at=now,
-                    error=error,
-                    next_attempt_at=now + delay,
-                )
-            if not ok:
+            outcomes = [self._outcome(uow, item, token, a, now) for item, a in attempts]
+            if any(o is not Outcome.LOST_CLAIM for o in outcomes):
+                uow.commit()
+        return outcomes
+
+    def _outcome(
+        self, uow: UnitOfWork, item: OutboxItem, token: str, attempt: Attempt, now: datetime
+    ) -> Outcome:
+        error, permanent = attempt.error, attempt.permanent
+        if attempt.waiting is not None:
+            ok = uow.outbox.park(item.id, token, reason=attempt.waiting, at=now)
+            return Outcome.WAITING if ok else Outcome.LOST_CLAIM
+        if error is None:
+            if not uow.outbox.finish(item.id, token, state=OutboxState.DELIVERED, at=now):
                 return Outcome.LOST_CLAIM
-            uow.commit()
-        return outcome
+            if not is_chat(item.kind):
+                data = {"kind": item.kind, "key": item.key}
+                uow.audit.append(
+                    item.request_id, [Event(EventKind.EFFECT_DELIVERED, SYSTEM, data)], now
+                )
+            return Outcome.DELIVERED
+        if permanent or item.attempts >= self.retry.max_attempts:
+            if not uow.outbox.finish(item.id, token, state=OutboxState.DEAD, at=now, error=error):
+                return Outcome.LOST_CLAIM
+            self._report_dead(uow, item, error, now)
+            return Outcome.DEAD
+        delay = retry_delay(
+            item.attempts,
+            base=self.retry.base_seconds,
+            cap=self.retry.cap_seconds,
+            jitter=self.jitter(),
+        )
+        ok = uow.outbox.finish(
+            item.id,
+            token,
+            state=OutboxState.PENDING,
+            at=now,
+            error=error,
+            next_attempt_at=now + delay,
+        )
+        return Outcome.RETRYING if ok else Outcome.LOST_CLAIM
 
     def _report_dead(self, uow: UnitOfWork, item: OutboxItem, error: str, now: datetime) -> None:
         data = {"kind": item.kind, "key": item.key, "attempts": item.attempts, "error": error}
@@ -239,22 +247,42 @@ class OutboxDispatcher:
     # -- async driver ---------------------------------------------------------
 
     async def deliver_due(self) -> DeliveryReport:
-        """Deliver everything due now, batch after batch."""
+        """Deliver everything due now, batch after batch.
+
+        Within a batch the effects of different requests are delivered concurrently (up to
+        ``parallel`` at once), a request's own effects in order, and each outcome is
+        recorded as soon as it is known: a slow effect never holds back the record of
+        another (a crash then would deliver that one again).
+        """
         report = DeliveryReport()
         token = secrets.token_hex(8)
+        gate = asyncio.Semaphore(self.parallel)
+
+        async def in_order(group: list[OutboxItem]) -> None:
+            async with gate:
+                for item in group:
+                    report.add(item.id, await self._deliver_one(item, token))
+
         while True:
             items = await asyncio.to_thread(self._claim, token)
             if not items:
                 return report
+            by_request: dict[str, list[OutboxItem]] = {}
             for item in items:
-                report.add(item.id, await self._deliver_one(item, token))
+                by_request.setdefault(item.request_id or f"#{item.id}", []).append(item)
+            await asyncio.gather(*(in_order(g) for g in by_request.values()))
             if len(items) < self.batch:
                 return report
 
     async def _deliver_one(self, item: OutboxItem, token: str) -> Outcome:
         with bind_request(item.request_id):
             attempt = await self._attempt(item)
-            outcome = await asyncio.to_thread(self._finish, item, token, attempt)
+        [outcome] = await asyncio.to_thread(self._finish_all, token, [(item, attempt)])
+        self._note(item, attempt, outcome)
+        return outcome
+
+    def _note(self, item: OutboxItem, attempt: Attempt, outcome: Outcome) -> None:
+        with bind_request(item.request_id):
             if outcome is Outcome.DELIVERED:
                 note = f": {attempt.note}" if attempt.note else ""
                 log.info("effect %s delivered (%s)%s", item.kind, item.key, note)
@@ -268,9 +296,8 @@ class OutboxDispatcher:
                     item.attempts,
                     attempt.error,
                 )
-            if self.on_outcome is not None:
-                self.on_outcome(item, outcome)
-            return outcome
+        if self.on_outcome is not None:
+            self.on_outcome(item, outcome)
 
     async def _attempt(self, item: OutboxItem) -> Attempt:
         """Call the handler (or find there is none here: the effect waits)."""

@@ -36,7 +36,7 @@ class Queries:
 
     def get(self, request_id: str) -> ApprovalRequest:
         plain_or_unknown(request_id)
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             request = uow.requests.get(request_id)
         if request is None:
             raise errors.UnknownRequest(request_id)
@@ -44,7 +44,7 @@ class Queries:
 
     def get_with_policy(self, request_id: str) -> tuple[ApprovalRequest, Policy | None]:
         plain_or_unknown(request_id)
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             request = uow.requests.get(request_id)
             if request is None:
                 raise errors.UnknownRequest(request_id)
@@ -53,7 +53,7 @@ class Queries:
     def search(self, flt: RequestFilter) -> list[ApprovalRequest]:
         checked_filter("model", flt.model)
         checked_filter("approver", flt.approver)
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             return uow.requests.search(flt)
 
     def pages(self, flt: RequestFilter, size: int = 200) -> Iterator[list[ApprovalRequest]]:
@@ -72,7 +72,7 @@ class Queries:
         return self.search(RequestFilter(state=State.PENDING))
 
     def in_state(self, state: State, limit: int = 100) -> list[ApprovalRequest]:
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             return uow.requests.in_state(state, limit)
 
     def newer_approval(self, request: ApprovalRequest) -> ApprovalRequest | None:
@@ -101,7 +101,7 @@ class Queries:
         out: dict[str, list[AuditRecord]] = {i: [] for i in ids}
         if not ids:
             return out
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             for rec in uow.audit.records(request_ids=ids):
                 if rec.request_id is not None:
                     out[rec.request_id].append(rec)
@@ -110,7 +110,7 @@ class Queries:
     # -- people ---------------------------------------------------------------
 
     def directory(self) -> Directory:
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             return uow.directory.load()
 
     def reader(self, who: Identity) -> Person:
@@ -132,7 +132,7 @@ class Queries:
     def whoami(self, who: Identity) -> tuple[Person | None, frozenset[str]]:
         if not who.is_plain():
             return None, frozenset()
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             person = uow.directory.person_by_identity(who.kind, who.value)
             groups = uow.directory.groups_of(person.name) if person else frozenset()
         return person, groups
@@ -140,7 +140,7 @@ class Queries:
     def people_to_remind(self, request_id: str) -> list[Person]:
         """Members of the groups whose rules are not met yet, who have not voted."""
         plain_or_unknown(request_id)
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             request = uow.requests.get(request_id)
             if request is None:
                 raise errors.UnknownRequest(request_id)
@@ -164,16 +164,16 @@ class Queries:
         """The decision effects of each request (MLflow, the promotion), with their state."""
         ids = [r.id for r in requests]
         out: dict[str, list[OutboxItem]] = {i: [] for i in ids}
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             for item in uow.outbox.for_requests(ids):
                 if item.request_id is not None and not is_chat(item.kind):
                     out[item.request_id].append(item)
         return out
 
     def outbox_items(self, state: OutboxState | None = None, limit: int = 100) -> list[OutboxItem]:
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             return uow.outbox.items(state=state, limit=limit)
 
     def counts(self) -> Counts:
-        with self.uow() as uow:
+        with self.uow(readonly=True) as uow:
             return Counts(uow.requests.count_by_state(), uow.outbox.counts())

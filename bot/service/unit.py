@@ -3,23 +3,35 @@ record a request's new events with the effects they cause."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from bot.domain import errors
 from bot.domain.effects import effects_for
-from bot.domain.model import ApprovalRequest, Person, Policy
+from bot.domain.model import ApprovalRequest, Event, Person, Policy
 from bot.ports import UnitOfWork
 from bot.service.identity import Identity
 
 
 def record(
-    uow: UnitOfWork, request: ApprovalRequest, now: datetime, channels: tuple[str, ...]
+    uow: UnitOfWork,
+    requests: ApprovalRequest | Sequence[ApprovalRequest],
+    now: datetime,
+    channels: tuple[str, ...],
 ) -> None:
-    """Write the request's new events to the audit log and their effects to the outbox."""
-    events, request.events = list(request.events), []
-    seqs = uow.audit.append(request.id, events, now)
-    for ev, seq in zip(events, seqs, strict=True):
-        uow.outbox.add(effects_for(request, ev, seq, channels), now)
+    """Write the requests' new events to the audit log and their effects to the outbox.
+
+    One statement each, effects first: appending to the hash chain takes the log's one lock,
+    which every writer waits for until this transaction commits, so it comes last.
+    """
+    entries: list[tuple[str | None, Event]] = []
+    effects = []
+    for request in [requests] if isinstance(requests, ApprovalRequest) else requests:
+        events, request.events = list(request.events), []
+        entries += [(request.id, ev) for ev in events]
+        effects += [e for ev in events for e in effects_for(request, ev, ev.id, channels)]
+    uow.outbox.add(effects, now)
+    uow.audit.append_all(entries, now)
 
 
 def resolve(uow: UnitOfWork, who: Identity) -> Person:

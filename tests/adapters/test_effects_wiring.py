@@ -12,7 +12,6 @@ from bot.adapters.kfp.handler import LaunchPromotion
 from bot.adapters.kfp.local import LocalLauncher
 from bot.adapters.kfp.remote import KfpLauncher
 from bot.adapters.mlflow.archive import ChallengerArchive
-from bot.adapters.mlflow.client import HTTP_DEFAULTS
 from bot.adapters.mlflow.decisions import DecisionLog
 from bot.bootstrap import Container, build
 from bot.domain.effects import ARCHIVE_CHALLENGER, LAUNCH_PROMOTION, LOG_DECISION
@@ -22,8 +21,6 @@ from bot.settings import Settings
 
 @pytest.fixture
 def make(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for key in HTTP_DEFAULTS:
-        monkeypatch.delenv(key, raising=False)  # wiring sets defaults; restored afterwards
     built: list[Container] = []
 
     def _make(**fields: Any) -> Container:
@@ -91,3 +88,8 @@ def test_launcher_none_and_a_typo(make: Any) -> None:
     assert make(launcher="none", mlflow_tracking_uri="http://m.test").launcher is None
     with pytest.raises(ConfigError, match="APPROVAL_BOT_LAUNCHER must be one of"):
         make(launcher="kubeflow")
+
+
+def test_mlflow_needs_a_tracking_server(make: Any) -> None:
+    with pytest.raises(ConfigError, match="MLFLOW_TRACKING_URI must be an MLflow tracking server"):
+        make(mlflow_tracking_uri="sqlite:///var/mlflow.db", launcher="none")

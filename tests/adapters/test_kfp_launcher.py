@@ -72,6 +72,29 @@ def test_approval_starts_one_run_with_the_four_parameters_and_the_key_as_name(
     assert "promotion_started" in audit_kinds(svc, rid)
 
 
+def test_launches_look_the_target_up_once_and_survive_a_racing_experiment(
+    svc: Services, kfp_api: FakeKfpRuns
+) -> None:
+    """Another launch made the experiment between our lookup and our create (KFP: 409)."""
+    other = launcher(kfp_api.url)
+    rid = approve(svc, NAME, "3")
+    asyncio.run(other.launch(svc.queries.get(rid), "someone-else"))
+    launch = launcher(kfp_api.url)
+    kfp_api.hide_experiments = 1
+    d = dispatcher(svc, launch_handlers(svc, launch))
+    deliver(d)
+    assert len(kfp_api.experiments) == 1
+    [item] = outbox(svc, LAUNCH_PROMOTION)
+    assert item.state == "delivered"
+    rid2 = approve(svc, "other-model", "1")
+    lookups = len([r for r in kfp_api.requests if "/pipelines" in r.path])
+    deliver(d)
+    assert svc.queries.get(rid2).state is State.PROMOTING
+    assert len([r for r in kfp_api.requests if "/pipelines" in r.path]) == lookups, (
+        "the pipeline and its version are looked up once, not per launch"
+    )
+
+
 def test_a_duplicate_delivery_creates_no_second_run(svc: Services, kfp_api: FakeKfpRuns) -> None:
     launch = launcher(kfp_api.url)
     d = dispatcher(svc, launch_handlers(svc, launch))

@@ -141,7 +141,7 @@ def test_a_run_left_half_written_is_completed_not_duplicated(
     rid = approve(svc, name, "1")
     [item] = outbox(svc, LOG_DECISION)
     log = hs[LOG_DECISION]
-    exp_id = log.experiment_id(client)
+    exp_id = log.experiment_id(log.registry.client)
     client.create_run(exp_id, tags={"idempotency_key": item.key, "approval.request_id": rid})
 
     deliver(dispatcher(svc, hs))

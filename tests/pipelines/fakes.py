@@ -278,6 +278,8 @@ class FakeKfpApi(FakeHttpServer):
         self.pipelines: dict[str, dict[str, Any]] = {}
         self.versions: dict[str, list[dict[str, Any]]] = {}
         self.experiments: dict[str, dict[str, Any]] = {}
+        self._experiments_lock = threading.Lock()
+        self.hide_experiments = 0  # answer this many experiment lookups with none found
         self.runs: list[dict[str, Any]] = []
         self.uploads: dict[str, bytes] = {}  # version id -> the request body that uploaded it
         self._ids = itertools.count(1)
@@ -327,13 +329,24 @@ class FakeKfpApi(FakeHttpServer):
         return 200, {"pipeline_versions": found, "total_size": len(found)} if found else {}
 
     def _list_experiments(self, request: Recorded) -> tuple[int, Any]:
+        if self.hide_experiments:  # as if another client made it just after this lookup
+            self.hide_experiments -= 1
+            return 200, {}
         name = _display_name_filter(request)
         found = [e for e in self.experiments.values() if name in (None, e["display_name"])]
         return 200, {"experiments": found, "total_size": len(found)} if found else {}
 
     def _create_experiment(self, request: Recorded) -> tuple[int, Any]:
-        experiment = {**request.json(), "experiment_id": self._id("experiment")}
-        self.experiments[experiment["experiment_id"]] = experiment
+        body = request.json()
+        with self._experiments_lock:  # names are unique per namespace, as in KFP's store
+            for known in self.experiments.values():
+                if (known["display_name"], known.get("namespace")) == (
+                    body["display_name"],
+                    body.get("namespace"),
+                ):
+                    return 409, {"code": 6, "message": f"{body['display_name']} already exists"}
+            experiment = {**body, "experiment_id": self._id("experiment")}
+            self.experiments[experiment["experiment_id"]] = experiment
         return 200, experiment
 
     def _create_run(self, request: Recorded) -> tuple[int, Any]:

@@ -34,35 +34,38 @@ class SqlAuditLog:
         return row.seq, row.hash
 
     def append(self, request_id: str | None, events: Sequence[Event], at: datetime) -> list[int]:
-        if not events:
+        return self.append_all([(request_id, ev) for ev in events], at)
+
+    def append_all(self, entries: Sequence[tuple[str | None, Event]], at: datetime) -> list[int]:
+        if not entries:
             return []
         at = at.astimezone(UTC)
         seq, prev = self._lock_head()
-        seqs = []
-        for ev in events:
+        rows = []
+        for request_id, ev in entries:
             seq += 1
             # Hash exactly what the database will give back: JSON-native data.
             data = json.loads(canonical_json(ev.data))
             rec = AuditRecord(seq, at, str(ev.kind), ev.actor, request_id, data, prev, "")
             digest = chain_hash(prev, rec.body())
-            self.conn.execute(
-                insert(t.audit_events).values(
-                    seq=seq,
-                    at=at,
-                    kind=str(ev.kind),
-                    actor=ev.actor,
-                    request_id=request_id,
-                    data=data,
-                    prev_hash=prev,
-                    hash=digest,
-                )
+            rows.append(
+                {
+                    "seq": seq,
+                    "at": at,
+                    "kind": str(ev.kind),
+                    "actor": ev.actor,
+                    "request_id": request_id,
+                    "data": data,
+                    "prev_hash": prev,
+                    "hash": digest,
+                }
             )
             prev = digest
-            seqs.append(seq)
+        self.conn.execute(insert(t.audit_events), rows)  # one statement for all of them
         self.conn.execute(
             update(t.audit_head).where(t.audit_head.c.id == 1).values(seq=seq, hash=prev)
         )
-        return seqs
+        return [row["seq"] for row in rows]
 
     def records(
         self, request_id: str | None = None, request_ids: Sequence[str] | None = None

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 
+READONLY = "approval_bot_readonly"  # execution option: this transaction only reads
 DEFAULT_URL = "sqlite:///var/approval-bot.db"
 CONNECT_TIMEOUT = 5  # seconds, for PostgreSQL
 
@@ -33,10 +36,20 @@ def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
         )
         _sqlite_transactions(engine)
         return engine
+    # Room for the API's worker threads, the deliveries and the scheduler at once.
+    kwargs = {"pool_size": 20, "max_overflow": 20, **kwargs}
     # A database that does not answer (a dropped network, a hung host) must fail a request
     # in seconds, not hang it: bound the connection attempt unless the URL says otherwise.
     connect_args = {} if "connect_timeout" in u.query else {"connect_timeout": CONNECT_TIMEOUT}
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+
+
+def insert_ignoring_duplicates(conn: Connection, table: Table) -> Insert:
+    """``INSERT … ON CONFLICT DO NOTHING``: a row that would break a unique key is skipped
+    instead of failing the transaction, on both databases (add ``RETURNING`` to tell)."""
+    if conn.dialect.name == "postgresql":
+        return postgresql_insert(table).on_conflict_do_nothing()
+    return sqlite_insert(table).on_conflict_do_nothing()
 
 
 def _sqlite_transactions(engine: Engine) -> None:
@@ -58,4 +71,6 @@ def _sqlite_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only unit of work reads a snapshot (WAL) without the write lock.
+        readonly = conn.get_execution_options().get(READONLY, False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 
 from bot.adapters.db import tables as t
+from bot.adapters.db.engine import insert_ignoring_duplicates
 from bot.adapters.db.mapping import outbox_from_row
 from bot.domain.effects import Effect
 from bot.domain.names import OutboxState
@@ -23,22 +24,23 @@ class SqlOutbox:
         self._locking = conn.dialect.name == "postgresql"
 
     def add(self, effects: Sequence[Effect], at: datetime) -> None:
-        for eff in effects:
-            already = self.conn.execute(select(_c.id).where(_c.idempotency_key == eff.key)).first()
-            if already:
-                continue
-            self.conn.execute(
-                insert(t.outbox).values(
-                    kind=str(eff.kind),
-                    idempotency_key=eff.key,
-                    request_id=eff.request_id,
-                    payload=eff.payload,
-                    state=OutboxState.PENDING.value,
-                    attempts=0,
-                    next_attempt_at=at,
-                    created_at=at,
-                )
-            )
+        """One statement for all of them; a key already there is left as it is."""
+        if not effects:
+            return
+        rows = [
+            {
+                "kind": str(eff.kind),
+                "idempotency_key": eff.key,
+                "request_id": eff.request_id,
+                "payload": eff.payload,
+                "state": OutboxState.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": at,
+                "created_at": at,
+            }
+            for eff in effects
+        ]
+        self.conn.execute(insert_ignoring_duplicates(self.conn, t.outbox), rows)
 
     def items(self, state: OutboxState | None = None, limit: int = 100) -> list[OutboxItem]:
         q = select(t.outbox).order_by(_c.id).limit(limit)

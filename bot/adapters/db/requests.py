@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, exists, func, insert, or_, select, text, update
-from sqlalchemy.exc import IntegrityError
 
 from bot.adapters.db import tables as t
+from bot.adapters.db.engine import insert_ignoring_duplicates
 from bot.adapters.db.mapping import by_request, mutable_row, request_from_row, request_row, vote_row
 from bot.domain.model import DECIDED, ApprovalRequest, State, Vote, states_for_decision
 from bot.ports import DuplicateSubmission, RequestFilter
@@ -136,11 +136,10 @@ class SqlRequestRepository:
     # -- writes -----------------------------------------------------------
 
     def add(self, request: ApprovalRequest) -> None:
-        try:
-            with self.conn.begin_nested():
-                self.conn.execute(insert(t.approval_requests).values(**request_row(request)))
-        except IntegrityError as exc:
-            raise DuplicateSubmission(request.model_name, request.model_version) from exc
+        stmt = insert_ignoring_duplicates(self.conn, t.approval_requests)
+        stmt = stmt.values(**request_row(request)).returning(_c.id)
+        if self.conn.execute(stmt).first() is None:  # that (model, version, staging run) is in
+            raise DuplicateSubmission(request.model_name, request.model_version)
         self._insert_votes(request.id, request.votes)
 
     def save(self, request: ApprovalRequest, *, expected_state: State) -> bool:
@@ -151,8 +150,9 @@ class SqlRequestRepository:
         )
         if result.rowcount != 1:
             return False
-        stored = {v.person for v in self._votes([request.id])[request.id]}
-        self._insert_votes(request.id, [v for v in request.votes if v.person not in stored])
+        if request.votes:  # the ones stored already are skipped (one vote per person)
+            stmt = insert_ignoring_duplicates(self.conn, t.votes)
+            self.conn.execute(stmt, [vote_row(request.id, v) for v in request.votes])
         return True
 
     def _insert_votes(self, request_id: str, new: Sequence[Vote]) -> None:

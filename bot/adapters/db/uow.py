@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine
 from bot.adapters.db.audit import SqlAuditLog
 from bot.adapters.db.chat import SqlChatMessageRepository
 from bot.adapters.db.directory import SqlDirectoryRepository
+from bot.adapters.db.engine import READONLY
 from bot.adapters.db.health import StoreHealth, unavailable_reason
 from bot.adapters.db.outbox import SqlOutbox
 from bot.adapters.db.requests import SqlRequestRepository
@@ -32,9 +33,12 @@ class SqlUnitOfWork:
     chat: SqlChatMessageRepository
     telegram: SqlTelegramStateRepository
 
-    def __init__(self, engine: Engine, health: StoreHealth | None = None) -> None:
+    def __init__(
+        self, engine: Engine, health: StoreHealth | None = None, *, readonly: bool = False
+    ) -> None:
         self.engine = engine
         self.health = health or StoreHealth()
+        self.readonly = readonly
         self._conn: Connection | None = None
         self._started = 0.0
 
@@ -42,6 +46,8 @@ class SqlUnitOfWork:
         self._started = self.health.now()
         try:
             self._conn = self.engine.connect()
+            if self.readonly:
+                self._conn = self._conn.execution_options(**{READONLY: True})
             self._conn.begin()
         except Exception as exc:
             if self._conn is not None:
@@ -113,5 +119,5 @@ class SqlUnitOfWorkFactory:
         self.engine = engine
         self.health = health or StoreHealth()
 
-    def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self.health)
+    def __call__(self, *, readonly: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, self.health, readonly=readonly)

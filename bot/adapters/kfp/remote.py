@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,6 +23,7 @@ from bot.adapters.kfp.params import promotion_params
 from bot.domain.model import ApprovalRequest
 from bot.ports import PermanentEffectError, RunStatus
 
+TARGET_TTL = 60.0  # seconds a looked-up pipeline version is used before looking again
 log = logging.getLogger("bot.kfp")
 
 SUCCEEDED = frozenset({"SUCCEEDED"})
@@ -75,6 +77,8 @@ class KfpLauncher:
         self.token_path = token_path
         self.service_account = service_account
         self._client: Any = None
+        self._target_cache: tuple[float, tuple[str, str]] | None = None
+        self._experiment: str | None = None
 
     # -- PromotionLauncher ------------------------------------------------------
 
@@ -157,11 +161,9 @@ class KfpLauncher:
         if existing is not None:
             log.info("KFP run %s already exists for %s", existing.run_id, key)
             return str(existing.run_id)
-        pipeline_id = self._pipeline_id(client)
-        version_id = self._version_id(client, pipeline_id)
-        experiment = client.create_experiment(self.experiment, namespace=self.namespace)
+        pipeline_id, version_id = self._target(client)
         run = client.run_pipeline(
-            experiment_id=experiment.experiment_id,
+            experiment_id=self._experiment_id(client),
             job_name=key,
             params=dict(params),
             pipeline_id=pipeline_id,
@@ -170,6 +172,32 @@ class KfpLauncher:
         )
         log.info("started KFP run %s (%s)", run.run_id, key)
         return str(run.run_id)
+
+    def _target(self, client: Any) -> tuple[str, str]:
+        """The pipeline and version to run, looked up at most every ``TARGET_TTL`` seconds
+        (a newly uploaded version is picked up within that)."""
+        now = time.monotonic()
+        if self._target_cache is None or self._target_cache[0] <= now:
+            pipeline_id = self._pipeline_id(client)
+            version_id = self._version_id(client, pipeline_id)
+            self._target_cache = (now + TARGET_TTL, (pipeline_id, version_id))
+        return self._target_cache[1]
+
+    def _experiment_id(self, client: Any) -> str:
+        """The experiment's id, made when missing; experiments do not move, so it is kept."""
+        if self._experiment is None:
+            from kfp_server_api.exceptions import ApiException
+
+            try:
+                experiment = client.create_experiment(self.experiment, namespace=self.namespace)
+            except ApiException as exc:
+                if exc.status != 409:  # another launch made it a moment ago: use that one
+                    raise
+                experiment = client.get_experiment(
+                    experiment_name=self.experiment, namespace=self.namespace
+                )
+            self._experiment = str(experiment.experiment_id)
+        return self._experiment
 
     def _status(self, run_id: str) -> RunStatus:
         from kfp_server_api.exceptions import ApiException

@@ -17,9 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlflow.exceptions import MlflowException
-
-from bot.adapters.mlflow.client import Registry, is_missing, request_of
+from bot.adapters.mlflow.client import MlflowError, MlflowRest, Registry, is_missing, request_of
 from bot.domain.effects import ARCHIVE_CHALLENGER
 from bot.domain.model import ApprovalRequest
 from bot.ports import OutboxItem, PermanentEffectError
@@ -70,12 +68,12 @@ class ChallengerArchive:
         return note
 
     def _archive(
-        self, client: Any, model: str, version: str, target: str
+        self, client: MlflowRest, model: str, version: str, target: str
     ) -> tuple[dict[str, Any] | None, str]:
         challenger = self.aliases.challenger
         try:
-            aliases: dict[str, str] = dict(client.get_registered_model(model).aliases or {})
-        except MlflowException as exc:
+            aliases = client.aliases(model)
+        except MlflowError as exc:
             if is_missing(exc):
                 raise PermanentEffectError(
                     f"{ARCHIVE_CHALLENGER}: model {model!r} is not in the MLflow registry"
@@ -97,6 +95,6 @@ class ChallengerArchive:
                 f"challenger moved on: @{challenger} is {where}, not v{version}; "
                 "aliases left untouched"
             )
-        client.set_registered_model_alias(model, target, version)
-        client.delete_registered_model_alias(model, challenger)
+        client.set_alias(model, target, version)
+        client.delete_alias(model, challenger)
         return None, f"{model} v{version}: @{challenger} removed, @{target} set"

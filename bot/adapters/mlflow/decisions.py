@@ -17,10 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mlflow.entities import Metric, Param, RunTag
-from mlflow.exceptions import MlflowException
-
-from bot.adapters.mlflow.client import Registry, is_missing, request_of
+from bot.adapters.mlflow.client import MlflowError, MlflowRest, Registry, is_missing, request_of
 from bot.domain.effects import LOG_DECISION
 from bot.domain.model import ApprovalRequest
 from bot.ports import OutboxItem
@@ -120,33 +117,35 @@ class DecisionLog:
 
     # -- blocking (worker thread) ---------------------------------------------
 
-    def experiment_id(self, client: Any) -> str:
+    def experiment_id(self, client: MlflowRest) -> str:
         found = client.get_experiment_by_name(self.experiment)
         if found is None:
             try:
-                return str(client.create_experiment(self.experiment))
-            except MlflowException as exc:
+                return client.create_experiment(self.experiment)
+            except MlflowError as exc:
                 if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                     raise
                 found = client.get_experiment_by_name(self.experiment)  # lost a race: use theirs
-        if found.lifecycle_stage == "deleted":
-            client.restore_experiment(found.experiment_id)
-        return str(found.experiment_id)
+                if found is None:
+                    raise
+        if found.get("lifecycle_stage") == "deleted":
+            client.restore_experiment(str(found["experiment_id"]))
+        return str(found["experiment_id"])
 
-    def find_run(self, client: Any, experiment_id: str, key: str) -> Any:
+    def find_run(self, client: MlflowRest, experiment_id: str, key: str) -> Any:
         runs = client.search_runs(
-            [experiment_id],
-            filter_string=f"tags.{TAG_KEY} = {_quote(key)}",
+            experiment_id,
+            f"tags.{TAG_KEY} = {_quote(key)}",
             max_results=2,
             order_by=["attributes.start_time ASC"],
         )
         return runs[0] if runs else None
 
-    def _log(self, client: Any, record: DecisionRecord, model: str, version: str) -> str:
+    def _log(self, client: MlflowRest, record: DecisionRecord, model: str, version: str) -> str:
         experiment_id = self.experiment_id(client)
         run = self.find_run(client, experiment_id, record.tags[TAG_KEY])
-        if run is not None and run.info.status == "FINISHED":
-            note = f"decision run {run.info.run_id} already logged"
+        if run is not None and run["info"].get("status") == "FINISHED":
+            note = f"decision run {run['info']['run_id']} already logged"
         else:
             if run is None:
                 run = client.create_run(
@@ -155,24 +154,23 @@ class DecisionLog:
                     tags=record.tags,
                     run_name=record.run_name,
                 )
-                note = f"logged decision run {run.info.run_id} in {self.experiment}"
+                note = f"logged decision run {run['info']['run_id']} in {self.experiment}"
             else:
-                note = f"completed decision run {run.info.run_id} left by an earlier attempt"
-            run_id = run.info.run_id
+                note = f"completed decision run {run['info']['run_id']} left by an earlier attempt"
+            run_id = str(run["info"]["run_id"])
             # Same values again are accepted by MLflow: an interrupted attempt is completed.
             client.log_batch(
                 run_id,
-                metrics=[
-                    Metric(k, v, record.at_ms or 0, 0) for k, v in sorted(record.metrics.items())
-                ],
-                params=[Param(k, v) for k, v in record.params.items()],
-                tags=[RunTag(k, v) for k, v in record.tags.items()],
+                metrics=record.metrics,
+                params=record.params,
+                tags=record.tags,
+                timestamp=record.at_ms or 0,
             )
-            client.set_terminated(run_id, "FINISHED", end_time=record.at_ms)
+            client.set_terminated(run_id, end_time=record.at_ms)
         try:
             for key, value in record.model_version_tags.items():
                 client.set_model_version_tag(model, version, key, value)
-        except MlflowException as exc:
+        except MlflowError as exc:
             if not is_missing(exc):
                 raise
             note += f"; {model} v{version} is not in the registry, no version tags"

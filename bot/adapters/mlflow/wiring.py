@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bot.adapters.wiring import Registry
 from bot.domain.effects import ARCHIVE_CHALLENGER, LOG_DECISION
+from bot.domain.errors import ConfigError
 from bot.domain.names import EventKind
 
 
@@ -19,10 +20,16 @@ def wire(registry: Registry) -> None:
         registry.effect_unavailable("mlflow", "MLflow is not configured (MLFLOW_TRACKING_URI)")
         return
     from bot.adapters.mlflow.archive import AliasNames, ChallengerArchive
-    from bot.adapters.mlflow.client import Registry, apply_http_defaults
+    from bot.adapters.mlflow.client import Registry
+
+    if not settings.mlflow_tracking_uri.startswith(("http://", "https://")):
+        raise ConfigError(
+            "MLFLOW_TRACKING_URI must be an MLflow tracking server's http(s):// URL for the "
+            f"bot, not {settings.mlflow_tracking_uri.split(':', 1)[0]}: (README.md, MLflow "
+            "and KFP effects)"
+        )
     from bot.adapters.mlflow.decisions import DecisionLog
 
-    apply_http_defaults()
     mlflow = Registry(settings.mlflow_tracking_uri)
     commands = registry.services.commands
     registry.add_effect_handler(
