@@ -125,7 +125,13 @@ def _container(settings: Settings, engine: Engine, clock: Clock | None) -> Conta
     uow = SqlUnitOfWorkFactory(engine)
     channels = message_channels(settings)
     metrics = Metrics(Queries(uow).counts)
-    services = build_services(uow, clock=clock, channels=channels, on_decided=metrics.decided)
+    services = build_services(
+        uow,
+        clock=clock,
+        channels=channels,
+        on_decided=metrics.decided,
+        read_access=settings.readers(),
+    )
     dispatcher = OutboxDispatcher(
         uow,
         {},

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.domain.access import ReadAccess
 from bot.domain.errors import ConfigError
 
 
@@ -172,6 +173,9 @@ class Settings(BaseSettings):
     )
     approval_bot_url: str | None = Field(None, validation_alias=_env("APPROVAL_BOT_URL"))
 
+    # Who may read requests in the chat channels and the console (bot/domain/access.py)
+    read_access: str = Field("enrolled", validation_alias=_env("APPROVAL_BOT_READ_ACCESS"))
+
     @model_validator(mode="after")
     def _paths(self) -> Settings:
         """Defaults under the data directory; relative SQLite paths made absolute, once."""
@@ -201,6 +205,15 @@ class Settings(BaseSettings):
         """``APPROVAL_BOT_CONSOLE_TRUSTED_PROXIES`` as networks."""
         parts = (self.console_trusted_proxies or "").split(",")
         return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in parts if p.strip())
+
+    @field_validator("read_access")
+    @classmethod
+    def _read_access(cls, value: str) -> str:
+        ReadAccess.parse(value)  # its ValueError names the problem
+        return value.strip()
+
+    def readers(self) -> ReadAccess:
+        return ReadAccess.parse(self.read_access)
 
     @field_validator("database_url")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -40,20 +41,27 @@ def pg_admin_url() -> str:
     return PG_ADMIN_URL
 
 
-@pytest.fixture
-def pg_url(pg_admin_url: str) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+@contextmanager
+def temporary_pg_database(admin_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
     name = f"abtest_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalise_url(pg_admin_url), isolation_level="AUTOCOMMIT")
+    admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(normalise_url(pg_admin_url)).set(database=name)
+    url = make_url(normalise_url(admin_url)).set(database=name)
     try:
         yield url.render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    with temporary_pg_database(pg_admin_url) as url:
+        yield url
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from bot.domain.model import (
     states_for_decision,
 )
 from bot.domain.names import IdentityKind, OutboxState
-from bot.ports import Directory, DuplicateSubmission, OutboxItem, RequestFilter
+from bot.ports import ChatClaim, Directory, DuplicateSubmission, OutboxItem, RequestFilter
 
 
 class FakeClock:
@@ -48,6 +48,7 @@ class _Store:
         self.leases: dict[int, tuple[str, datetime]] = {}
         self.tokens: dict[str, str] = {}
         self.chat: dict[tuple[str, str], dict[str, Any]] = {}
+        self.chat_claims: dict[tuple[str, str], tuple[str, datetime]] = {}
         self.telegram: dict[str, Any] = {}
 
 
@@ -333,6 +334,42 @@ class FakeChat:
 
     def put(self, request_id: str, channel: str, ref: dict[str, Any], at: datetime) -> None:
         self.s.chat[(request_id, channel)] = dict(ref)
+        self.s.chat_claims.pop((request_id, channel), None)
+
+    def claim(
+        self, request_id: str, channel: str, *, token: str, now: datetime, lease_until: datetime
+    ) -> ChatClaim:
+        key = (request_id, channel)
+        if key in self.s.chat:
+            return ChatClaim(ref=dict(self.s.chat[key]))
+        held = self.s.chat_claims.get(key)
+        if held is not None and held[1] > now:
+            return ChatClaim()
+        self.s.chat_claims[key] = (token, lease_until)
+        return ChatClaim(token=token, retaken=held is not None)
+
+    def finish(
+        self, request_id: str, channel: str, *, token: str, ref: dict[str, Any], at: datetime
+    ) -> bool:
+        key = (request_id, channel)
+        held = self.s.chat_claims.get(key)
+        if held is None or held[0] != token or key in self.s.chat:
+            return False
+        del self.s.chat_claims[key]
+        self.s.chat[key] = dict(ref)
+        return True
+
+    def abandon(self, request_id: str, channel: str, *, token: str, at: datetime) -> None:
+        key = (request_id, channel)
+        held = self.s.chat_claims.get(key)
+        if held is not None and held[0] == token:
+            self.s.chat_claims[key] = (token, at)
+
+    def release(self, request_id: str, channel: str, *, token: str) -> None:
+        key = (request_id, channel)
+        held = self.s.chat_claims.get(key)
+        if held is not None and held[0] == token:
+            del self.s.chat_claims[key]
 
 
 class FakeTelegramState:

@@ -11,7 +11,7 @@ from prometheus_client.registry import Collector
 from bot.domain.effects import is_chat
 from bot.domain.model import ApprovalRequest, State
 from bot.domain.names import OutboxState
-from bot.ports import OutboxItem
+from bot.ports import OutboxItem, StoreUnavailable
 from bot.service.queries import Counts
 
 BUCKETS = (60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600, 48 * 3600, 7 * 86400)
@@ -22,7 +22,15 @@ class _DatabaseGauges(Collector):
         self.counts = counts
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        counts = self.counts()
+        up = GaugeMetricFamily("approval_bot_database_up", "1 when the database answers a scrape")
+        try:
+            counts = self.counts()
+        except StoreUnavailable:  # the process still reports what it knows; nothing logged
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
         states, outbox = counts.requests, counts.outbox
         pending = GaugeMetricFamily(
             "approval_bot_pending_requests", "Requests waiting for a decision"

@@ -6,6 +6,7 @@ Every error carries one line that names the problem; channels show it as is.
     ├── NotFound
     │   ├── UnknownRequest
     │   └── UnknownPerson
+    │       └── NotAReader  (enrolled, but reading is for other groups)
     ├── Refused                 (a vote that the rules do not accept)
     │   ├── NotEligible
     │   ├── SelfApproval
@@ -50,6 +51,21 @@ class UnknownPerson(NotFound):
 
     def __init__(self, who: str) -> None:
         super().__init__(f"{who} is not a known person: add them to the config's people")
+        self.who = who
+
+
+class NotAReader(UnknownPerson):
+    """Enrolled, but reading is for other people (``ReadAccess``). An ``UnknownPerson``, so
+    every channel that refuses an unknown reader refuses this one too."""
+
+    code = "not_a_reader"
+
+    def __init__(self, who: str, readers: str) -> None:
+        DomainError.__init__(
+            self,
+            f"{who} may not read requests: reading is for {readers} "
+            "(APPROVAL_BOT_READ_ACCESS, docs/configuration.md)",
+        )
         self.who = who
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from bot.domain.audit import AuditRecord
 from bot.domain.model import ApprovalRequest, Policy
 from bot.ports import OutboxItem
-from bot.service.views import AUDIT_HEADERS, audit_rows, effect_detail, ts
+from bot.service.views import AUDIT_HEADERS, audit_rows, effect_detail, launch_problem, ts
 
 __all__ = ["AUDIT_HEADERS", "audit_rows", "effect_detail", "show", "table", "to_csv", "ts"]
 
@@ -86,6 +86,8 @@ def show(
             f"decided {r.decision} by {r.decided_by} at {ts(r.decided_at)}"
             + (f": {r.reason}" if r.reason else "")
         )
+    if problem := launch_problem(effects):
+        out.append(problem)
     if effects:
         out.append("effects:")
         out += [f"  {i.kind}: {effect_detail(i)}" for i in effects]

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from types import FrameType
@@ -25,13 +26,28 @@ from fastapi import FastAPI
 from bot.bootstrap import Container
 from bot.domain.effects import LAUNCH_PROMOTION
 from bot.entrypoints.http import create_app
-from bot.ports import PromotionLauncher
+from bot.ports import PromotionLauncher, StoreUnavailable
 from bot.service.promotions import poll_promotions
 
 log = logging.getLogger("bot.server")
 WORKER_THREADS = 16
 
 
+def quiet_when_unavailable(job: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """A scheduler job that skips its tick while the database is away (the unit of work
+    logged the outage once) instead of logging a traceback every tick."""
+
+    @functools.wraps(job)
+    async def run(*args: Any) -> None:
+        try:
+            await job(*args)
+        except StoreUnavailable:
+            return
+
+    return run
+
+
+@quiet_when_unavailable
 async def scan(container: Container) -> None:
     """Expire, remind, escalate what is due; several replicas may run this at once."""
     result = await asyncio.to_thread(container.services.commands.scan_due)
@@ -46,6 +62,7 @@ async def scan(container: Container) -> None:
         container.kick()
 
 
+@quiet_when_unavailable
 async def sweep(container: Container) -> None:
     """Deliver effects left by other processes (the CLI, a crashed replica), and those that
     waited for a system this process has."""
@@ -64,6 +81,7 @@ async def sweep(container: Container) -> None:
         )
 
 
+@quiet_when_unavailable
 async def poll(container: Container, launcher: PromotionLauncher) -> None:
     """Follow promotion runs until they end; post the result to the request's chats."""
     if await poll_promotions(container.services, launcher):

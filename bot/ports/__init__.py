@@ -21,6 +21,14 @@ class DuplicateSubmission(Exception):
         super().__init__(f"{model_name} v{model_version} was already submitted")
 
 
+class StoreUnavailable(Exception):
+    """The database cannot be reached (or is overloaded): nothing was changed; try again.
+
+    The message is one line naming the reason; the unit of work has logged it already
+    (once per kind of failure, until the database answers again).
+    """
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
@@ -173,9 +181,47 @@ class TokenRepository(Protocol):
     def find(self, token_hash: str) -> str | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ChatClaim:
+    """Where a request's message in one channel stands, for a deliverer about to post it.
+
+    ``ref``: it is posted, update it. ``token``: this deliverer holds the claim and posts,
+    then says ``posted`` (or ``abandon`` when it cannot tell whether it posted);
+    ``retaken``: the claim was taken over from a deliverer that did not finish, whose post
+    may exist (look for it first). Neither: another deliverer is posting it now.
+    """
+
+    ref: dict[str, Any] | None = None
+    token: str | None = None
+    retaken: bool = False
+
+
 class ChatMessageRepository(Protocol):
-    def get(self, request_id: str, channel: str) -> dict[str, Any] | None: ...
+    def get(self, request_id: str, channel: str) -> dict[str, Any] | None:
+        """Where the message is, once posted (a claim being posted is not a message)."""
+        ...
+
     def put(self, request_id: str, channel: str, ref: dict[str, Any], at: datetime) -> None: ...
+    def claim(
+        self, request_id: str, channel: str, *, token: str, now: datetime, lease_until: datetime
+    ) -> ChatClaim:
+        """Claim posting the message, unless it is posted or claimed by someone else whose
+        lease has not run out. Conditional: two deliverers never both hold it."""
+        ...
+
+    def finish(
+        self, request_id: str, channel: str, *, token: str, ref: dict[str, Any], at: datetime
+    ) -> bool:
+        """Record the posted message under the claim; False when the claim was lost."""
+        ...
+
+    def abandon(self, request_id: str, channel: str, *, token: str, at: datetime) -> None:
+        """End the claim's lease now: the next deliverer takes it over (and looks first)."""
+        ...
+
+    def release(self, request_id: str, channel: str, *, token: str) -> None:
+        """Drop the claim: nothing was posted under it (the channel refused)."""
+        ...
 
 
 class TelegramStateRepository(Protocol):

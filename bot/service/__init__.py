@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from bot.domain.access import ReadAccess
 from bot.domain.model import ApprovalRequest
 from bot.ports import Clock, UnitOfWorkFactory
 from bot.service.admin import Admin
@@ -43,6 +44,7 @@ def build_services(
     channels: Sequence[str] = (),
     id_factory: Callable[[], str] | None = None,
     on_decided: Callable[[ApprovalRequest], None] | None = None,
+    read_access: ReadAccess | None = None,
 ) -> Services:
     clock = clock or SystemClock()
     return Services(
@@ -52,7 +54,7 @@ def build_services(
         commands=Commands(
             uow, clock=clock, channels=channels, id_factory=id_factory, on_decided=on_decided
         ),
-        queries=Queries(uow),
+        queries=Queries(uow, read_access=read_access),
         admin=Admin(uow, clock=clock),
         chat=ChatMessages(uow, clock=clock),
     )

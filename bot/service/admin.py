@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from collections.abc import Iterator
 
-from bot.domain import errors
+from bot.domain import errors, text
 from bot.domain.audit import AuditRecord, ChainProblem, verify_chain
 from bot.domain.model import Event
 from bot.domain.names import Channel, EventKind
@@ -45,8 +45,10 @@ class Admin:
     def create_token(self, name: str) -> str:
         """A new API token, returned once; only its hash is stored."""
         name = name.strip()
-        if not name:
-            raise errors.InvalidRequest("token name must not be empty")
+        if not name or len(name) > 100 or not text.is_plain(name):
+            raise errors.InvalidRequest(
+                "token name must be 1 to 100 characters, without control characters"
+            )
         token = "abt_" + secrets.token_urlsafe(32)
         now = self.clock.now()
         with self.uow() as uow:

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.domain import errors
+from bot.domain import errors, text
 from bot.domain.model import ApprovalRequest, Event, GateResult, Policy, State, Vote, VoteKind
 from bot.domain.names import SYSTEM, EventKind
 from bot.ports import Clock, DuplicateSubmission, UnitOfWork, UnitOfWorkFactory
 from bot.service.clock import SystemClock
 from bot.service.identity import Identity
-from bot.service.schemas import SubmissionIn
+from bot.service.schemas import SubmissionIn, plain_or_unknown
 from bot.service.unit import policy_for, record, resolve
 
 
@@ -139,6 +139,9 @@ class Commands:
         ``extra_groups`` is membership a channel vouches for (Slack user groups); it counts
         only for the groups that declare such a source.
         """
+        plain_or_unknown(request_id)
+        if comment is not None and (problem := text.comment_problem(comment)):
+            raise errors.InvalidRequest(f"comment: {problem}")
         now = self.clock.now()
         with self.uow() as uow:
             request = uow.requests.get(request_id, for_update=True)
@@ -232,6 +235,7 @@ class Commands:
 
     @staticmethod
     def _locked(uow: UnitOfWork, request_id: str) -> ApprovalRequest:
+        plain_or_unknown(request_id)
         request = uow.requests.get(request_id, for_update=True)
         if request is None:
             raise errors.UnknownRequest(request_id)

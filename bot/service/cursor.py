@@ -1,27 +1,25 @@
-"""Cursors for paging requests: an opaque cursor is the (created_at, id) of the last item
-served. The API and the console's audit page page the same way."""
+"""Cursors for paging requests: a cursor is the (created_at, id) of the last item served,
+as ``<microseconds since 1970>.<id>``. Clients treat it as opaque; ``CURSOR_PATTERN`` says
+exactly which strings are cursors, so the API's schema and its validation agree."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from datetime import datetime
+import re
+from datetime import UTC, datetime, timedelta
+
+CURSOR_PATTERN = r"^[0-9]{1,16}\.[a-z0-9]{1,16}$"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CURSOR = re.compile(CURSOR_PATTERN)
 
 
 def encode_cursor(created_at: datetime, request_id: str) -> str:
-    raw = json.dumps([created_at.isoformat(), request_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    micros = (created_at - _EPOCH) // timedelta(microseconds=1)
+    return f"{micros}.{request_id}"
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     """The position in ``cursor``; ValueError when it is not one of ours."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        at, rid = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        when = datetime.fromisoformat(at)
-        if when.tzinfo is None or not isinstance(rid, str):
-            raise ValueError
-        return when, rid
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise ValueError("not a valid cursor") from None
+    if not _CURSOR.fullmatch(cursor):
+        raise ValueError("not a valid cursor")
+    micros, request_id = cursor.split(".", 1)
+    return _EPOCH + timedelta(microseconds=int(micros)), request_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.domain import text
 from bot.domain.names import IdentityKind
 
 
@@ -22,9 +23,16 @@ class Identity:
     def kind(self) -> IdentityKind:
         return IdentityKind.of(self.channel)
 
+    def is_plain(self) -> bool:
+        """Could this be anyone's id? (No control characters: nobody's id has them.)"""
+        return text.is_plain(self.value)
+
     def describe(self) -> str:
-        return f"{self.channel} user {self.value}"
+        return f"{self.channel} user {self._shown()}"
+
+    def _shown(self) -> str:
+        return self.value if self.is_plain() else repr(self.value)
 
     def label(self) -> str:
         """How an error names this identity: a name as is, a channel id with its channel."""
-        return self.value if self.kind is IdentityKind.NAME else self.describe()
+        return self._shown() if self.kind is IdentityKind.NAME else self.describe()

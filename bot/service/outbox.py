@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from bot.domain.backoff import retry_delay
-from bot.domain.effects import CHAT_NOTICE, Effect, is_chat
+from bot.domain.effects import CHAT_NOTICE, CHAT_UPDATE, Effect, is_chat
 from bot.domain.model import ApprovalRequest, Event
 from bot.domain.names import SYSTEM, EventKind, OutboxState
 from bot.ports import (
@@ -29,6 +29,7 @@ from bot.ports import (
     EffectHandler,
     OutboxItem,
     PermanentEffectError,
+    StoreUnavailable,
     UnitOfWork,
     UnitOfWorkFactory,
 )
@@ -215,14 +216,28 @@ class OutboxDispatcher:
 
     def _report_dead(self, uow: UnitOfWork, item: OutboxItem, error: str, now: datetime) -> None:
         data = {"kind": item.kind, "key": item.key, "attempts": item.attempts, "error": error}
-        uow.audit.append(item.request_id, [Event(EventKind.EFFECT_FAILED, SYSTEM, data)], now)
+        [seq] = uow.audit.append(
+            item.request_id, [Event(EventKind.EFFECT_FAILED, SYSTEM, data)], now
+        )
         if item.kind == CHAT_NOTICE or item.request_id is None:
             return  # never report a failed report: no loops
+        rid = item.request_id
+        if not is_chat(item.kind):
+            # The request's messages show what failed (views.launch_problem): render them
+            # again, in every channel (keyed by this death, so a later one renders again).
+            uow.outbox.add(
+                [
+                    Effect(
+                        CHAT_UPDATE, f"{rid}:update:dead:{item.id}:{seq}:{c}", rid, {"channel": c}
+                    )
+                    for c in self.channels
+                ],
+                now,
+            )
         text = (
             f"⚠️ {item.kind} failed after {item.attempts} attempt(s) and was dead-lettered: "
             f"{error}. Retry with `approval-bot outbox retry {item.id}`."
         )
-        rid = item.request_id
         notices = [
             Effect(CHAT_NOTICE, f"{rid}:dead:{item.id}:{c}", rid, {"channel": c, "text": text})
             for c in self.channels
@@ -376,6 +391,8 @@ class Delivery:
                 self._again = False
                 try:
                     await self.dispatcher.deliver_due()
+                except StoreUnavailable:
+                    pass  # logged once by the unit of work; the next sweep retries
                 except Exception:
                     log.exception("delivery pass failed; the next sweep retries")
                 if not self._again:

@@ -9,12 +9,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from bot.domain import errors
+from bot.domain.access import ReadAccess
 from bot.domain.audit import AuditRecord
 from bot.domain.effects import is_chat
 from bot.domain.model import ApprovalRequest, Person, Policy, State
 from bot.domain.names import OutboxState
 from bot.ports import Directory, OutboxItem, RequestFilter, UnitOfWorkFactory
 from bot.service.identity import Identity
+from bot.service.schemas import checked_filter, plain_or_unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,12 +28,14 @@ class Counts:
 
 
 class Queries:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, *, read_access: ReadAccess | None = None) -> None:
         self.uow = uow
+        self.read_access = read_access or ReadAccess()
 
     # -- requests -------------------------------------------------------------
 
     def get(self, request_id: str) -> ApprovalRequest:
+        plain_or_unknown(request_id)
         with self.uow(readonly=True) as uow:
             request = uow.requests.get(request_id)
         if request is None:
@@ -39,6 +43,7 @@ class Queries:
         return request
 
     def get_with_policy(self, request_id: str) -> tuple[ApprovalRequest, Policy | None]:
+        plain_or_unknown(request_id)
         with self.uow(readonly=True) as uow:
             request = uow.requests.get(request_id)
             if request is None:
@@ -46,6 +51,8 @@ class Queries:
             return request, uow.directory.policy_for(request.model_name)
 
     def search(self, flt: RequestFilter) -> list[ApprovalRequest]:
+        checked_filter("model", flt.model)
+        checked_filter("approver", flt.approver)
         with self.uow(readonly=True) as uow:
             return uow.requests.search(flt)
 
@@ -67,6 +74,26 @@ class Queries:
     def in_state(self, state: State, limit: int = 100) -> list[ApprovalRequest]:
         with self.uow(readonly=True) as uow:
             return uow.requests.in_state(state, limit)
+
+    def newer_approval(self, request: ApprovalRequest) -> ApprovalRequest | None:
+        """The model's latest approval when it is newer than ``request``, else None.
+
+        Only the latest approval of a model may be promoted: an older one re-run would
+        move @champion back (the promotion pipeline's guard asks for this). Approvals of
+        one model come in submission order (a newer submission supersedes a pending one).
+        """
+        latest = self.search(
+            RequestFilter(
+                model=request.model_name,
+                decision=State.APPROVED,
+                newest_first=True,
+                limit=1,
+            )
+        )
+        if not latest or latest[0].id == request.id:
+            return None
+        newest = latest[0]
+        return newest if (newest.created_at, newest.id) > (request.created_at, request.id) else None
 
     def history(self, requests: Sequence[ApprovalRequest]) -> dict[str, list[AuditRecord]]:
         """The audit events of each request, oldest first."""
@@ -90,15 +117,21 @@ class Queries:
         """The person behind ``who``, who may read requests; ``UnknownPerson`` otherwise.
 
         Every channel asks this before answering a read command (pending, show, history,
-        audit): requests are read by enrolled people only.
+        audit). Who may read is the setting's (``ReadAccess``; enrolled people by default);
+        with ``anyone``, someone not enrolled reads as their channel id.
         """
-        with self.uow(readonly=True) as uow:
-            person = uow.directory.person_by_identity(who.kind, who.value)
+        person, groups = self.whoami(who)
         if person is None:
+            if self.read_access.anyone:
+                return Person(who.label())
             raise errors.UnknownPerson(who.label())
+        if not self.read_access.allows(groups):
+            raise errors.NotAReader(person.name, self.read_access.describe())
         return person
 
     def whoami(self, who: Identity) -> tuple[Person | None, frozenset[str]]:
+        if not who.is_plain():
+            return None, frozenset()
         with self.uow(readonly=True) as uow:
             person = uow.directory.person_by_identity(who.kind, who.value)
             groups = uow.directory.groups_of(person.name) if person else frozenset()
@@ -106,6 +139,7 @@ class Queries:
 
     def people_to_remind(self, request_id: str) -> list[Person]:
         """Members of the groups whose rules are not met yet, who have not voted."""
+        plain_or_unknown(request_id)
         with self.uow(readonly=True) as uow:
             request = uow.requests.get(request_id)
             if request is None:

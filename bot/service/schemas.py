@@ -7,58 +7,164 @@ renders them as ``path: problem`` lines.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
+from pydantic.json_schema import WithJsonSchema
 
-from bot.domain.model import GATE_OPS
+from bot.domain import errors, text
+from bot.domain.gates import GATE_OPS, disagreement
+from bot.service.cursor import CURSOR_PATTERN
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-RunId = Annotated[str, StringConstraints(strip_whitespace=True, max_length=128)]
+# Text is checked as sent, then stripped of surrounding spaces: a tab or a line break is
+# refused wherever it is, as the schema's pattern says.
+_stripped = AfterValidator(str.strip)
+# Names (models, people, groups, gates): one line, no bidi overrides, not blank. Lengths
+# are those of the database columns (README.md, "HTTP API" lists them).
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=text.NAME_PATTERN), _stripped
+]
+PersonName = Annotated[  # people and groups
+    str, StringConstraints(min_length=1, max_length=100, pattern=text.NAME_PATTERN), _stripped
+]
+ShortName = Annotated[  # a model version, a link's name
+    str, StringConstraints(min_length=1, max_length=64, pattern=text.NAME_PATTERN), _stripped
+]
+# Run ids: one line. The staging run's is the submission's identity with the model version,
+# so it is not blank (leave it out instead); the others may be "" (the registry had none).
+RunId = Annotated[str, StringConstraints(max_length=64, pattern=text.LINE_PATTERN), _stripped]
+StagingRunId = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=text.WORD_PATTERN), _stripped
+]
+# A link: one line, may be empty (the pipeline sends "" for a UI it does not know).
+Url = Annotated[str, StringConstraints(max_length=2000, pattern=text.LINE_PATTERN), _stripped]
+MAX_LINKS = 20
+MAX_PARAMETERS = 50
+
+_PATTERNS = {text.NAME_PATTERN: True, text.LINE_PATTERN: False, text.WORD_PATTERN: False}
+
+
+def _shown(part: str) -> str:
+    """A path part as it can be shown (a key may hold the very character refused)."""
+    return "".join(f"\\x{ord(c):02x}" if c in text.CONTROL else c for c in part)
+
+
+# Where a parameter came from, and pydantic's names for union members: not the field's path.
+_LOCATION = frozenset({"query", "path", "header", "cookie", "body"})
+_UNION_MEMBER = re.compile(r"^[\w-]+\[.*\]$|^constrained-\w+$")
 
 
 def loc_path(loc: Sequence[int | str]) -> str:
     out = ""
-    for part in loc:
+    for i, part in enumerate(loc):
+        if isinstance(part, str) and (
+            (i == 0 and part in _LOCATION and len(loc) > 1) or _UNION_MEMBER.match(part)
+        ):
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
+        elif part == "[key]":
+            out += "(key)"
         else:
-            out += f".{part}" if out else str(part)
+            out += f".{_shown(part)}" if out else _shown(part)
     return out or "(body)"
+
+
+def error_message(err: Mapping[str, Any]) -> str:
+    """One pydantic error as a person reads it (the text rules name the character)."""
+    kind = err.get("type")
+    pattern = str((err.get("ctx") or {}).get("pattern"))
+    if kind == "string_pattern_mismatch" and pattern == CURSOR_PATTERN:
+        return "not a valid cursor (pass next_cursor back as it came)"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "string_too_short" and (err.get("ctx") or {}).get("min_length") == 1:
+        return "must not be empty"
+    if kind == "string_pattern_mismatch":
+        name = _PATTERNS.get(pattern)
+        value = err.get("input")
+        if name is not None and isinstance(value, str):
+            return text.blank_or_problem(value, name=name)
+    return str(err.get("msg", "invalid")).removeprefix("Value error, ")
 
 
 def field_errors(exc: ValidationError) -> list[str]:
     lines = []
     for err in exc.errors():
         loc = [p for p in err["loc"] if p not in ("function-after", "list[str]", "GroupSpec")]
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif err["type"] == "missing":
-            msg = "required field is missing"
-        msg = msg.removeprefix("Value error, ")
+        msg = "unknown key" if err["type"] == "extra_forbidden" else error_message(err)
         lines.append(f"{loc_path(loc)}: {msg}")
     return lines
 
 
+def plain_or_unknown(request_id: str) -> str:
+    """A request id as it can be looked up; ``UnknownRequest`` when it cannot be one (the
+    same answer as for an id that does not exist, without asking the database)."""
+    if not text.is_plain(request_id) or len(request_id) > 64:
+        raise errors.UnknownRequest(request_id)
+    return request_id
+
+
+def checked_filter(field: str, value: str | None) -> str | None:
+    """A text filter (model, approver) with a clear error instead of a database error."""
+    if value is not None and (problem := text.problem(value)):
+        raise errors.InvalidRequest(f"{field}: {problem}")
+    return value
+
+
+MAX_NUMERIC_VERSION = 2**53 - 1  # a model_version sent as a number (exact as a float too)
+NAME_PATTERN = text.NAME_PATTERN
+
+
 class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConfigModel(BaseModel):
+    """The declarative config (YAML written by people): surrounding spaces are forgiven."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class GateIn(Strict):
+    """What the pipeline measured. Strict: numbers are numbers and booleans are booleans.
+
+    ``passed`` may be left out: the bot judges the gate itself. When given, it must agree.
+    """
+
+    model_config = ConfigDict(strict=True)
+
     name: Name
     value: float
     threshold: float
     op: Literal["<", "<=", ">", ">=", "=="]
-    passed: bool
+    passed: Annotated[
+        bool | None,
+        WithJsonSchema(
+            {
+                "type": "boolean",
+                "readOnly": True,
+                "description": "Computed by the bot. May be sent, but must agree with "
+                "`value op threshold` (422 otherwise).",
+            }
+        ),
+    ] = None
 
     @field_validator("value", "threshold")
     @classmethod
@@ -67,70 +173,140 @@ class GateIn(Strict):
             raise ValueError("must be a finite number")
         return v
 
+    @field_validator("passed")
+    @classmethod
+    def _agrees(cls, v: bool | None, info: ValidationInfo) -> bool | None:
+        got = info.data
+        if v is None or not {"name", "value", "threshold", "op"} <= got.keys():
+            return v  # the other fields' own errors say what is wrong
+        problem = disagreement(got["name"], got["value"], got["op"], got["threshold"], v)
+        if problem:
+            raise ValueError(problem)
+        return v
+
 
 assert set(GATE_OPS) == {"<", "<=", ">", ">=", "=="}
 
 
-class PromotionIn(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    parameters: dict[str, Any] = Field(default_factory=dict)
+# The promotion pipeline's parameters: KFP parameter names, scalar values.
+ParamName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+ParamText = Annotated[str, StringConstraints(max_length=2000, pattern=text.LINE_PATTERN)]
+ParamValue = ParamText | StrictBool | StrictInt | StrictFloat
+
+
+class PromotionIn(Strict):
+    """Extra parameters for the promotion pipeline (the approved model's are fixed)."""
+
+    parameters: Annotated[
+        dict[ParamName, ParamValue],
+        Field(max_length=MAX_PARAMETERS),
+        WithJsonSchema(
+            {
+                "type": "object",
+                "maxProperties": MAX_PARAMETERS,
+                "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"},
+                "additionalProperties": {
+                    "anyOf": [
+                        {"type": "string", "maxLength": 2000, "pattern": text.LINE_PATTERN},
+                        {"type": "number"},
+                        {"type": "boolean"},
+                    ]
+                },
+            }
+        ),
+    ] = Field(default_factory=dict)
+
+    @field_validator("parameters")
+    @classmethod
+    def _finite(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for name, value in v.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{name}: must be a finite number")
+        return v
 
 
 class SubmissionIn(Strict):
     model_name: Name
     model_version: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+        ShortName,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string", "minLength": 1, "maxLength": 64, "pattern": NAME_PATTERN},
+                    {"type": "integer", "minimum": 0, "maximum": MAX_NUMERIC_VERSION},
+                ]
+            }
+        ),
     ]
     challenger_run_id: RunId | None = None
     data_run_id: RunId | None = None
-    staging_run_id: RunId | None = None
+    staging_run_id: StagingRunId | None = None
     requested_by: Name
     gates: list[GateIn] = Field(default_factory=list, max_length=50)
-    links: dict[str, Annotated[str, StringConstraints(max_length=2000)]] = Field(
-        default_factory=dict
-    )
+    links: Annotated[
+        dict[ShortName, Url],
+        Field(max_length=MAX_LINKS),
+        WithJsonSchema(
+            {
+                "type": "object",
+                "maxProperties": MAX_LINKS,
+                "propertyNames": {"minLength": 1, "maxLength": 64, "pattern": NAME_PATTERN},
+                "additionalProperties": {
+                    "type": "string",
+                    "maxLength": 2000,
+                    "pattern": text.LINE_PATTERN,
+                },
+            }
+        ),
+    ] = Field(default_factory=dict)
     promotion: PromotionIn = Field(default_factory=PromotionIn)
 
     @field_validator("model_version", mode="before")
     @classmethod
     def _version_as_text(cls, v: Any) -> Any:
         # Pipelines often send the registry's version as a number.
-        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)  # 1e+18 is an integer in JSON
+        numeric = isinstance(v, int) and not isinstance(v, bool)
+        return str(v) if numeric and 0 <= v <= MAX_NUMERIC_VERSION else v
 
 
 # -- declarative config ------------------------------------------------------
 
 
-class PersonIn(Strict):
+_EMAIL = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+$"
+
+
+class PersonIn(ConfigModel):
     slack: Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,}$")] | None = None
     telegram: int | None = Field(default=None, gt=0)
-    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$")] | None = None
+    email: Annotated[str, StringConstraints(pattern=_EMAIL)] | None = None
 
 
-class GroupSpec(Strict):
-    members: list[Name] = Field(default_factory=list)
+class GroupSpec(ConfigModel):
+    members: list[PersonName] = Field(default_factory=list)
     slack_usergroup: Annotated[str, StringConstraints(pattern=r"^S[A-Z0-9]+$")] | None = None
 
 
-class RuleIn(Strict):
-    group: Name
+class RuleIn(ConfigModel):
+    group: PersonName
     min_approvals: int = Field(default=1, ge=1, le=50)
 
 
-class PolicyIn(Strict):
+class PolicyIn(ConfigModel):
     model: Name
     rules: list[RuleIn] = Field(min_length=1)
     deadline: str = "48h"
     remind_every: str | None = "12h"
     escalate_after: str | None = None
-    escalate_to: Name | None = None
+    escalate_to: PersonName | None = None
     on_expiry: Literal["archive", "reject", "keep"] = "archive"
     allow_self_approval: bool = False
     allow_override_failed_gates: bool = False
     reject_reason_required: bool = True
 
 
-class ConfigIn(Strict):
-    people: dict[Name, PersonIn] = Field(default_factory=dict)
-    groups: dict[Name, list[Name] | GroupSpec] = Field(default_factory=dict)
+class ConfigIn(ConfigModel):
+    people: dict[PersonName, PersonIn] = Field(default_factory=dict)
+    groups: dict[PersonName, list[PersonName] | GroupSpec] = Field(default_factory=dict)
     policies: list[PolicyIn] = Field(default_factory=list)

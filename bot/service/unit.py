@@ -35,7 +35,7 @@ def record(
 
 
 def resolve(uow: UnitOfWork, who: Identity) -> Person:
-    person = uow.directory.person_by_identity(who.kind, who.value)
+    person = uow.directory.person_by_identity(who.kind, who.value) if who.is_plain() else None
     if person is None:
         raise errors.UnknownPerson(who.label())
     return person

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from types import EllipsisType
 from typing import Any
 
 from bot.domain.audit import AuditRecord
+from bot.domain.effects import EffectKind
 from bot.domain.model import ApprovalRequest, Policy
 from bot.domain.names import OutboxState
 from bot.ports import OutboxItem
@@ -68,12 +70,28 @@ def effect_detail(item: OutboxItem) -> str:
     return item.state.value
 
 
+def launch_problem(effects: Sequence[OutboxItem]) -> str | None:
+    """The one sentence every channel shows on a request whose promotion launch failed for
+    good, with the command that launches it again; None otherwise."""
+    for item in effects:
+        if item.kind == EffectKind.LAUNCH_PROMOTION and item.state is OutboxState.DEAD:
+            return (
+                f"promotion could not start: {item.last_error or 'unknown error'} — "
+                f"retry with `approval-bot outbox retry {item.id}`"
+            )
+    return None
+
+
 def request_to_dict(
     request: ApprovalRequest,
     policy: Policy | None = None,
     history: list[AuditRecord] | None = None,
     effects: list[OutboxItem] | None = None,
+    *,
+    newer_approval: ApprovalRequest | None | EllipsisType = ...,
 ) -> dict[str, Any]:
+    """A request as JSON. ``newer_approval`` (when given, None included) is the model's
+    approval that replaced this one, which the promotion guard refuses to promote over."""
     out: dict[str, Any] = {
         "id": request.id,
         "state": request.state.value,
@@ -101,6 +119,17 @@ def request_to_dict(
     }
     if policy is not None:
         out["quorum"] = quorum_to_list(request, policy)
+    if not isinstance(newer_approval, EllipsisType):
+        out["newer_approval"] = (
+            None
+            if newer_approval is None
+            else {
+                "id": newer_approval.id,
+                "model_version": newer_approval.model_version,
+                "state": newer_approval.state.value,
+                "decided_at": _iso(newer_approval.decided_at),
+            }
+        )
     if effects is not None:
         out["effects"] = [effect_to_dict(i) for i in effects]
     if history is not None:

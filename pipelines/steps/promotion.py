@@ -19,7 +19,10 @@ from pipelines.steps.approvals import BotClient, BotRequestError
 
 log = logging.getLogger(__name__)
 
-PROMOTABLE_STATES = frozenset({"approved", "promoting", "promoted"})
+# Only an approval whose promotion has not ended, and that no newer approval of the model
+# replaced: re-running an old promotion run must not move @champion back.
+PROMOTABLE_STATES = frozenset({"approved", "promoting"})
+APPROVED_STATES = PROMOTABLE_STATES | {"promoted", "promotion_failed"}
 STORAGE_URI_PREFIX = "s3://mlflow/artifacts"
 DEPLOY_TARGETS = ("kserve", "none")
 RUNTIME = "mlserver-mlflow"
@@ -36,12 +39,34 @@ def check_approval(
     model_version: str,
     data_run_id: str,
 ) -> str:
-    """Refuse unless ``request`` approves exactly this model version; return its state."""
+    """Refuse unless ``request`` approves exactly this model version and is the model's latest
+    approval (``newer_approval`` is null); return its state."""
     state = str(request.get("state", ""))
-    if state not in PROMOTABLE_STATES:
+    if state not in APPROVED_STATES:
         raise ApprovalError(
             f"approval request {approval_request_id} is {state or 'in no state'!r}, not one of "
             f"{sorted(PROMOTABLE_STATES)}: refusing to promote"
+        )
+    if "newer_approval" not in request:
+        raise ApprovalError(
+            f"approval request {approval_request_id}: the bot does not say whether it is the "
+            f"latest approval of {model_name} (an older bot?): refusing to promote"
+        )
+    newer = request.get("newer_approval")
+    if newer:
+        raise ApprovalError(
+            f"approval request {approval_request_id} ({model_name} v{model_version}) is not "
+            f"the latest approval: request {newer.get('id')} approved {model_name} "
+            f"v{newer.get('model_version')} since ({newer.get('state')}), the newer champion: "
+            f"refusing to promote v{model_version} over it"
+        )
+    if state not in PROMOTABLE_STATES:
+        why = {
+            "promoted": "it was promoted already (a promotion runs once per approval)",
+            "promotion_failed": "its promotion failed; submit the version again",
+        }[state]
+        raise ApprovalError(
+            f"approval request {approval_request_id} is {state!r}: {why}: refusing to promote"
         )
     for field, expected in (("model_name", model_name), ("model_version", model_version)):
         actual = str(request.get(field, ""))

@@ -45,7 +45,8 @@ def bot_api(svc: Services) -> Iterator[FakeHttpServer]:
             found, policy = svc.queries.get_with_policy(rid)
         except errors.UnknownRequest:
             return 404, {"detail": f"approval request {rid} not found"}
-        return 200, request_to_dict(found, policy)
+        newer = svc.queries.newer_approval(found)
+        return 200, request_to_dict(found, policy, newer_approval=newer)
 
     with FakeHttpServer() as fake:
         fake.route("GET", r"/api/v1/approvals/(?P<rid>[^/]+)", get)

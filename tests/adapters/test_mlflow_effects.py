@@ -157,7 +157,7 @@ def test_reject_moves_challenger_to_rejected_and_logs_the_reason(
     name = model_name()
     client = register_challenger(mlflow.url, name, versions=2)
     client.set_registered_model_alias(name, "champion", "1")
-    rid = reject(svc, name, "2", reason="p99 too high " + "x" * 2000)
+    rid = reject(svc, name, "2", reason="p99 too high " + "x" * 1900)
 
     deliver(dispatcher(svc, handlers(svc, mlflow.url)))
 

@@ -200,3 +200,37 @@ def test_two_dispatchers_never_deliver_the_same_row(svc):
     assert total > 6
     asyncio.run(both())
     assert len(rec.seen) == len(set(rec.seen)) == total
+
+
+def test_a_launch_that_fails_for_good_shows_on_the_request_in_every_channel(svc):
+    from bot.domain.effects import CHAT_UPDATE
+    from bot.service.views import launch_problem
+
+    rec = Recorder()
+    rec.fail_with = PermanentEffectError("pipeline 'promotion' not found")
+    d = dispatcher(svc, {"*": Recorder(), LAUNCH_PROMOTION: rec})
+    rid = approve(svc)
+    asyncio.run(d.deliver_due())
+    with svc.uow() as uow:
+        items = uow.outbox.items(limit=100)
+    launch = next(i for i in items if i.kind == LAUNCH_PROMOTION)
+    assert launch.state == "dead"
+    # The request's messages re-render after the death, in each of its channels...
+    rerender = [i for i in items if i.kind == CHAT_UPDATE and f":dead:{launch.id}:" in i.key]
+    assert [i.payload["channel"] for i in rerender] == list(svc.channels)
+    # ...and what they show is the same sentence everywhere.
+    problem = launch_problem(svc.queries.effects([svc.queries.get(rid)])[rid])
+    assert problem == (
+        "promotion could not start: pipeline 'promotion' not found — "
+        f"retry with `approval-bot outbox retry {launch.id}`"
+    )
+    # Retried and dead again: the messages re-render again.
+    assert d.retry_item(launch.id)
+    asyncio.run(d.deliver_due())
+    with svc.uow() as uow:
+        again = [
+            i
+            for i in uow.outbox.items(limit=100)
+            if i.kind == CHAT_UPDATE and f":dead:{launch.id}:" in i.key
+        ]
+    assert len(again) == 2 * len(svc.channels)

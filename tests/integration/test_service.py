@@ -259,6 +259,82 @@ def test_only_enrolled_people_may_read(service):
         service.queries.reader(Identity("slack", "U09NOBODY"))
 
 
+def test_the_bot_judges_gates_itself_so_a_failed_gate_cannot_be_approved(svc):
+    # What the pipeline measured, without its own verdict: 500 ms is over the 100 ms limit.
+    latency = {"name": "latency_p99_ms", "value": 500, "op": "<", "threshold": 100}
+    request = svc.commands.submit(builders.submission(gates=[latency])).request
+    assert [g.name for g in svc.queries.get(request.id).failed_gates] == ["latency_p99_ms"]
+    with pytest.raises(errors.FailedGatesNotOverridable, match="latency_p99_ms"):
+        svc.commands.vote(request.id, cli("bob"), VoteKind.APPROVE)
+    assert svc.queries.get(request.id).is_pending
+
+
+@pytest.mark.parametrize("text", ["a\u0000b", "a\u0007b", "a\u009bb"])
+def test_control_characters_are_refused_before_they_reach_the_database(svc, text):
+    rid = svc.commands.submit(builders.submission()).request.id
+    with pytest.raises(errors.InvalidRequest, match=r"comment: .*control character U\+00"):
+        svc.commands.vote(rid, cli("bob"), VoteKind.APPROVE, comment=text)
+    with pytest.raises(errors.UnknownRequest):
+        svc.queries.get(text)
+    with pytest.raises(errors.UnknownRequest):
+        svc.commands.vote(text, cli("bob"), VoteKind.APPROVE)
+    with pytest.raises(errors.InvalidRequest, match=r"model: .*control character"):
+        svc.queries.search(RequestFilter(model=text))
+    with pytest.raises(errors.InvalidRequest, match=r"approver: .*control character"):
+        svc.queries.search(RequestFilter(approver=text))
+    with pytest.raises(errors.UnknownPerson):
+        svc.queries.reader(Identity("slack", text))
+    with pytest.raises(errors.UnknownPerson):
+        svc.commands.vote(rid, cli(text), VoteKind.APPROVE)
+    assert svc.queries.get(rid).votes == []
+
+
+def test_a_comment_keeps_its_line_breaks(svc):
+    rid = svc.commands.submit(builders.submission()).request.id
+    svc.commands.vote(rid, cli("bob"), VoteKind.APPROVE, comment="looks good\n\tthanks")
+    assert svc.queries.get(rid).votes[0].comment == "looks good\n\tthanks"
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ({"people": {"bo\u0000b": {}}}, "people"),
+        ({"groups": {"sre\u202e": ["carol"]}}, "groups"),
+    ],
+)
+def test_config_names_with_control_or_bidi_characters_are_refused(change, where):
+    with pytest.raises(errors.ConfigError, match=f"{where}.*U\\+"):
+        parse_config(builders.config_dict(**change))
+
+
+def test_a_comment_or_reason_over_2000_characters_is_refused(svc):
+    rid = svc.commands.submit(builders.submission()).request.id
+    with pytest.raises(
+        errors.InvalidRequest, match=r"comment: at most 2000 characters \(got 10240\)"
+    ):
+        svc.commands.vote(rid, cli("bob"), VoteKind.REJECT, comment="x" * 10240)
+    svc.commands.vote(rid, cli("bob"), VoteKind.APPROVE, comment="x" * 2000)
+    assert len(svc.queries.get(rid).votes[0].comment or "") == 2000
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ({"people": {"p" * 101: {}}}, "people"),
+        ({"groups": {"g" * 101: []}}, "groups"),
+    ],
+)
+def test_config_names_longer_than_their_columns_are_refused(change, where):
+    with pytest.raises(errors.ConfigError, match=f"{where}.*at most 100 characters"):
+        parse_config(builders.config_dict(**change))
+
+
+@pytest.mark.parametrize("name", ["", "   ", "t" * 101, "a\u0000b"])
+def test_token_names_are_checked(svc, name):
+    with pytest.raises(errors.InvalidRequest, match="token name"):
+        svc.admin.create_token(name)
+
+
 def test_pages_walk_every_match_oldest_first(service, clock):
     service.admin.apply(builders.directory())
     ids = []
@@ -270,3 +346,116 @@ def test_pages_walk_every_match_oldest_first(service, clock):
     assert [[r.id for r in page] for page in pages] == [ids[:2], ids[2:4], ids[4:]]
     assert [r.id for r in service.queries.search(RequestFilter())] == ids
     assert list(service.queries.pages(RequestFilter(model="nope"), size=2)) == []
+
+
+def approve_version(svc, version: str) -> str:
+    rid = svc.commands.submit(
+        builders.submission(model_version=version, staging_run_id=f"s{version}")
+    ).request.id
+    svc.commands.vote(rid, cli("bob"), VoteKind.APPROVE)
+    svc.commands.vote(rid, cli("carol"), VoteKind.APPROVE)
+    return rid
+
+
+def test_a_newer_approval_of_the_model_is_named_on_the_older_one(svc, clock):
+    old = approve_version(svc, "3")
+    assert svc.queries.newer_approval(svc.queries.get(old)) is None
+    clock.advance(minutes=5)
+    rejected = svc.commands.submit(
+        builders.submission(model_version="4", staging_run_id="s4")
+    ).request.id
+    svc.commands.vote(rejected, cli("bob"), VoteKind.REJECT, comment="no")
+    assert svc.queries.newer_approval(svc.queries.get(old)) is None  # a rejection replaces nothing
+    clock.advance(minutes=5)
+    new = approve_version(svc, "5")
+    newer = svc.queries.newer_approval(svc.queries.get(old))
+    assert newer is not None and newer.id == new and newer.model_version == "5"
+    assert svc.queries.newer_approval(svc.queries.get(new)) is None
+
+
+def test_read_access_follows_the_setting(service):
+    from bot.domain.access import ReadAccess
+    from bot.service.queries import Queries
+
+    service.admin.apply(builders.directory())
+    stranger, bob, alice, carol = (
+        Identity("slack", "U09NOBODY"),
+        Identity("slack", "U02BOB"),
+        Identity("slack", "U01ALICE"),
+        Identity("slack", "U03CAROL"),
+    )
+    enrolled = Queries(service.uow, read_access=ReadAccess.parse("enrolled"))
+    assert enrolled.reader(bob).name == "bob"
+    with pytest.raises(errors.UnknownPerson):
+        enrolled.reader(stranger)
+    sre = Queries(service.uow, read_access=ReadAccess.parse("sre"))
+    assert sre.reader(carol).name == "carol"
+    with pytest.raises(errors.UnknownPerson, match=r"alice may not read requests.*sre"):
+        sre.reader(alice)
+    anyone = Queries(service.uow, read_access=ReadAccess.parse("anyone"))
+    assert anyone.reader(stranger).name == "slack user U09NOBODY"
+
+
+@pytest.mark.parametrize("text", ["", " , ", "sre,", "a\u0000b"])
+def test_a_bad_read_access_setting_is_refused(text):
+    from bot.domain.access import ReadAccess
+
+    with pytest.raises(ValueError, match="enrolled"):
+        ReadAccess.parse(text)
+
+
+def test_a_chat_message_is_claimed_by_one_deliverer_then_posted(svc, clock):
+    from bot.service.chat import PostingElsewhere
+
+    rid = svc.commands.submit(builders.submission()).request.id
+    first = svc.chat.claim(rid, "slack", lease_seconds=60)
+    assert first.token and not first.retaken and first.ref is None
+    with pytest.raises(PostingElsewhere, match="being posted by another deliverer"):
+        svc.chat.claim(rid, "slack", lease_seconds=60)
+    assert svc.chat.ref(rid, "slack") is None, "a claim is not a message"
+    clock.advance(seconds=61)  # the first deliverer died: its claim runs out
+    second = svc.chat.claim(rid, "slack", lease_seconds=60)
+    assert second.retaken and second.token != first.token
+    assert not svc.chat.posted(rid, "slack", str(first.token), {"ts": "1"})
+    assert svc.chat.posted(rid, "slack", str(second.token), {"ts": "2"})
+    assert svc.chat.claim(rid, "slack").ref == {"ts": "2"} == svc.chat.ref(rid, "slack")
+
+    other = svc.commands.submit(
+        builders.submission(model_version="4", staging_run_id="s4")
+    ).request.id
+    held = svc.chat.claim(other, "slack", lease_seconds=60)
+    svc.chat.abandon(other, "slack", str(held.token))  # it could not tell whether it posted
+    again = svc.chat.claim(other, "slack", lease_seconds=60)
+    assert again.retaken  # ...so the next one looks first
+    svc.chat.release(other, "slack", str(again.token))  # the channel refused: nothing posted
+    fresh = svc.chat.claim(other, "slack", lease_seconds=60)
+    assert fresh.token and not fresh.retaken
+
+
+@pytest.mark.postgres
+def test_concurrent_claims_on_postgresql_give_one_token(pg_url, clock):
+    import threading
+
+    from bot.service.chat import PostingElsewhere
+    from tests.support.bot_server import prepare_database, service_for
+
+    prepare_database(pg_url)
+    with service_for(pg_url, clock) as a, service_for(pg_url, clock) as b:
+        rid = a.commands.submit(builders.submission()).request.id
+        won: list[str] = []
+        lost: list[str] = []
+        start = threading.Barrier(8)
+
+        def claim(svc) -> None:
+            start.wait()
+            try:
+                won.append(str(svc.chat.claim(rid, "slack").token))
+            except PostingElsewhere:
+                lost.append("busy")
+
+        threads = [threading.Thread(target=claim, args=(s,)) for s in (a, b) * 4]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+    assert len(won) == 1 and len(lost) == 7

@@ -57,7 +57,13 @@ class FakeApprovalBot(FakeHttpServer):
                 ) == key:
                     return 200, copy.deepcopy(existing)
             request_id = f"req{next(self._ids):04d}"
-            self.approvals[request_id] = {**body, "id": request_id, "state": "pending", "votes": []}
+            self.approvals[request_id] = {
+                **body,
+                "id": request_id,
+                "state": "pending",
+                "votes": [],
+                "newer_approval": None,  # as the real bot: no newer approval of the model
+            }
             return 201, copy.deepcopy(self.approvals[request_id])
 
     def _get(self, request: Recorded, request_id: str) -> tuple[int, Any]:

@@ -59,7 +59,7 @@ def verify(request_id: str, version: str = "3", data_run_id: str = "run-d") -> s
     )
 
 
-@pytest.mark.parametrize("state", ["approved", "promoting", "promoted"])
+@pytest.mark.parametrize("state", ["approved", "promoting"])
 def test_guard_accepts_an_approved_request_for_this_version(
     fake_bot: FakeApprovalBot, state: str
 ) -> None:
@@ -72,7 +72,9 @@ def test_guard_accepts_an_approved_request_for_this_version(
     assert get.headers["authorization"] == f"Bearer {fake_bot.token}"
 
 
-@pytest.mark.parametrize("state", ["pending", "rejected", "expired", "superseded", "cancelled"])
+@pytest.mark.parametrize(
+    "state", ["pending", "rejected", "expired", "superseded", "cancelled", "promoted"]
+)
 def test_guard_refuses_a_request_that_is_not_approved(
     fake_bot: FakeApprovalBot, state: str
 ) -> None:

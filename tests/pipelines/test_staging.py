@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from bot.domain.gates import NO_CHAMPION, GateResult
+from bot.service.schemas import SubmissionIn
 from pipelines.steps import approvals, staging
 from tests.pipelines.fakes import FakeApprovalBot
 from tests.support.http_fake import FakeHttpServer, Recorded
@@ -173,3 +178,31 @@ def test_server_errors_are_retried(monkeypatch: pytest.MonkeyPatch) -> None:
 
         assert staging.notify(body()) == "abc"
         assert len(flaky.requests) == 2
+
+
+@given(
+    latency=st.floats(0, 1000, allow_nan=False),
+    disagreement=st.floats(0, 1, allow_nan=False),
+    challenger=st.floats(0, 1, allow_nan=False),
+    champion=st.one_of(st.just(staging.NO_CHAMPION), st.floats(0, 1, allow_nan=False)),
+)
+@settings(max_examples=200, deadline=None, derandomize=True)
+def test_the_bot_reaches_the_same_verdict_as_the_staging_pipeline(
+    latency: float, disagreement: float, challenger: float, champion: float
+) -> None:
+    """The bot judges gates itself and refuses a submitted ``passed`` that disagrees: the
+    pipeline's body must pass that check, with the same verdicts, sentinel included."""
+    submitted = body(
+        gates=staging.evaluate_gates(
+            latency_p99_ms=latency,
+            disagreement_rate=disagreement,
+            challenger_accuracy=challenger,
+            champion_accuracy=champion,
+        )
+    )
+    accepted = SubmissionIn.model_validate(json.loads(json.dumps(submitted)))
+    judged = [GateResult(**g.model_dump()) for g in accepted.gates]
+    assert [(g.name, g.passed) for g in judged] == [
+        (g["name"], g["passed"]) for g in submitted["gates"]
+    ]
+    assert staging.NO_CHAMPION == NO_CHAMPION

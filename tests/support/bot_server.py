@@ -22,6 +22,7 @@ class BotServer:
     url: str
     process: Popen[bytes]
     log_path: Path
+    db_url: str = ""
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -83,4 +84,4 @@ def running_bot(
         startup_timeout=60,
         stop_timeout=30,
     ) as proc:
-        yield BotServer(url, proc, log_path)
+        yield BotServer(url, proc, log_path, db_url)

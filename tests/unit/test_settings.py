@@ -49,3 +49,18 @@ def test_a_relative_sqlite_path_is_made_absolute_once(monkeypatch, tmp_path):
     assert Settings().database_url == f"sqlite:///{tmp_path}/state/bot.db"
     monkeypatch.setenv("APPROVAL_BOT_DATABASE_URL", "postgresql://bot:pw@db/approvals")
     assert Settings().database_url == "postgresql://bot:pw@db/approvals"
+
+
+def test_a_bad_read_access_is_one_line_naming_the_variable(monkeypatch, tmp_path):
+    import pytest
+
+    from bot.domain.errors import ConfigError
+    from bot.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("APPROVAL_BOT_READ_ACCESS", "sre,")
+    with pytest.raises(ConfigError) as bad:
+        load_settings()
+    assert str(bad.value).startswith("APPROVAL_BOT_READ_ACCESS: 'sre,' is not a read access")
+    monkeypatch.setenv("APPROVAL_BOT_READ_ACCESS", "ml-leads, sre")
+    assert load_settings().readers().groups == {"ml-leads", "sre"}

@@ -22,7 +22,7 @@ from bot.domain.names import Channel, EventKind, OutboxState
 from bot.ports import OutboxItem, RequestFilter
 from bot.service.identity import Identity
 from bot.service.queries import Queries
-from bot.service.views import effect_detail
+from bot.service.views import effect_detail, launch_problem
 
 # States after which nothing more happens to a request (the page stops refreshing).
 FINAL = frozenset(
@@ -126,6 +126,7 @@ class RequestView:
     promotion: Promotion | None
     settled: bool
     votes_by: dict[str, str] = field(default_factory=dict)
+    launch_problem: str | None = None  # views.launch_problem, as every channel shows it
 
     @property
     def stamp(self) -> str:
@@ -259,6 +260,7 @@ def request_view(queries: Queries, request_id: str, links: RunLinks) -> RequestV
         promotion=_promotion(r, records, links),
         settled=r.state in FINAL and not busy,
         votes_by={v.person: v.vote.value for v in r.votes},
+        launch_problem=launch_problem(effects),
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 READONLY = "approval_bot_readonly"  # execution option: this transaction only reads
 DEFAULT_URL = "sqlite:///var/approval-bot.db"
+CONNECT_TIMEOUT = 5  # seconds, for PostgreSQL
 
 
 def normalise_url(url: str) -> str:
@@ -37,7 +38,10 @@ def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
         return engine
     # Room for the API's worker threads, the deliveries and the scheduler at once.
     kwargs = {"pool_size": 20, "max_overflow": 20, **kwargs}
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # A database that does not answer (a dropped network, a hung host) must fail a request
+    # in seconds, not hang it: bound the connection attempt unless the URL says otherwise.
+    connect_args = {} if "connect_timeout" in u.query else {"connect_timeout": CONNECT_TIMEOUT}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 def insert_ignoring_duplicates(conn: Connection, table: Table) -> Insert:

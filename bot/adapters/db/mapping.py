@@ -86,7 +86,7 @@ def request_from_row(r: Any, votes: list[Vote]) -> ApprovalRequest:
         challenger_run_id=r.challenger_run_id,
         data_run_id=r.data_run_id,
         staging_run_id=r.staging_run_id,
-        gates=tuple(GateResult(**g) for g in r.gates),
+        gates=tuple(GateResult.stored(g) for g in r.gates),
         links=dict(r.links),
         promotion=dict(r.promotion),
         state=State(r.state),

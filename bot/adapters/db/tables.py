@@ -189,10 +189,13 @@ api_tokens = Table(
     Column("revoked_at", UtcDateTime),
 )
 
+# 64-bit ids (SQLite's INTEGER PRIMARY KEY is 64-bit; it needs that exact type to count).
+ID64 = BigInteger().with_variant(Integer, "sqlite")
+
 outbox = Table(
     "outbox",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", ID64, primary_key=True),
     Column("kind", String(40), nullable=False),
     Column("idempotency_key", String(200), nullable=False, unique=True),
     Column("request_id", String(16), index=True),
@@ -220,6 +223,11 @@ chat_messages = Table(
     Column("channel", String(32), nullable=False),
     Column("ref", JSON, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # posting: a deliverer claimed it (claim_token, until lease_until) and may be posting;
+    # posted: ref says where the message is. One message per request and channel.
+    Column("state", String(16), nullable=False, server_default="posted"),
+    Column("claim_token", String(32)),
+    Column("lease_until", UtcDateTime),
     UniqueConstraint("request_id", "channel"),
 )
 

@@ -1,7 +1,13 @@
-"""The unit of work: one connection, one transaction; only it commits."""
+"""The unit of work: one connection, one transaction; only it commits.
+
+A database that cannot be used (unreachable, connection broken) surfaces as
+``StoreUnavailable`` with one line, whatever the driver raised, and is reported to the
+``StoreHealth`` of the process (one log line per kind of failure).
+"""
 
 from __future__ import annotations
 
+import contextlib
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine
@@ -10,10 +16,12 @@ from bot.adapters.db.audit import SqlAuditLog
 from bot.adapters.db.chat import SqlChatMessageRepository
 from bot.adapters.db.directory import SqlDirectoryRepository
 from bot.adapters.db.engine import READONLY
+from bot.adapters.db.health import StoreHealth, unavailable_reason
 from bot.adapters.db.outbox import SqlOutbox
 from bot.adapters.db.requests import SqlRequestRepository
 from bot.adapters.db.telegram import SqlTelegramStateRepository
 from bot.adapters.db.tokens import SqlTokenRepository
+from bot.ports import StoreUnavailable
 
 
 class SqlUnitOfWork:
@@ -25,16 +33,27 @@ class SqlUnitOfWork:
     chat: SqlChatMessageRepository
     telegram: SqlTelegramStateRepository
 
-    def __init__(self, engine: Engine, *, readonly: bool = False) -> None:
+    def __init__(
+        self, engine: Engine, health: StoreHealth | None = None, *, readonly: bool = False
+    ) -> None:
         self.engine = engine
+        self.health = health or StoreHealth()
         self.readonly = readonly
         self._conn: Connection | None = None
+        self._started = 0.0
 
     def __enter__(self) -> SqlUnitOfWork:
-        self._conn = self.engine.connect()
-        if self.readonly:
-            self._conn = self._conn.execution_options(**{READONLY: True})
-        self._conn.begin()
+        self._started = self.health.now()
+        try:
+            self._conn = self.engine.connect()
+            if self.readonly:
+                self._conn = self._conn.execution_options(**{READONLY: True})
+            self._conn.begin()
+        except Exception as exc:
+            if self._conn is not None:
+                self._close_quietly()
+            self._raise_if_unavailable(exc)
+            raise
         self.requests = SqlRequestRepository(self._conn)
         self.directory = SqlDirectoryRepository(self._conn)
         self.audit = SqlAuditLog(self._conn)
@@ -51,12 +70,37 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         assert self._conn is not None
-        try:
-            if self._conn.in_transaction():
-                self._conn.rollback()
-        finally:
-            self._conn.close()
+        if exc is None:
+            try:
+                if self._conn.in_transaction():
+                    self._conn.rollback()
+                self._conn.close()
+            except Exception as error:
+                self._close_quietly()
+                self._raise_if_unavailable(error)
+                raise
             self._conn = None
+            self.health.ok(self._started)
+            return
+        self._close_quietly()  # the connection may be broken: its rollback can fail too
+        self._raise_if_unavailable(exc)
+
+    def _close_quietly(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        # A broken connection's rollback and close fail too: nothing more to tell.
+        with contextlib.suppress(Exception):
+            if conn.in_transaction():
+                conn.rollback()
+        with contextlib.suppress(Exception):
+            conn.close()
+
+    def _raise_if_unavailable(self, exc: BaseException) -> None:
+        reason = unavailable_reason(exc)
+        if reason is not None:
+            self.health.failed(reason)
+            raise StoreUnavailable(f"the database is unavailable: {reason}") from exc
 
     @property
     def connection(self) -> Connection:
@@ -71,8 +115,9 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, health: StoreHealth | None = None) -> None:
         self.engine = engine
+        self.health = health or StoreHealth()
 
     def __call__(self, *, readonly: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, readonly=readonly)
+        return SqlUnitOfWork(self.engine, self.health, readonly=readonly)

@@ -117,9 +117,14 @@ def message_text(request: ApprovalRequest) -> str:
 
 
 def request_blocks(
-    request: ApprovalRequest, policy: Policy | None, *, buttons: bool = True
+    request: ApprovalRequest,
+    policy: Policy | None,
+    *,
+    buttons: bool = True,
+    problem: str | None = None,
 ) -> Blocks:
-    """The request message: evidence, progress, and buttons while it is pending."""
+    """The request message: evidence, progress, and buttons while it is pending; ``problem``
+    is what keeps the decision from taking effect (``views.launch_problem``)."""
     blocks: Blocks = [
         {
             "type": "header",
@@ -168,6 +173,8 @@ def request_blocks(
         blocks.append(
             context(f"Promotion run `{esc(request.promotion_run_id)}`: {request.state.value}")
         )
+    if problem:
+        blocks.append(section(f"⚠️ {esc(problem)}"))
     return blocks
 
 

@@ -42,18 +42,26 @@ RATE_LIMIT_RETRIES = 3
 DOCS = "README.md, Connect Slack"
 
 
-def make_client(settings: Settings) -> AsyncWebClient:
-    """The Web API client: 429s wait ``Retry-After`` and retry; other failures are the outbox's."""
+def make_client(settings: Settings, *, posting: bool = False) -> AsyncWebClient:
+    """The Web API client: 429s wait ``Retry-After`` and retry; other failures are the outbox's.
+
+    ``posting``: for ``chat.postMessage``, which is not idempotent. A dropped connection or
+    a 5xx may come after Slack posted: retrying in the client would post twice. Only 429s
+    (Slack did nothing) are retried; the outbox retries the rest, and looks first.
+    """
     assert settings.slack_bot_token is not None
+    handlers: list[Any] = [AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)]
+    if not posting:
+        handlers = [
+            AsyncConnectionErrorRetryHandler(max_retry_count=1),
+            *handlers,
+            AsyncServerErrorRetryHandler(max_retry_count=1),
+        ]
     return AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url,
         timeout=10,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=1),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
-            AsyncServerErrorRetryHandler(max_retry_count=1),
-        ],
+        retry_handlers=handlers,
     )
 
 
@@ -93,7 +101,13 @@ class SlackChannel(ChannelBase):
         check(settings)
         services = registry.services
         client = make_client(settings)
-        self.handler = SlackChatHandler(client, services, channel_id=settings.slack_channel)
+        self.handler = SlackChatHandler(
+            client,
+            services,
+            channel_id=settings.slack_channel,
+            post_client=make_client(settings, posting=True),
+            lease_seconds=settings.outbox_lease_seconds,
+        )
         self.bolt = make_app(settings, client)
         register(
             self.bolt, Deps(services, UsergroupDirectory(client, services.queries), registry.kick)

@@ -24,6 +24,7 @@ from bot.domain.names import EventKind
 from bot.ports import RequestFilter
 from bot.service.identity import Identity
 from bot.service.queries import Queries
+from bot.service.views import launch_problem
 
 HISTORY_DEFAULT = 10
 HISTORY_MAX = 50
@@ -85,7 +86,15 @@ def execute(
     who: Identity,
     synced_groups: frozenset[str] = frozenset(),
 ) -> Reply:
-    """Run a parsed command as ``who``; domain errors become a one-line answer."""
+    """Run a parsed command as ``who``; domain errors become a one-line answer.
+
+    Read commands answer only readers (``Queries.reader``: the same rule in every channel).
+    """
+    if command.name in READS:
+        try:
+            queries.reader(who)
+        except errors.UnknownPerson as exc:
+            return Reply(not_a_reader(queries, who, exc))
     try:
         if command.name == "pending":
             return pending(queries)
@@ -106,6 +115,18 @@ def execute(
     return Reply(f"{command.problem or 'Unknown command'}.\n{USAGE}")
 
 
+READS = frozenset({"pending", "show", "history", "audit"})
+
+
+def not_a_reader(queries: Queries, who: Identity, exc: errors.UnknownPerson) -> str:
+    if isinstance(exc, errors.NotAReader):
+        return f"⛔ {esc(exc.message)}."
+    return (
+        "⛔ Only people enrolled in the approval-bot config can read requests.\n"
+        + whoami(queries, who, frozenset()).text
+    )
+
+
 def pending(queries: Queries) -> Reply:
     requests = queries.pending()
     if not requests:
@@ -122,8 +143,10 @@ def pending(queries: Queries) -> Reply:
 
 def show(queries: Queries, request_id: str) -> Reply:
     request, policy = queries.get_with_policy(request_id)
+    problem = launch_problem(queries.effects([request])[request.id])
     return Reply(
-        blocks.message_text(request), blocks.request_blocks(request, policy, buttons=False)
+        blocks.message_text(request),
+        blocks.request_blocks(request, policy, buttons=False, problem=problem),
     )
 
 

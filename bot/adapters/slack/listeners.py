@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial, update_wrapper
@@ -29,6 +30,7 @@ from bot.adapters.slack.usergroups import UsergroupDirectory
 from bot.domain import errors
 from bot.domain.model import VoteKind
 from bot.domain.names import Channel
+from bot.ports import StoreUnavailable
 from bot.service import Services
 from bot.service.identity import Identity
 
@@ -141,14 +143,14 @@ async def tell(client: AsyncWebClient, channel: str | None, user: str, text: str
 
 async def failed(client: AsyncWebClient, click: Click, what: str) -> None:
     ref = secrets.token_hex(4)
-    log.exception("slack %s on %s failed (ref %s)", what, click.request_id, ref)
+    error = sys.exc_info()[1]
+    if isinstance(error, StoreUnavailable):  # logged once by the unit of work
+        text = "⚠️ The approval database is unavailable; nothing was recorded. Try again shortly."
+    else:
+        log.exception("slack %s on %s failed (ref %s)", what, click.request_id, ref)
+        text = f"⚠️ Something went wrong; nothing was recorded (ref `{ref}`). Try again."
     try:
-        await tell(
-            client,
-            click.channel_id,
-            click.user_id,
-            f"⚠️ Something went wrong; nothing was recorded (ref `{ref}`). Try again.",
-        )
+        await tell(client, click.channel_id, click.user_id, text)
     except Exception:
         log.exception("could not tell %s about ref %s", click.user_id, ref)
 
@@ -249,6 +251,8 @@ async def approvals_command(
             Identity(Channel.SLACK, user_id),
             synced,
         )
+    except StoreUnavailable:  # logged once by the unit of work
+        reply = commands.Reply("⚠️ The approval database is unavailable. Try again shortly.")
     except Exception:
         ref = secrets.token_hex(4)
         log.exception("%s %s failed (ref %s)", COMMAND, parsed.name, ref)

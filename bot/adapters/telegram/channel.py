@@ -113,7 +113,10 @@ class TelegramChannel(ChannelBase):
         )
         deps = Deps(services, self.api, registry.kick)
         self.handler = TelegramChatHandler(
-            self.api, services, chat_id=settings.telegram_chat_id.strip()
+            self.api,
+            services,
+            chat_id=settings.telegram_chat_id.strip(),
+            lease_seconds=settings.outbox_lease_seconds,
         )
         self.polling = settings.telegram_mode == "polling"
         secret = settings.telegram_webhook_secret

@@ -15,15 +15,17 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter
 
 from bot.adapters.telegram import render
 from bot.adapters.telegram.api import TelegramApi
 from bot.domain.effects import CHAT_NOTICE, CHAT_REMIND
 from bot.domain.model import ApprovalRequest
 from bot.domain.names import Channel
-from bot.ports import OutboxItem, PermanentEffectError
+from bot.ports import ChatClaim, OutboxItem, PermanentEffectError
 from bot.service import Services
+from bot.service.chat import LEASE_SECONDS
+from bot.service.views import launch_problem
 
 log = logging.getLogger("bot.telegram")
 CHANNEL = Channel.TELEGRAM.value
@@ -46,8 +48,16 @@ def chat_ref(chat_id: str) -> int | str:
 class TelegramChatHandler:
     """EffectHandler for ``chat.*`` effects in the ``telegram`` channel."""
 
-    def __init__(self, api: TelegramApi, services: Services, *, chat_id: str) -> None:
+    def __init__(
+        self,
+        api: TelegramApi,
+        services: Services,
+        *,
+        chat_id: str,
+        lease_seconds: float = LEASE_SECONDS,
+    ) -> None:
         self.api = api
+        self.lease_seconds = lease_seconds
         self.queries = services.queries
         self.chat = services.chat
         self.chat_id = chat_ref(chat_id)
@@ -88,11 +98,15 @@ class TelegramChatHandler:
     async def _show(self, request_id: str) -> str:
         """Post the message, or edit it in place when it exists."""
         request, policy = await asyncio.to_thread(self.queries.get_with_policy, request_id)
-        text = render.message_text(request, policy)
+        effects = await asyncio.to_thread(self.queries.effects, [request])
+        text = render.message_text(request, policy, problem=launch_problem(effects[request.id]))
         markup = render.keyboard(request, policy)
-        ref = await asyncio.to_thread(self.chat.ref, request_id, CHANNEL)
+        claim = await asyncio.to_thread(
+            self.chat.claim, request_id, CHANNEL, lease_seconds=self.lease_seconds
+        )
+        ref = claim.ref
         if ref is None:
-            ref = await self._post(request_id, text, markup)
+            ref = await self._post(request_id, claim, text, markup)
             return f"posted {ref['chat_id']}/{ref['message_id']}"
         try:
             await self.api.bot.edit_message_text(
@@ -119,19 +133,40 @@ class TelegramChatHandler:
         return f"edited {ref['chat_id']}/{ref['message_id']} ({request.state.value})"
 
     async def _post(
-        self, request_id: str, text: str, markup: InlineKeyboardMarkup | None
+        self,
+        request_id: str,
+        claim: ChatClaim,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
     ) -> dict[str, Any]:
-        """Post the request message and save where it is: the one step that must not run
-        twice for a request."""
-        message = await self.api.bot.send_message(
-            self.chat_id,
-            text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup,
-            link_preview_options=NO_PREVIEW,
-        )
+        """Post the request message under the claim and save where it is: the one step that
+        must not run twice for a request (the claim keeps other replicas from it)."""
+        assert claim.token is not None
+        if claim.retaken:
+            # The Bot API cannot look for the post of a deliverer that did not finish
+            # (it crashed, or its answer was lost): it is posted again.
+            log.warning(
+                "request %s: taking over a Telegram post that may have been sent; if it was, "
+                "the request shows twice in the chat",
+                request_id,
+            )
+        try:
+            message = await self.api.bot.send_message(
+                self.chat_id,
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                link_preview_options=NO_PREVIEW,
+            )
+        except (BadRequest, Forbidden, InvalidToken, ChatMigrated, RetryAfter):
+            # Telegram refused it: nothing was sent.
+            await asyncio.to_thread(self.chat.release, request_id, CHANNEL, claim.token)
+            raise
+        except Exception:  # a timeout, a dropped connection: it may have been sent
+            await asyncio.to_thread(self.chat.abandon, request_id, CHANNEL, claim.token)
+            raise
         ref = {"chat_id": message.chat_id, "message_id": message.message_id}
-        await asyncio.to_thread(self.chat.save, request_id, CHANNEL, ref)
+        await asyncio.to_thread(self.chat.posted, request_id, CHANNEL, claim.token, ref)
         return ref
 
     async def _ensure_posted(self, request_id: str) -> dict[str, Any]:

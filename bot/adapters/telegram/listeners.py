@@ -40,6 +40,7 @@ from bot.adapters.telegram.render import esc
 from bot.domain import errors
 from bot.domain.model import ApprovalRequest, VoteKind
 from bot.domain.names import Channel
+from bot.ports import StoreUnavailable
 from bot.service import Services
 from bot.service.commands import VoteResult
 from bot.service.identity import Identity
@@ -63,11 +64,16 @@ class Outcome:
     result: VoteResult | None = None
     refused: errors.DomainError | None = None
     ref: str | None = None
+    unavailable: bool = False  # the database was away (logged once by the unit of work)
 
     def text(self, user_id: int) -> str:
         """Plain text for the person who voted."""
         if self.refused is not None:
             return render.explain(self.refused, user_id)
+        if self.unavailable:
+            return (
+                "⚠️ The approval database is unavailable; nothing was recorded. Try again shortly."
+            )
         if self.result is None:
             return f"⚠️ Something went wrong; nothing was recorded (ref {self.ref}). Try again."
         request = self.result.request
@@ -97,6 +103,8 @@ async def vote(
     except errors.DomainError as exc:
         log.info("telegram %s by %s on %s refused: %s", kind.value, user_id, request_id, exc)
         return Outcome(refused=exc)
+    except StoreUnavailable:
+        return Outcome(unavailable=True)
     except Exception:
         ref = secrets.token_hex(4)
         log.exception(
@@ -226,6 +234,8 @@ async def on_command(update: Update, deps: Deps) -> None:
                 identity(user_id),
                 message.chat.id,
             )
+    except StoreUnavailable:  # logged once by the unit of work
+        text = "⚠️ The approval database is unavailable. Try again shortly."
     except Exception:
         ref = secrets.token_hex(4)
         log.exception("telegram /%s failed (ref %s)", command.name, ref)

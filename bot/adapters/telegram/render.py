@@ -110,8 +110,11 @@ def link(name: str, url: str) -> str:
     return f"{esc(name)}: {esc(url)}"
 
 
-def message_text(request: ApprovalRequest, policy: Policy | None) -> str:
-    """The request message: evidence, progress, and who decided once it is decided."""
+def message_text(
+    request: ApprovalRequest, policy: Policy | None, *, problem: str | None = None
+) -> str:
+    """The request message: evidence, progress, and who decided once it is decided;
+    ``problem`` is what keeps the decision from taking effect (``views.launch_problem``)."""
     head = [
         f"<b>{esc(_TITLES[request.state])}: {esc(request.model_name)} "
         f"v{esc(request.model_version)}</b>",
@@ -141,6 +144,8 @@ def message_text(request: ApprovalRequest, policy: Policy | None) -> str:
             f"Promotion run <code>{esc(request.promotion_run_id)}</code>: "
             f"{esc(request.state.value)}"
         )
+    if problem:
+        tail.append(f"⚠️ {esc(problem)}")
     return fit(
         head=head,
         gates=gates,

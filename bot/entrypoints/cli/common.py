@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
@@ -16,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot import bootstrap
 from bot.domain.errors import DomainError
-from bot.ports import Directory
+from bot.ports import Directory, StoreUnavailable
 from bot.service.config import parse_config
 from bot.settings import load_settings
 
@@ -42,6 +43,8 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except DomainError as exc:
             raise CliError(exc.message) from None
+        except StoreUnavailable as exc:
+            raise CliError(str(exc)) from None
         except OperationalError as exc:
             url = make_url(load_settings().database_url).render_as_string(hide_password=True)
             reason = str(exc.orig or exc).strip().splitlines()[0]
@@ -77,14 +80,27 @@ def parse_when(_ctx: click.Context, param: click.Parameter, value: str | None) -
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def load_config(path: str) -> Directory:
-    """The declarative config at ``path``, or CliError naming each bad line or field."""
+def read_text(path: str) -> str:
+    """The UTF-8 text of ``path`` (``-``: stdin), or CliError saying why it cannot be read."""
     try:
-        text = Path(path).read_text()
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as exc:
         raise CliError(f"{path}: cannot read: {exc.strerror}") from None
     try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CliError(
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at position {exc.start})"
+        ) from None
+
+
+def load_config(path: str) -> Directory:
+    """The declarative config at ``path``, or CliError naming each bad line or field."""
+    text = read_text(path)
+    try:
         raw = yaml.safe_load(text)
+    except RecursionError:
+        raise CliError(f"{path}: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

@@ -11,6 +11,8 @@ from bot.entrypoints import render
 from bot.entrypoints.cli.common import FORMAT, CliError, container, emit_json, handle_errors
 from bot.service.views import outbox_item_to_dict
 
+MAX_ID = 2**63 - 1  # outbox ids are 64-bit
+
 
 @click.group()
 def outbox() -> None:
@@ -49,7 +51,7 @@ def outbox_list(state: str | None, limit: int, fmt: str) -> None:
 
 
 @outbox.command("retry")
-@click.argument("item_id", type=int)
+@click.argument("item_id", type=click.IntRange(1, MAX_ID))
 @handle_errors
 def outbox_retry(item_id: int) -> None:
     """Put a dead-lettered (or waiting) effect back in the queue (attempts reset)."""

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import click
 from pydantic import ValidationError
@@ -12,20 +10,27 @@ from pydantic import ValidationError
 from bot.domain.model import VoteKind
 from bot.domain.names import Channel
 from bot.entrypoints import render
-from bot.entrypoints.cli.common import FORMAT, CliError, container, emit_json, handle_errors
+from bot.entrypoints.cli.common import (
+    FORMAT,
+    CliError,
+    container,
+    emit_json,
+    handle_errors,
+    read_text,
+)
 from bot.service.identity import Identity
 from bot.service.schemas import SubmissionIn, field_errors
 from bot.service.views import request_to_dict
 
 
 def read_submission(path: str) -> SubmissionIn:
+    text = read_text(path)
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text()
         raw = json.loads(text)
-    except OSError as exc:
-        raise CliError(f"{path}: cannot read: {exc.strerror}") from None
     except json.JSONDecodeError as exc:
         raise CliError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:
+        raise CliError(f"{path}: nested too deeply to read") from None
     try:
         return SubmissionIn.model_validate(raw)
     except ValidationError as exc:
@@ -92,7 +97,8 @@ def show(request_id: str, fmt: str) -> None:
     history = queries.history([request])[request.id]
     effects = queries.effects([request])[request.id]
     if fmt == "json":
-        emit_json(request_to_dict(request, policy, history, effects))
+        newer = queries.newer_approval(request)
+        emit_json(request_to_dict(request, policy, history, effects, newer_approval=newer))
     else:
         click.echo(render.show(request, policy, history, effects))
 

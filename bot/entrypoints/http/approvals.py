@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
 from bot.domain.model import State
-from bot.entrypoints.http.deps import Caller, ContainerDep, ServicesDep, aware
+from bot.entrypoints.http.deps import API_CHECKS, Caller, ContainerDep, ServicesDep, aware
+from bot.entrypoints.http.errors import API_ERRORS, documented
 from bot.entrypoints.http.pagination import after, page
-from bot.entrypoints.http.params import StateParam
+from bot.entrypoints.http.params import (
+    CursorQuery,
+    ModelQuery,
+    RequestIdPath,
+    StateQuery,
+    TimeQuery,
+)
 from bot.ports import RequestFilter
 from bot.service.logctx import bind_request
 from bot.service.schemas import SubmissionIn
 from bot.service.views import request_to_dict
 
 log = logging.getLogger("bot.api")
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=API_ERRORS, dependencies=API_CHECKS)
 
 
 @router.post(
@@ -27,9 +33,7 @@ router = APIRouter(prefix="/api/v1")
     summary="Submit a challenger for approval",
     responses={
         200: {"description": "Already submitted: the existing request"},
-        401: {},
-        413: {},
-        422: {},
+        **documented(413),
     },
 )
 def submit(
@@ -55,12 +59,12 @@ def submit(
 def list_approvals(
     services: ServicesDep,
     _who: Caller,
-    state: StateParam | None = None,
-    model: Annotated[str | None, Query(max_length=200)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    state: StateQuery = None,
+    model: ModelQuery = None,
+    since: TimeQuery = None,
+    until: TimeQuery = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    cursor: CursorQuery = None,
 ) -> dict[str, Any]:
     flt = RequestFilter(
         state=State(state) if state else None,
@@ -76,11 +80,13 @@ def list_approvals(
 @router.get(
     "/approvals/{request_id}",
     summary="One request, with quorum and history",
-    responses={404: {}},
+    responses=documented(404),
 )
-def get_approval(request_id: str, services: ServicesDep, _who: Caller) -> dict[str, Any]:
+def get_approval(request_id: RequestIdPath, services: ServicesDep, _who: Caller) -> dict[str, Any]:
     with bind_request(request_id):
         queries = services.queries
         request, policy = queries.get_with_policy(request_id)
         history = queries.history([request])[request.id]
-        return request_to_dict(request, policy, history, queries.effects([request])[request.id])
+        effects = queries.effects([request])[request.id]
+        newer = queries.newer_approval(request)
+        return request_to_dict(request, policy, history, effects, newer_approval=newer)

@@ -2,31 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from bot.domain.model import State
-from bot.entrypoints.http.deps import Caller, ServicesDep, aware
+from bot.entrypoints.http.deps import API_CHECKS, Caller, ServicesDep, aware
+from bot.entrypoints.http.errors import API_ERRORS
 from bot.entrypoints.http.pagination import after, page
-from bot.entrypoints.http.params import DecisionParam
+from bot.entrypoints.http.params import (
+    ApproverQuery,
+    CursorQuery,
+    DecisionQuery,
+    ModelQuery,
+    TimeQuery,
+)
 from bot.ports import RequestFilter
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=API_ERRORS, dependencies=API_CHECKS)
 
 
 @router.get("/audit", summary="Decisions with their history (who approved what, when, why)")
 def audit(
     services: ServicesDep,
     _who: Caller,
-    model: Annotated[str | None, Query(max_length=200)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    decision: DecisionParam | None = None,
-    approver: Annotated[str | None, Query(max_length=100)] = None,
+    model: ModelQuery = None,
+    since: TimeQuery = None,
+    until: TimeQuery = None,
+    decision: DecisionQuery = None,
+    approver: ApproverQuery = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    cursor: CursorQuery = None,
 ) -> dict[str, Any]:
     flt = RequestFilter(
         model=model,

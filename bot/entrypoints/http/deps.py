@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import hmac
-from datetime import datetime
-from typing import Annotated
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.bootstrap import Container
-from bot.entrypoints.http.errors import error_body, invalid
+from bot.entrypoints.http.errors import error_body, invalid, unprocessable
 from bot.service import Services
 
 bearer = HTTPBearer(auto_error=False, description="An API token (`approval-bot token create`)")
@@ -56,12 +57,48 @@ def authorize(
 Caller = Annotated[str, Depends(authorize)]
 
 
-def aware(value: datetime | None, name: str) -> datetime | None:
-    """Times in query strings need a zone."""
-    if value is not None and value.tzinfo is None:
-        raise invalid(
-            name,
-            "time zone required",
-            summary=f"{name}: give a time zone, e.g. 2026-01-05T00:00:00Z",
-        )
-    return value
+def _query_names(dependant: Any) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def known_query(request: Request) -> None:
+    """Refuse query parameters the route does not take (a typo would silently filter nothing)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known = _query_names(dependant)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        fields = [{"path": name, "message": "unknown query parameter"} for name in unknown]
+        raise HTTPException(422, unprocessable(fields))
+
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def aware(value: str | None, name: str) -> datetime | None:
+    """A time in a query string: an RFC 3339 date-time, with its zone, that can be in UTC."""
+    if value is None:
+        return None
+    example = "e.g. 2026-01-05T00:00:00Z"
+    try:
+        when = datetime.fromisoformat(value.upper())
+    except ValueError:
+        raise invalid(name, f"not a date-time ({example})") from None
+    if when.tzinfo is None:
+        raise invalid(name, "time zone required", summary=f"{name}: give a time zone, {example}")
+    if not _RFC3339.fullmatch(value):
+        raise invalid(name, f"not an RFC 3339 date-time ({example})")
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:
+        raise invalid(name, "out of range") from None
+
+
+# What every API router depends on first: the token (401 before anything else), then no
+# query parameter the route does not take.
+API_CHECKS = [Depends(authorize), Depends(known_query)]

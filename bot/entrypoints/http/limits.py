@@ -1,12 +1,14 @@
-"""413 for a body over the limit, declared or streamed, before anything parses it."""
+"""413 for a body over the limit, declared or streamed, before anything parses it; and 422
+for a JSON body that is not UTF-8 (JSON is UTF-8; parsers would guess another encoding)."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.entrypoints.http.errors import error_body
+from bot.entrypoints.http.errors import error_body, unprocessable
 
 MAX_BODY = 64 * 1024
 
@@ -41,30 +43,51 @@ class BodyLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+        body = b"".join(chunks)
+        if _is_json(scope) and (problem := _not_utf8(body)):
+            await _send(send, 422, unprocessable([{"path": "(body)", "message": problem}]))
+            return
         replayed = False
 
         async def replay() -> Message:
             nonlocal replayed
             if not replayed:
                 replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
         await self.app(scope, replay, send)
 
     async def _reject(self, send: Send) -> None:
-        body = json.dumps(
-            error_body("payload_too_large", f"request body is larger than {self.limit} bytes")
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        message = f"request body is larger than {self.limit} bytes"
+        await _send(send, 413, error_body("payload_too_large", message))
+
+
+def _is_json(scope: Scope) -> bool:
+    headers: dict[bytes, bytes] = dict(scope.get("headers") or {})
+    ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+    return ctype == b"application/json" or ctype.endswith(b"+json")
+
+
+def _not_utf8(body: bytes) -> str | None:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 text (byte 0x{body[exc.start]:02x} at position {exc.start})"
+    return None
+
+
+async def _send(send: Send, status: int, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

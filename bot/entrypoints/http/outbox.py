@@ -7,26 +7,28 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from bot.domain.names import OutboxState
-from bot.entrypoints.http.deps import Caller, ContainerDep, ServicesDep
-from bot.entrypoints.http.errors import error_body
-from bot.entrypoints.http.params import OutboxStateParam
+from bot.entrypoints.http.deps import API_CHECKS, Caller, ContainerDep, ServicesDep
+from bot.entrypoints.http.errors import API_ERRORS, documented, error_body
+from bot.entrypoints.http.params import OutboxStateQuery
 from bot.service.views import outbox_item_to_dict
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=API_ERRORS, dependencies=API_CHECKS)
 
 
 @router.get("/outbox", summary="Effects and their delivery state")
 def outbox(
     services: ServicesDep,
     _who: Caller,
-    state: OutboxStateParam | None = None,
+    state: OutboxStateQuery = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     items = services.queries.outbox_items(OutboxState(state) if state else None, limit)
     return {"items": [outbox_item_to_dict(i) for i in items]}
 
 
-@router.post("/outbox/{item_id}/retry", summary="Retry a dead-lettered effect", responses={404: {}})
+@router.post(
+    "/outbox/{item_id}/retry", summary="Retry a dead-lettered effect", responses=documented(404)
+)
 def retry(
     item_id: Annotated[int, Path(ge=1, le=2**63 - 1)], wired: ContainerDep, _who: Caller
 ) -> dict[str, Any]:

@@ -7,7 +7,13 @@
         slack.calls("chat.update")   # the arguments of each call, in order
 
 It answers the Web API methods the bot uses (``/api/<method>``) and records what
-``respond()`` posts to response URLs (``/response/<anything>``).
+``respond()`` posts to response URLs (``/response/<anything>``). Posted messages are kept
+(with their ``metadata``) and can be read back with ``conversations.history`` and
+``conversations.replies``, as Slack does.
+
+    slack.hold("chat.postMessage")          # the next call waits for release()
+    slack.release("chat.postMessage")
+    slack.lose_response("chat.postMessage") # the next call takes effect, its answer is lost
 """
 
 from __future__ import annotations
@@ -72,6 +78,10 @@ class FakeSlack:
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         self._log: list[tuple[str, dict[str, Any], bool]] = []
+        self.messages: list[dict[str, Any]] = []  # every message posted, oldest first
+        self._holds: dict[str, threading.Event] = {}
+        self._held: dict[str, int] = {}
+        self._lost: dict[str, int] = {}
 
     # -- setup ----------------------------------------------------------------
 
@@ -93,6 +103,37 @@ class FakeSlack:
 
     def response_url(self, key: str = "r") -> str:
         return f"{self.http.url}/response/{key}"
+
+    def hold(self, method: str) -> None:
+        """Make calls of ``method`` wait (before taking effect) until ``release``."""
+        with self._lock:
+            self._holds[method] = threading.Event()
+
+    def release(self, method: str) -> None:
+        with self._lock:
+            event = self._holds.pop(method, None)
+        if event is not None:
+            event.set()
+
+    def held(self, method: str) -> int:
+        """How many calls of ``method`` are waiting on a hold now."""
+        with self._lock:
+            return self._held.get(method, 0)
+
+    def lose_response(self, method: str, times: int = 1) -> None:
+        """The next call(s) of ``method`` take effect, then the answer is a 500 (as when
+        the connection drops after Slack did the work)."""
+        with self._lock:
+            self._lost[method] = self._lost.get(method, 0) + times
+
+    def posts(self, channel: str | None = None, *, thread_ts: str | None = None) -> list[dict]:
+        """Top-level messages (or the replies in ``thread_ts``), oldest first."""
+        with self._lock:
+            return [
+                m
+                for m in self.messages
+                if (channel is None or m["channel"] == channel) and m.get("thread_ts") == thread_ts
+            ]
 
     def fail(self, method: str, *failures: Failure) -> None:
         """Answer the next calls of ``method`` with these failures, in order."""
@@ -130,15 +171,50 @@ class FakeSlack:
         with self._lock:
             queue = self._failures.get(method)
             failure = queue.pop(0) if queue else None
+            hold = self._holds.get(method)
+            if hold is not None:
+                self._held[method] = self._held.get(method, 0) + 1
         if failure is not None:
             return failure.status, failure.body, failure.headers
+        if hold is not None:
+            hold.wait(timeout=30)
+            with self._lock:
+                self._held[method] -= 1
+        status, body, headers = self._effect(request, method)
+        with self._lock:
+            lost = self._lost.get(method, 0)
+            if lost:
+                self._lost[method] = lost - 1
+        if lost:
+            return 500, "the answer was lost on the way", {}
+        return status, body, headers
+
+    def _effect(self, request: Recorded, method: str) -> tuple[int, Any, dict[str, str]]:
         args = arguments(request)
         ok: dict[str, Any] = {"ok": True}
         if method == "auth.test":
             body = {**ok, "team_id": TEAM, "user_id": BOT_USER, "bot_id": "B0BOT001"}
         elif method == "chat.postMessage":
             ts = f"1700000000.{next(self._ts):06d}"
+            metadata = args.get("metadata")
+            if isinstance(metadata, str):
+                metadata = json.loads(metadata)
+            message = {
+                "type": "message",
+                "channel": args["channel"],
+                "ts": ts,
+                "text": args.get("text"),
+                "thread_ts": args.get("thread_ts"),
+                "bot_id": "B0BOT001",
+                "metadata": metadata,
+            }
+            with self._lock:
+                self.messages.append(message)
             body = {**ok, "channel": args["channel"], "ts": ts, "message": {"ts": ts}}
+        elif method == "conversations.history":
+            body = self._history(args)
+        elif method == "conversations.replies":
+            body = self._replies(args)
         elif method == "chat.update":
             if (args["channel"], args["ts"]) in self.deleted:
                 body = {"ok": False, "error": "message_not_found"}
@@ -155,3 +231,47 @@ class FakeSlack:
         else:
             body = {"ok": False, "error": "unknown_method"}
         return 200, body, {}
+
+    @staticmethod
+    def _shown(message: dict[str, Any], with_metadata: bool) -> dict[str, Any]:
+        out = {k: v for k, v in message.items() if v is not None and k != "channel"}
+        if not with_metadata:
+            out.pop("metadata", None)
+        return out
+
+    def _history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages of a channel, newest first, after ``oldest``, paged."""
+        oldest = float(args.get("oldest") or 0)
+        with_metadata = str(args.get("include_all_metadata")).lower() in ("true", "1")
+        with self._lock:
+            found = [
+                m
+                for m in reversed(self.messages)
+                if m["channel"] == args.get("channel")
+                and not m.get("thread_ts")
+                and float(m["ts"]) > oldest
+            ]
+        start = int(args.get("cursor") or 0)
+        limit = int(args.get("limit") or 100)
+        page = found[start : start + limit]
+        more = start + limit < len(found)
+        return {
+            "ok": True,
+            "messages": [self._shown(m, with_metadata) for m in page],
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
+    def _replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A thread: its parent, then its replies, oldest first."""
+        ts = args.get("ts")
+        with_metadata = str(args.get("include_all_metadata")).lower() in ("true", "1")
+        with self._lock:
+            thread = [
+                m
+                for m in self.messages
+                if m["channel"] == args.get("channel") and ts in (m["ts"], m.get("thread_ts"))
+            ]
+        if not thread:
+            return {"ok": False, "error": "thread_not_found"}
+        return {"ok": True, "messages": [self._shown(m, with_metadata) for m in thread]}

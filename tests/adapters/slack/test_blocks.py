@@ -58,3 +58,11 @@ def test_failed_gates_without_override_say_so() -> None:
 
 def test_user_text_is_escaped() -> None:
     assert esc("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"
+
+
+def test_a_launch_problem_is_shown_on_the_message():
+    problem = "promotion could not start: boom — retry with `approval-bot outbox retry 7`"
+    request = _request(failed=False, policy=Policy(model="*", rules=(Rule("sre", 1),)))
+    shown = json.dumps(request_blocks(request, None, problem=problem), ensure_ascii=False)
+    assert "promotion could not start: boom" in shown
+    assert "approval-bot outbox retry 7" in shown

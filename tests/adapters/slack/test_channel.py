@@ -132,3 +132,26 @@ def _delivered_updates(bot: SlackBot, rid: str) -> bool:
     with bot.container.services.uow() as uow:
         items = uow.outbox.items(state="delivered")
     return any(i.kind == "chat.update" and i.request_id == rid for i in items)
+
+
+class NoPipeline:
+    """The promotion launcher's system, refusing for good (as KFP does for a missing
+    pipeline)."""
+
+    async def deliver(self, item, request) -> str | None:
+        from bot.ports import PermanentEffectError
+
+        raise PermanentEffectError("pipeline 'promotion' not found on KFP_HOST")
+
+
+def test_a_launch_that_fails_for_good_shows_on_the_message(bot: SlackBot) -> None:
+    bot.container.add_effect_handler("kfp.launch_promotion", NoPipeline())
+    rid = bot.submit()
+    ref = bot.message(rid)
+    bot.click(Action.APPROVE, rid, BOB)
+    bot.click(Action.APPROVE, rid, CAROL)
+    shown = bot.wait_update(
+        ref, lambda b: "promotion could not start" in b, "the launch problem on the message"
+    )
+    assert "pipeline 'promotion' not found on KFP_HOST" in shown
+    assert "approval-bot outbox retry" in shown

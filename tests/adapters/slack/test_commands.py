@@ -90,3 +90,33 @@ def test_anything_else_gets_the_usage(bot: SlackBot, text: str) -> None:
     answer = ask(bot, text)["text"]
     assert "/approvals pending" in answer
     assert not answer.startswith("*/approvals*")  # it says what was wrong first
+
+
+# -- who may read (docs/configuration.md, APPROVAL_BOT_READ_ACCESS) ------------------------
+
+
+@pytest.mark.parametrize("text", ["pending", "show {rid}", "history", "audit {rid}"])
+def test_people_who_are_not_enrolled_read_nothing(bot: SlackBot, text: str) -> None:
+    rid = bot.submit()
+    answer = ask(bot, text.format(rid=rid), user=STRANGER)["text"]
+    assert "⛔" in answer and "enrolled" in answer
+    assert rid not in answer and "iris-classifier" not in answer
+    assert "not enrolled" in ask(bot, "whoami", user=STRANGER)["text"]  # whoami still answers
+
+
+def test_read_access_can_be_limited_to_groups(slack, sqlite_url) -> None:
+    from tests.adapters.slack.conftest import running_bot
+
+    with running_bot(sqlite_url, slack, read_access="sre") as limited:
+        rid = limited.submit()
+        assert rid in ask(limited, "pending", user=CAROL)["text"]  # carol is in sre
+        refused = ask(limited, "pending", user=ALICE)["text"]  # alice is in ml-leads only
+        assert "⛔" in refused and "sre" in refused and rid not in refused
+
+
+def test_read_access_can_be_opened_to_anyone_in_the_workspace(slack, sqlite_url) -> None:
+    from tests.adapters.slack.conftest import running_bot
+
+    with running_bot(sqlite_url, slack, read_access="anyone") as open_bot:
+        rid = open_bot.submit()
+        assert rid in ask(open_bot, "pending", user=STRANGER)["text"]

@@ -93,3 +93,11 @@ def test_buttons_while_pending_and_none_once_decided() -> None:
     assert labels == ["✅ Approve", "❌ Reject"]
     assert "does not allow approving over them" in render.message_text(request(), POLICY)
     assert render.keyboard(request(state=State.APPROVED), POLICY) is None
+
+
+def test_a_launch_problem_is_shown_on_the_message() -> None:
+    problem = "promotion could not start: <boom> — retry with `approval-bot outbox retry 7`"
+    html = render.message_text(request(), POLICY, problem=problem)
+    text = parse_html(html)
+    assert "promotion could not start: <boom>" in str(text)
+    assert "approval-bot outbox retry 7" in html
