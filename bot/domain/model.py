@@ -29,6 +29,8 @@ from bot.domain.states import (
     states_for_decision,
 )
 
+PROMOTION_DETAIL_MAX = 500  # characters of a promotion run's last word kept on the request
+
 # Re-exported: callers import the aggregate's vocabulary from here.
 __all__ = [
     "APPROVED_LIKE",
@@ -133,6 +135,7 @@ class ApprovalRequest:
     escalate_at: datetime | None = None
     escalated_at: datetime | None = None
     promotion_run_id: str | None = None
+    promotion_detail: str | None = None  # how the promotion ended (its run's own words)
     events: list[Event] = field(default_factory=list, repr=False, compare=False)
 
     # -- creation ---------------------------------------------------------
@@ -409,6 +412,7 @@ class ApprovalRequest:
         to = State.PROMOTED if succeeded else State.PROMOTION_FAILED
         self._move(to)
         self.state = to
+        self.promotion_detail = detail[:PROMOTION_DETAIL_MAX]
         self.events.append(
             Event(EventKind.PROMOTION_FINISHED, SYSTEM, {"state": to.value, "detail": detail})
         )

@@ -86,6 +86,9 @@ def show(
             f"decided {r.decision} by {r.decided_by} at {ts(r.decided_at)}"
             + (f": {r.reason}" if r.reason else "")
         )
+    if r.promotion_run_id:
+        detail = f" — {r.promotion_detail}" if r.promotion_detail else ""
+        out.append(f"promotion run {r.promotion_run_id}: {r.state.value}{detail}")
     if problem := launch_problem(effects):
         out.append(problem)
     if effects:

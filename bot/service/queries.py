@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from bot.domain import errors
 from bot.domain.access import ReadAccess
@@ -17,6 +18,16 @@ from bot.domain.names import OutboxState
 from bot.ports import Directory, OutboxItem, RequestFilter, UnitOfWorkFactory
 from bot.service.identity import Identity
 from bot.service.schemas import checked_filter, plain_or_unknown
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    """What a chat channel renders a request's message from, read at once."""
+
+    request: ApprovalRequest
+    policy: Policy | None
+    effects: list[OutboxItem]
+    ref: dict[str, Any] | None  # where the channel shows it; None: not posted yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +52,21 @@ class Queries:
         if request is None:
             raise errors.UnknownRequest(request_id)
         return request
+
+    def message(self, request_id: str, channel: str) -> MessageView:
+        """The request, its policy, its decision effects and where ``channel`` shows it, in
+        one read (a chat delivery's whole question to the database)."""
+        with self.uow(readonly=True) as uow:
+            request = uow.requests.get(request_id)
+            if request is None:
+                raise errors.UnknownRequest(request_id)
+            effects = [i for i in uow.outbox.for_requests([request_id]) if not is_chat(i.kind)]
+            return MessageView(
+                request,
+                uow.directory.policy_for(request.model_name),
+                effects,
+                uow.chat.get(request_id, channel),
+            )
 
     def get_with_policy(self, request_id: str) -> tuple[ApprovalRequest, Policy | None]:
         plain_or_unknown(request_id)

@@ -116,6 +116,7 @@ def request_to_dict(
         "reminders_sent": request.reminders_sent,
         "escalated_at": _iso(request.escalated_at),
         "promotion_run_id": request.promotion_run_id,
+        "promotion_detail": request.promotion_detail,
     }
     if policy is not None:
         out["quorum"] = quorum_to_list(request, policy)

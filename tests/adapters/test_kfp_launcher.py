@@ -187,6 +187,7 @@ def test_run_states_move_the_request_to_promoted_or_promotion_failed(
     assert final in finished.data["detail"]
     if error:
         assert error in finished.data["detail"]
+    assert svc.queries.get(rid).promotion_detail == finished.data["detail"], "shown in chat"
     assert len(outbox(svc, CHAT_UPDATE)) > updates_before, "the result goes to the chats"
     assert asyncio.run(poll_promotions(svc, launch)) == [], "nothing left to follow"
 

@@ -36,6 +36,7 @@ MUTABLE = (
     "escalate_at",
     "escalated_at",
     "promotion_run_id",
+    "promotion_detail",
 )
 
 
@@ -67,6 +68,7 @@ def request_row(req: ApprovalRequest) -> dict[str, Any]:
         "escalate_at": req.escalate_at,
         "escalated_at": req.escalated_at,
         "promotion_run_id": req.promotion_run_id,
+        "promotion_detail": req.promotion_detail,
     }
 
 
@@ -101,6 +103,7 @@ def request_from_row(r: Any, votes: list[Vote]) -> ApprovalRequest:
         escalate_at=r.escalate_at,
         escalated_at=r.escalated_at,
         promotion_run_id=r.promotion_run_id,
+        promotion_detail=r.promotion_detail,
     )
 
 

@@ -126,6 +126,7 @@ approval_requests = Table(
     Column("escalate_at", UtcDateTime),
     Column("escalated_at", UtcDateTime),
     Column("promotion_run_id", String(128)),
+    Column("promotion_detail", Text),
     UniqueConstraint("model_name", "model_version", "submission_key"),
     Index("ix_approval_requests_state_model", "state", "model_name"),
     Index("ix_approval_requests_created", "created_at", "id"),

@@ -171,7 +171,14 @@ def request_blocks(
         blocks.append(section(decision_text(request)))
     if request.promotion_run_id:
         blocks.append(
-            context(f"Promotion run `{esc(request.promotion_run_id)}`: {request.state.value}")
+            context(
+                f"Promotion run `{esc(request.promotion_run_id)}`: {request.state.value}"
+                + (
+                    f" — {esc(clip(request.promotion_detail, 500))}"
+                    if request.promotion_detail
+                    else ""
+                )
+            )
         )
     if problem:
         blocks.append(section(f"⚠️ {esc(problem)}"))

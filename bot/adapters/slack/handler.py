@@ -116,19 +116,21 @@ class SlackChatHandler:
 
     async def _show(self, request_id: str) -> str:
         """Post the message, or update it in place when it exists."""
-        request, policy = await asyncio.to_thread(self.queries.get_with_policy, request_id)
-        effects = await asyncio.to_thread(self.queries.effects, [request])
+        view = await asyncio.to_thread(self.queries.message, request_id, CHANNEL)
+        request = view.request
         text = blocks.message_text(request)
-        body = blocks.request_blocks(request, policy, problem=launch_problem(effects[request.id]))
-        claim = await asyncio.to_thread(
-            self.chat.claim, request_id, CHANNEL, lease_seconds=self.lease_seconds
-        )
-        ref, note = claim.ref, ""
-        if ref is None:
-            ref, found = await self._post_claimed(request_id, claim, text, body)
-            if not found:
-                return f"posted {ref['channel']}/{ref['ts']}"
-            note = "found the earlier post; "  # and show the current state on it
+        body = blocks.request_blocks(request, view.policy, problem=launch_problem(view.effects))
+        ref, note = view.ref, ""
+        if ref is None:  # not posted yet (as far as this read saw): claim it, then post
+            claim = await asyncio.to_thread(
+                self.chat.claim, request_id, CHANNEL, lease_seconds=self.lease_seconds
+            )
+            ref = claim.ref
+            if ref is None:
+                ref, found = await self._post_claimed(request_id, claim, text, body)
+                if not found:
+                    return f"posted {ref['channel']}/{ref['ts']}"
+                note = "found the earlier post; "  # and show the current state on it
         try:
             await self.client.chat_update(
                 channel=ref["channel"], ts=ref["ts"], text=text, blocks=body

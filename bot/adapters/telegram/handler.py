@@ -97,17 +97,19 @@ class TelegramChatHandler:
 
     async def _show(self, request_id: str) -> str:
         """Post the message, or edit it in place when it exists."""
-        request, policy = await asyncio.to_thread(self.queries.get_with_policy, request_id)
-        effects = await asyncio.to_thread(self.queries.effects, [request])
-        text = render.message_text(request, policy, problem=launch_problem(effects[request.id]))
+        view = await asyncio.to_thread(self.queries.message, request_id, CHANNEL)
+        request, policy = view.request, view.policy
+        text = render.message_text(request, policy, problem=launch_problem(view.effects))
         markup = render.keyboard(request, policy)
-        claim = await asyncio.to_thread(
-            self.chat.claim, request_id, CHANNEL, lease_seconds=self.lease_seconds
-        )
-        ref = claim.ref
-        if ref is None:
-            ref = await self._post(request_id, claim, text, markup)
-            return f"posted {ref['chat_id']}/{ref['message_id']}"
+        ref = view.ref
+        if ref is None:  # not posted yet (as far as this read saw): claim it, then post
+            claim = await asyncio.to_thread(
+                self.chat.claim, request_id, CHANNEL, lease_seconds=self.lease_seconds
+            )
+            ref = claim.ref
+            if ref is None:
+                ref = await self._post(request_id, claim, text, markup)
+                return f"posted {ref['chat_id']}/{ref['message_id']}"
         try:
             await self.api.bot.edit_message_text(
                 text,

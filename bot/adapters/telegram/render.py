@@ -143,6 +143,7 @@ def message_text(
         tail.append(
             f"Promotion run <code>{esc(request.promotion_run_id)}</code>: "
             f"{esc(request.state.value)}"
+            + (f" — {esc(request.promotion_detail)}" if request.promotion_detail else "")
         )
     if problem:
         tail.append(f"⚠️ {esc(problem)}")

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from bot.adapters.slack.blocks import esc, request_blocks
-from bot.domain.model import ApprovalRequest, GateResult, Policy
+from bot.domain.model import ApprovalRequest, GateResult, Policy, State
 from bot.domain.quorum import Rule
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -66,3 +66,18 @@ def test_a_launch_problem_is_shown_on_the_message():
     shown = json.dumps(request_blocks(request, None, problem=problem), ensure_ascii=False)
     assert "promotion could not start: boom" in shown
     assert "approval-bot outbox retry 7" in shown
+
+
+def test_a_failed_promotion_shows_why() -> None:
+    policy = Policy(model="*", rules=(Rule("ml-leads", 1),))
+    request = _request(failed=False, policy=policy)
+    request.state = State.PROMOTING
+    request.promotion_run_id = "run-7"
+    request.finish_promotion(
+        succeeded=False,
+        detail="KFP run run-7 FAILED: rolled back: iris-serving never became Ready <in 600 s>",
+        now=NOW,
+    )
+    text = json.dumps(request_blocks(request, policy))
+    assert "promotion_failed" in text
+    assert "rolled back: iris-serving never became Ready &lt;in 600 s&gt;" in text

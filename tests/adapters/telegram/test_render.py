@@ -101,3 +101,14 @@ def test_a_launch_problem_is_shown_on_the_message() -> None:
     text = parse_html(html)
     assert "promotion could not start: <boom>" in str(text)
     assert "approval-bot outbox retry 7" in html
+
+
+def test_a_failed_promotion_shows_why_escaped() -> None:
+    failed = request(
+        state=State.PROMOTION_FAILED,
+        promotion_run_id="run-7",
+        promotion_detail="rolled back: <iris-serving> never became Ready",
+    )
+    text = render.message_text(failed, POLICY)
+    parse_html(text)
+    assert "promotion_failed — rolled back: &lt;iris-serving&gt; never became Ready" in text
