@@ -105,6 +105,16 @@ def handler_key(item: OutboxItem) -> list[str]:
     return keys
 
 
+def ordering(item: OutboxItem) -> tuple[str, str]:
+    """Effects with the same key are delivered one after the other, in order: a request's
+    messages in one channel. A decision's MLflow run and its promotion launch do not wait
+    for each other (nor for the messages)."""
+    request = item.request_id or f"#{item.id}"
+    if is_chat(item.kind):
+        return request, f"chat:{item.payload.get('channel', '')}"
+    return request, item.kind
+
+
 class OutboxDispatcher:
     def __init__(
         self,
@@ -172,6 +182,7 @@ class OutboxDispatcher:
         """Record how deliveries went, in one transaction."""
         now = self.clock.now()
         with self.uow() as uow:
+            uow.outbox.without_waiting_for_disk()
             outcomes = [self._outcome(uow, item, token, a, now) for item, a in attempts]
             if any(o is not Outcome.LOST_CLAIM for o in outcomes):
                 uow.commit()
@@ -249,8 +260,8 @@ class OutboxDispatcher:
     async def deliver_due(self) -> DeliveryReport:
         """Deliver everything due now, batch after batch.
 
-        Within a batch the effects of different requests are delivered concurrently (up to
-        ``parallel`` at once), a request's own effects in order, and each outcome is
+        Within a batch effects are delivered concurrently (up to ``parallel`` at once),
+        except those that must keep their order (``ordering``), and each outcome is
         recorded as soon as it is known: a slow effect never holds back the record of
         another (a crash then would deliver that one again).
         """
@@ -267,10 +278,10 @@ class OutboxDispatcher:
             items = await asyncio.to_thread(self._claim, token)
             if not items:
                 return report
-            by_request: dict[str, list[OutboxItem]] = {}
+            lines: dict[tuple[str, str], list[OutboxItem]] = {}
             for item in items:
-                by_request.setdefault(item.request_id or f"#{item.id}", []).append(item)
-            await asyncio.gather(*(in_order(g) for g in by_request.values()))
+                lines.setdefault(ordering(item), []).append(item)
+            await asyncio.gather(*(in_order(g) for g in lines.values()))
             if len(items) < self.batch:
                 return report
 

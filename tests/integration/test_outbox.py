@@ -234,3 +234,55 @@ def test_a_launch_that_fails_for_good_shows_on_the_request_in_every_channel(svc)
             if i.kind == CHAT_UPDATE and f":dead:{launch.id}:" in i.key
         ]
     assert len(again) == 2 * len(svc.channels)
+
+
+class Gate:
+    """Handlers that wait for each other: MLflow's run waits until the launch has gone out,
+    and the messages record the order they were delivered in."""
+
+    def __init__(self) -> None:
+        self.launched: asyncio.Event | None = None
+        self.seen: list[str] = []
+
+    async def log(self, item: OutboxItem, request) -> str:
+        assert self.launched is not None
+        await asyncio.wait_for(self.launched.wait(), timeout=5)
+        self.seen.append(item.key)
+        return "ok"
+
+    async def launch(self, item: OutboxItem, request) -> str:
+        assert self.launched is not None
+        self.launched.set()
+        self.seen.append(item.key)
+        return "ok"
+
+    async def chat(self, item: OutboxItem, request) -> str:
+        await asyncio.sleep(0)  # let any other delivery of this request run in between
+        self.seen.append(item.key)
+        return "ok"
+
+
+def test_a_launch_does_not_wait_for_the_decisions_mlflow_run_and_messages_keep_order(svc):
+    from types import SimpleNamespace
+
+    gate = Gate()
+    handlers = {
+        LOG_DECISION: SimpleNamespace(deliver=gate.log),
+        LAUNCH_PROMOTION: SimpleNamespace(deliver=gate.launch),
+        "*": SimpleNamespace(deliver=gate.chat),
+    }
+    d = dispatcher(svc, handlers)
+    rid = approve(svc)
+    with svc.uow() as uow:
+        due = [i for i in uow.outbox.items(limit=100) if i.state == "pending"]
+
+    async def run() -> None:
+        gate.launched = asyncio.Event()
+        await d.deliver_due()
+
+    asyncio.run(run())
+    assert states(svc) == Counter({"delivered": len(due)}), "the MLflow run did not time out"
+    assert gate.seen.index(f"{rid}:launch_promotion") < gate.seen.index(f"{rid}:log_decision")
+    messages = [i.key for i in sorted(due, key=lambda i: i.id) if i.kind.startswith("chat")]
+    assert len(messages) > 1
+    assert [k for k in gate.seen if k in messages] == messages, "one channel's messages in order"
