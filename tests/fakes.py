@@ -317,6 +317,9 @@ class FakeOutbox:
         )
         return True
 
+    def without_waiting_for_disk(self) -> None:
+        pass
+
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for i in self.s.outbox:

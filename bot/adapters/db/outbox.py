@@ -159,6 +159,10 @@ class SqlOutbox:
         )
         return bool(res.rowcount == 1)
 
+    def without_waiting_for_disk(self) -> None:
+        if self._locking:  # PostgreSQL; SQLite's WAL commits do not wait for the disk anyway
+            self.conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+
     def counts(self) -> dict[str, int]:
         rows = self.conn.execute(select(_c.state, func.count()).group_by(_c.state))
         return {r[0]: r[1] for r in rows}
