@@ -242,17 +242,29 @@ class FakeOutbox:
         self.s.outbox = [replace(i, **changes) if i.id == item_id else i for i in self.s.outbox]
 
     def claim(
-        self, now: datetime, *, limit: int, lease_until: datetime, token: str
+        self,
+        now: datetime,
+        *,
+        limit: int,
+        lease_until: datetime,
+        token: str,
+        kinds: Sequence[str] | None = None,
     ) -> list[OutboxItem]:
         due = [
             i
             for i in self.s.outbox
-            if (
-                i.state is OutboxState.PENDING
-                and i.next_attempt_at is not None
-                and i.next_attempt_at <= now
+            if (kinds is None or i.kind in kinds)
+            and (
+                (
+                    i.state is OutboxState.PENDING
+                    and i.next_attempt_at is not None
+                    and i.next_attempt_at <= now
+                )
+                or (
+                    i.state is OutboxState.DELIVERING
+                    and self.s.leases.get(i.id, (None, now))[1] < now
+                )
             )
-            or (i.state is OutboxState.DELIVERING and self.s.leases.get(i.id, (None, now))[1] < now)
         ]
         out = []
         for i in due[:limit]:

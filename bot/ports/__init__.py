@@ -133,8 +133,17 @@ class Outbox(Protocol):
     def items(self, state: OutboxState | None = None, limit: int = 100) -> list[OutboxItem]: ...
     def get(self, item_id: int) -> OutboxItem | None: ...
     def claim(
-        self, now: datetime, *, limit: int, lease_until: datetime, token: str
-    ) -> list[OutboxItem]: ...
+        self,
+        now: datetime,
+        *,
+        limit: int,
+        lease_until: datetime,
+        token: str,
+        kinds: Sequence[str] | None = None,
+    ) -> list[OutboxItem]:
+        """Take up to ``limit`` due rows (of these ``kinds``, if given), oldest first."""
+        ...
+
     def finish(
         self,
         item_id: int,

@@ -14,14 +14,14 @@ import asyncio
 import logging
 import random
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
 from bot.domain.backoff import retry_delay
-from bot.domain.effects import CHAT_NOTICE, CHAT_UPDATE, Effect, is_chat
+from bot.domain.effects import CHAT_NOTICE, CHAT_UPDATE, Effect, EffectKind, is_chat
 from bot.domain.model import ApprovalRequest, Event
 from bot.domain.names import SYSTEM, EventKind, OutboxState
 from bot.ports import (
@@ -105,6 +105,20 @@ def handler_key(item: OutboxItem) -> list[str]:
     return keys
 
 
+def _lanes() -> dict[str, tuple[EffectKind, ...]]:
+    out: dict[str, tuple[EffectKind, ...]] = {}
+    for kind in EffectKind:
+        family = kind.value.split(".")[0]
+        out[family] = (*out.get(family, ()), kind)
+    return out
+
+
+# Effects go out in lanes, one per system they reach (chat, mlflow, kfp), each claiming its
+# own rows with its own limit: a slow MLflow server never holds back a promotion launch or
+# a chat message behind it.
+LANES = _lanes()
+
+
 def ordering(item: OutboxItem) -> tuple[str, str]:
     """Effects with the same key are delivered one after the other, in order: a request's
     messages in one channel. A decision's MLflow run and its promotion launch do not wait
@@ -160,7 +174,7 @@ class OutboxDispatcher:
 
     # -- blocking parts (run in a worker thread) ----------------------------
 
-    def _claim(self, token: str) -> list[OutboxItem]:
+    def _claim(self, token: str, kinds: Sequence[str]) -> list[OutboxItem]:
         now = self.clock.now()
         with self.uow() as uow:
             items = uow.outbox.claim(
@@ -168,6 +182,7 @@ class OutboxDispatcher:
                 limit=self.batch,
                 lease_until=now + timedelta(seconds=self.retry.lease_seconds),
                 token=token,
+                kinds=kinds,
             )
             uow.commit()
         return items
@@ -258,15 +273,20 @@ class OutboxDispatcher:
     # -- async driver ---------------------------------------------------------
 
     async def deliver_due(self) -> DeliveryReport:
-        """Deliver everything due now, batch after batch.
+        """Deliver everything due now: each lane (``LANES``) batch after batch, the lanes
+        side by side.
 
-        Within a batch effects are delivered concurrently (up to ``parallel`` at once),
-        except those that must keep their order (``ordering``), and each outcome is
+        Within a batch effects are delivered concurrently (up to ``parallel`` at once per
+        lane), except those that must keep their order (``ordering``), and each outcome is
         recorded as soon as it is known: a slow effect never holds back the record of
         another (a crash then would deliver that one again).
         """
         report = DeliveryReport()
         token = secrets.token_hex(8)
+        await asyncio.gather(*(self._drain(kinds, token, report) for kinds in LANES.values()))
+        return report
+
+    async def _drain(self, kinds: Sequence[str], token: str, report: DeliveryReport) -> None:
         gate = asyncio.Semaphore(self.parallel)
 
         async def in_order(group: list[OutboxItem]) -> None:
@@ -275,15 +295,15 @@ class OutboxDispatcher:
                     report.add(item.id, await self._deliver_one(item, token))
 
         while True:
-            items = await asyncio.to_thread(self._claim, token)
+            items = await asyncio.to_thread(self._claim, token, kinds)
             if not items:
-                return report
+                return
             lines: dict[tuple[str, str], list[OutboxItem]] = {}
             for item in items:
                 lines.setdefault(ordering(item), []).append(item)
             await asyncio.gather(*(in_order(g) for g in lines.values()))
             if len(items) < self.batch:
-                return report
+                return
 
     async def _deliver_one(self, item: OutboxItem, token: str) -> Outcome:
         with bind_request(item.request_id):

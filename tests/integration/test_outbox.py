@@ -286,3 +286,48 @@ def test_a_launch_does_not_wait_for_the_decisions_mlflow_run_and_messages_keep_o
     messages = [i.key for i in sorted(due, key=lambda i: i.id) if i.kind.startswith("chat")]
     assert len(messages) > 1
     assert [k for k in gate.seen if k in messages] == messages, "one channel's messages in order"
+
+
+def test_launches_go_out_while_every_mlflow_run_is_still_waiting(svc):
+    """Lanes: with more decisions than a batch holds, the MLflow runs wait until every
+    launch is out. Delivered in batches of mixed kinds, this would never end."""
+    from types import SimpleNamespace
+
+    launched: list[str] = []
+    decisions = 5
+    everything_launched: asyncio.Event | None = None
+
+    async def log(item: OutboxItem, request) -> str:
+        assert everything_launched is not None
+        await asyncio.wait_for(everything_launched.wait(), timeout=5)
+        return "ok"
+
+    async def launch(item: OutboxItem, request) -> str:
+        assert everything_launched is not None
+        launched.append(item.key)
+        if len(launched) == decisions:
+            everything_launched.set()
+        return "ok"
+
+    handlers = {
+        LOG_DECISION: SimpleNamespace(deliver=log),
+        LAUNCH_PROMOTION: SimpleNamespace(deliver=launch),
+        "*": Recorder(),
+    }
+    d = dispatcher(svc, handlers)
+    d.batch, d.parallel = 2, 2
+    for v in range(decisions):
+        rid = svc.commands.submit(
+            builders.submission(model_name=f"m{v}", staging_run_id=f"s{v}")
+        ).request.id
+        svc.commands.vote(rid, Identity("cli", "bob"), VoteKind.APPROVE)
+        svc.commands.vote(rid, Identity("cli", "carol"), VoteKind.APPROVE)
+
+    async def run() -> None:
+        nonlocal everything_launched
+        everything_launched = asyncio.Event()
+        await d.deliver_due()
+
+    asyncio.run(run())
+    assert len(launched) == decisions
+    assert set(states(svc)) == {"delivered"}, "no MLflow run timed out waiting"

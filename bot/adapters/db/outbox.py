@@ -53,13 +53,21 @@ class SqlOutbox:
         return outbox_from_row(row) if row else None
 
     def claim(
-        self, now: datetime, *, limit: int, lease_until: datetime, token: str
+        self,
+        now: datetime,
+        *,
+        limit: int,
+        lease_until: datetime,
+        token: str,
+        kinds: Sequence[str] | None = None,
     ) -> list[OutboxItem]:
         """Take due rows for delivery. Two deliverers never hold the same row."""
         due = or_(
             and_(_c.state == OutboxState.PENDING.value, _c.next_attempt_at <= now),
             and_(_c.state == OutboxState.DELIVERING.value, _c.lease_until < now),
         )
+        if kinds is not None:
+            due = and_(due, _c.kind.in_([str(k) for k in kinds]))
         q = select(_c.id).where(due).order_by(_c.id).limit(limit)
         if self._locking:
             q = q.with_for_update(skip_locked=True)
