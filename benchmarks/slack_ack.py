@@ -13,8 +13,10 @@ In one run, on this machine, with the servers pinned to core 0 and the load gene
 
 Printed per row: ack p50/p99 and the p99 ratio to bare Bolt (target ≤ 1.5 and < 100 ms);
 click → ``chat.update`` of that message (target p99 < 1 s); deciding click → the KFP
-``create run`` call (target p99 < 1 s); the server's RSS after the run (targets: Slack
-only < 100 MB, everything < 200 MB).
+``create run`` call (target p99 < 1 s), one decision at a time and as a burst at each
+concurrency; the server's CPU time per click (what a burst on one core must wait for);
+the server's RSS after the run (targets: Slack only < 100 MB, everything < 200 MB).
+Every lane of the outbox is drained before the next row starts.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ SECRET = "bench-signing-secret"
 CHANNEL = "C0BENCH01"
 TOKEN = "bench-token-0123456789"
 APPROVE = "approval:v1:approve"
+ONE_AT_A_TIME = 40  # decisions measured in a closed loop, before the burst
 FIRST, SECOND = ("U02BOB", "bob"), ("U03CAROL", "carol")  # ml-leads, then sre: decides
 MARK = "*bob* approved"  # in a message's blocks once the first click's vote shows
 
@@ -91,7 +94,7 @@ def bare_app() -> Any:
 # -- what Slack sends ---------------------------------------------------------------------
 
 
-def click(request_id: str, user: str, n: int, port: int, ts: str) -> bytes:
+def signed_click(request_id: str, user: str, n: int, ts: str) -> tuple[bytes, dict[str, str]]:
     payload = {
         "type": "block_actions",
         "team": {"id": TEAM, "domain": "bench"},
@@ -114,6 +117,11 @@ def click(request_id: str, user: str, n: int, port: int, ts: str) -> bytes:
         "X-Slack-Request-Timestamp": ts,
         "X-Slack-Signature": f"v0={sig}",
     }
+    return body, headers
+
+
+def click(request_id: str, user: str, n: int, port: int, ts: str) -> bytes:
+    body, headers = signed_click(request_id, user, n, ts)
     return raw_request("POST", "/slack/events", f"127.0.0.1:{port}", body, headers)
 
 
@@ -160,6 +168,22 @@ def profiling(pid: int, label: str) -> Any:
     return subprocess.Popen([*cmd, "--nonblocking"], stdout=subprocess.DEVNULL)
 
 
+class CpuMeter:
+    """CPU time (user + system) the server spends from now on, per click."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.start = self.seconds()
+
+    def seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def per(self, clicks: list[str]) -> str:
+        used = self.seconds() - self.start
+        return f"{used * 1000 / len(clicks):.1f} ms ({used:.1f} s in all)"
+
+
 def rss_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     line = next(x for x in status.splitlines() if x.startswith("VmRSS:"))
@@ -204,6 +228,43 @@ def after_click(
         times = [at for at, blocks in seen if at >= sent and rid in blocks and marker in blocks]
         out.append((min(times) - sent) * 1000 if times else float("inf"))
     return out
+
+
+def drained(url: str) -> None:
+    """Wait until the bot has nothing left to deliver (MLflow runs included)."""
+
+    def idle() -> bool:
+        for state in ("pending", "delivering"):
+            r = httpx.get(
+                f"{url}/api/v1/outbox",
+                params={"state": state, "limit": 1},
+                headers={"Authorization": f"Bearer {TOKEN}"},
+            )
+            if r.json()["items"]:
+                return False
+        return True
+
+    wait_for(idle, timeout=600, description="the outbox to drain", interval=0.2)
+
+
+def one_decision_at_a_time(url: str, ids: list[str], kfp: FakeKfpRuns) -> str:
+    """Deciding clicks in a closed loop: each sent once the previous one's run was created."""
+    ts = str(int(time.time()))
+    waits = []
+    with httpx.Client(base_url=url) as client:
+        for n, rid in enumerate(ids):
+            body, headers = signed_click(rid, SECOND[0], n, ts)
+            before = len(kfp.created)
+            sent = time.time()
+            client.post("/slack/events", content=body, headers=headers).raise_for_status()
+            wait_for(
+                lambda b=before: len(kfp.created) > b,
+                timeout=60,
+                description="the decision's KFP run",
+                interval=0.002,
+            )
+            waits.append((kfp.created[before].at - sent) * 1000)
+    return row(f"deciding click → KFP create, one at a time ({len(ids)})", waits)
 
 
 def kfp_creates(kfp: FakeKfpRuns) -> list[tuple[float, str]]:
@@ -264,6 +325,7 @@ def measure_bot(
         for n, conc in enumerate(args.concurrency):
             chunk = ids[n * args.clicks : (n + 1) * args.clicks]
             spy = profiling(pid, f"{name} conc {conc}")
+            cpu = CpuMeter(pid)
             result = load("127.0.0.1", port, clicks(chunk, FIRST[0], port), conc, work)
             acks[conc] = result["latencies_ms"]
             sent = result["sent_at"]
@@ -277,8 +339,15 @@ def measure_bot(
                 spy.wait(timeout=60)
             updates = after_click(chunk, sent, slack_updates(slack), MARK)
             lines.append(row(f"{name}: click → chat.update, conc {conc}", updates))
-            if kfp is not None and conc == max(args.concurrency):
+            lines.append(f"{name}: server CPU per voting click, conc {conc}: {cpu.per(chunk)}")
+            if kfp is not None:
+                if n == 0:
+                    lines.append(one_decision_at_a_time(url, chunk[:ONE_AT_A_TIME], kfp))
+                    chunk = chunk[ONE_AT_A_TIME:]
+                    drained(url)
                 before = len(kfp.created)
+                spy = profiling(pid, f"{name} deciding conc {conc}")
+                cpu = CpuMeter(pid)
                 decided = load("127.0.0.1", port, clicks(chunk, SECOND[0], port), conc, work)
                 wanted = before + len(chunk)
                 wait_for(
@@ -286,8 +355,17 @@ def measure_bot(
                     timeout=300,
                     description="every approval to start its KFP run",
                 )
+                per_decision = cpu.per(chunk)
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(timeout=60)
                 starts = after_click(chunk, decided["sent_at"], kfp_creates(kfp), "")
                 lines.append(row(f"{name}: deciding click → KFP create, conc {conc}", starts))
+                lines.append(
+                    f"{name}: server CPU per deciding click (up to its launch), conc {conc}: "
+                    f"{per_decision}"
+                )
+            drained(url)  # the next row starts with every lane idle
         rss = rss_mb(pid)
     return acks, lines, rss
 
