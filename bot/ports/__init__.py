@@ -183,6 +183,9 @@ class EffectHandler(Protocol):
     posts the message. Raise ``PermanentEffectError`` for what retrying cannot fix;
     any other exception is retried with backoff. The return value is a short note
     for the log.
+
+    The outbox loads the request for the handler, unless the handler's class says
+    ``needs_request = False`` (it reads what it needs itself; it gets ``None``).
     """
 
     async def deliver(self, item: OutboxItem, request: ApprovalRequest | None) -> str | None: ...

@@ -336,7 +336,8 @@ class OutboxDispatcher:
         if handler is None:
             return Attempt(waiting=self.waiting_reason(item))
         try:
-            request = await asyncio.to_thread(self._load, item)
+            wanted = getattr(handler, "needs_request", True)
+            request = await asyncio.to_thread(self._load, item) if wanted else None
             note = await asyncio.wait_for(
                 handler.deliver(item, request), timeout=self.retry.timeout_seconds
             )

@@ -30,6 +30,8 @@ log = logging.getLogger("bot.console")
 class ShownOnThePage:
     """``chat.*`` for the console: the page shows the current state, nothing to push."""
 
+    needs_request = False
+
     async def deliver(self, item: OutboxItem, request: ApprovalRequest | None) -> str | None:
         return "console shows it"
 

@@ -71,6 +71,8 @@ def slack_error(exc: SlackApiError) -> str:
 class SlackChatHandler:
     """EffectHandler for ``chat.*`` effects in the ``slack`` channel."""
 
+    needs_request = False  # _show reads the message's whole view itself, in one read
+
     def __init__(
         self,
         client: AsyncWebClient,
@@ -97,15 +99,16 @@ class SlackChatHandler:
         return lock
 
     async def deliver(self, item: OutboxItem, request: ApprovalRequest | None) -> str | None:
-        if request is None:
+        request_id = item.request_id
+        if request_id is None:
             return "no request: nothing to show"
-        async with self._lock(request.id):
+        async with self._lock(request_id):
             try:
                 if item.kind == CHAT_REMIND:
-                    return await self._remind(item, request.id)
+                    return await self._remind(item, request_id)
                 if item.kind == CHAT_NOTICE:
-                    return await self._notice(item, request.id)
-                return await self._show(request.id)
+                    return await self._notice(item, request_id)
+                return await self._show(request_id)
             except SlackApiError as exc:
                 error = slack_error(exc)
                 if error in PERMANENT:

@@ -48,6 +48,8 @@ def chat_ref(chat_id: str) -> int | str:
 class TelegramChatHandler:
     """EffectHandler for ``chat.*`` effects in the ``telegram`` channel."""
 
+    needs_request = False  # _show reads the message's whole view itself, in one read
+
     def __init__(
         self,
         api: TelegramApi,
@@ -71,19 +73,20 @@ class TelegramChatHandler:
         return lock
 
     async def deliver(self, item: OutboxItem, request: ApprovalRequest | None) -> str | None:
-        if request is None:
+        request_id = item.request_id
+        if request_id is None:
             return "no request: nothing to show"
         try:
             await self.api.ready()
         except InvalidToken as exc:
             raise PermanentEffectError("Telegram rejected TELEGRAM_BOT_TOKEN") from exc
-        async with self._lock(request.id):
+        async with self._lock(request_id):
             try:
                 if item.kind == CHAT_REMIND:
-                    return await self._remind(item.payload, request.id)
+                    return await self._remind(item.payload, request_id)
                 if item.kind == CHAT_NOTICE:
-                    return await self._notice(str(item.payload.get("text") or ""), request.id)
-                return await self._show(request.id)
+                    return await self._notice(str(item.payload.get("text") or ""), request_id)
+                return await self._show(request_id)
             except ChatMigrated as exc:
                 raise PermanentEffectError(
                     "the Telegram group became a supergroup: set "
