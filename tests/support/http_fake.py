@@ -51,6 +51,7 @@ class Recorded:
     headers: dict[str, str]
     body: bytes
     at: float = field(default_factory=time.time)  # when it arrived (wall clock, for benchmarks)
+    peer: str = ""  # the client's address and port: one per connection
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -58,8 +59,13 @@ class Recorded:
 
 @dataclass
 class FakeHttpServer:
-    """Routes + a request log; a context manager that serves on a free port."""
+    """Routes + a request log; a context manager that serves on a free port.
 
+    ``keep_alive``: speak HTTP/1.1 and keep connections open, as real APIs do (HTTP/1.0
+    closes each one after its response).
+    """
+
+    keep_alive: bool = False
     routes: list[tuple[str, re.Pattern[str], Handler]] = field(default_factory=list)
     _requests: list[Recorded] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -84,6 +90,8 @@ class FakeHttpServer:
         fake = self
 
         class RequestHandler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if fake.keep_alive else "HTTP/1.0"
+
             def _handle(self) -> None:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
@@ -93,6 +101,7 @@ class FakeHttpServer:
                     query=parse_qs(parts.query),
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=self.rfile.read(length) if length else b"",
+                    peer=f"{self.client_address[0]}:{self.client_address[1]}",
                 )
                 with fake._lock:
                     fake._requests.append(recorded)

@@ -16,6 +16,7 @@ import asyncio
 import logging
 from typing import Any
 
+import aiohttp
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
@@ -39,6 +40,7 @@ from bot.settings import Settings
 log = logging.getLogger("bot.slack")
 EVENTS_PATH = "/slack/events"
 RATE_LIMIT_RETRIES = 3
+TIMEOUT_SECONDS = 10
 DOCS = "README.md, Connect Slack"
 
 
@@ -60,7 +62,7 @@ def make_client(settings: Settings, *, posting: bool = False) -> AsyncWebClient:
     return AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url,
-        timeout=10,
+        timeout=TIMEOUT_SECONDS,
         retry_handlers=handlers,
     )
 
@@ -101,11 +103,14 @@ class SlackChannel(ChannelBase):
         check(settings)
         services = registry.services
         client = make_client(settings)
+        post_client = make_client(settings, posting=True)
+        self.clients = (client, post_client)
+        self.session: aiohttp.ClientSession | None = None
         self.handler = SlackChatHandler(
             client,
             services,
             channel_id=settings.slack_channel,
-            post_client=make_client(settings, posting=True),
+            post_client=post_client,
             lease_seconds=settings.outbox_lease_seconds,
         )
         self.bolt = make_app(settings, client)
@@ -130,12 +135,22 @@ class SlackChannel(ChannelBase):
         app.add_api_route(EVENTS_PATH, slack_events, methods=["POST"], include_in_schema=False)
 
     async def start(self) -> None:
+        # One connection pool for the serving process: without it the Slack SDK opens
+        # (and, against Slack, handshakes TLS on) a new connection for every call.
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS))
+        for client in self.clients:
+            client.session = self.session
         if self.socket is not None:
             await self.socket.start()
 
     async def stop(self) -> None:
         if self.socket is not None:
             await self.socket.stop()
+        if self.session is not None:
+            for client in self.clients:
+                client.session = None
+            await self.session.close()
+            self.session = None
 
 
 def wire(registry: Registry) -> None:

@@ -67,7 +67,7 @@ def arguments(request: Recorded) -> dict[str, Any]:
 
 class FakeSlack:
     def __init__(self) -> None:
-        self.http = FakeHttpServer()
+        self.http = FakeHttpServer(keep_alive=True)  # Slack's Web API keeps connections
         self.http.route("POST", r"/api/(?P<method>[\w.]+)", self._api)
         self.http.route("GET", r"/api/(?P<method>[\w.]+)", self._api)
         self.http.route("POST", r"/response/(?P<key>.*)", lambda request, key: (200, "ok"))

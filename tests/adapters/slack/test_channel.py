@@ -155,3 +155,14 @@ def test_a_launch_that_fails_for_good_shows_on_the_message(bot: SlackBot) -> Non
     )
     assert "pipeline 'promotion' not found on KFP_HOST" in shown
     assert "approval-bot outbox retry" in shown
+
+
+def test_the_served_bot_calls_slack_over_kept_connections(bot: SlackBot, slack: FakeSlack) -> None:
+    """The Web API clients share one connection pool while the bot serves: against Slack,
+    a new connection per call would be a TLS handshake per message."""
+    refs = [bot.message(bot.submit(model_version=str(v), staging_run_id=f"s{v}")) for v in (1, 2)]
+    bot.click(Action.APPROVE, bot.submit(requested_by="dave"), BOB)
+    eventually(lambda: slack.attempts("chat.update") >= 1, "the vote's update")
+    calls = [r for r in slack.http.requests if r.path.startswith("/api/chat.")]
+    assert len(refs) == 2 and len(calls) >= 4
+    assert len({r.peer for r in calls}) < len(calls), "some connection carried a second call"
