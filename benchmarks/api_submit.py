@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -39,13 +40,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.loadgen import load, raw_request  # noqa: E402
+from benchmarks.served import CpuMeter, profiling, serving  # noqa: E402
 from bot.adapters.db import normalise_url  # noqa: E402
 from bot.service.schemas import SubmissionIn  # noqa: E402  (the route's annotation resolves here)
 from tests.adapters.slack.fake_slack import FakeSlack  # noqa: E402
 from tests.support.processes import (  # noqa: E402
     free_port,
-    http_responds,
-    running_process,
     wait_for,
 )
 
@@ -92,26 +92,6 @@ def bodies(n: int, tag: str, port: int) -> list[bytes]:
         data = json.dumps(body).encode()
         out.append(raw_request("POST", "/api/v1/approvals", f"127.0.0.1:{port}", data, headers))
     return out
-
-
-def pinned(cmd: list[str]) -> list[str]:
-    return ["taskset", "-c", "0", *cmd] if shutil.which("taskset") else cmd
-
-
-@contextmanager
-def serving(
-    name: str, cmd: list[str], env: dict[str, str], ready: str, work: Path
-) -> Iterator[int]:
-    with running_process(
-        pinned(cmd),
-        log_path=work / f"{name}.log",
-        env=env,
-        cwd=ROOT,
-        ready=lambda: http_responds(ready, expect_status=None),
-        description=f"{name} to answer",
-        startup_timeout=120,
-    ) as proc:
-        yield proc.pid
 
 
 @contextmanager
@@ -198,7 +178,8 @@ def main() -> None:
                 )
                 port = free_port()
                 cmd = [py, "-m", "bot", "serve", "--port", str(port)]
-                with serving(f"bot-{kind}", cmd, env, f"http://127.0.0.1:{port}/readyz", work):
+                ready = f"http://127.0.0.1:{port}/readyz"
+                with serving(f"bot-{kind}", cmd, env, ready, work) as pid:
                     posted = slack.attempts("chat.postMessage")
                     reqs = bodies(n + 100, kind, port)
                     load("127.0.0.1", port, reqs[:100], conc, work)
@@ -208,6 +189,8 @@ def main() -> None:
                         description="the warm-up messages",
                     )
                     posted = slack.attempts("chat.postMessage")
+                    spy = profiling(pid, f"bot {kind} submissions")
+                    cpu = CpuMeter(pid)
                     result = load("127.0.0.1", port, reqs[100:], conc, work)
                     answered = time.time()
                     wait_for(
@@ -215,6 +198,10 @@ def main() -> None:
                         timeout=600,
                         description="every request message",
                     )
+                    per_request = cpu.per(n)
+                    if spy is not None:
+                        spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+                        spy.wait(timeout=60)
                     posts = sorted(
                         r.at for r in slack.http.requests if r.path == "/api/chat.postMessage"
                     )
@@ -222,6 +209,9 @@ def main() -> None:
                     rate, p99, line = summary(f"approval-bot, {kind}", result)
                     lines.append(line)
                     lines.append(f"{'':<36} last message posted {lag:.2f} s after the last answer")
+                    lines.append(
+                        f"{'':<36} server CPU per submission and its message: {per_request}"
+                    )
                     ok = rate >= target and p99 < limit
                     verdicts.append(
                         f"{kind}: {rate:.0f}/s (≥ {target}), p99 {p99:.0f} ms (< {limit}) "

@@ -32,8 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -45,13 +44,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.loadgen import load, raw_request  # noqa: E402
+from benchmarks.served import CpuMeter, profiling, rss_mb, serving  # noqa: E402
 from tests.adapters.kfp_fake import FakeKfpRuns  # noqa: E402
 from tests.adapters.slack.fake_slack import TEAM, FakeSlack, arguments  # noqa: E402
 from tests.support.mlflow_server import mlflow_server  # noqa: E402
 from tests.support.processes import (  # noqa: E402
     free_port,
-    http_responds,
-    running_process,
     wait_for,
 )
 
@@ -128,66 +126,6 @@ def click(request_id: str, user: str, n: int, port: int, ts: str) -> bytes:
 def clicks(request_ids: list[str], user: str, port: int) -> list[bytes]:
     ts = str(int(time.time()))  # signed before the clock; valid for 5 minutes
     return [click(rid, user, n, port, ts) for n, rid in enumerate(request_ids)]
-
-
-# -- servers --------------------------------------------------------------------------------
-
-
-def pinned(cmd: list[str], cpu: int) -> list[str]:
-    return ["taskset", "-c", str(cpu), *cmd] if shutil.which("taskset") else cmd
-
-
-@contextmanager
-def serving(
-    name: str, cmd: list[str], env: dict[str, str], ready: str, work: Path
-) -> Iterator[int]:
-    """A server on core 0; yields its pid."""
-    with running_process(
-        pinned(cmd, 0),
-        log_path=work / f"{name}.log",
-        env=env,
-        cwd=ROOT,
-        ready=lambda: http_responds(ready, expect_status=None),
-        description=f"{name} to answer",
-        startup_timeout=120,
-    ) as proc:
-        yield proc.pid
-
-
-def profiling(pid: int, label: str) -> Any:
-    """With BENCH_PROFILE=DIR: py-spy samples the server (raw collapsed stacks into DIR)
-    from now until terminated."""
-    import subprocess
-
-    folder = os.environ.get("BENCH_PROFILE")
-    spy = shutil.which("py-spy")
-    if not folder or not spy:
-        return None
-    out = Path(folder) / (label.replace(" ", "_").replace(",", "").replace("+", "") + ".txt")
-    cmd = [spy, "record", "--pid", str(pid), "-r", "100", "-f", "raw", "-o", str(out)]
-    return subprocess.Popen([*cmd, "--nonblocking"], stdout=subprocess.DEVNULL)
-
-
-class CpuMeter:
-    """CPU time (user + system) the server spends from now on, per click."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.start = self.seconds()
-
-    def seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def per(self, clicks: list[str]) -> str:
-        used = self.seconds() - self.start
-        return f"{used * 1000 / len(clicks):.1f} ms ({used:.1f} s in all)"
-
-
-def rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    line = next(x for x in status.splitlines() if x.startswith("VmRSS:"))
-    return int(line.split()[1]) / 1024
 
 
 def submit(url: str, n: int, tag: str) -> list[str]:
@@ -339,7 +277,7 @@ def measure_bot(
                 spy.wait(timeout=60)
             updates = after_click(chunk, sent, slack_updates(slack), MARK)
             lines.append(row(f"{name}: click → chat.update, conc {conc}", updates))
-            lines.append(f"{name}: server CPU per voting click, conc {conc}: {cpu.per(chunk)}")
+            lines.append(f"{name}: server CPU per voting click, conc {conc}: {cpu.per(len(chunk))}")
             if kfp is not None:
                 if n == 0:
                     lines.append(one_decision_at_a_time(url, chunk[:ONE_AT_A_TIME], kfp))
@@ -355,7 +293,7 @@ def measure_bot(
                     timeout=300,
                     description="every approval to start its KFP run",
                 )
-                per_decision = cpu.per(chunk)
+                per_decision = cpu.per(len(chunk))
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)
                     spy.wait(timeout=60)
