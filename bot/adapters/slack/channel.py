@@ -20,6 +20,7 @@ import aiohttp
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -67,12 +68,24 @@ def make_client(settings: Settings, *, posting: bool = False) -> AsyncWebClient:
     )
 
 
+class _SameTokenTwice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that it "will be unused" because we give
+    it a client: made from that very token. Not worth a warning at every start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+BOLT_LOG = logging.getLogger("bot.slack.bolt")
+BOLT_LOG.addFilter(_SameTokenTwice())
+
+
 def make_app(settings: Settings, client: AsyncWebClient) -> AsyncApp:
     secret = settings.slack_signing_secret
     return AsyncApp(
         client=client,
         signing_secret=secret.get_secret_value() if secret else "",
-        logger=logging.getLogger("bot.slack.bolt"),
+        logger=BOLT_LOG,
         # Not a FaaS: answer Slack on ack() and let the listener go on.
         process_before_response=False,
     )

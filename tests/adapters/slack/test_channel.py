@@ -166,3 +166,18 @@ def test_the_served_bot_calls_slack_over_kept_connections(bot: SlackBot, slack: 
     calls = [r for r in slack.http.requests if r.path.startswith("/api/chat.")]
     assert len(refs) == 2 and len(calls) >= 4
     assert len({r.peer for r in calls}) < len(calls), "some connection carried a second call"
+
+
+def test_starting_with_slack_bot_token_in_the_environment_warns_of_nothing(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, slack: FakeSlack
+) -> None:
+    """Bolt reads SLACK_BOT_TOKEN too and used to warn, at every start, that it "will be
+    unused" (the client it is given carries that token)."""
+    from bot.adapters.slack.channel import make_app, make_client
+    from tests.adapters.slack.conftest import slack_settings
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    settings = slack_settings("sqlite://", slack)
+    with caplog.at_level(logging.INFO):
+        make_app(settings, make_client(settings))
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
