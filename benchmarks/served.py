@@ -44,7 +44,7 @@ def profiling(pid: int, label: str) -> Any:
     if not folder or not spy:
         return None
     out = Path(folder) / (label.replace(" ", "_").replace(",", "").replace("+", "") + ".txt")
-    cmd = [spy, "record", "--pid", str(pid), "-r", "100", "-f", "raw", "-o", str(out)]
+    cmd = [spy, "record", "--pid", str(pid), "-r", "100", "-f", "raw", "-o", str(out), "--gil"]
     return subprocess.Popen([*cmd, "--nonblocking"], stdout=subprocess.DEVNULL)
 
 

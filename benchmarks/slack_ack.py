@@ -317,6 +317,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="slack-bench-"))
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MLFLOW_", "APP"))}
     results: dict[tuple[str, int], list[float]] = {}
+    floor_cpu: list[str] = []
     report: list[str] = []
     with ExitStack() as stack:
         slack = stack.enter_context(FakeSlack())
@@ -332,12 +333,16 @@ def main() -> None:
             cmd = [py, "-m", "uvicorn", target, "--factory", "--port", str(port)]
             cmd += ["--log-level", "warning"]
             ready = f"http://127.0.0.1:{port}/slack/events"
-            with serving(name, cmd, env, ready, work):
+            with serving(name, cmd, env, ready, work) as pid:
                 ids = [f"floor{n:05d}" for n in range(args.clicks)]
                 load("127.0.0.1", port, clicks(ids[:40], FIRST[0], port), 4, work)
                 for conc in args.concurrency:
                     reqs = clicks(ids, FIRST[0], port)
+                    cpu = CpuMeter(pid)
                     results[name, conc] = load("127.0.0.1", port, reqs, conc, work)["latencies_ms"]
+                    floor_cpu.append(
+                        f"{name}: server CPU per click, conc {conc}: {cpu.per(len(ids))}"
+                    )
         everything = {
             **bot_env(base, work, slack, "all"),
             "MLFLOW_TRACKING_URI": mlflow.url,
@@ -365,7 +370,7 @@ def main() -> None:
                 f"conc {conc:>2}: {name}: p99 ratio to bare Bolt {bot / bare:.2f} "
                 f"(≤ 1.5), p99 {bot:.1f} ms (< 100)  {'ok' if ok else 'MISSED'}"
             )
-    for line in report:
+    for line in floor_cpu + report:
         print(line)
     for name, mb in rss.items():
         limit = 100 if name == "bot, Slack only" else 200
