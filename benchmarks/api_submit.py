@@ -158,7 +158,10 @@ def main() -> None:
                     reqs = bodies(n + 100, "bare", port)
                     load("127.0.0.1", port, reqs[:100], conc, work)
                     result = load("127.0.0.1", port, reqs[100:], conc, work)
-                    lines.append(summary(f"floor: FastAPI + INSERT, {kind}", result)[2])
+                    floor_rate, floor_p99, line = summary(
+                        f"floor: FastAPI + INSERT, {kind}", result
+                    )
+                    lines.append(line)
             with database(kind, args.postgres, work) as db_url:
                 env = {
                     **base,
@@ -217,6 +220,10 @@ def main() -> None:
                         f"{kind}: {rate:.0f}/s (≥ {target}), p99 {p99:.0f} ms (< {limit}) "
                         f"{'ok' if ok else 'MISSED'}; messages {lag:.2f} s after (< 3) "
                         f"{'ok' if lag < 3 else 'MISSED'}"
+                    )
+                    verdicts.append(
+                        f"{kind}: against the floor (FastAPI + INSERT): rate "
+                        f"{rate / floor_rate:.2f}x, p99 {p99 / floor_p99:.1f}x"
                     )
     print(f"POST /api/v1/approvals, {n} distinct submissions at concurrency {conc}")
     for line in lines + verdicts:
