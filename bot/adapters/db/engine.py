@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.dialects.postgresql import Insert as PostgresqlInsert
+from sqlalchemy.dialects.postgresql.dml import OnConflictDoNothing as PostgresqlDoNothing
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite.dml import OnConflictDoNothing as SqliteDoNothing
 from sqlalchemy.engine import make_url
 
 READONLY = "approval_bot_readonly"  # execution option: this transaction only reads
@@ -44,12 +46,40 @@ def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
+# The dialects' own ON CONFLICT constructs are never cached (``inherit_cache = False``),
+# so each execution compiled the statement again: about as costly as running it. Ours are
+# only ever a plain ON CONFLICT DO NOTHING, without a target: the class alone is the whole
+# cache key of the clause, and the INSERT's own key covers the rest.
+class _PostgresqlDoNothing(PostgresqlDoNothing):
+    inherit_cache = True
+    _traverse_internals: list[Any] = []  # noqa: RUF012 (SQLAlchemy reads it off the class)
+
+
+class _SqliteDoNothing(SqliteDoNothing):
+    inherit_cache = True
+    _traverse_internals: list[Any] = []  # noqa: RUF012 (SQLAlchemy reads it off the class)
+
+
+class _PostgresqlInsert(PostgresqlInsert):
+    inherit_cache = True
+
+
+class _SqliteInsert(SqliteInsert):
+    inherit_cache = True
+
+
 def insert_ignoring_duplicates(conn: Connection, table: Table) -> Insert:
     """``INSERT … ON CONFLICT DO NOTHING``: a row that would break a unique key is skipped
-    instead of failing the transaction, on both databases (add ``RETURNING`` to tell)."""
+    instead of failing the transaction, on both databases (add ``RETURNING`` to tell).
+    Give the rows at execution: the statement is then compiled once per process."""
+    stmt: Insert
     if conn.dialect.name == "postgresql":
-        return postgresql_insert(table).on_conflict_do_nothing()
-    return sqlite_insert(table).on_conflict_do_nothing()
+        stmt = _PostgresqlInsert(table)
+        stmt._post_values_clause = _PostgresqlDoNothing()
+    else:
+        stmt = _SqliteInsert(table)
+        stmt._post_values_clause = _SqliteDoNothing()
+    return stmt
 
 
 def _sqlite_transactions(engine: Engine) -> None:

@@ -136,9 +136,8 @@ class SqlRequestRepository:
     # -- writes -----------------------------------------------------------
 
     def add(self, request: ApprovalRequest) -> None:
-        stmt = insert_ignoring_duplicates(self.conn, t.approval_requests)
-        stmt = stmt.values(**request_row(request)).returning(_c.id)
-        if self.conn.execute(stmt).first() is None:  # that (model, version, staging run) is in
+        stmt = insert_ignoring_duplicates(self.conn, t.approval_requests).returning(_c.id)
+        if self.conn.execute(stmt, request_row(request)).first() is None:  # already in:
             raise DuplicateSubmission(request.model_name, request.model_version)
         self._insert_votes(request.id, request.votes)
 
