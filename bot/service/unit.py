@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.domain import errors
-from bot.domain.effects import effects_for
+from bot.domain.effects import effects_for, one_update_each
 from bot.domain.model import ApprovalRequest, Event, Person, Policy
 from bot.ports import UnitOfWork
 from bot.service.identity import Identity
@@ -30,7 +30,7 @@ def record(
         events, request.events = list(request.events), []
         entries += [(request.id, ev) for ev in events]
         effects += [e for ev in events for e in effects_for(request, ev, ev.id, channels)]
-    uow.outbox.add(effects, now)
+    uow.outbox.add(one_update_each(effects), now)
     uow.audit.append_all(entries, now)
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from bot.domain import errors
-from bot.domain.effects import ARCHIVE_CHALLENGER, CHAT_POST, LAUNCH_PROMOTION, LOG_DECISION
+from bot.domain.effects import (
+    ARCHIVE_CHALLENGER,
+    CHAT_POST,
+    CHAT_UPDATE,
+    LAUNCH_PROMOTION,
+    LOG_DECISION,
+)
 from bot.domain.model import State, VoteKind
 from bot.ports import RequestFilter
 from bot.service import Services
@@ -51,6 +57,9 @@ def test_newer_request_supersedes_older_pending_one(svc, clock):
     assert svc.queries.get(old.id).state is State.SUPERSEDED
     assert svc.queries.get(new.request.id).is_pending
     assert "superseded" in events(svc, old.id)
+    # Superseded is also decided: one update of the old message shows both.
+    updates = [i for i in outbox(svc, CHAT_UPDATE) if i.request_id == old.id]
+    assert [i.payload["channel"] for i in updates] == list(svc.channels)
 
 
 def test_submit_without_policy_is_refused(service):
@@ -75,6 +84,10 @@ def test_full_approval_writes_votes_audit_and_effects(svc, clock):
     kinds = [i.kind for i in outbox(svc)]
     assert kinds.count(LOG_DECISION) == 1 and kinds.count(LAUNCH_PROMOTION) == 1
     assert svc.admin.verify_audit()[1] is None
+    # Each vote re-renders the message once per channel: the deciding vote's two events
+    # (voted, decided) show the same final state, so they ask for one update, not two.
+    updates = [i.payload["channel"] for i in outbox(svc, CHAT_UPDATE)]
+    assert sorted(updates) == sorted(list(svc.channels) * 2)
 
 
 def test_reject_archives_the_challenger(svc):
