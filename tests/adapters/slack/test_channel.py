@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -160,11 +161,15 @@ def test_a_launch_that_fails_for_good_shows_on_the_message(bot: SlackBot) -> Non
 def test_the_served_bot_calls_slack_over_kept_connections(bot: SlackBot, slack: FakeSlack) -> None:
     """The Web API clients share one connection pool while the bot serves: against Slack,
     a new connection per call would be a TLS handshake per message."""
-    refs = [bot.message(bot.submit(model_version=str(v), staging_run_id=f"s{v}")) for v in (1, 2)]
-    bot.click(Action.APPROVE, bot.submit(requested_by="dave"), BOB)
-    eventually(lambda: slack.attempts("chat.update") >= 1, "the vote's update")
-    calls = [r for r in slack.http.requests if r.path.startswith("/api/chat.")]
-    assert len(refs) == 2 and len(calls) >= 4
+    for n in range(3):
+        bot.message(bot.submit(model_name=f"kept-{n}", requested_by="dave"))
+    bot.click(Action.APPROVE, bot.submit(model_name="kept-3", requested_by="dave"), BOB)
+
+    def chat_calls() -> list[Any]:
+        return [r for r in slack.http.requests if r.path.startswith("/api/chat.")]
+
+    eventually(lambda: len(chat_calls()) >= 5, "four posts and the vote's update")
+    calls = chat_calls()
     assert len({r.peer for r in calls}) < len(calls), "some connection carried a second call"
 
 
