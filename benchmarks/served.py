@@ -53,15 +53,21 @@ class CpuMeter:
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
-        self.start = self.seconds()
+        self.start = self.times()
 
-    def seconds(self) -> float:
+    def times(self) -> tuple[float, float]:
+        """User and system CPU seconds so far."""
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        tick = os.sysconf("SC_CLK_TCK")
+        return int(fields[11]) / tick, int(fields[12]) / tick
 
     def per(self, count: int) -> str:
-        used = self.seconds() - self.start
-        return f"{used * 1000 / count:.1f} ms ({used:.1f} s in all)"
+        (user0, sys0), (user1, sys1) = self.start, self.times()
+        used, system = user1 + sys1 - user0 - sys0, sys1 - sys0
+        return (
+            f"{used * 1000 / count:.1f} ms ({used:.1f} s in all, "
+            f"{system / used if used else 0:.0%} of it in the kernel)"
+        )
 
 
 def rss_mb(pid: int) -> float:
