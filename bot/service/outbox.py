@@ -14,7 +14,7 @@ import asyncio
 import logging
 import random
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -127,6 +127,14 @@ def ordering(item: OutboxItem) -> tuple[str, str]:
     if is_chat(item.kind):
         return request, f"chat:{item.payload.get('channel', '')}"
     return request, item.kind
+
+
+async def all_of(coroutines: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run them together and wait for every one; then raise the first error, if any (a
+    database outage fails them all: none is left running with its error unread)."""
+    for result in await asyncio.gather(*coroutines, return_exceptions=True):
+        if isinstance(result, BaseException):
+            raise result
 
 
 class OutboxDispatcher:
@@ -283,7 +291,7 @@ class OutboxDispatcher:
         """
         report = DeliveryReport()
         token = secrets.token_hex(8)
-        await asyncio.gather(*(self._drain(kinds, token, report) for kinds in LANES.values()))
+        await all_of(self._drain(kinds, token, report) for kinds in LANES.values())
         return report
 
     async def _drain(self, kinds: Sequence[str], token: str, report: DeliveryReport) -> None:
@@ -301,7 +309,7 @@ class OutboxDispatcher:
             lines: dict[tuple[str, str], list[OutboxItem]] = {}
             for item in items:
                 lines.setdefault(ordering(item), []).append(item)
-            await asyncio.gather(*(in_order(g) for g in lines.values()))
+            await all_of(in_order(g) for g in lines.values())
             if len(items) < self.batch:
                 return
 

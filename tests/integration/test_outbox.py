@@ -331,3 +331,34 @@ def test_launches_go_out_while_every_mlflow_run_is_still_waiting(svc):
     asyncio.run(run())
     assert len(launched) == decisions
     assert set(states(svc)) == {"delivered"}, "no MLflow run timed out waiting"
+
+
+def test_a_lane_that_fails_does_not_abandon_the_others_midway(svc):
+    """The database fails one lane's claim: the error comes out of deliver_due, but only
+    after the other lanes finished what they had taken (none left running, none cut off)."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def failing_for_mlflow(**kw):
+        with svc.uow(**kw) as uow:
+            real = uow.outbox.claim
+
+            def claim(now, **args):
+                if LOG_DECISION in (args.get("kinds") or ()):
+                    raise ConnectionError("the database went away")
+                return real(now, **args)
+
+            uow.outbox.claim = claim
+            yield uow
+
+    rec = Recorder()
+    d = dispatcher(svc, {"*": rec})
+    d.uow = failing_for_mlflow
+    rid = approve(svc)
+    with pytest.raises(ConnectionError, match="went away"):
+        asyncio.run(d.deliver_due())
+    with svc.uow() as uow:
+        left = {i.kind: i.state for i in uow.outbox.items(limit=100)}
+    assert left.pop(LOG_DECISION) == "pending"
+    assert set(left.values()) == {"delivered"}, left
+    assert f"{rid}:launch_promotion" in rec.seen
