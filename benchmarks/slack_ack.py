@@ -185,7 +185,7 @@ def drained(url: str) -> None:
     wait_for(idle, timeout=600, description="the outbox to drain", interval=0.2)
 
 
-def one_decision_at_a_time(url: str, ids: list[str], kfp: FakeKfpRuns) -> str:
+def one_decision_at_a_time(name: str, url: str, ids: list[str], kfp: FakeKfpRuns) -> str:
     """Deciding clicks in a closed loop: each sent once the previous one's run was created."""
     ts = str(int(time.time()))
     waits = []
@@ -202,7 +202,7 @@ def one_decision_at_a_time(url: str, ids: list[str], kfp: FakeKfpRuns) -> str:
                 interval=0.002,
             )
             waits.append((kfp.created[before].at - sent) * 1000)
-    return row(f"deciding click → KFP create, one at a time ({len(ids)})", waits)
+    return row(f"{name}: deciding click → KFP create, one at a time", waits)
 
 
 def kfp_creates(kfp: FakeKfpRuns) -> list[tuple[float, str]]:
@@ -280,7 +280,7 @@ def measure_bot(
             lines.append(f"{name}: server CPU per voting click, conc {conc}: {cpu.per(len(chunk))}")
             if kfp is not None:
                 if n == 0:
-                    lines.append(one_decision_at_a_time(url, chunk[:ONE_AT_A_TIME], kfp))
+                    lines.append(one_decision_at_a_time(name, url, chunk[:ONE_AT_A_TIME], kfp))
                     chunk = chunk[ONE_AT_A_TIME:]
                     drained(url)
                 before = len(kfp.created)
