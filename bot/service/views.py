@@ -11,7 +11,7 @@ from typing import Any
 from bot.domain.audit import AuditRecord
 from bot.domain.effects import EffectKind
 from bot.domain.model import ApprovalRequest, Policy
-from bot.domain.names import OutboxState
+from bot.domain.names import EventKind, OutboxState
 from bot.ports import OutboxItem
 
 
@@ -178,3 +178,34 @@ def effect_to_dict(item: OutboxItem) -> dict[str, Any]:
         "attempts": item.attempts,
         "detail": effect_detail(item),
     }
+
+
+def event_summary(record: AuditRecord) -> str:
+    """One line on what an audit event says (the console's timeline, the chat `audit`
+    commands)."""
+    d = record.data
+    kind = record.kind
+    if kind == EventKind.VOTED:
+        text = f"{d.get('vote', '')} via {d.get('channel', '?')}"
+        if d.get("override"):
+            text += " (over failed gates)"
+        return text + (f": {d['comment']}" if d.get("comment") else "")
+    if kind == EventKind.DENIED:
+        return f"{d.get('vote', '')} refused: {d.get('message', '')}"
+    if kind == EventKind.DECIDED:
+        return f"{d.get('decision', '')}: {d.get('reason') or ''}".rstrip(": ")
+    if kind == EventKind.PROMOTION_STARTED:
+        return f"run {d.get('run_id', '')}"
+    if kind == EventKind.PROMOTION_FINISHED:
+        return f"{d.get('state', '')}: {d.get('detail', '')}"
+    if kind == EventKind.SUPERSEDED:
+        return f"by request {d.get('by_request', '')}"
+    if kind in (EventKind.EFFECT_DELIVERED, EventKind.EFFECT_FAILED):
+        return " ".join(str(d.get(k, "")) for k in ("kind", "error") if d.get(k))
+    if kind == EventKind.EXPIRED:
+        return f"missing {d.get('missing') or 'nothing'}"
+    if kind == EventKind.REMINDED:
+        return f"reminder {d.get('count', '')}"
+    if kind == EventKind.ESCALATED:
+        return f"to {d.get('to', '')}"
+    return ""

@@ -22,7 +22,7 @@ from bot.domain.names import Channel, EventKind, OutboxState
 from bot.ports import OutboxItem, RequestFilter
 from bot.service.identity import Identity
 from bot.service.queries import Queries
-from bot.service.views import effect_detail, launch_problem
+from bot.service.views import effect_detail, event_summary, launch_problem
 
 # States after which nothing more happens to a request (the page stops refreshing).
 FINAL = frozenset(
@@ -136,39 +136,10 @@ class RequestView:
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
-def summarise(record: AuditRecord) -> str:
-    """One line on what an event says, for the timeline."""
-    d = record.data
-    kind = record.kind
-    if kind == EventKind.VOTED:
-        text = f"{d.get('vote', '')} via {d.get('channel', '?')}"
-        if d.get("override"):
-            text += " (over failed gates)"
-        return text + (f": {d['comment']}" if d.get("comment") else "")
-    if kind == EventKind.DENIED:
-        return f"{d.get('vote', '')} refused: {d.get('message', '')}"
-    if kind == EventKind.DECIDED:
-        return f"{d.get('decision', '')}: {d.get('reason') or ''}".rstrip(": ")
-    if kind == EventKind.PROMOTION_STARTED:
-        return f"run {d.get('run_id', '')}"
-    if kind == EventKind.PROMOTION_FINISHED:
-        return f"{d.get('state', '')}: {d.get('detail', '')}"
-    if kind == EventKind.SUPERSEDED:
-        return f"by request {d.get('by_request', '')}"
-    if kind in (EventKind.EFFECT_DELIVERED, EventKind.EFFECT_FAILED):
-        return " ".join(str(d.get(k, "")) for k in ("kind", "error") if d.get(k))
-    if kind == EventKind.EXPIRED:
-        return f"missing {d.get('missing') or 'nothing'}"
-    if kind == EventKind.REMINDED:
-        return f"reminder {d.get('count', '')}"
-    if kind == EventKind.ESCALATED:
-        return f"to {d.get('to', '')}"
-    return ""
-
-
 def timeline(records: Sequence[AuditRecord]) -> list[Step]:
     return [
-        Step(n, r.seq, r.at, r.kind, r.actor, summarise(r)) for n, r in enumerate(records, start=1)
+        Step(n, r.seq, r.at, r.kind, r.actor, event_summary(r))
+        for n, r in enumerate(records, start=1)
     ]
 
 

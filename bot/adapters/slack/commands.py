@@ -20,11 +20,10 @@ from bot.adapters.slack import blocks
 from bot.adapters.slack.blocks import esc, when
 from bot.adapters.slack.ids import COMMAND
 from bot.domain import errors
-from bot.domain.names import EventKind
 from bot.ports import RequestFilter
 from bot.service.identity import Identity
 from bot.service.queries import Queries
-from bot.service.views import launch_problem
+from bot.service.views import event_summary, launch_problem
 
 HISTORY_DEFAULT = 10
 HISTORY_MAX = 50
@@ -174,26 +173,13 @@ def audit(queries: Queries, request_id: str) -> Reply:
         f"*Audit trail of `{request.id}`* ({esc(request.model_name)} v{request.model_version})"
     ]
     for rec in records:
-        detail = _summary(rec.kind, rec.data)
+        detail = event_summary(rec)
         lines.append(
             f"{rec.seq}. {when(rec.at)} *{esc(rec.kind)}* by {esc(rec.actor)}"
             + (f" — {esc(detail)}" if detail else "")
         )
     lines.append("_Verify the whole chain with `approval-bot audit verify`._")
     return Reply(blocks.clip("\n".join(lines)))
-
-
-def _summary(kind: str, data: dict[str, Any]) -> str:
-    if kind == EventKind.VOTED:
-        comment = f": {data['comment']}" if data.get("comment") else ""
-        return f"{data.get('vote')}{comment}"
-    if kind == EventKind.DENIED:
-        return str(data.get("message") or data.get("why") or "")
-    if kind == EventKind.DECIDED:
-        return f"{data.get('decision')}: {data.get('reason') or ''}".rstrip(": ")
-    if kind in (EventKind.EFFECT_DELIVERED, EventKind.EFFECT_FAILED):
-        return str(data.get("kind") or "")
-    return ""
 
 
 def whoami(queries: Queries, who: Identity, synced_groups: frozenset[str]) -> Reply:

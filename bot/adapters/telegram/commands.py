@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from bot.adapters.telegram import render
 from bot.adapters.telegram.render import esc, when
 from bot.domain import errors
-from bot.domain.names import EventKind
 from bot.ports import RequestFilter
 from bot.service.identity import Identity
 from bot.service.queries import Queries
+from bot.service.views import event_summary
 
 _COMMAND = re.compile(r"/(\S+)(.*)\Z", re.DOTALL)
 HISTORY_DEFAULT = 10
@@ -200,26 +199,13 @@ def audit(queries: Queries, request_id: str) -> str:
         f"({esc(request.model_name)} v{esc(request.model_version)})"
     ]
     for rec in records:
-        detail = _summary(rec.kind, rec.data)
+        detail = event_summary(rec)
         lines.append(
             f"{rec.seq}. {when(rec.at)} <b>{esc(rec.kind)}</b> by {esc(rec.actor)}"
             + (f" — {esc(render.clip(detail, 300))}" if detail else "")
         )
     lines.append("<i>Verify the whole chain with approval-bot audit verify.</i>")
     return lines_fit(lines)
-
-
-def _summary(kind: str, data: dict[str, Any]) -> str:
-    if kind == EventKind.VOTED:
-        comment = f": {data['comment']}" if data.get("comment") else ""
-        return f"{data.get('vote')}{comment}"
-    if kind == EventKind.DENIED:
-        return str(data.get("message") or data.get("why") or "")
-    if kind == EventKind.DECIDED:
-        return f"{data.get('decision')}: {data.get('reason') or ''}".rstrip(": ")
-    if kind in (EventKind.EFFECT_DELIVERED, EventKind.EFFECT_FAILED):
-        return str(data.get("kind") or "")
-    return ""
 
 
 def whoami(queries: Queries, who: Identity) -> str:

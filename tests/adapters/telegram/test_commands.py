@@ -36,7 +36,7 @@ def test_every_command_in_the_group(bot: TelegramBot) -> None:
     assert f"{rid} iris-classifier v3: approved by bob,carol" in history
     trail = ask(f"/audit {rid}")
     assert f"Audit trail of {rid}" in trail
-    assert "voted by bob — approve: canary looks fine" in trail
+    assert "voted by bob — approve via telegram: canary looks fine" in trail
     assert "decided by bob,carol — approved: quorum met" in trail
 
     whoami = ask("/whoami")
