@@ -11,23 +11,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.adapters import chat_text
+from bot.adapters.chat_text import TITLES, gate_line, quorum_line, vote_lines
 from bot.adapters.slack.ids import Action, Block, View
-from bot.domain.model import ApprovalRequest, GateResult, Person, Policy, State, VoteKind
+from bot.domain.model import ApprovalRequest, Person, Policy, State
 
 Blocks = list[dict[str, Any]]
 
-_OP_SIGNS = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "="}
-_TITLES = {
-    State.PENDING: "🗳️ Approval needed",
-    State.APPROVED: "✅ Approved",
-    State.REJECTED: "❌ Rejected",
-    State.EXPIRED: "⌛ Expired",
-    State.SUPERSEDED: "⏭️ Superseded",
-    State.CANCELLED: "🚫 Cancelled",
-    State.PROMOTING: "🚀 Approved, promoting",
-    State.PROMOTED: "🏆 Approved and promoted",
-    State.PROMOTION_FAILED: "⚠️ Approved, promotion failed",
-}
 TEXT_LIMIT = 2900  # a section's text may hold 3000 characters
 
 
@@ -37,7 +27,7 @@ def esc(text: object) -> str:
 
 
 def clip(text: str, limit: int = TEXT_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return chat_text.clip(text, limit)
 
 
 def when(at: datetime | None) -> str:
@@ -46,6 +36,11 @@ def when(at: datetime | None) -> str:
         return "-"
     fallback = at.strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+MARKUP = chat_text.Markup(
+    esc=esc, bold=lambda t: f"*{t}*", italic=lambda t: f"_{t}_", code=lambda t: f"`{t}`", when=when
+)
 
 
 def mention(slack_id: str | None, name: str) -> str:
@@ -75,44 +70,9 @@ def plain(text: str, limit: int = 150) -> dict[str, Any]:
 # -- the request message --------------------------------------------------------
 
 
-def gate_line(gate: GateResult) -> str:
-    mark = "✅" if gate.passed else "❌"
-    value = f"{gate.value:g}"
-    if gate.no_champion:
-        return f"{mark} `{esc(gate.name)}` = {value} (no champion yet)"
-    sign = _OP_SIGNS.get(gate.op, gate.op)
-    return f"{mark} `{esc(gate.name)}` = {value} (threshold {sign} {gate.threshold:g})"
-
-
-def quorum_line(request: ApprovalRequest, policy: Policy | None) -> str:
-    if policy is None:
-        return "_no policy applies to this model_"
-    parts = []
-    for p in request.progress(policy):
-        who = f" ({', '.join(esc(x) for x in p.people)})" if p.people else ""
-        parts.append(
-            f"{'✅' if p.met else '⏳'} {esc(p.group)} {p.approvals}/{p.min_approvals}{who}"
-        )
-    return " · ".join(parts) or "_no rules_"
-
-
-def vote_lines(request: ApprovalRequest) -> list[str]:
-    out = []
-    for v in request.votes:
-        icon = "👍" if v.vote is VoteKind.APPROVE else "👎"
-        verb = "approved" if v.vote is VoteKind.APPROVE else "rejected"
-        line = f"{icon} *{esc(v.person)}* {verb} via {esc(v.channel)}, {when(v.at)}"
-        if v.override:
-            line += " _(over failed gates)_"
-        if v.comment:
-            line += f": {esc(clip(v.comment, 300))}"
-        out.append(line)
-    return out
-
-
 def message_text(request: ApprovalRequest) -> str:
     """The notification text (and the fallback for clients without blocks)."""
-    title = _TITLES[request.state].split(" ", 1)[1]
+    title = TITLES[request.state].split(" ", 1)[1]
     return f"{title}: {request.model_name} v{request.model_version} (request {request.id})"
 
 
@@ -129,7 +89,7 @@ def request_blocks(
         {
             "type": "header",
             "text": plain(
-                f"{_TITLES[request.state]}: {request.model_name} v{request.model_version}"
+                f"{TITLES[request.state]}: {request.model_name} v{request.model_version}"
             ),
         },
         {
@@ -143,7 +103,7 @@ def request_blocks(
         },
     ]
     if request.gates:
-        blocks.append(section("*Gates*\n" + "\n".join(gate_line(g) for g in request.gates)))
+        blocks.append(section("*Gates*\n" + "\n".join(gate_line(g, MARKUP) for g in request.gates)))
     links = [f"<{esc(url)}|{esc(name)}>" for name, url in sorted(request.links.items()) if url]
     runs = [
         f"{label} `{esc(value)}`"
@@ -156,8 +116,8 @@ def request_blocks(
     ]
     if links or runs:
         blocks.append(context(" · ".join(links), " · ".join(runs)))
-    blocks.append(section(f"*Quorum*  {quorum_line(request, policy)}"))
-    votes = vote_lines(request)
+    blocks.append(section(f"*Quorum*  {quorum_line(request, policy, MARKUP)}"))
+    votes = vote_lines(request, MARKUP)
     if votes:
         blocks.append(section("*Votes*\n" + "\n".join(votes)))
     if request.is_pending:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.adapters.chat_text import clip
 from bot.adapters.telegram import render
 from bot.adapters.telegram.render import esc, when
 from bot.domain import errors
@@ -183,7 +184,7 @@ def history(queries: Queries, model: str | None, limit: int) -> str:
     lines = [f"<b>The last {len(requests)} request(s){scope}</b>"]
     for r in requests:
         decided = f" by {esc(r.decided_by or '-')}, {when(r.decided_at)}" if r.decided_at else ""
-        reason = f" — {esc(render.clip(r.reason, 120))}" if r.reason else ""
+        reason = f" — {esc(clip(r.reason, 120))}" if r.reason else ""
         lines.append(
             f"• <code>{esc(r.id)}</code> {esc(r.model_name)} v{esc(r.model_version)}: "
             f"<b>{esc(r.state.value)}</b>{decided}{reason}"
@@ -202,7 +203,7 @@ def audit(queries: Queries, request_id: str) -> str:
         detail = event_summary(rec)
         lines.append(
             f"{rec.seq}. {when(rec.at)} <b>{esc(rec.kind)}</b> by {esc(rec.actor)}"
-            + (f" — {esc(render.clip(detail, 300))}" if detail else "")
+            + (f" — {esc(clip(detail, 300))}" if detail else "")
         )
     lines.append("<i>Verify the whole chain with approval-bot audit verify.</i>")
     return lines_fit(lines)

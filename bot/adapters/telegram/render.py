@@ -15,25 +15,14 @@ from urllib.parse import urlsplit
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.adapters import chat_text
+from bot.adapters.chat_text import TITLES, clip, gate_line, quorum_line, vote_lines
 from bot.adapters.telegram.ids import Button, callback_data
 from bot.domain import errors
-from bot.domain.model import ApprovalRequest, GateResult, Person, Policy, State, VoteKind
+from bot.domain.model import ApprovalRequest, Person, Policy, State
 
 TEXT_LIMIT = 4096  # a message's text, after entities are parsed
 ALERT_LIMIT = 200  # answerCallbackQuery's text
-
-_OP_SIGNS = {"<": "&lt;", "<=": "≤", ">": "&gt;", ">=": "≥", "==": "="}
-_TITLES = {
-    State.PENDING: "🗳️ Approval needed",
-    State.APPROVED: "✅ Approved",
-    State.REJECTED: "❌ Rejected",
-    State.EXPIRED: "⌛ Expired",
-    State.SUPERSEDED: "⏭️ Superseded",
-    State.CANCELLED: "🚫 Cancelled",
-    State.PROMOTING: "🚀 Approved, promoting",
-    State.PROMOTED: "🏆 Approved and promoted",
-    State.PROMOTION_FAILED: "⚠️ Approved, promotion failed",
-}
 
 
 def esc(text: object) -> str:
@@ -46,12 +35,17 @@ def attr(text: str) -> str:
     return html.escape(text, quote=False).replace('"', "&quot;")
 
 
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def when(at: datetime | None) -> str:
     return at.strftime("%Y-%m-%d %H:%M UTC") if at is not None else "-"
+
+
+MARKUP = chat_text.Markup(
+    esc=esc,
+    bold=lambda t: f"<b>{t}</b>",
+    italic=lambda t: f"<i>{t}</i>",
+    code=lambda t: f"<code>{t}</code>",
+    when=when,
+)
 
 
 def mention(person: Person) -> str:
@@ -68,41 +62,6 @@ def user_link(user_id: int, label: str) -> str:
 # -- the request message ------------------------------------------------------------
 
 
-def gate_line(gate: GateResult) -> str:
-    mark = "✅" if gate.passed else "❌"
-    value = f"{gate.value:g}"
-    if gate.no_champion:
-        return f"{mark} <code>{esc(gate.name)}</code> = {value} (no champion yet)"
-    sign = _OP_SIGNS.get(gate.op, esc(gate.op))
-    return f"{mark} <code>{esc(gate.name)}</code> = {value} (threshold {sign} {gate.threshold:g})"
-
-
-def quorum_line(request: ApprovalRequest, policy: Policy | None) -> str:
-    if policy is None:
-        return "<i>no policy applies to this model</i>"
-    parts = []
-    for p in request.progress(policy):
-        who = f" ({', '.join(esc(x) for x in p.people)})" if p.people else ""
-        parts.append(
-            f"{'✅' if p.met else '⏳'} {esc(p.group)} {p.approvals}/{p.min_approvals}{who}"
-        )
-    return " · ".join(parts) or "<i>no rules</i>"
-
-
-def vote_lines(request: ApprovalRequest) -> list[str]:
-    out = []
-    for v in request.votes:
-        icon = "👍" if v.vote is VoteKind.APPROVE else "👎"
-        verb = "approved" if v.vote is VoteKind.APPROVE else "rejected"
-        line = f"{icon} <b>{esc(v.person)}</b> {verb} via {esc(v.channel)}, {when(v.at)}"
-        if v.override:
-            line += " <i>(over failed gates)</i>"
-        if v.comment:
-            line += f": {esc(clip(v.comment, 300))}"
-        out.append(line)
-    return out
-
-
 def link(name: str, url: str) -> str:
     """A link for http(s) URLs; anything else is shown as text, never as a link."""
     if urlsplit(url).scheme in ("http", "https"):
@@ -116,12 +75,12 @@ def message_text(
     """The request message: evidence, progress, and who decided once it is decided;
     ``problem`` is what keeps the decision from taking effect (``views.launch_problem``)."""
     head = [
-        f"<b>{esc(_TITLES[request.state])}: {esc(request.model_name)} "
+        f"<b>{esc(TITLES[request.state])}: {esc(request.model_name)} "
         f"v{esc(request.model_version)}</b>",
         f"Request <code>{esc(request.id)}</code> · requested by {esc(request.requested_by)}",
         f"Deadline {when(request.deadline_at)} · state <b>{esc(request.state.value)}</b>",
     ]
-    gates = [gate_line(g) for g in request.gates]
+    gates = [gate_line(g, MARKUP) for g in request.gates]
     links = [link(name, url) for name, url in sorted(request.links.items()) if url]
     runs = [
         f"{label} <code>{esc(value)}</code>"
@@ -132,7 +91,7 @@ def message_text(
         )
         if value
     ]
-    votes = vote_lines(request)
+    votes = vote_lines(request, MARKUP)
     tail: list[str] = []
     if request.is_pending:
         if request.failed_gates and policy is not None and not policy.allow_override_failed_gates:
@@ -151,7 +110,7 @@ def message_text(
         head=head,
         gates=gates,
         middle=[" · ".join(links + runs)] if links or runs else [],
-        quorum=f"<b>Quorum</b>  {quorum_line(request, policy)}",
+        quorum=f"<b>Quorum</b>  {quorum_line(request, policy, MARKUP)}",
         votes=votes,
         tail=tail,
     )

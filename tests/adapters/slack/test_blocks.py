@@ -38,7 +38,8 @@ def test_failed_gates_with_override_allowed_ask_for_confirmation() -> None:
     blocks = request_blocks(_request(failed=True, policy=policy), policy)
     confirm = _approve_button(blocks)["confirm"]
     assert "disagreement_rate" in confirm["text"]["text"]
-    assert "❌ `disagreement_rate` = 0.2 (threshold < 0.05)" in json.dumps(
+    # mrkdwn wants < escaped (Slack shows &lt; as <; a bare one may start a link)
+    assert "❌ `disagreement_rate` = 0.2 (threshold &lt; 0.05)" in json.dumps(
         blocks, ensure_ascii=False
     )
 
