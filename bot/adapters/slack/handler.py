@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.adapters.locks import KeyedLocks
 from bot.adapters.slack import blocks
 from bot.domain.effects import CHAT_NOTICE, CHAT_REMIND
 from bot.domain.model import ApprovalRequest
@@ -89,14 +89,7 @@ class SlackChatHandler:
         self.chat = services.chat
         self.channel_id = channel_id
         self.lease_seconds = lease_seconds
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-
-    def _lock(self, request_id: str) -> asyncio.Lock:
-        lock = self._locks.get(request_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[request_id] = lock
-        return lock
+        self._lock = KeyedLocks()
 
     async def deliver(self, item: OutboxItem, request: ApprovalRequest | None) -> str | None:
         request_id = item.request_id

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter
 
+from bot.adapters.locks import KeyedLocks
 from bot.adapters.telegram import render
 from bot.adapters.telegram.api import TelegramApi
 from bot.domain.effects import CHAT_NOTICE, CHAT_REMIND
@@ -63,14 +63,7 @@ class TelegramChatHandler:
         self.queries = services.queries
         self.chat = services.chat
         self.chat_id = chat_ref(chat_id)
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-
-    def _lock(self, request_id: str) -> asyncio.Lock:
-        lock = self._locks.get(request_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[request_id] = lock
-        return lock
+        self._lock = KeyedLocks()
 
     async def deliver(self, item: OutboxItem, request: ApprovalRequest | None) -> str | None:
         request_id = item.request_id
