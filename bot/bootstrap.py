@@ -23,7 +23,8 @@ from bot.adapters.wiring import ChatChannel, Hook
 from bot.domain.errors import DomainError
 from bot.ports import Clock, EffectHandler, PromotionLauncher
 from bot.service import Services, build_services
-from bot.service.outbox import Delivery, OutboxDispatcher, RetryPolicy
+from bot.service.delivery import Delivery
+from bot.service.outbox import OutboxDispatcher, RetryPolicy
 from bot.service.queries import Queries
 from bot.settings import Settings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.service.outbox import Delivery
+from bot.service.delivery import Delivery
 
 
 class CountingDispatcher:
