@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.loadgen import load, raw_request  # noqa: E402
+from benchmarks.loadgen import load, pct, raw_request  # noqa: E402
 from benchmarks.served import CpuMeter, profiling, serving  # noqa: E402
 from bot.adapters.db import normalise_url  # noqa: E402
 from bot.service.schemas import SubmissionIn  # noqa: E402  (the route's annotation resolves here)
@@ -110,10 +110,6 @@ def database(kind: str, admin_url: str, work: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-def pct(values: list[float], p: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
 def summary(label: str, result: dict[str, Any]) -> tuple[float, float, str]:

@@ -19,6 +19,7 @@ import asyncio
 import base64
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -81,6 +82,11 @@ async def run(host: str, port: int, requests: list[bytes], concurrency: int) -> 
         "statuses": {str(k): v for k, v in statuses.items()},
         "elapsed_s": elapsed,
     }
+
+
+def pct(values: list[float], p: int) -> float:
+    """The p-th percentile (inclusive method: p100 is the largest value)."""
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
 def raw_request(

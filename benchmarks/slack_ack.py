@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.loadgen import load, raw_request  # noqa: E402
+from benchmarks.loadgen import load, pct, raw_request  # noqa: E402
 from benchmarks.served import CpuMeter, profiling, rss_mb, serving  # noqa: E402
 from tests.adapters.kfp_fake import FakeKfpRuns  # noqa: E402
 from tests.adapters.slack.fake_slack import TEAM, FakeSlack, arguments  # noqa: E402
@@ -207,10 +207,6 @@ def one_decision_at_a_time(name: str, url: str, ids: list[str], kfp: FakeKfpRuns
 
 def kfp_creates(kfp: FakeKfpRuns) -> list[tuple[float, str]]:
     return [(r.at, r.body.decode()) for r in kfp.created]
-
-
-def pct(values: list[float], p: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
 def row(name: str, values: list[float]) -> str:

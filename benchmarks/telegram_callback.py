@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.loadgen import pct  # noqa: E402
 from tests.adapters.telegram.fake_telegram import GROUP, TOKEN, FakeTelegram  # noqa: E402
 from tests.support.processes import (  # noqa: E402
     free_port,
@@ -145,10 +146,6 @@ async def measure(
     if missing:
         raise RuntimeError(f"{url}: {len(missing)} taps were never answered")
     return [(answered[q] - t) * 1000 for q, t in sent.items()]
-
-
-def pct(values: list[float], p: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
 def main() -> None:
