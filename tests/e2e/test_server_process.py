@@ -72,11 +72,20 @@ def test_sigkill_between_commit_and_delivery_loses_and_duplicates_nothing(tmp_pa
             assert r.status_code == 201
             rid = r.json()["id"]
             # The scheduler expires it (a decision committed by this server); its
-            # decision log effect is now in flight and held by the receiver.
+            # decision log effect is now in flight and held by the receiver. The other
+            # effects go out beside it (other lanes): wait until their delivery is
+            # recorded. One acknowledged but not yet recorded when the process dies is
+            # sent again with its Idempotency-Key, which the receiver dedupes; that
+            # window is not what this test is about.
             wait_for(
-                lambda: hook.received[f"{rid}:log_decision"] == 1,
+                lambda: hook.received[f"{rid}:log_decision"] == 1
+                and all(
+                    i.state == "delivered"
+                    for i in outbox(db_url)
+                    if i.key != f"{rid}:log_decision"
+                ),
                 timeout=60,
-                description="the decision effect to be in flight",
+                description="the decision effect to be in flight, the others delivered",
             )
             assert "decided" in audit_kinds(db_url, rid)
             os.killpg(first.process.pid, signal.SIGKILL)
