@@ -80,9 +80,7 @@ def test_sigkill_between_commit_and_delivery_loses_and_duplicates_nothing(tmp_pa
             wait_for(
                 lambda: hook.received[f"{rid}:log_decision"] == 1
                 and all(
-                    i.state == "delivered"
-                    for i in outbox(db_url)
-                    if i.key != f"{rid}:log_decision"
+                    i.state == "delivered" for i in outbox(db_url) if i.key != f"{rid}:log_decision"
                 ),
                 timeout=60,
                 description="the decision effect to be in flight, the others delivered",
