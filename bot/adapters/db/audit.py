@@ -15,6 +15,12 @@ from bot.domain.model import Event
 
 STREAM_BATCH = 5000  # rows per fetch when walking the whole chain
 
+# Prebuilt (see ``bot/adapters/db/engine.py``).
+HEAD = select(t.audit_head).where(t.audit_head.c.id == 1)
+HEAD_LOCKED = HEAD.with_for_update()
+INSERT_EVENTS = insert(t.audit_events)
+MOVE_HEAD = update(t.audit_head).where(t.audit_head.c.id == 1)  # seq and hash as parameters
+
 
 class SqlAuditLog:
     def __init__(self, conn: Connection) -> None:
@@ -22,10 +28,7 @@ class SqlAuditLog:
         self._locking = conn.dialect.name == "postgresql"
 
     def _lock_head(self) -> tuple[int, str]:
-        q = select(t.audit_head).where(t.audit_head.c.id == 1)
-        if self._locking:
-            q = q.with_for_update()
-        row = self.conn.execute(q).first()
+        row = self.conn.execute(HEAD_LOCKED if self._locking else HEAD).first()
         if row is None:
             # First event ever. Two first writers race on the primary key; the
             # loser's transaction fails and is retried by the caller.
@@ -61,10 +64,8 @@ class SqlAuditLog:
                 }
             )
             prev = digest
-        self.conn.execute(insert(t.audit_events), rows)  # one statement for all of them
-        self.conn.execute(
-            update(t.audit_head).where(t.audit_head.c.id == 1).values(seq=seq, hash=prev)
-        )
+        self.conn.execute(INSERT_EVENTS, rows)  # one statement for all of them
+        self.conn.execute(MOVE_HEAD, {"seq": seq, "hash": prev})
         return [row["seq"] for row in rows]
 
     def records(
@@ -106,5 +107,5 @@ class SqlAuditLog:
                 )
 
     def head(self) -> tuple[int, str] | None:
-        row = self.conn.execute(select(t.audit_head).where(t.audit_head.c.id == 1)).first()
+        row = self.conn.execute(HEAD).first()
         return (row.seq, row.hash) if row else None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.adapters.db import tables as t
@@ -15,41 +15,43 @@ from bot.ports import ChatClaim
 _c = t.chat_messages.c
 POSTING, POSTED = "posting", "posted"
 
+# Prebuilt (see ``bot/adapters/db/engine.py``).
+# Parameters: ``where_request`` and ``where_channel`` (``_here``), ``where_token`` for a claim.
+_HERE = (_c.request_id == bindparam("where_request")) & (_c.channel == bindparam("where_channel"))
+REF = select(_c.ref).where(_HERE, _c.state == POSTED)
+ROW = select(_c.state, _c.ref, _c.claim_token, _c.lease_until).where(_HERE)
+ROW_LOCKED = ROW.with_for_update()
+INSERT = insert(t.chat_messages)
+UPDATE = update(t.chat_messages).where(_HERE)  # the new values as parameters
+UPDATE_CLAIMED = UPDATE.where(_c.state == POSTING, _c.claim_token == bindparam("where_token"))
+RELEASE = delete(t.chat_messages).where(
+    _HERE, _c.state == POSTING, _c.claim_token == bindparam("where_token")
+)
+
+
+def _here(request_id: str, channel: str, **more: Any) -> dict[str, Any]:
+    return {"where_request": request_id, "where_channel": channel, **more}
+
 
 class SqlChatMessageRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._locking = conn.dialect.name == "postgresql"
 
-    def _where(self, request_id: str, channel: str) -> Any:
-        return (_c.request_id == request_id) & (_c.channel == channel)
-
     def get(self, request_id: str, channel: str) -> dict[str, Any] | None:
-        row = self.conn.execute(
-            select(_c.ref).where(self._where(request_id, channel), _c.state == POSTED)
-        ).first()
+        row = self.conn.execute(REF, _here(request_id, channel)).first()
         return dict(row.ref) if row else None
 
     def put(self, request_id: str, channel: str, ref: dict[str, Any], at: datetime) -> None:
-        res = self.conn.execute(
-            update(t.chat_messages)
-            .where(self._where(request_id, channel))
-            .values(ref=ref, updated_at=at, state=POSTED, claim_token=None, lease_until=None)
-        )
+        done = {"ref": ref, "updated_at": at, "state": POSTED}
+        unclaimed = {"claim_token": None, "lease_until": None}
+        res = self.conn.execute(UPDATE, _here(request_id, channel, **done, **unclaimed))
         if res.rowcount == 0:
-            self.conn.execute(
-                insert(t.chat_messages).values(
-                    request_id=request_id, channel=channel, ref=ref, updated_at=at, state=POSTED
-                )
-            )
+            self.conn.execute(INSERT, {"request_id": request_id, "channel": channel, **done})
 
     def _row(self, request_id: str, channel: str) -> Any:
-        q = select(_c.state, _c.ref, _c.claim_token, _c.lease_until).where(
-            self._where(request_id, channel)
-        )
-        if self._locking:
-            q = q.with_for_update()
-        return self.conn.execute(q).first()
+        q = ROW_LOCKED if self._locking else ROW
+        return self.conn.execute(q, _here(request_id, channel)).first()
 
     def claim(
         self, request_id: str, channel: str, *, token: str, now: datetime, lease_until: datetime
@@ -59,15 +61,16 @@ class SqlChatMessageRepository:
             try:
                 with self.conn.begin_nested():
                     self.conn.execute(
-                        insert(t.chat_messages).values(
-                            request_id=request_id,
-                            channel=channel,
-                            ref={},
-                            updated_at=now,
-                            state=POSTING,
-                            claim_token=token,
-                            lease_until=lease_until,
-                        )
+                        INSERT,
+                        {
+                            "request_id": request_id,
+                            "channel": channel,
+                            "ref": {},
+                            "updated_at": now,
+                            "state": POSTING,
+                            "claim_token": token,
+                            "lease_until": lease_until,
+                        },
                     )
                 return ChatClaim(token=token)
             except IntegrityError:  # another deliverer inserted it first: see what it holds
@@ -77,13 +80,15 @@ class SqlChatMessageRepository:
         if row.lease_until is not None and row.lease_until > now:
             return ChatClaim()  # someone is posting it now
         res = self.conn.execute(
-            update(t.chat_messages)
-            .where(
-                self._where(request_id, channel),
-                _c.state == POSTING,
-                _c.claim_token == row.claim_token,
-            )
-            .values(claim_token=token, lease_until=lease_until, updated_at=now)
+            UPDATE_CLAIMED,
+            _here(
+                request_id,
+                channel,
+                where_token=row.claim_token,
+                claim_token=token,
+                lease_until=lease_until,
+                updated_at=now,
+            ),
         )
         return ChatClaim(token=token, retaken=True) if res.rowcount == 1 else ChatClaim()
 
@@ -91,22 +96,25 @@ class SqlChatMessageRepository:
         self, request_id: str, channel: str, *, token: str, ref: dict[str, Any], at: datetime
     ) -> bool:
         res = self.conn.execute(
-            update(t.chat_messages)
-            .where(self._where(request_id, channel), _c.state == POSTING, _c.claim_token == token)
-            .values(ref=ref, updated_at=at, state=POSTED, claim_token=None, lease_until=None)
+            UPDATE_CLAIMED,
+            _here(
+                request_id,
+                channel,
+                where_token=token,
+                ref=ref,
+                updated_at=at,
+                state=POSTED,
+                claim_token=None,
+                lease_until=None,
+            ),
         )
         return bool(res.rowcount == 1)
 
     def abandon(self, request_id: str, channel: str, *, token: str, at: datetime) -> None:
         self.conn.execute(
-            update(t.chat_messages)
-            .where(self._where(request_id, channel), _c.state == POSTING, _c.claim_token == token)
-            .values(lease_until=at, updated_at=at)
+            UPDATE_CLAIMED,
+            _here(request_id, channel, where_token=token, lease_until=at, updated_at=at),
         )
 
     def release(self, request_id: str, channel: str, *, token: str) -> None:
-        self.conn.execute(
-            delete(t.chat_messages).where(
-                self._where(request_id, channel), _c.state == POSTING, _c.claim_token == token
-            )
-        )
+        self.conn.execute(RELEASE, _here(request_id, channel, where_token=token))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select
 
 from bot.adapters.db import tables as t
 from bot.adapters.db.mapping import person_from_row, person_row, policy_from_row, policy_row
@@ -19,6 +19,22 @@ _IDENTITY_COLUMN: dict[IdentityKind, Any] = {
     IdentityKind.TELEGRAM: t.people.c.telegram_id,
     IdentityKind.EMAIL: func.lower(t.people.c.email),
 }
+
+
+# Prebuilt (see ``bot/adapters/db/engine.py``).
+PERSON_BY = {
+    kind: select(t.people).where(column == bindparam("identity"))
+    for kind, column in _IDENTITY_COLUMN.items()
+}
+GROUPS_OF = (
+    select(t.groups.c.name)
+    .join(t.group_members, t.group_members.c.group_id == t.groups.c.id)
+    .join(t.people, t.people.c.id == t.group_members.c.person_id)
+    .where(t.people.c.name == bindparam("person"))
+)
+POLICY_FOR = select(t.policies).where(
+    or_(t.policies.c.model == bindparam("model"), t.policies.c.model == "*")
+)
 
 
 class SqlDirectoryRepository:
@@ -52,25 +68,14 @@ class SqlDirectoryRepository:
         if wanted is None:
             return None
         key: Any = int(wanted) if kind is IdentityKind.TELEGRAM else wanted
-        r = self.conn.execute(select(t.people).where(_IDENTITY_COLUMN[kind] == key)).first()
+        r = self.conn.execute(PERSON_BY[kind], {"identity": key}).first()
         return person_from_row(r) if r else None
 
     def groups_of(self, person: str) -> frozenset[str]:
-        rows = self.conn.execute(
-            select(t.groups.c.name)
-            .join(t.group_members, t.group_members.c.group_id == t.groups.c.id)
-            .join(t.people, t.people.c.id == t.group_members.c.person_id)
-            .where(t.people.c.name == person)
-        )
-        return frozenset(r.name for r in rows)
+        return frozenset(r.name for r in self.conn.execute(GROUPS_OF, {"person": person}))
 
     def policy_for(self, model_name: str) -> Policy | None:
-        rows = {
-            r.model: r
-            for r in self.conn.execute(
-                select(t.policies).where(t.policies.c.model.in_([model_name, "*"]))
-            )
-        }
+        rows = {r.model: r for r in self.conn.execute(POLICY_FOR, {"model": model_name})}
         row = rows.get(model_name) or rows.get("*")
         return policy_from_row(row) if row else None
 

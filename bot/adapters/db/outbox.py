@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, Select, Update, and_, bindparam, func, or_, select, update
 
 from bot.adapters.db import tables as t
 from bot.adapters.db.engine import insert_ignoring_duplicates
@@ -16,6 +17,49 @@ from bot.domain.names import OutboxState
 from bot.ports import OutboxItem
 
 _c = t.outbox.c
+
+# Prebuilt (see ``bot/adapters/db/engine.py``).
+GET = select(t.outbox).where(_c.id == bindparam("item_id"))
+FOR_REQUESTS = (
+    select(t.outbox).where(_c.request_id.in_(bindparam("ids", expanding=True))).order_by(_c.id)
+)
+CLAIMED = (
+    select(t.outbox)
+    .where(_c.id.in_(bindparam("ids", expanding=True)), _c.claim_token == bindparam("token"))
+    .order_by(_c.id)
+)
+# The outcome's values come as parameters named after their columns.
+FINISH = update(t.outbox).where(
+    _c.id == bindparam("where_id"),
+    _c.claim_token == bindparam("where_token"),
+    _c.state == OutboxState.DELIVERING.value,
+)
+
+
+@functools.cache
+def claiming(of_kinds: bool, skip_locked: bool, limit: int) -> tuple[Select[Any], Update]:
+    """The due rows' ids, and the update that claims them (parameters: ``now``, ``kinds``
+    when ``of_kinds``, then ``ids``, ``token``, ``new_lease``)."""
+    due = or_(
+        and_(_c.state == OutboxState.PENDING.value, _c.next_attempt_at <= bindparam("now")),
+        and_(_c.state == OutboxState.DELIVERING.value, _c.lease_until < bindparam("now")),
+    )
+    if of_kinds:
+        due = and_(due, _c.kind.in_(bindparam("kinds", expanding=True)))
+    ids = select(_c.id).where(due).order_by(_c.id).limit(limit)
+    if skip_locked:
+        ids = ids.with_for_update(skip_locked=True)
+    take = (
+        update(t.outbox)
+        .where(_c.id.in_(bindparam("ids", expanding=True)), due)
+        .values(
+            state=OutboxState.DELIVERING.value,
+            claim_token=bindparam("token"),
+            lease_until=bindparam("new_lease"),
+            attempts=_c.attempts + 1,
+        )
+    )
+    return ids, take
 
 
 class SqlOutbox:
@@ -49,7 +93,7 @@ class SqlOutbox:
         return [outbox_from_row(r) for r in self.conn.execute(q)]
 
     def get(self, item_id: int) -> OutboxItem | None:
-        row = self.conn.execute(select(t.outbox).where(_c.id == item_id)).first()
+        row = self.conn.execute(GET, {"item_id": item_id}).first()
         return outbox_from_row(row) if row else None
 
     def claim(
@@ -62,31 +106,15 @@ class SqlOutbox:
         kinds: Sequence[str] | None = None,
     ) -> list[OutboxItem]:
         """Take due rows for delivery. Two deliverers never hold the same row."""
-        due = or_(
-            and_(_c.state == OutboxState.PENDING.value, _c.next_attempt_at <= now),
-            and_(_c.state == OutboxState.DELIVERING.value, _c.lease_until < now),
-        )
+        pick, take = claiming(kinds is not None, self._locking, limit)
+        due: dict[str, Any] = {"now": now}
         if kinds is not None:
-            due = and_(due, _c.kind.in_([str(k) for k in kinds]))
-        q = select(_c.id).where(due).order_by(_c.id).limit(limit)
-        if self._locking:
-            q = q.with_for_update(skip_locked=True)
-        ids = [r.id for r in self.conn.execute(q)]
+            due["kinds"] = [str(k) for k in kinds]
+        ids = [r.id for r in self.conn.execute(pick, due)]
         if not ids:
             return []
-        self.conn.execute(
-            update(t.outbox)
-            .where(_c.id.in_(ids), due)
-            .values(
-                state=OutboxState.DELIVERING.value,
-                claim_token=token,
-                lease_until=lease_until,
-                attempts=_c.attempts + 1,
-            )
-        )
-        rows = self.conn.execute(
-            select(t.outbox).where(_c.id.in_(ids), _c.claim_token == token).order_by(_c.id)
-        )
+        self.conn.execute(take, {**due, "ids": ids, "token": token, "new_lease": lease_until})
+        rows = self.conn.execute(CLAIMED, {"ids": ids, "token": token})
         return [outbox_from_row(r) for r in rows]
 
     def finish(
@@ -102,6 +130,8 @@ class SqlOutbox:
         """Record the outcome of a claimed delivery; False if the claim was lost."""
         state = OutboxState(state)
         values: dict[str, Any] = {
+            "where_id": item_id,
+            "where_token": token,
             "state": state.value,
             "last_error": error,
             "claim_token": None,
@@ -111,16 +141,7 @@ class SqlOutbox:
             values["delivered_at"] = at
         if next_attempt_at is not None:
             values["next_attempt_at"] = next_attempt_at
-        res = self.conn.execute(
-            update(t.outbox)
-            .where(
-                _c.id == item_id,
-                _c.claim_token == token,
-                _c.state == OutboxState.DELIVERING.value,
-            )
-            .values(**values)
-        )
-        return bool(res.rowcount == 1)
+        return bool(self.conn.execute(FINISH, values).rowcount == 1)
 
     def park(self, item_id: int, token: str, *, reason: str, at: datetime) -> bool:
         res = self.conn.execute(
@@ -153,8 +174,8 @@ class SqlOutbox:
     def for_requests(self, request_ids: Sequence[str]) -> list[OutboxItem]:
         if not request_ids:
             return []
-        q = select(t.outbox).where(_c.request_id.in_(list(request_ids))).order_by(_c.id)
-        return [outbox_from_row(r) for r in self.conn.execute(q)]
+        rows = self.conn.execute(FOR_REQUESTS, {"ids": list(request_ids)})
+        return [outbox_from_row(r) for r in rows]
 
     def retry(self, item_id: int, now: datetime) -> bool:
         retryable = (OutboxState.DEAD, OutboxState.PENDING, OutboxState.WAITING)

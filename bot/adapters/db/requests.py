@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, insert, or_, select, text, update
+from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, text, update
 
 from bot.adapters.db import tables as t
 from bot.adapters.db.engine import insert_ignoring_duplicates
@@ -15,6 +15,33 @@ from bot.domain.model import DECIDED, ApprovalRequest, State, Vote, states_for_d
 from bot.ports import DuplicateSubmission, RequestFilter
 
 _c = t.approval_requests.c
+
+# Prebuilt (see ``bot/adapters/db/engine.py``).
+GET = select(t.approval_requests).where(_c.id == bindparam("request_id"))
+GET_LOCKED = GET.with_for_update()
+GET_UNLESS_LOCKED = GET.with_for_update(skip_locked=True)
+VOTES = (
+    select(t.votes)
+    .where(t.votes.c.request_id.in_(bindparam("ids", expanding=True)))
+    .order_by(t.votes.c.id)
+)
+SUBMISSION = select(t.approval_requests).where(
+    _c.model_name == bindparam("model_name"),
+    _c.model_version == bindparam("model_version"),
+    _c.submission_key == bindparam("submission_key"),
+)
+# The new values come as parameters named after their columns.
+SAVE = update(t.approval_requests).where(
+    _c.id == bindparam("where_id"), _c.state == bindparam("where_state")
+)
+INSERT_VOTES = insert(t.votes)
+PENDING_FOR_MODEL = (
+    select(t.approval_requests)
+    .where(_c.model_name == bindparam("model_name"), _c.state == State.PENDING.value)
+    .order_by(_c.created_at, _c.id)
+)
+PENDING_FOR_MODEL_LOCKED = PENDING_FOR_MODEL.with_for_update()
+LOCK_MODEL = text("SELECT pg_advisory_xact_lock(hashtextextended(:m, 0))")  # PostgreSQL
 
 
 class SqlRequestRepository:
@@ -25,43 +52,37 @@ class SqlRequestRepository:
     def _votes(self, ids: Sequence[str]) -> dict[str, list[Vote]]:
         if not ids:
             return {}
-        rows = self.conn.execute(
-            select(t.votes).where(t.votes.c.request_id.in_(ids)).order_by(t.votes.c.id)
-        )
-        return by_request(ids, rows)
+        return by_request(ids, self.conn.execute(VOTES, {"ids": list(ids)}))
 
     def _build(self, rows: Sequence[Any]) -> list[ApprovalRequest]:
         votes = self._votes([r.id for r in rows])
         return [request_from_row(r, votes[r.id]) for r in rows]
 
-    def _one(self, q: Any) -> ApprovalRequest | None:
-        row = self.conn.execute(q).first()
+    def _one(self, q: Any, params: dict[str, Any] | None = None) -> ApprovalRequest | None:
+        row = self.conn.execute(q, params).first()
         return self._build([row])[0] if row else None
 
     # -- queries ----------------------------------------------------------
 
     def get(self, request_id: str, *, for_update: bool = False) -> ApprovalRequest | None:
-        q = select(t.approval_requests).where(_c.id == request_id)
-        if for_update and self._locking:
-            q = q.with_for_update()
-        return self._one(q)
+        q = GET_LOCKED if for_update and self._locking else GET
+        return self._one(q, {"request_id": request_id})
 
     def lock_due(self, request_id: str) -> ApprovalRequest | None:
         """Lock a request for a scan; None if another replica holds it (PostgreSQL)."""
-        q = select(t.approval_requests).where(_c.id == request_id)
-        if self._locking:
-            q = q.with_for_update(skip_locked=True)
-        return self._one(q)
+        q = GET_UNLESS_LOCKED if self._locking else GET
+        return self._one(q, {"request_id": request_id})
 
     def find_submission(
         self, model_name: str, model_version: str, staging_run_id: str | None
     ) -> ApprovalRequest | None:
         return self._one(
-            select(t.approval_requests).where(
-                _c.model_name == model_name,
-                _c.model_version == model_version,
-                _c.submission_key == (staging_run_id or ""),
-            )
+            SUBMISSION,
+            {
+                "model_name": model_name,
+                "model_version": model_version,
+                "submission_key": staging_run_id or "",
+            },
         )
 
     def lock_model(self, model_name: str) -> None:
@@ -72,19 +93,11 @@ class SqlRequestRepository:
         name makes the second wait and then supersede the first.
         """
         if self._locking:
-            self.conn.execute(
-                text("SELECT pg_advisory_xact_lock(hashtextextended(:m, 0))"), {"m": model_name}
-            )
+            self.conn.execute(LOCK_MODEL, {"m": model_name})
 
     def pending_for_model(self, model_name: str) -> list[ApprovalRequest]:
-        q = (
-            select(t.approval_requests)
-            .where(_c.model_name == model_name, _c.state == State.PENDING.value)
-            .order_by(_c.created_at, _c.id)
-        )
-        if self._locking:
-            q = q.with_for_update()
-        return self._build(self.conn.execute(q).all())
+        q = PENDING_FOR_MODEL_LOCKED if self._locking else PENDING_FOR_MODEL
+        return self._build(self.conn.execute(q, {"model_name": model_name}).all())
 
     def search(self, flt: RequestFilter) -> list[ApprovalRequest]:
         conds: list[Any] = []
@@ -136,16 +149,15 @@ class SqlRequestRepository:
     # -- writes -----------------------------------------------------------
 
     def add(self, request: ApprovalRequest) -> None:
-        stmt = insert_ignoring_duplicates(self.conn, t.approval_requests).returning(_c.id)
+        stmt = insert_ignoring_duplicates(self.conn, t.approval_requests, returning=(_c.id,))
         if self.conn.execute(stmt, request_row(request)).first() is None:  # already in:
             raise DuplicateSubmission(request.model_name, request.model_version)
         self._insert_votes(request.id, request.votes)
 
     def save(self, request: ApprovalRequest, *, expected_state: State) -> bool:
         result = self.conn.execute(
-            update(t.approval_requests)
-            .where(_c.id == request.id, _c.state == expected_state.value)
-            .values(**mutable_row(request))
+            SAVE,
+            {"where_id": request.id, "where_state": expected_state.value, **mutable_row(request)},
         )
         if result.rowcount != 1:
             return False
@@ -156,4 +168,4 @@ class SqlRequestRepository:
 
     def _insert_votes(self, request_id: str, new: Sequence[Vote]) -> None:
         if new:
-            self.conn.execute(insert(t.votes), [vote_row(request_id, v) for v in new])
+            self.conn.execute(INSERT_VOTES, [vote_row(request_id, v) for v in new])
