@@ -87,7 +87,7 @@ def insert_ignoring_duplicates(
 
 @functools.cache
 def _ignoring_duplicates(dialect: str, table: Table, returning: tuple[Column[Any], ...]) -> Insert:
-    # One object per statement: SQLAlchemy keeps its cache key on it (see ``prebuilt``).
+    # One object per statement: SQLAlchemy keeps its cache key on it (prebuilt, see above).
     stmt: Insert
     if dialect == "postgresql":
         stmt = _PostgresqlInsert(table)
