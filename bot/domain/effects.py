@@ -60,14 +60,13 @@ def one_update_each(effects: list[Effect]) -> list[Effect]:
     """One ``chat.update`` per request and channel: the events of one change (a deciding
     vote is ``voted`` and ``decided``) each ask to show the request again, and a message
     shows the current state, so the last one does for all."""
-    updates = [(i, e) for i, e in enumerate(effects) if e.kind is EffectKind.CHAT_UPDATE]
-    last = {(e.request_id, e.payload.get("channel")): i for i, e in updates}
-    return [
-        e
-        for i, e in enumerate(effects)
-        if e.kind is not EffectKind.CHAT_UPDATE
-        or last[(e.request_id, e.payload.get("channel"))] == i
-    ]
+
+    def shown(e: Effect) -> tuple[str | None, Any]:
+        return e.request_id, e.payload.get("channel")
+
+    update = EffectKind.CHAT_UPDATE
+    last = {shown(e): i for i, e in enumerate(effects) if e.kind is update}
+    return [e for i, e in enumerate(effects) if e.kind is not update or last[shown(e)] == i]
 
 
 def effects_for(
