@@ -2,7 +2,7 @@
 ``APPROVAL_BOT_READ_ACCESS``): the same rule for every channel.
 
 - ``enrolled`` (the default): every person in the config;
-- ``anyone``: anyone who can reach the bot's channels (a Slack workspace, a Telegram group);
+- ``anyone``: anyone who can reach the bot's channels (a chat workspace, a group);
 - ``group,group``: members of these groups only.
 """
 

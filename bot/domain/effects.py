@@ -1,30 +1,16 @@
-"""Which side effects a change to a request causes (rows for the outbox)."""
+"""Which side effects an event causes (rows for the outbox)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
-from bot.domain.model import ApprovalRequest, Event, ExpiryAction, State
-from bot.domain.names import EventKind
+from bot.domain.events import Aggregate, Event
+from bot.domain.model import ApprovalRequest, ExpiryAction, State
+from bot.domain.names import EffectKind, EventKind, is_chat
+from bot.domain.outbox import DeliveryOutcome
 
-
-class EffectKind(StrEnum):
-    """What an outbox row asks for. ``chat.*`` rows carry the channel in their payload."""
-
-    LOG_DECISION = "mlflow.log_decision"
-    ARCHIVE_CHALLENGER = "mlflow.archive_challenger"
-    LAUNCH_PROMOTION = "kfp.launch_promotion"
-    CHAT_POST = "chat.post"
-    CHAT_UPDATE = "chat.update"
-    CHAT_REMIND = "chat.remind"
-    CHAT_NOTICE = "chat.notice"
-
-
-def is_chat(kind: str) -> bool:
-    """Is an outbox row of this kind a message in a chat channel?"""
-    return kind.startswith("chat.")
+__all__ = ["EffectKind", "is_chat"]  # re-exported: they are named in names.py
 
 
 # Short names, as the rest of the code and the tests know them.
@@ -108,3 +94,36 @@ def effects_for(
             alias = "rejected" if request.expiry_action is ExpiryAction.REJECT else "archived"
             out.append(Effect(ARCHIVE_CHALLENGER, f"{rid}:archive", rid, {"alias": alias}))
     return out
+
+
+def failure_notices(
+    outcome: DeliveryOutcome, event: Event, channels: tuple[str, ...]
+) -> list[Effect]:
+    """A dead-lettered effect is told in the request's chats, with the command that retries
+    it; a failed decision effect also renders the request's messages again (they show what
+    failed: ``views.launch_problem``). A failed notice is never reported (no loops)."""
+    item, rid = outcome.item, outcome.item.request_id
+    if item.kind == CHAT_NOTICE or rid is None:
+        return []
+    out = []
+    if not is_chat(item.kind):  # keyed by this death, so a later one renders again
+        key = f"{rid}:update:dead:{item.id}:{event.id}"
+        out += [Effect(CHAT_UPDATE, f"{key}:{c}", rid, {"channel": c}) for c in channels]
+    text = (
+        f"⚠️ {item.kind} failed after {item.attempts} attempt(s) and was dead-lettered: "
+        f"{outcome.error}. Retry with `approval-bot outbox retry {item.id}`."
+    )
+    out += [
+        Effect(CHAT_NOTICE, f"{rid}:dead:{item.id}:{c}", rid, {"channel": c, "text": text})
+        for c in channels
+    ]
+    return out
+
+
+def effects_of(aggregate: Aggregate, event: Event, channels: tuple[str, ...]) -> list[Effect]:
+    """The effects of one event raised by ``aggregate`` (``channels``: where messages go)."""
+    if isinstance(aggregate, ApprovalRequest):
+        return effects_for(aggregate, event, event.id, channels)
+    if isinstance(aggregate, DeliveryOutcome) and event.kind == EventKind.EFFECT_FAILED:
+        return failure_notices(aggregate, event, channels)
+    return []

@@ -10,10 +10,10 @@ import secrets
 import string
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from bot.domain import errors
+from bot.domain.events import Event
 from bot.domain.gates import GATE_OPS, NO_CHAMPION, GateResult
 from bot.domain.names import SYSTEM, SYSTEM_DEADLINE, EventKind
 from bot.domain.people import Group, Person
@@ -28,6 +28,7 @@ from bot.domain.states import (
     State,
     states_for_decision,
 )
+from bot.domain.votes import Vote, VoteKind
 
 PROMOTION_DETAIL_MAX = 500  # characters of a promotion run's last word kept on the request
 
@@ -56,57 +57,12 @@ __all__ = [
 ]
 
 
-class VoteKind(StrEnum):
-    APPROVE = "approve"
-    REJECT = "reject"
-
-
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
 def new_request_id() -> str:
     """Short, URL- and callback-safe id (10 chars of [a-z0-9])."""
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(10))
-
-
-@dataclass(frozen=True, slots=True)
-class Vote:
-    person: str
-    vote: VoteKind
-    channel: str
-    at: datetime
-    comment: str | None = None
-    groups: tuple[str, ...] = ()
-    override: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "person": self.person,
-            "vote": self.vote.value,
-            "channel": self.channel,
-            "at": self.at.isoformat(),
-            "comment": self.comment,
-            "groups": list(self.groups),
-            "override": self.override,
-        }
-
-
-def new_event_id() -> str:
-    return secrets.token_hex(6)
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Something that happened to a request, for the audit log.
-
-    ``id`` names it before the log numbers it: the keys of the effects it causes use it, so
-    they can be written before the (serialising) append to the hash chain.
-    """
-
-    kind: EventKind
-    actor: str
-    data: dict[str, Any] = field(default_factory=dict)
-    id: str = field(default_factory=new_event_id, compare=False)
 
 
 @dataclass(slots=True)
@@ -194,6 +150,11 @@ class ApprovalRequest:
         return req
 
     # -- queries ----------------------------------------------------------
+
+    @property
+    def subject(self) -> str:
+        """The request its events concern (``Aggregate``)."""
+        return self.id
 
     @property
     def is_pending(self) -> bool:
@@ -401,6 +362,15 @@ class ApprovalRequest:
         self.escalate_at = None
         self.events.append(Event(EventKind.ESCALATED, SYSTEM, {"to": policy.escalate_to}))
         return True
+
+    def refused(self, *, actor: str, vote: VoteKind, error: errors.DomainError) -> None:
+        """A vote on this request was refused: nothing changes but the record of it."""
+        data = {"vote": vote.value, "why": error.code, "message": error.message}
+        self.events.append(Event(EventKind.DENIED, actor, data))
+
+    def observed(self, kind: EventKind, data: dict[str, Any]) -> None:
+        """Something a system saw happen to this request (e.g. the challenger moved on)."""
+        self.events.append(Event(kind, SYSTEM, data))
 
     def start_promotion(self, *, run_id: str, now: datetime) -> None:
         self._move(State.PROMOTING)

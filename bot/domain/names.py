@@ -1,6 +1,6 @@
-"""The names the rules own: where a vote comes from, what the audit log records, how a
-person is identified and where an effect stands. Everything else (the database, the API's
-query parameters, the CLI's choices) is built from these, never from bare strings.
+"""The names the rules own: where an action comes from, what the audit log records, what
+an effect asks for and where it stands. Everything else (the database, the API's query
+parameters, the CLI's choices) is built from these, never from bare strings.
 """
 
 from __future__ import annotations
@@ -9,46 +9,11 @@ from enum import StrEnum
 
 
 class Channel(StrEnum):
-    """Where an action comes from; the chat channels are also where messages go."""
+    """Where an action comes from besides the chat channels, which name themselves (each
+    channel package declares its name, ``bot/adapters/plugin.py``)."""
 
-    SLACK = "slack"
-    TELEGRAM = "telegram"
-    CONSOLE = "console"
     CLI = "cli"
     API = "api"
-
-
-CHAT_CHANNELS = (Channel.SLACK, Channel.TELEGRAM, Channel.CONSOLE)
-
-
-class IdentityKind(StrEnum):
-    """How a channel identifies a person: never by display name or username."""
-
-    NAME = "name"  # the configured person name (CLI, API)
-    SLACK = "slack"  # Slack user id
-    TELEGRAM = "telegram"  # Telegram user id
-    EMAIL = "email"  # the console, behind an authenticating proxy
-
-    @classmethod
-    def of(cls, channel: str) -> IdentityKind:
-        return _IDENTITY_OF_CHANNEL.get(channel, cls.NAME)
-
-    def normalise(self, value: str) -> str | None:
-        """The canonical form of an identity value; None when it cannot be one."""
-        value = value.strip()
-        if self is IdentityKind.EMAIL:
-            return value.lower() or None
-        if self is IdentityKind.TELEGRAM:
-            return value if value.lstrip("-").isdigit() else None
-        return value or None
-
-
-_IDENTITY_OF_CHANNEL = {
-    Channel.SLACK: IdentityKind.SLACK,
-    Channel.TELEGRAM: IdentityKind.TELEGRAM,
-    Channel.CONSOLE: IdentityKind.EMAIL,
-    "email": IdentityKind.EMAIL,
-}
 
 
 class EventKind(StrEnum):
@@ -69,6 +34,23 @@ class EventKind(StrEnum):
     CHALLENGER_MOVED_ON = "challenger_moved_on"
     CONFIG_APPLIED = "config_applied"
     TOKEN_CREATED = "token_created"  # noqa: S105 (an event name, not a secret)
+
+
+class EffectKind(StrEnum):
+    """What an outbox row asks for. ``chat.*`` rows carry the channel in their payload."""
+
+    LOG_DECISION = "mlflow.log_decision"
+    ARCHIVE_CHALLENGER = "mlflow.archive_challenger"
+    LAUNCH_PROMOTION = "kfp.launch_promotion"
+    CHAT_POST = "chat.post"
+    CHAT_UPDATE = "chat.update"
+    CHAT_REMIND = "chat.remind"
+    CHAT_NOTICE = "chat.notice"
+
+
+def is_chat(kind: str) -> bool:
+    """Is an outbox row of this kind a message in a chat channel?"""
+    return kind.startswith("chat.")
 
 
 class OutboxState(StrEnum):

@@ -47,7 +47,7 @@ def is_plain(text: str) -> bool:
     return not any(ch in CONTROL for ch in text)
 
 
-COMMENT_MAX = 2000  # a vote's comment, a rejection's reason (the Slack modal's limit too)
+COMMENT_MAX = 2000  # a vote's comment, a rejection's reason (a chat's reason form holds as much)
 
 
 def comment_problem(comment: str) -> str | None:

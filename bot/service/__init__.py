@@ -3,10 +3,12 @@
 - ``commands``: what changes requests (submit, vote, scans, promotion progress);
 - ``queries``: the read models every channel shows;
 - ``admin``: the declarative config, API tokens, the audit chain check;
-- ``chat``: where each chat channel shows a request;
+- ``chat``: the chat core every chat channel shares (``bot/service/chat``);
 - ``outbox``: delivering effects (``OutboxDispatcher``) and kicking delivery (``Delivery``).
 
-Entry points and adapters call these and never open a unit of work themselves.
+Entry points and adapters call these and never open a unit of work themselves. The unit of
+work records the events of what it saw when it commits (``unit_of_work.Recorder``, which
+``build_services`` installs on the factory).
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ from dataclasses import dataclass
 
 from bot.domain.access import ReadAccess
 from bot.domain.model import ApprovalRequest
-from bot.ports import Clock, UnitOfWorkFactory
+from bot.ports.clock import Clock
+from bot.ports.store import UnitOfWorkFactory
 from bot.service.admin import Admin
-from bot.service.chat import ChatMessages
+from bot.service.chat.state import ChatMessages
 from bot.service.clock import SystemClock
 from bot.service.commands import Commands
+from bot.service.identity import IdentityKinds
 from bot.service.queries import Queries
+from bot.service.unit_of_work import Recorder
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +35,9 @@ class Services:
 
     uow: UnitOfWorkFactory
     clock: Clock
-    channels: tuple[str, ...]
+    channels: tuple[str, ...]  # where messages about requests go
+    identities: IdentityKinds
+    recorder: Recorder
     commands: Commands
     queries: Queries
     admin: Admin
@@ -42,19 +49,26 @@ def build_services(
     *,
     clock: Clock | None = None,
     channels: Sequence[str] = (),
+    identities: IdentityKinds | None = None,
     id_factory: Callable[[], str] | None = None,
     on_decided: Callable[[ApprovalRequest], None] | None = None,
     read_access: ReadAccess | None = None,
 ) -> Services:
+    """The services over ``uow``, on which it installs the event ``Recorder``."""
     clock = clock or SystemClock()
+    identities = identities or IdentityKinds()
+    recorder = Recorder(clock, tuple(channels))
+    uow.recorder = recorder
     return Services(
         uow=uow,
         clock=clock,
         channels=tuple(channels),
+        identities=identities,
+        recorder=recorder,
         commands=Commands(
-            uow, clock=clock, channels=channels, id_factory=id_factory, on_decided=on_decided
+            uow, clock=clock, identities=identities, id_factory=id_factory, on_decided=on_decided
         ),
-        queries=Queries(uow, read_access=read_access),
+        queries=Queries(uow, read_access=read_access, identities=identities),
         admin=Admin(uow, clock=clock),
         chat=ChatMessages(uow, clock=clock),
     )

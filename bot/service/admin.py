@@ -8,9 +8,11 @@ from collections.abc import Iterator
 
 from bot.domain import errors, text
 from bot.domain.audit import AuditRecord, ChainProblem, verify_chain
-from bot.domain.model import Event
-from bot.domain.names import Channel, EventKind
-from bot.ports import Clock, Directory, UnitOfWorkFactory
+from bot.domain.directory import Directory
+from bot.domain.names import Channel
+from bot.domain.tokens import ApiToken
+from bot.ports.clock import Clock
+from bot.ports.store import UnitOfWorkFactory
 from bot.service.clock import SystemClock
 from bot.service.config import diff_directories
 
@@ -20,7 +22,12 @@ def hash_token(token: str) -> str:
 
 
 class Admin:
-    def __init__(self, uow: UnitOfWorkFactory, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
         self.uow = uow
         self.clock = clock or SystemClock()
 
@@ -31,14 +38,12 @@ class Admin:
 
     def apply(self, new: Directory, *, actor: str = Channel.CLI) -> list[str]:
         """Replace people, groups and policies; no change → nothing written."""
-        now = self.clock.now()
         with self.uow() as uow:
             changes = diff_directories(uow.directory.load(), new)
             if not changes:
                 return []
+            new.applied(changes, actor=actor)
             uow.directory.replace(new)
-            event = Event(EventKind.CONFIG_APPLIED, actor, {"changes": changes})
-            uow.audit.append(None, [event], now)
             uow.commit()
         return changes
 
@@ -54,9 +59,7 @@ class Admin:
         with self.uow() as uow:
             if uow.tokens.exists(name):
                 raise errors.InvalidRequest(f"a token named {name!r} already exists")
-            uow.tokens.add(name, hash_token(token), now)
-            event = Event(EventKind.TOKEN_CREATED, Channel.CLI, {"name": name})
-            uow.audit.append(None, [event], now)
+            uow.tokens.add(ApiToken.issue(name, hash_token(token), at=now, actor=Channel.CLI))
             uow.commit()
         return token
 

@@ -1,22 +1,23 @@
 """Commands: the use cases that change requests. Each opens a unit of work, loads, asks
-the domain, saves, and commits its audit events and outbox rows in the same transaction.
+the domain, saves and commits; the unit of work records the events the requests raised
+(audit records, outbox rows) in the same transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from bot.domain import errors, text
-from bot.domain.model import ApprovalRequest, Event, GateResult, Policy, State, Vote, VoteKind
-from bot.domain.names import SYSTEM, EventKind
-from bot.ports import Clock, DuplicateSubmission, UnitOfWork, UnitOfWorkFactory
+from bot.domain.model import ApprovalRequest, GateResult, Person, Policy, State, Vote, VoteKind
+from bot.domain.names import EventKind
+from bot.ports.clock import Clock
+from bot.ports.store import DuplicateSubmission, UnitOfWork, UnitOfWorkFactory
 from bot.service.clock import SystemClock
-from bot.service.identity import Identity
+from bot.service.identity import Identity, IdentityKinds
 from bot.service.schemas import SubmissionIn, plain_or_unknown
-from bot.service.unit import policy_for, record, resolve
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,15 @@ class VoteResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Vouched:
+    """Group membership a channel vouches for (its own user groups' members): it counts only
+    for the groups whose members come from that channel's source (``source``)."""
+
+    source: str
+    groups: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class ScanResult:
     expired: list[str] = field(default_factory=list)
     reminded: list[str] = field(default_factory=list)
@@ -50,18 +60,15 @@ class Commands:
         uow: UnitOfWorkFactory,
         *,
         clock: Clock | None = None,
-        channels: Sequence[str] = (),
+        identities: IdentityKinds | None = None,
         id_factory: Callable[[], str] | None = None,
         on_decided: Callable[[ApprovalRequest], None] | None = None,
     ) -> None:
         self.uow = uow
         self.clock = clock or SystemClock()
-        self.channels = tuple(channels)
+        self.identities = identities or IdentityKinds()
         self.id_factory = id_factory
         self.on_decided = on_decided
-
-    def _record(self, uow: UnitOfWork, request: ApprovalRequest, now: datetime) -> None:
-        record(uow, request, now, self.channels)
 
     def _decided(self, request: ApprovalRequest) -> None:
         if self.on_decided is not None and request.decision is not None:
@@ -89,8 +96,6 @@ class Commands:
                     if attempt:
                         raise
                     continue  # a concurrent identical submission won: answer with it
-                # Recorded last, together: the audit log's lock is held to the commit.
-                record(uow, [*superseded, request], now, self.channels)
                 uow.commit()
                 return SubmitResult(request, True, tuple(o.id for o in superseded), policy)
         raise AssertionError("unreachable")
@@ -132,12 +137,11 @@ class Commands:
         *,
         comment: str | None = None,
         record_denial: bool = True,
-        extra_groups: frozenset[str] = frozenset(),
+        vouched: Vouched | None = None,
     ) -> VoteResult:
         """Cast a vote. Refusals raise ``errors.Refused``; for chat they leave a `denied` event.
 
-        ``extra_groups`` is membership a channel vouches for (Slack user groups); it counts
-        only for the groups that declare such a source.
+        ``vouched``: group membership the voter's channel vouches for.
         """
         plain_or_unknown(request_id)
         if comment is not None and (problem := text.comment_problem(comment)):
@@ -149,10 +153,11 @@ class Commands:
                 raise errors.UnknownRequest(request_id)
             try:
                 policy = policy_for(uow, request.model_name)
-                cast = self._cast(uow, request, who, vote, policy, comment, extra_groups, now)
+                cast = self._cast(uow, request, who, vote, policy, comment, vouched, now)
             except errors.DomainError as exc:
                 if record_denial:
-                    self._deny(uow, request_id, who, vote, exc, now)
+                    request.refused(actor=who.describe(), vote=vote, error=exc)
+                    uow.commit()
                 raise
             if not uow.requests.save(request, expected_state=State.PENDING):
                 # Lost a race with another decider (only without row locks).
@@ -161,28 +166,35 @@ class Commands:
                 raise errors.AlreadyDecided(
                     f"request {request_id} is already {state}; nothing changed"
                 )
-            self._record(uow, request, now)
             uow.commit()
         if not request.is_pending:
             self._decided(request)
         return VoteResult(request, cast, not request.is_pending, policy)
 
-    @staticmethod
+    def resolve(self, uow: UnitOfWork, who: Identity) -> Person:
+        """The person behind ``who``; ``UnknownPerson`` when nobody has that identity."""
+        kind = self.identities.of(who.channel)
+        value = kind.canonical(who.value) if who.is_plain() else None
+        person = uow.directory.person_by_identity(kind.name, value) if value else None
+        if person is None:
+            raise errors.UnknownPerson(who.label())
+        return person
+
     def _cast(
+        self,
         uow: UnitOfWork,
         request: ApprovalRequest,
         who: Identity,
         vote: VoteKind,
         policy: Policy,
         comment: str | None,
-        extra_groups: frozenset[str],
+        vouched: Vouched | None,
         now: datetime,
     ) -> Vote:
-        person = resolve(uow, who)
+        person = self.resolve(uow, who)
         groups = uow.directory.groups_of(person.name)
-        if extra_groups:
-            synced = {g.name for g in uow.directory.load().groups if g.slack_usergroup}
-            groups |= extra_groups & synced
+        if vouched is not None and vouched.groups:
+            groups |= vouched.groups & uow.directory.sourced_groups(vouched.source)
         return request.cast_vote(
             person=person,
             person_groups=groups,
@@ -192,19 +204,6 @@ class Commands:
             channel=who.channel,
             comment=comment,
         )
-
-    @staticmethod
-    def _deny(
-        uow: UnitOfWork,
-        request_id: str,
-        who: Identity,
-        vote: VoteKind,
-        exc: errors.DomainError,
-        now: datetime,
-    ) -> None:
-        data = {"vote": vote.value, "why": exc.code, "message": exc.message}
-        uow.audit.append(request_id, [Event(EventKind.DENIED, who.describe(), data)], now)
-        uow.commit()
 
     # -- promotion ------------------------------------------------------------
 
@@ -246,13 +245,12 @@ class Commands:
     ) -> None:
         if not uow.requests.save(request, expected_state=before):
             raise errors.AlreadyDecided(f"request {request.id} moved on; nothing changed")
-        self._record(uow, request, now)
         uow.commit()
 
-    def record_event(self, request_id: str, kind: EventKind, data: dict[str, Any]) -> None:
-        """Append a system event an effect observed (e.g. the challenger moved on) to the audit."""
+    def observed(self, request_id: str, kind: EventKind, data: dict[str, Any]) -> None:
+        """Record what an effect saw happen to a request (e.g. the challenger moved on)."""
         with self.uow() as uow:
-            uow.audit.append(request_id, [Event(kind, SYSTEM, data)], self.clock.now())
+            self._locked(uow, request_id).observed(kind, data)
             uow.commit()
 
     # -- scheduled scans ----------------------------------------------------
@@ -271,7 +269,6 @@ class Commands:
                 bucket = self._due(uow, request, result, now)
                 if bucket is None or not uow.requests.save(request, expected_state=State.PENDING):
                     continue
-                self._record(uow, request, now)
                 uow.commit()
                 bucket.append(rid)
                 if not request.is_pending:
@@ -295,3 +292,13 @@ class Commands:
         if request.remind(policy=policy, now=now):
             return result.reminded
         return None
+
+
+def policy_for(uow: UnitOfWork, model_name: str) -> Policy:
+    policy = uow.directory.policy_for(model_name)
+    if policy is None:
+        raise errors.InvalidRequest(
+            f"no policy for model {model_name!r} and no '*' default policy: "
+            "add one with `approval-bot apply -f`"
+        )
+    return policy

@@ -1,11 +1,14 @@
-"""Deliver outbox rows: claim, call the handler, record the outcome.
+"""Deliver outbox rows: claim (and read what the delivery needs), deliver, record the outcome.
 
 At least once, with idempotent handlers, is exactly once in effect: a row is
 claimed with a lease, delivered, then marked; a crash in between leaves a claim
 that runs out, and the row is delivered again by whoever sweeps next.
 
-``Delivery`` runs the dispatcher on the serving loop when a commit asks for it
-(``kick``), one pass at a time.
+Each delivery takes two transactions: the one that claims a batch of rows also reads what
+their deliveries need (``Stage.prepare``: the request; for a chat message its whole view,
+and the claim on posting it), and one records the outcome (``Stage.record``: where a
+message was posted, with the row's new state). ``Delivery`` (``delivery.py``) runs the
+dispatcher on the serving loop when a commit asks for it.
 """
 
 from __future__ import annotations
@@ -14,25 +17,22 @@ import asyncio
 import logging
 import random
 import secrets
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from bot.domain import errors
 from bot.domain.backoff import retry_delay
-from bot.domain.effects import CHAT_NOTICE, CHAT_UPDATE, Effect, EffectKind, is_chat
-from bot.domain.model import ApprovalRequest, Event
-from bot.domain.names import SYSTEM, EventKind, OutboxState
-from bot.ports import (
-    Clock,
-    EffectHandler,
-    OutboxItem,
-    PermanentEffectError,
-    UnitOfWork,
-    UnitOfWorkFactory,
-)
+from bot.domain.names import EffectKind, OutboxState, is_chat
+from bot.domain.outbox import DeliveryOutcome, OutboxItem
+from bot.ports.clock import Clock
+from bot.ports.effects import EffectHandler, PermanentEffectError
+from bot.ports.store import UnitOfWorkFactory
 from bot.service.logctx import bind_request
+from bot.service.stages import Claimed, Stage, as_stage
+from bot.service.unit_of_work import lane
 
 log = logging.getLogger("bot.outbox")
 
@@ -87,7 +87,8 @@ class DeliveryReport:
 
 
 def handler_key(item: OutboxItem) -> list[str]:
-    """Most specific first: ``chat.post:slack``, ``chat.post``, ``chat:slack``, ``chat``, ``*``.
+    """Most specific first: ``chat.post:<channel>``, ``chat.post``, ``chat:<channel>``, ``chat``,
+    ``*``.
 
     A channel's handler registers ``chat:<channel>``; a system registers its kinds; ``*``
     forwards everything that has no handler of its own (the webhook).
@@ -107,8 +108,7 @@ def handler_key(item: OutboxItem) -> list[str]:
 def _lanes() -> dict[str, tuple[EffectKind, ...]]:
     out: dict[str, tuple[EffectKind, ...]] = {}
     for kind in EffectKind:
-        family = kind.value.split(".")[0]
-        out[family] = (*out.get(family, ()), kind)
+        out[lane(kind)] = (*out.get(lane(kind), ()), kind)
     return out
 
 
@@ -140,10 +140,9 @@ class OutboxDispatcher:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
-        handlers: Mapping[str, EffectHandler],
+        handlers: Mapping[str, EffectHandler | Stage],
         *,
         clock: Clock,
-        channels: tuple[str, ...] = (),
         retry: RetryPolicy | None = None,
         batch: int = 20,
         parallel: int = 8,
@@ -152,21 +151,24 @@ class OutboxDispatcher:
         unavailable: Mapping[str, str] | None = None,
     ) -> None:
         self.uow = uow
-        self.handlers = dict(handlers)
+        self.stages: dict[str, Stage] = {k: as_stage(h) for k, h in handlers.items()}
         # key -> why effects matching it cannot be delivered here (the system's setting)
         self.unavailable = dict(unavailable or {})
         self.clock = clock
-        self.channels = channels
         self.retry = retry or RetryPolicy()
         self.batch = batch
         self.parallel = parallel
         self.jitter = jitter
         self.on_outcome = on_outcome
 
-    def handler_for(self, item: OutboxItem) -> EffectHandler | None:
+    def add(self, key: str, handler: EffectHandler | Stage) -> None:
+        """Deliver effects matching ``key`` (``handler_key``) with ``handler``."""
+        self.stages[key] = as_stage(handler)
+
+    def stage_for(self, item: OutboxItem) -> Stage | None:
         for key in handler_key(item):
-            if key in self.handlers:
-                return self.handlers[key]
+            if key in self.stages:
+                return self.stages[key]
         return None
 
     def waiting_reason(self, item: OutboxItem) -> str:
@@ -181,7 +183,8 @@ class OutboxDispatcher:
 
     # -- blocking parts (run in a worker thread) ----------------------------
 
-    def _claim(self, token: str, kinds: Sequence[str]) -> list[OutboxItem]:
+    def _claim(self, token: str, kinds: Sequence[str]) -> list[Claimed]:
+        """Claim due rows of ``kinds`` and read what their deliveries need, in one go."""
         now = self.clock.now()
         with self.uow() as uow:
             items = uow.outbox.claim(
@@ -191,97 +194,60 @@ class OutboxDispatcher:
                 token=token,
                 kinds=kinds,
             )
+            if not items:
+                return []
+            stages = [self.stage_for(i) for i in items]
+            prepared: dict[int, Any] = {}
+            for stage in {id(s): s for s in stages if s is not None}.values():
+                mine = [i for i, s in zip(items, stages, strict=True) if s is stage]
+                try:
+                    prepared.update(stage.prepare(uow, mine, now))
+                except errors.DomainError as exc:
+                    prepared.update({i.id: exc for i in mine})
             uow.commit()
-        return items
+        return [Claimed(i, s, prepared.get(i.id)) for i, s in zip(items, stages, strict=True)]
 
-    def _load(self, item: OutboxItem) -> ApprovalRequest | None:
-        if item.request_id is None:
-            return None
-        with self.uow(readonly=True) as uow:
-            return uow.requests.get(item.request_id)
-
-    def _finish_all(self, token: str, attempts: list[tuple[OutboxItem, Attempt]]) -> list[Outcome]:
-        """Record how deliveries went, in one transaction."""
+    def _finish(self, token: str, claimed: Claimed, attempt: Attempt) -> Outcome:
+        """Record how the delivery went (and what it left behind), in one transaction."""
         now = self.clock.now()
+        item = claimed.item
         with self.uow() as uow:
-            uow.outbox.without_waiting_for_disk()
-            outcomes = [self._outcome(uow, item, token, a, now) for item, a in attempts]
-            if any(o is not Outcome.LOST_CLAIM for o in outcomes):
+            durable = False
+            if claimed.stage is not None:
+                durable = claimed.stage.record(uow, item, claimed.prepared, now)
+            if not durable:
+                uow.outbox.without_waiting_for_disk()
+            outcome, state = self._outcome(item, attempt, now)
+            if uow.outbox.finish(state, token, at=now):
                 uow.commit()
-        return outcomes
+                return outcome
+            if durable:
+                uow.commit()
+        return Outcome.LOST_CLAIM
 
     def _outcome(
-        self, uow: UnitOfWork, item: OutboxItem, token: str, attempt: Attempt, now: datetime
-    ) -> Outcome:
-        error, permanent = attempt.error, attempt.permanent
+        self, item: OutboxItem, attempt: Attempt, now: datetime
+    ) -> tuple[Outcome, DeliveryOutcome]:
+        error = attempt.error
         if attempt.waiting is not None:
-            ok = uow.outbox.park(item.id, token, reason=attempt.waiting, at=now)
-            return Outcome.WAITING if ok else Outcome.LOST_CLAIM
+            return Outcome.WAITING, DeliveryOutcome.waiting(item, attempt.waiting)
         if error is None:
-            if not uow.outbox.finish(item.id, token, state=OutboxState.DELIVERED, at=now):
-                return Outcome.LOST_CLAIM
-            if not is_chat(item.kind):
-                data = {"kind": item.kind, "key": item.key}
-                uow.audit.append(
-                    item.request_id, [Event(EventKind.EFFECT_DELIVERED, SYSTEM, data)], now
-                )
-            return Outcome.DELIVERED
-        if permanent or item.attempts >= self.retry.max_attempts:
-            if not uow.outbox.finish(item.id, token, state=OutboxState.DEAD, at=now, error=error):
-                return Outcome.LOST_CLAIM
-            self._report_dead(uow, item, error, now)
-            return Outcome.DEAD
+            return Outcome.DELIVERED, DeliveryOutcome.delivered(item)
+        if attempt.permanent or item.attempts >= self.retry.max_attempts:
+            return Outcome.DEAD, DeliveryOutcome.dead(item, error)
         delay = retry_delay(
             item.attempts,
             base=self.retry.base_seconds,
             cap=self.retry.cap_seconds,
             jitter=self.jitter(),
         )
-        ok = uow.outbox.finish(
-            item.id,
-            token,
-            state=OutboxState.PENDING,
-            at=now,
-            error=error,
-            next_attempt_at=now + delay,
-        )
-        return Outcome.RETRYING if ok else Outcome.LOST_CLAIM
-
-    def _report_dead(self, uow: UnitOfWork, item: OutboxItem, error: str, now: datetime) -> None:
-        data = {"kind": item.kind, "key": item.key, "attempts": item.attempts, "error": error}
-        [seq] = uow.audit.append(
-            item.request_id, [Event(EventKind.EFFECT_FAILED, SYSTEM, data)], now
-        )
-        if item.kind == CHAT_NOTICE or item.request_id is None:
-            return  # never report a failed report: no loops
-        rid = item.request_id
-        if not is_chat(item.kind):
-            # The request's messages show what failed (views.launch_problem): render them
-            # again, in every channel (keyed by this death, so a later one renders again).
-            uow.outbox.add(
-                [
-                    Effect(
-                        CHAT_UPDATE, f"{rid}:update:dead:{item.id}:{seq}:{c}", rid, {"channel": c}
-                    )
-                    for c in self.channels
-                ],
-                now,
-            )
-        text = (
-            f"⚠️ {item.kind} failed after {item.attempts} attempt(s) and was dead-lettered: "
-            f"{error}. Retry with `approval-bot outbox retry {item.id}`."
-        )
-        notices = [
-            Effect(CHAT_NOTICE, f"{rid}:dead:{item.id}:{c}", rid, {"channel": c, "text": text})
-            for c in self.channels
-        ]
-        uow.outbox.add(notices, now)
+        return Outcome.RETRYING, DeliveryOutcome.retrying(item, error, now + delay)
 
     # -- async driver ---------------------------------------------------------
 
-    async def deliver_due(self) -> DeliveryReport:
-        """Deliver everything due now: each lane (``LANES``) batch after batch, the lanes
-        side by side.
+    async def deliver_due(self, lanes: Collection[str] | None = None) -> DeliveryReport:
+        """Deliver everything due now in ``lanes`` (all of them by default): each lane
+        (``LANES``) batch after batch, the lanes side by side.
 
         Within a batch effects are delivered concurrently (up to ``parallel`` at once per
         lane), except those that must keep their order (``ordering``), and each outcome is
@@ -290,32 +256,34 @@ class OutboxDispatcher:
         """
         report = DeliveryReport()
         token = secrets.token_hex(8)
-        await all_of(self._drain(kinds, token, report) for kinds in LANES.values())
+        wanted = [kinds for name, kinds in LANES.items() if lanes is None or name in lanes]
+        await all_of(self._drain(kinds, token, report) for kinds in wanted)
         return report
 
     async def _drain(self, kinds: Sequence[str], token: str, report: DeliveryReport) -> None:
         gate = asyncio.Semaphore(self.parallel)
 
-        async def in_order(group: list[OutboxItem]) -> None:
+        async def in_order(group: list[Claimed]) -> None:
             async with gate:
-                for item in group:
-                    report.add(item.id, await self._deliver_one(item, token))
+                for claimed in group:
+                    report.add(claimed.item.id, await self._deliver_one(claimed, token))
 
         while True:
-            items = await asyncio.to_thread(self._claim, token, kinds)
-            if not items:
+            batch = await asyncio.to_thread(self._claim, token, kinds)
+            if not batch:
                 return
-            lines: dict[tuple[str, str], list[OutboxItem]] = {}
-            for item in items:
-                lines.setdefault(ordering(item), []).append(item)
+            lines: dict[tuple[str, str], list[Claimed]] = {}
+            for claimed in batch:
+                lines.setdefault(ordering(claimed.item), []).append(claimed)
             await all_of(in_order(g) for g in lines.values())
-            if len(items) < self.batch:
+            if len(batch) < self.batch:
                 return
 
-    async def _deliver_one(self, item: OutboxItem, token: str) -> Outcome:
+    async def _deliver_one(self, claimed: Claimed, token: str) -> Outcome:
+        item = claimed.item
         with bind_request(item.request_id):
-            attempt = await self._attempt(item)
-        [outcome] = await asyncio.to_thread(self._finish_all, token, [(item, attempt)])
+            attempt = await self._attempt(claimed)
+        outcome = await asyncio.to_thread(self._finish, token, claimed, attempt)
         self._note(item, attempt, outcome)
         return outcome
 
@@ -337,16 +305,16 @@ class OutboxDispatcher:
         if self.on_outcome is not None:
             self.on_outcome(item, outcome)
 
-    async def _attempt(self, item: OutboxItem) -> Attempt:
-        """Call the handler (or find there is none here: the effect waits)."""
-        handler = self.handler_for(item)
-        if handler is None:
-            return Attempt(waiting=self.waiting_reason(item))
+    async def _attempt(self, claimed: Claimed) -> Attempt:
+        """Deliver (or find nothing here delivers it: the effect waits)."""
+        if claimed.stage is None:
+            return Attempt(waiting=self.waiting_reason(claimed.item))
         try:
-            wanted = getattr(handler, "needs_request", True)
-            request = await asyncio.to_thread(self._load, item) if wanted else None
+            if isinstance(claimed.prepared, errors.DomainError):
+                raise claimed.prepared
             note = await asyncio.wait_for(
-                handler.deliver(item, request), timeout=self.retry.timeout_seconds
+                claimed.stage.deliver(claimed.item, claimed.prepared),
+                timeout=self.retry.timeout_seconds,
             )
         except PermanentEffectError as exc:
             return Attempt(error=str(exc) or type(exc).__name__, permanent=True)
@@ -367,7 +335,7 @@ class OutboxDispatcher:
         now = self.clock.now()
         with self.uow() as uow:
             waiting = uow.outbox.items(state=OutboxState.WAITING, limit=limit)
-            ready = [i.id for i in waiting if self.handler_for(i) is not None]
+            ready = [i.id for i in waiting if self.stage_for(i) is not None]
             moved = uow.outbox.release(ready, now)
             if moved:
                 uow.commit()

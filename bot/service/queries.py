@@ -12,11 +12,12 @@ from typing import Any
 from bot.domain import errors
 from bot.domain.access import ReadAccess
 from bot.domain.audit import AuditRecord
-from bot.domain.effects import is_chat
+from bot.domain.directory import Directory
 from bot.domain.model import ApprovalRequest, Person, Policy, State
-from bot.domain.names import OutboxState
-from bot.ports import Directory, OutboxItem, RequestFilter, UnitOfWorkFactory
-from bot.service.identity import Identity
+from bot.domain.names import OutboxState, is_chat
+from bot.domain.outbox import OutboxItem
+from bot.ports.store import RequestFilter, UnitOfWork, UnitOfWorkFactory
+from bot.service.identity import Identity, IdentityKinds
 from bot.service.schemas import checked_filter, plain_or_unknown
 
 
@@ -39,9 +40,16 @@ class Counts:
 
 
 class Queries:
-    def __init__(self, uow: UnitOfWorkFactory, *, read_access: ReadAccess | None = None) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        *,
+        read_access: ReadAccess | None = None,
+        identities: IdentityKinds | None = None,
+    ) -> None:
         self.uow = uow
         self.read_access = read_access or ReadAccess()
+        self.identities = identities or IdentityKinds()
 
     # -- requests -------------------------------------------------------------
 
@@ -57,16 +65,7 @@ class Queries:
         """The request, its policy, its decision effects and where ``channel`` shows it, in
         one read (a chat delivery's whole question to the database)."""
         with self.uow(readonly=True) as uow:
-            request = uow.requests.get(request_id)
-            if request is None:
-                raise errors.UnknownRequest(request_id)
-            effects = [i for i in uow.outbox.for_requests([request_id]) if not is_chat(i.kind)]
-            return MessageView(
-                request,
-                uow.directory.policy_for(request.model_name),
-                effects,
-                uow.chat.get(request_id, channel),
-            )
+            return message_view(uow, request_id, channel)
 
     def get_with_policy(self, request_id: str) -> tuple[ApprovalRequest, Policy | None]:
         plain_or_unknown(request_id)
@@ -156,33 +155,14 @@ class Queries:
         return person
 
     def whoami(self, who: Identity) -> tuple[Person | None, frozenset[str]]:
-        if not who.is_plain():
+        kind = self.identities.of(who.channel)
+        value = kind.canonical(who.value) if who.is_plain() else None
+        if value is None:
             return None, frozenset()
         with self.uow(readonly=True) as uow:
-            person = uow.directory.person_by_identity(who.kind, who.value)
+            person = uow.directory.person_by_identity(kind.name, value)
             groups = uow.directory.groups_of(person.name) if person else frozenset()
         return person, groups
-
-    def people_to_remind(self, request_id: str) -> list[Person]:
-        """Members of the groups whose rules are not met yet, who have not voted."""
-        plain_or_unknown(request_id)
-        with self.uow(readonly=True) as uow:
-            request = uow.requests.get(request_id)
-            if request is None:
-                raise errors.UnknownRequest(request_id)
-            policy = uow.directory.policy_for(request.model_name)
-            directory = uow.directory.load()
-        if policy is None or not request.is_pending:
-            return []
-        missing = {g for g, _n in request.missing_groups(policy)}
-        voted = {v.person for v in request.votes}
-        names = {m for g in directory.groups if g.name in missing for m in g.members} - voted
-        return [p for p in directory.people if p.name in names and not request.is_requester(p)]
-
-    def group_people(self, group: str) -> list[Person]:
-        directory = self.directory()
-        members = next((g.members for g in directory.groups if g.name == group), frozenset())
-        return [p for p in directory.people if p.name in members]
 
     # -- effects ----------------------------------------------------------------
 
@@ -203,3 +183,13 @@ class Queries:
     def counts(self) -> Counts:
         with self.uow(readonly=True) as uow:
             return Counts(uow.requests.count_by_state(), uow.outbox.counts())
+
+
+def message_view(uow: UnitOfWork, request_id: str, channel: str) -> MessageView:
+    """The request, its policy, its decision effects and where ``channel`` shows it."""
+    request = uow.requests.get(request_id)
+    if request is None:
+        raise errors.UnknownRequest(request_id)
+    effects = [i for i in uow.outbox.for_requests([request_id]) if not is_chat(i.kind)]
+    policy = uow.directory.policy_for(request.model_name)
+    return MessageView(request, policy, effects, uow.chat.get(request_id, channel))

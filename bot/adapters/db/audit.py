@@ -11,7 +11,7 @@ from sqlalchemy import Connection, insert, select, update
 from bot.adapters.db import tables as t
 from bot.adapters.db.mapping import audit_from_row
 from bot.domain.audit import GENESIS, AuditRecord, canonical_json, chain_hash
-from bot.domain.model import Event
+from bot.domain.events import Event
 
 STREAM_BATCH = 5000  # rows per fetch when walking the whole chain
 
@@ -35,9 +35,6 @@ class SqlAuditLog:
             self.conn.execute(insert(t.audit_head).values(id=1, seq=0, hash=GENESIS))
             return 0, GENESIS
         return row.seq, row.hash
-
-    def append(self, request_id: str | None, events: Sequence[Event], at: datetime) -> list[int]:
-        return self.append_all([(request_id, ev) for ev in events], at)
 
     def append_all(self, entries: Sequence[tuple[str | None, Event]], at: datetime) -> list[int]:
         if not entries:

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.adapters.db import tables as t
-from bot.ports import ChatClaim
+from bot.ports.store import ChatClaim
 
 _c = t.chat_messages.c
 POSTING, POSTED = "posting", "posted"
@@ -41,13 +41,6 @@ class SqlChatMessageRepository:
     def get(self, request_id: str, channel: str) -> dict[str, Any] | None:
         row = self.conn.execute(REF, _here(request_id, channel)).first()
         return dict(row.ref) if row else None
-
-    def put(self, request_id: str, channel: str, ref: dict[str, Any], at: datetime) -> None:
-        done = {"ref": ref, "updated_at": at, "state": POSTED}
-        unclaimed = {"claim_token": None, "lease_until": None}
-        res = self.conn.execute(UPDATE, _here(request_id, channel, **done, **unclaimed))
-        if res.rowcount == 0:
-            self.conn.execute(INSERT, {"request_id": request_id, "channel": channel, **done})
 
     def _row(self, request_id: str, channel: str) -> Any:
         q = ROW_LOCKED if self._locking else ROW

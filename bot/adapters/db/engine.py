@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Connection, Engine, Insert, Table, create_engine, event
-from sqlalchemy.dialects.postgresql import Insert as PostgresqlInsert
-from sqlalchemy.dialects.postgresql.dml import OnConflictDoNothing as PostgresqlDoNothing
-from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
-from sqlalchemy.dialects.sqlite.dml import OnConflictDoNothing as SqliteDoNothing
+from sqlalchemy import Engine, Table, bindparam, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.selectable import TextualSelect
 
 READONLY = "approval_bot_readonly"  # execution option: this transaction only reads
 DEFAULT_URL = "sqlite:///var/approval-bot.db"
@@ -54,48 +52,26 @@ def make_engine(url: str = DEFAULT_URL, **kwargs: Any) -> Engine:
 # SQLAlchemy keeps the cache key on the statement object, so a reused one skips both.
 
 
-# The dialects' own ON CONFLICT constructs are never cached (``inherit_cache = False``),
-# so each execution compiled the statement again: about as costly as running it. Ours are
-# only ever a plain ON CONFLICT DO NOTHING, without a target: the class alone is the whole
-# cache key of the clause, and the INSERT's own key covers the rest.
-class _PostgresqlDoNothing(PostgresqlDoNothing):
-    inherit_cache = True
-    _traverse_internals: list[Any] = []  # noqa: RUF012 (SQLAlchemy reads it off the class)
-
-
-class _SqliteDoNothing(SqliteDoNothing):
-    inherit_cache = True
-    _traverse_internals: list[Any] = []  # noqa: RUF012 (SQLAlchemy reads it off the class)
-
-
-class _PostgresqlInsert(PostgresqlInsert):
-    inherit_cache = True
-
-
-class _SqliteInsert(SqliteInsert):
-    inherit_cache = True
-
-
 def insert_ignoring_duplicates(
-    conn: Connection, table: Table, returning: tuple[Column[Any], ...] = ()
-) -> Insert:
+    table: Table, columns: Sequence[str], returning: Sequence[str] = ()
+) -> TextClause | TextualSelect:
     """``INSERT … ON CONFLICT DO NOTHING``: a row that would break a unique key is skipped
     instead of failing the transaction, on both databases (``returning`` tells which were
-    inserted). Give the rows at execution: the statement is then compiled once per process."""
-    return _ignoring_duplicates(conn.dialect.name, table, returning)
+    inserted). Give the rows (``columns``, by name) at execution.
 
-
-@functools.cache
-def _ignoring_duplicates(dialect: str, table: Table, returning: tuple[Column[Any], ...]) -> Insert:
-    # One object per statement: SQLAlchemy keeps its cache key on it (prebuilt, see above).
-    stmt: Insert
-    if dialect == "postgresql":
-        stmt = _PostgresqlInsert(table)
-        stmt._post_values_clause = _PostgresqlDoNothing()
-    else:
-        stmt = _SqliteInsert(table)
-        stmt._post_values_clause = _SqliteDoNothing()
-    return stmt.returning(*returning) if returning else stmt
+    Written as text, once, with the columns' types bound: SQLite and PostgreSQL spell it
+    alike, and a text statement is cached like any other, where the dialects' own ON CONFLICT
+    constructs are not cached at all (each execution compiled its INSERT again, about as
+    costly as running it). Build it at import, as a module-level constant."""
+    for name in (table.name, *columns, *returning):  # names, not values: ours, checked
+        assert name.isidentifier(), name
+    names = ", ".join(f'"{c}"' for c in columns)
+    values = ", ".join(f":{c}" for c in columns)
+    sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({values}) ON CONFLICT DO NOTHING'  # noqa: S608
+    if returning:
+        sql += " RETURNING " + ", ".join(f'"{c}"' for c in returning)
+    stmt = text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
+    return stmt.columns(*(table.c[c] for c in returning)) if returning else stmt
 
 
 def _sqlite_transactions(engine: Engine) -> None:

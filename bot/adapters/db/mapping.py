@@ -11,15 +11,14 @@ from bot.domain.model import (
     ApprovalRequest,
     ExpiryAction,
     GateResult,
-    Person,
     Policy,
     State,
     Vote,
     VoteKind,
 )
 from bot.domain.names import OutboxState
+from bot.domain.outbox import OutboxItem
 from bot.domain.quorum import Rule
-from bot.ports import OutboxItem
 
 # -- approval requests ------------------------------------------------------------
 
@@ -38,6 +37,26 @@ MUTABLE = (
     "promotion_run_id",
     "promotion_detail",
 )
+
+
+REQUEST_COLUMNS = (
+    "id",
+    "model_name",
+    "model_version",
+    "challenger_run_id",
+    "data_run_id",
+    "staging_run_id",
+    "submission_key",
+    "requested_by",
+    "gates",
+    "links",
+    "promotion",
+    "created_at",
+    "deadline_at",
+    "state",
+    *MUTABLE[1:],
+)
+VOTE_COLUMNS = ("request_id", "person", "vote", "channel", "at", "comment", "groups", "override")
 
 
 def request_row(req: ApprovalRequest) -> dict[str, Any]:
@@ -141,14 +160,6 @@ def _seconds(value: timedelta | None) -> int | None:
 
 def _delta(value: int | None) -> timedelta | None:
     return timedelta(seconds=value) if value is not None else None
-
-
-def person_row(p: Person) -> dict[str, Any]:
-    return {"name": p.name, "slack_id": p.slack, "telegram_id": p.telegram, "email": p.email}
-
-
-def person_from_row(r: Any) -> Person:
-    return Person(r.name, r.slack_id, r.telegram_id, r.email)
 
 
 def policy_row(pol: Policy) -> dict[str, Any]:

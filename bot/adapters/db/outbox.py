@@ -14,11 +14,25 @@ from bot.adapters.db.engine import insert_ignoring_duplicates
 from bot.adapters.db.mapping import outbox_from_row
 from bot.domain.effects import Effect
 from bot.domain.names import OutboxState
-from bot.ports import OutboxItem
+from bot.domain.outbox import DeliveryOutcome, OutboxItem
+from bot.ports.store import Tracker
 
 _c = t.outbox.c
 
 # Prebuilt (see ``bot/adapters/db/engine.py``).
+ADD = insert_ignoring_duplicates(
+    t.outbox,
+    (
+        "kind",
+        "idempotency_key",
+        "request_id",
+        "payload",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+    ),
+)
 GET = select(t.outbox).where(_c.id == bindparam("item_id"))
 FOR_REQUESTS = (
     select(t.outbox).where(_c.request_id.in_(bindparam("ids", expanding=True))).order_by(_c.id)
@@ -34,6 +48,8 @@ FINISH = update(t.outbox).where(
     _c.claim_token == bindparam("where_token"),
     _c.state == OutboxState.DELIVERING.value,
 )
+# Waiting for its system: the attempt is given back.
+PARK = FINISH.values(attempts=_c.attempts - 1)
 
 
 @functools.cache
@@ -63,8 +79,9 @@ def claiming(of_kinds: bool, skip_locked: bool, limit: int) -> tuple[Select[Any]
 
 
 class SqlOutbox:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, seen: Tracker) -> None:
         self.conn = conn
+        self.seen = seen
         self._locking = conn.dialect.name == "postgresql"
 
     def add(self, effects: Sequence[Effect], at: datetime) -> None:
@@ -84,7 +101,7 @@ class SqlOutbox:
             }
             for eff in effects
         ]
-        self.conn.execute(insert_ignoring_duplicates(self.conn, t.outbox), rows)
+        self.conn.execute(ADD, rows)
 
     def items(self, state: OutboxState | None = None, limit: int = 100) -> list[OutboxItem]:
         q = select(t.outbox).order_by(_c.id).limit(limit)
@@ -117,49 +134,25 @@ class SqlOutbox:
         rows = self.conn.execute(CLAIMED, {"ids": ids, "token": token})
         return [outbox_from_row(r) for r in rows]
 
-    def finish(
-        self,
-        item_id: int,
-        token: str,
-        *,
-        state: OutboxState,
-        at: datetime,
-        error: str | None = None,
-        next_attempt_at: datetime | None = None,
-    ) -> bool:
+    def finish(self, outcome: DeliveryOutcome, token: str, *, at: datetime) -> bool:
         """Record the outcome of a claimed delivery; False if the claim was lost."""
-        state = OutboxState(state)
         values: dict[str, Any] = {
-            "where_id": item_id,
+            "where_id": outcome.item.id,
             "where_token": token,
-            "state": state.value,
-            "last_error": error,
+            "state": outcome.state.value,
+            "last_error": outcome.error,
             "claim_token": None,
             "lease_until": None,
         }
-        if state is OutboxState.DELIVERED:
+        if outcome.state is OutboxState.DELIVERED:
             values["delivered_at"] = at
-        if next_attempt_at is not None:
-            values["next_attempt_at"] = next_attempt_at
-        return bool(self.conn.execute(FINISH, values).rowcount == 1)
-
-    def park(self, item_id: int, token: str, *, reason: str, at: datetime) -> bool:
-        res = self.conn.execute(
-            update(t.outbox)
-            .where(
-                _c.id == item_id,
-                _c.claim_token == token,
-                _c.state == OutboxState.DELIVERING.value,
-            )
-            .values(
-                state=OutboxState.WAITING.value,
-                last_error=reason,
-                attempts=_c.attempts - 1,
-                claim_token=None,
-                lease_until=None,
-            )
-        )
-        return bool(res.rowcount == 1)
+        if outcome.next_attempt_at is not None:
+            values["next_attempt_at"] = outcome.next_attempt_at
+        statement = PARK if outcome.state is OutboxState.WAITING else FINISH
+        if self.conn.execute(statement, values).rowcount != 1:
+            return False
+        self.seen.track(outcome)
+        return True
 
     def release(self, item_ids: Sequence[int], now: datetime) -> int:
         if not item_ids:

@@ -10,9 +10,17 @@ from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, s
 
 from bot.adapters.db import tables as t
 from bot.adapters.db.engine import insert_ignoring_duplicates
-from bot.adapters.db.mapping import by_request, mutable_row, request_from_row, request_row, vote_row
+from bot.adapters.db.mapping import (
+    REQUEST_COLUMNS,
+    VOTE_COLUMNS,
+    by_request,
+    mutable_row,
+    request_from_row,
+    request_row,
+    vote_row,
+)
 from bot.domain.model import DECIDED, ApprovalRequest, State, Vote, states_for_decision
-from bot.ports import DuplicateSubmission, RequestFilter
+from bot.ports.store import DuplicateSubmission, RequestFilter, Tracker
 
 _c = t.approval_requests.c
 
@@ -35,6 +43,8 @@ SAVE = update(t.approval_requests).where(
     _c.id == bindparam("where_id"), _c.state == bindparam("where_state")
 )
 INSERT_VOTES = insert(t.votes)
+ADD = insert_ignoring_duplicates(t.approval_requests, REQUEST_COLUMNS, returning=("id",))
+ADD_VOTES = insert_ignoring_duplicates(t.votes, VOTE_COLUMNS)
 PENDING_FOR_MODEL = (
     select(t.approval_requests)
     .where(_c.model_name == bindparam("model_name"), _c.state == State.PENDING.value)
@@ -45,8 +55,12 @@ LOCK_MODEL = text("SELECT pg_advisory_xact_lock(hashtextextended(:m, 0))")  # Po
 
 
 class SqlRequestRepository:
-    def __init__(self, conn: Connection) -> None:
+    """Requests it hands out to change (``get``, ``lock_due``, ``pending_for_model``) or
+    takes in are ``track``ed: the unit of work records their events at commit."""
+
+    def __init__(self, conn: Connection, seen: Tracker) -> None:
         self.conn = conn
+        self.seen = seen
         self._locking = conn.dialect.name == "postgresql"
 
     def _votes(self, ids: Sequence[str]) -> dict[str, list[Vote]]:
@@ -62,16 +76,21 @@ class SqlRequestRepository:
         row = self.conn.execute(q, params).first()
         return self._build([row])[0] if row else None
 
+    def _tracked(self, request: ApprovalRequest | None) -> ApprovalRequest | None:
+        if request is not None:
+            self.seen.track(request)
+        return request
+
     # -- queries ----------------------------------------------------------
 
     def get(self, request_id: str, *, for_update: bool = False) -> ApprovalRequest | None:
         q = GET_LOCKED if for_update and self._locking else GET
-        return self._one(q, {"request_id": request_id})
+        return self._tracked(self._one(q, {"request_id": request_id}))
 
     def lock_due(self, request_id: str) -> ApprovalRequest | None:
         """Lock a request for a scan; None if another replica holds it (PostgreSQL)."""
         q = GET_UNLESS_LOCKED if self._locking else GET
-        return self._one(q, {"request_id": request_id})
+        return self._tracked(self._one(q, {"request_id": request_id}))
 
     def find_submission(
         self, model_name: str, model_version: str, staging_run_id: str | None
@@ -97,7 +116,10 @@ class SqlRequestRepository:
 
     def pending_for_model(self, model_name: str) -> list[ApprovalRequest]:
         q = PENDING_FOR_MODEL_LOCKED if self._locking else PENDING_FOR_MODEL
-        return self._build(self.conn.execute(q, {"model_name": model_name}).all())
+        found = self._build(self.conn.execute(q, {"model_name": model_name}).all())
+        for request in found:
+            self.seen.track(request)
+        return found
 
     def search(self, flt: RequestFilter) -> list[ApprovalRequest]:
         conds: list[Any] = []
@@ -149,10 +171,10 @@ class SqlRequestRepository:
     # -- writes -----------------------------------------------------------
 
     def add(self, request: ApprovalRequest) -> None:
-        stmt = insert_ignoring_duplicates(self.conn, t.approval_requests, returning=(_c.id,))
-        if self.conn.execute(stmt, request_row(request)).first() is None:  # already in:
+        if self.conn.execute(ADD, request_row(request)).first() is None:  # already in:
             raise DuplicateSubmission(request.model_name, request.model_version)
         self._insert_votes(request.id, request.votes)
+        self.seen.track(request)
 
     def save(self, request: ApprovalRequest, *, expected_state: State) -> bool:
         result = self.conn.execute(
@@ -160,10 +182,11 @@ class SqlRequestRepository:
             {"where_id": request.id, "where_state": expected_state.value, **mutable_row(request)},
         )
         if result.rowcount != 1:
+            self.seen.forget(request)
             return False
+        self.seen.track(request)
         if request.votes:  # the ones stored already are skipped (one vote per person)
-            stmt = insert_ignoring_duplicates(self.conn, t.votes)
-            self.conn.execute(stmt, [vote_row(request.id, v) for v in request.votes])
+            self.conn.execute(ADD_VOTES, [vote_row(request.id, v) for v in request.votes])
         return True
 
     def _insert_votes(self, request_id: str, new: Sequence[Vote]) -> None:

@@ -62,9 +62,19 @@ people = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(100), nullable=False, unique=True),
-    Column("slack_id", String(32), unique=True),
-    Column("telegram_id", BigInteger, unique=True),
-    Column("email", String(320), unique=True),
+)
+
+# How the channels know each person: one row per (kind, value), the kinds being those the
+# registered channels declare (``bot/service/identity.py``), each value in its kind's
+# canonical form. One person per identity.
+person_identities = Table(
+    "person_identities",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("person_id", ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("value", String(320), nullable=False),
+    UniqueConstraint("kind", "value"),
 )
 
 groups = Table(
@@ -72,7 +82,8 @@ groups = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(100), nullable=False, unique=True),
-    Column("slack_usergroup", String(32)),
+    # Where else the members come from, by the key a channel declares: {key: value}.
+    Column("sources", JSON, nullable=False),
 )
 
 group_members = Table(
@@ -214,7 +225,7 @@ outbox = Table(
     Index("ix_outbox_state_next", "state", "next_attempt_at"),
 )
 
-# Where each chat channel shows a request (Slack channel + ts, Telegram chat + message id),
+# Where each chat channel shows a request (as the channel names a message: its ``Ref``),
 # so every later change updates the same message.
 chat_messages = Table(
     "chat_messages",
@@ -232,11 +243,12 @@ chat_messages = Table(
     UniqueConstraint("request_id", "channel"),
 )
 
-# What the Telegram channel keeps across restarts and replicas: the getUpdates offset
-# (polling mode) and the reject prompts waiting for their reply, by key.
-telegram_state = Table(
-    "telegram_state",
+# What a channel keeps across restarts and replicas, by channel and key (e.g. where its long
+# poll stopped, or its prompts waiting for their reply).
+channel_state = Table(
+    "channel_state",
     metadata,
+    Column("channel", String(32), primary_key=True),
     Column("key", String(100), primary_key=True),
     Column("value", JSON, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),

@@ -1,4 +1,6 @@
-"""The unit of work: one connection, one transaction; only it commits.
+"""The unit of work over SQLAlchemy: one connection, one transaction; only it commits, and
+at commit it records the events of what its repositories saw
+(``bot/service/unit_of_work.py``).
 
 A database that cannot be used (unreachable, connection broken) surfaces as
 ``StoreUnavailable`` with one line, whatever the driver raised, and is reported to the
@@ -13,29 +15,36 @@ from types import TracebackType
 from sqlalchemy import Connection, Engine
 
 from bot.adapters.db.audit import SqlAuditLog
+from bot.adapters.db.channel_state import SqlChannelStateRepository
 from bot.adapters.db.chat import SqlChatMessageRepository
 from bot.adapters.db.directory import SqlDirectoryRepository
 from bot.adapters.db.engine import READONLY
 from bot.adapters.db.health import StoreHealth, unavailable_reason
 from bot.adapters.db.outbox import SqlOutbox
 from bot.adapters.db.requests import SqlRequestRepository
-from bot.adapters.db.telegram import SqlTelegramStateRepository
 from bot.adapters.db.tokens import SqlTokenRepository
-from bot.ports import StoreUnavailable
+from bot.ports.store import EventRecorder, StoreUnavailable
+from bot.service.unit_of_work import RecordingUnitOfWork
 
 
-class SqlUnitOfWork:
+class SqlUnitOfWork(RecordingUnitOfWork):
     requests: SqlRequestRepository
     directory: SqlDirectoryRepository
     audit: SqlAuditLog
     outbox: SqlOutbox
     tokens: SqlTokenRepository
     chat: SqlChatMessageRepository
-    telegram: SqlTelegramStateRepository
+    channel_state: SqlChannelStateRepository
 
     def __init__(
-        self, engine: Engine, health: StoreHealth | None = None, *, readonly: bool = False
+        self,
+        engine: Engine,
+        health: StoreHealth | None = None,
+        *,
+        readonly: bool = False,
+        recorder: EventRecorder | None = None,
     ) -> None:
+        super().__init__(recorder)
         self.engine = engine
         self.health = health or StoreHealth()
         self.readonly = readonly
@@ -54,13 +63,14 @@ class SqlUnitOfWork:
                 self._close_quietly()
             self._raise_if_unavailable(exc)
             raise
-        self.requests = SqlRequestRepository(self._conn)
-        self.directory = SqlDirectoryRepository(self._conn)
-        self.audit = SqlAuditLog(self._conn)
-        self.outbox = SqlOutbox(self._conn)
-        self.tokens = SqlTokenRepository(self._conn)
-        self.chat = SqlChatMessageRepository(self._conn)
-        self.telegram = SqlTelegramStateRepository(self._conn)
+        conn = self._conn
+        self.requests = SqlRequestRepository(conn, self)
+        self.directory = SqlDirectoryRepository(conn, self)
+        self.audit = SqlAuditLog(conn)
+        self.outbox = SqlOutbox(conn, self)
+        self.tokens = SqlTokenRepository(conn, self)
+        self.chat = SqlChatMessageRepository(conn)
+        self.channel_state = SqlChannelStateRepository(conn)
         return self
 
     def __exit__(
@@ -107,10 +117,10 @@ class SqlUnitOfWork:
         assert self._conn is not None, "unit of work used outside `with`"
         return self._conn
 
-    def commit(self) -> None:
+    def _commit(self) -> None:
         self.connection.commit()
 
-    def rollback(self) -> None:
+    def _rollback(self) -> None:
         self.connection.rollback()
 
 
@@ -118,6 +128,7 @@ class SqlUnitOfWorkFactory:
     def __init__(self, engine: Engine, health: StoreHealth | None = None) -> None:
         self.engine = engine
         self.health = health or StoreHealth()
+        self.recorder: EventRecorder | None = None  # installed by ``build_services``
 
     def __call__(self, *, readonly: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self.health, readonly=readonly)
+        return SqlUnitOfWork(self.engine, self.health, readonly=readonly, recorder=self.recorder)

@@ -1,5 +1,5 @@
-"""Per-key asyncio locks for the chat handlers: one request's message is posted or edited by
-one delivery at a time in this process."""
+"""Per-key asyncio locks: one request's message is posted or edited by one delivery at a
+time in this process (``bot/service/chat/publisher.py``)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,10 @@
+"""Time, as the service sees it (a fake in tests)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...

@@ -1,0 +1,274 @@
+"""The store: the repositories and the unit of work the use cases run in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from bot.domain.audit import AuditRecord
+from bot.domain.directory import Directory
+from bot.domain.effects import Effect
+from bot.domain.events import Aggregate, Event
+from bot.domain.model import ApprovalRequest, Person, Policy, State
+from bot.domain.names import OutboxState
+from bot.domain.outbox import DeliveryOutcome, OutboxItem
+from bot.domain.tokens import ApiToken
+
+
+class Tracker(Protocol):
+    """What a repository tells its unit of work about the domain objects it handles."""
+
+    def track(self, aggregate: Any) -> None:
+        """Record ``aggregate``'s events at commit."""
+        ...
+
+    def forget(self, aggregate: Any) -> None:
+        """Do not: it was not written (a conditional save lost)."""
+        ...
+
+
+class DuplicateSubmission(Exception):
+    """The same (model, version, staging run) was submitted concurrently."""
+
+    def __init__(self, model_name: str, model_version: str) -> None:
+        super().__init__(f"{model_name} v{model_version} was already submitted")
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached (or is overloaded): nothing was changed; try again.
+
+    The message is one line naming the reason; the unit of work has logged it already
+    (once per kind of failure, until the database answers again).
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFilter:
+    state: State | None = None
+    model: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    decision: State | None = None  # see ``states_for_decision``: approved covers promotion
+    approver: str | None = None
+    limit: int | None = None
+    after_id: tuple[datetime, str] | None = None
+    decided: bool = False  # only requests that are no longer pending
+    newest_first: bool = False  # (``after_id`` pages oldest first only)
+
+    def __post_init__(self) -> None:
+        # Accept the states' names too (``decision="approved"``), and hold the enums.
+        for name in ("state", "decision"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, State):
+                object.__setattr__(self, name, State(value))
+
+
+class RequestRepository(Protocol):
+    """Requests it hands out or takes in are tracked: their events are recorded at commit."""
+
+    def get(self, request_id: str, *, for_update: bool = False) -> ApprovalRequest | None: ...
+    def lock_due(self, request_id: str) -> ApprovalRequest | None:
+        """Lock for a scan; None when another replica holds the row."""
+        ...
+
+    def add(self, request: ApprovalRequest) -> None: ...
+    def save(self, request: ApprovalRequest, *, expected_state: State) -> bool:
+        """Write the request back only if its stored state is still ``expected_state``."""
+        ...
+
+    def find_submission(
+        self, model_name: str, model_version: str, staging_run_id: str | None
+    ) -> ApprovalRequest | None: ...
+    def lock_model(self, model_name: str) -> None:
+        """Serialise submissions for one model until the transaction ends."""
+        ...
+
+    def pending_for_model(self, model_name: str) -> list[ApprovalRequest]: ...
+    def search(self, flt: RequestFilter) -> list[ApprovalRequest]: ...
+    def due_ids(self, now: datetime, limit: int) -> list[str]: ...
+    def in_state(self, state: State, limit: int = 100) -> list[ApprovalRequest]: ...
+    def count_by_state(self) -> dict[str, int]: ...
+
+
+class DirectoryRepository(Protocol):
+    def load(self) -> Directory: ...
+    def person_by_identity(self, kind: str, value: str) -> Person | None:
+        """The person with this identity (``value`` in its kind's canonical form)."""
+        ...
+
+    def groups_of(self, person: str) -> frozenset[str]: ...
+    def sourced_groups(self, key: str) -> frozenset[str]:
+        """The groups whose members also come from a source under ``key``."""
+        ...
+
+    def policy_for(self, model_name: str) -> Policy | None: ...
+    def replace(self, directory: Directory) -> None:
+        """Make the stored directory equal to ``directory`` (its events are recorded)."""
+        ...
+
+
+class AuditLog(Protocol):
+    """Written by the unit of work only, at commit (``bot/service/unit_of_work.py``)."""
+
+    def append_all(self, entries: Sequence[tuple[str | None, Event]], at: datetime) -> list[int]:
+        """Append (request id, event) pairs in one go; return their sequence numbers."""
+        ...
+
+    def records(
+        self, request_id: str | None = None, request_ids: Sequence[str] | None = None
+    ) -> list[AuditRecord]: ...
+    def head(self) -> tuple[int, str] | None: ...
+    def chain(self) -> tuple[tuple[int, str] | None, Iterator[AuditRecord]]:
+        """The head and every record in order, as of one moment, the records fetched in
+        batches (bounded memory). Call it first in its unit of work."""
+        ...
+
+
+class Outbox(Protocol):
+    def add(self, effects: Sequence[Effect], at: datetime) -> None: ...
+    def items(self, state: OutboxState | None = None, limit: int = 100) -> list[OutboxItem]: ...
+    def get(self, item_id: int) -> OutboxItem | None: ...
+    def claim(
+        self,
+        now: datetime,
+        *,
+        limit: int,
+        lease_until: datetime,
+        token: str,
+        kinds: Sequence[str] | None = None,
+    ) -> list[OutboxItem]:
+        """Take up to ``limit`` due rows (of these ``kinds``, if given), oldest first."""
+        ...
+
+    def finish(self, outcome: DeliveryOutcome, token: str, *, at: datetime) -> bool:
+        """Record how a claimed delivery went (its events too); False if the claim was lost.
+        A ``waiting`` outcome does not count the attempt."""
+        ...
+
+    def release(self, item_ids: Sequence[int], now: datetime) -> int:
+        """Waiting rows back to pending (their system is here now); how many moved."""
+        ...
+
+    def for_requests(self, request_ids: Sequence[str]) -> list[OutboxItem]: ...
+    def retry(self, item_id: int, now: datetime) -> bool: ...
+    def counts(self) -> dict[str, int]: ...
+    def without_waiting_for_disk(self) -> None:
+        """This transaction only records deliveries: its commit need not wait for the disk
+        (a database crash would only mean an idempotent delivery is made again)."""
+        ...
+
+
+class TokenRepository(Protocol):
+    def add(self, token: ApiToken) -> None: ...
+    def exists(self, name: str) -> bool: ...
+    def find(self, token_hash: str) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChatClaim:
+    """Where a request's message in one channel stands, for a deliverer about to post it.
+
+    ``ref``: it is posted, update it. ``token``: this deliverer holds the claim and posts,
+    then says ``posted`` (or ``abandon`` when it cannot tell whether it posted);
+    ``retaken``: the claim was taken over from a deliverer that did not finish, whose post
+    may exist (look for it first). Neither: another deliverer is posting it now.
+    """
+
+    ref: dict[str, Any] | None = None
+    token: str | None = None
+    retaken: bool = False
+
+
+class ChatMessageRepository(Protocol):
+    """Where each channel shows a request, and the claim a deliverer holds while posting."""
+
+    def get(self, request_id: str, channel: str) -> dict[str, Any] | None:
+        """Where the message is, once posted (a claim being posted is not a message)."""
+        ...
+
+    def claim(
+        self, request_id: str, channel: str, *, token: str, now: datetime, lease_until: datetime
+    ) -> ChatClaim:
+        """Claim posting the message, unless it is posted or claimed by someone else whose
+        lease has not run out. Conditional: two deliverers never both hold it."""
+        ...
+
+    def finish(
+        self, request_id: str, channel: str, *, token: str, ref: dict[str, Any], at: datetime
+    ) -> bool:
+        """Record the posted message under the claim; False when the claim was lost."""
+        ...
+
+    def abandon(self, request_id: str, channel: str, *, token: str, at: datetime) -> None:
+        """End the claim's lease now: the next deliverer takes it over (and looks first)."""
+        ...
+
+    def release(self, request_id: str, channel: str, *, token: str) -> None:
+        """Drop the claim: nothing was posted under it (the channel refused)."""
+        ...
+
+
+class ChannelStateRepository(Protocol):
+    """Small JSON values a channel keeps across restarts and replicas, by channel and key
+    (e.g. where a long poll stopped, or a prompt waiting for its reply)."""
+
+    def get(self, channel: str, key: str) -> Any | None: ...
+    def put(self, channel: str, key: str, value: Any, at: datetime) -> None: ...
+    def delete(self, channel: str, key: str) -> bool:
+        """Remove ``key``; False when it was not there."""
+        ...
+
+
+class EventRecorder(Protocol):
+    """Writes what the tracked domain objects raised, at commit
+    (``bot/service/unit_of_work.py``)."""
+
+    def record(self, uow: UnitOfWork, aggregates: Sequence[Aggregate]) -> frozenset[str]:
+        """Audit records and outbox rows for their events; the outbox lanes written to."""
+        ...
+
+    def committed(self, lanes: frozenset[str]) -> None:
+        """After the commit: rows were written to these lanes (deliver them now)."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. ``commit`` first records the events of every domain object its
+    repositories handed out or took in (the audit log and the effects' outbox rows)."""
+
+    @property
+    def requests(self) -> RequestRepository: ...
+    @property
+    def directory(self) -> DirectoryRepository: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def outbox(self) -> Outbox: ...
+    @property
+    def tokens(self) -> TokenRepository: ...
+    @property
+    def chat(self) -> ChatMessageRepository: ...
+    @property
+    def channel_state(self) -> ChannelStateRepository: ...
+
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    recorder: EventRecorder | None  # installed by ``bot.service.build_services``
+
+    def __call__(self, *, readonly: bool = False) -> UnitOfWork:
+        """A unit of work; ``readonly`` ones never write, so they need not wait for writers
+        (SQLite: a deferred transaction instead of taking the write lock)."""
+        ...
