@@ -90,11 +90,12 @@ browser: ## Debian's Chromium for the browser test (apt-get install when run as 
 unit: venv ## Only the fast unit tests
 	$(BIN)/pytest tests/unit
 
-lint: venv ## ruff, ruff format --check, mypy and the import contracts
+lint: venv ## ruff, ruff format --check, mypy, the import contracts and vulture (dead code)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy bot
 	$(BIN)/lint-imports
+	$(BIN)/vulture
 
 fmt: venv ## Format and autofix
 	$(BIN)/ruff format .

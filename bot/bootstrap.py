@@ -2,30 +2,32 @@
 
 ``build`` makes the process's ``Container``: the database, the use cases, the outbox
 dispatcher, the metrics; then (for the server and ``outbox deliver``) every adapter the
-settings ask for, through ``bot.adapters.registry``. The container is the ``Registry``
-the adapters' ``wire`` functions register into.
+settings ask for, through ``bot.adapters.registry``. The container is the ``Wiring`` the
+adapters' ``wire`` functions register into.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
 
+from bot.adapters import registry
 from bot.adapters.db import SqlUnitOfWorkFactory, make_engine
 from bot.adapters.db.migrate import SCHEMA_HEAD, at_head, current_revision, readiness_problem
 from bot.adapters.metrics import Metrics
-from bot.adapters.registry import message_channels, wanted_channels, wire_all
-from bot.adapters.wiring import ChatChannel, Hook
+from bot.adapters.plugin import ChannelSettings, ChannelSpec, ChatChannel, Hook
 from bot.domain.errors import DomainError
-from bot.ports import Clock, EffectHandler, PromotionLauncher
+from bot.ports.clock import Clock
+from bot.ports.effects import EffectHandler, PromotionLauncher
 from bot.service import Services, build_services
 from bot.service.delivery import Delivery
 from bot.service.outbox import OutboxDispatcher, RetryPolicy
 from bot.service.queries import Queries
+from bot.service.stages import Stage
 from bot.settings import Settings
 
 log = logging.getLogger("bot")
@@ -45,6 +47,8 @@ class Container:
     dispatcher: OutboxDispatcher
     delivery: Delivery
     metrics: Metrics
+    specs: tuple[ChannelSpec, ...] = ()  # the registered channels
+    settings_of: dict[str, ChannelSettings] = field(default_factory=dict)  # by channel
     launcher: PromotionLauncher | None = None
     channels: dict[str, ChatChannel] = field(default_factory=dict)
     mounts: list[Callable[[Any], None]] = field(default_factory=list)
@@ -55,24 +59,32 @@ class Container:
         self.engine.dispose()
 
     def kick(self) -> None:
-        """Deliver due effects now (called after a commit that wrote outbox rows)."""
+        """Deliver every due effect now (commits kick the lanes they wrote to themselves)."""
         self.delivery.kick()
 
     def readiness_problem(self) -> str | None:
         return readiness_problem(self.engine)
 
-    # -- bot.adapters.wiring.Registry ----------------------------------------------
+    def secrets(self) -> list[str]:
+        """Every configured secret, the channels' too (for log redaction)."""
+        channels = [v for c in self.settings_of.values() for v in c.secrets()]
+        return [*self.settings.secrets(), *channels]
+
+    # -- bot.adapters.plugin.Wiring ----------------------------------------------------
+
+    def channel_settings(self, name: str) -> ChannelSettings:
+        return self.settings_of[name]
 
     def add_channel(self, channel: ChatChannel) -> None:
         self.channels[channel.name] = channel
-        if channel.handler is not None:
-            self.add_effect_handler(f"chat:{channel.name}", channel.handler)
+        if channel.stage is not None:
+            self.add_effect_handler(f"chat:{channel.name}", channel.stage)
         self.mounts.append(channel.mount)
         self.on_start(channel.start)
         self.on_stop(channel.stop)
 
-    def add_effect_handler(self, key: str, handler: EffectHandler) -> None:
-        self.dispatcher.handlers[key] = handler
+    def add_effect_handler(self, key: str, handler: EffectHandler | Stage) -> None:
+        self.dispatcher.add(key, handler)
 
     def effect_unavailable(self, key: str, reason: str) -> None:
         self.dispatcher.unavailable[key] = reason
@@ -100,36 +112,48 @@ def check_migrated(engine: Engine) -> None:
 def build(
     settings: Settings | None = None,
     *,
+    channels: Mapping[str, ChannelSettings] | None = None,
+    specs: Sequence[ChannelSpec] | None = None,
     require_head: bool = True,
     adapters: bool = True,
     clock: Clock | None = None,
 ) -> Container:
-    """Wire a process. ``adapters=False`` skips channels and effect systems: CLI
-    commands that only read or decide need none of them (their effects are left in
-    the outbox for the server), and start faster."""
+    """Wire a process. ``channels``: each channel's settings (read from the environment when
+    None; a channel left out is not configured); ``specs``: the registered channels
+    (``bot.adapters.registry``'s by default). ``adapters=False`` skips channels and effect
+    systems: CLI commands that only read or decide need none of them (their effects are left
+    in the outbox for the server), and start faster."""
     settings = settings or Settings()
-    wanted_channels(settings)  # a channel that cannot exist stops every command
+    specs = tuple(registry.specs() if specs is None else specs)
+    settings_of = dict(registry.read_settings(specs) if channels is None else channels)
+    wanted = registry.wanted(settings_of, specs)  # a channel that cannot work stops every command
     engine = make_engine(settings.database_url)
     try:
         if require_head:
             check_migrated(engine)
-        container = _container(settings, engine, clock)
+        container = _container(settings, engine, clock, specs, settings_of)
         if adapters:
-            wire_all(container)
+            registry.wire_all(container, wanted)
     except Exception:
         engine.dispose()
         raise
     return container
 
 
-def _container(settings: Settings, engine: Engine, clock: Clock | None) -> Container:
+def _container(
+    settings: Settings,
+    engine: Engine,
+    clock: Clock | None,
+    specs: tuple[ChannelSpec, ...],
+    settings_of: dict[str, ChannelSettings],
+) -> Container:
     uow = SqlUnitOfWorkFactory(engine)
-    channels = message_channels(settings)
     metrics = Metrics(Queries(uow).counts)
     services = build_services(
         uow,
         clock=clock,
-        channels=channels,
+        channels=registry.message_channels(settings_of, specs),
+        identities=registry.identity_kinds(specs),
         on_decided=metrics.decided,
         read_access=settings.readers(),
     )
@@ -137,7 +161,6 @@ def _container(settings: Settings, engine: Engine, clock: Clock | None) -> Conta
         uow,
         {},
         clock=services.clock,
-        channels=channels,
         retry=RetryPolicy(
             max_attempts=settings.outbox_max_attempts,
             base_seconds=settings.outbox_base_seconds,
@@ -146,4 +169,6 @@ def _container(settings: Settings, engine: Engine, clock: Clock | None) -> Conta
         ),
         on_outcome=metrics.effect,
     )
-    return Container(settings, engine, services, dispatcher, Delivery(dispatcher), metrics)
+    delivery = Delivery(dispatcher)
+    services.recorder.on_commit = delivery.kick  # a commit delivers what it wrote, at once
+    return Container(settings, engine, services, dispatcher, delivery, metrics, specs, settings_of)

@@ -1,10 +1,10 @@
-"""Settings, read once (by bootstrap) from the environment and a `.env` file."""
+"""The core settings, read once (by the entry point) from the environment and a `.env` file.
+Each channel reads its own (``bot/adapters/<channel>/settings.py``)."""
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import (
     AliasChoices,
@@ -52,7 +52,7 @@ def _absolute_sqlite(url: str) -> str:
 
 
 class Settings(BaseSettings):
-    # An empty variable means "not set" (e.g. SLACK_BOT_TOKEN= in a .env file).
+    # An empty variable means "not set" (e.g. APPROVAL_BOT_CONFIG= in a .env file).
     model_config = SettingsConfigDict(
         env_file=".env", extra="ignore", populate_by_name=True, env_ignore_empty=True
     )
@@ -71,47 +71,10 @@ class Settings(BaseSettings):
         "plain", validation_alias=_env("APPROVAL_BOT_LOG_FORMAT")
     )
     log_level: str = Field("INFO", validation_alias=_env("APPROVAL_BOT_LOG_LEVEL"))
-    console: bool = Field(True, validation_alias=_env("APPROVAL_BOT_CONSOLE"))
 
-    # The console's voters (docs/configuration.md, "Web console")
-    console_local_email: str | None = Field(
-        None, validation_alias=_env("APPROVAL_BOT_CONSOLE_LOCAL_EMAIL")
-    )
-    console_trusted_header: str | None = Field(
-        None, validation_alias=_env("APPROVAL_BOT_CONSOLE_TRUSTED_HEADER")
-    )
-    console_trusted_proxies: str | None = Field(
-        None, validation_alias=_env("APPROVAL_BOT_CONSOLE_TRUSTED_PROXIES")
-    )
     # Where people look at runs (links on the console and in the demo's requests)
     mlflow_ui_url: str | None = Field(None, validation_alias=_env("MLFLOW_UI_URL"))
     kfp_ui_url: str | None = Field(None, validation_alias=_env("KFP_UI_URL"))
-
-    # Slack
-    slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
-    slack_signing_secret: SecretStr | None = Field(
-        None, validation_alias=_env("SLACK_SIGNING_SECRET")
-    )
-    slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
-    slack_channel: str | None = Field(None, validation_alias=_env("APPROVAL_BOT_SLACK_CHANNEL"))
-    slack_api_url: str = Field(
-        "https://slack.com/api/", validation_alias=_env("APPROVAL_BOT_SLACK_API_URL")
-    )
-
-    # Telegram
-    telegram_bot_token: SecretStr | None = Field(None, validation_alias=_env("TELEGRAM_BOT_TOKEN"))
-    telegram_chat_id: str | None = Field(
-        None, validation_alias=_env("APPROVAL_BOT_TELEGRAM_CHAT_ID")
-    )
-    telegram_mode: Literal["webhook", "polling"] = Field(
-        "webhook", validation_alias=_env("APPROVAL_BOT_TELEGRAM_MODE")
-    )
-    telegram_webhook_secret: SecretStr | None = Field(
-        None, validation_alias=_env("APPROVAL_BOT_TELEGRAM_WEBHOOK_SECRET")
-    )
-    telegram_api_url: str = Field(
-        "https://api.telegram.org/bot", validation_alias=_env("APPROVAL_BOT_TELEGRAM_API_URL")
-    )
 
     # MLflow
     mlflow_tracking_uri: str | None = Field(None, validation_alias=_env("MLFLOW_TRACKING_URI"))
@@ -187,25 +150,6 @@ class Settings(BaseSettings):
             self.local_pipeline_root = str(self.data_dir / "kfp-local")
         return self
 
-    @field_validator("console_trusted_proxies")
-    @classmethod
-    def _proxies(cls, value: str | None) -> str | None:
-        for part in (value or "").split(","):
-            if part.strip():
-                try:
-                    ipaddress.ip_network(part.strip(), strict=False)
-                except ValueError:
-                    raise ValueError(
-                        f"{part.strip()!r} is not an IP address or network "
-                        "(e.g. 10.0.0.5, 10.0.0.0/24, ::1)"
-                    ) from None
-        return value
-
-    def trusted_proxies(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-        """``APPROVAL_BOT_CONSOLE_TRUSTED_PROXIES`` as networks."""
-        parts = (self.console_trusted_proxies or "").split(",")
-        return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in parts if p.strip())
-
     @field_validator("read_access")
     @classmethod
     def _read_access(cls, value: str) -> str:
@@ -234,11 +178,6 @@ class Settings(BaseSettings):
         """Every secret value that is set, for log redaction."""
         values = [
             self.api_token,
-            self.slack_bot_token,
-            self.slack_signing_secret,
-            self.slack_app_token,
-            self.telegram_bot_token,
-            self.telegram_webhook_secret,
             self.kfp_token,
             self.mlflow_tracking_password,
             self.mlflow_tracking_token,
@@ -250,13 +189,22 @@ class Settings(BaseSettings):
         return out
 
 
-def load_settings() -> Settings:
-    """Settings from the environment, or a ConfigError naming each bad variable."""
+S = TypeVar("S", bound=BaseSettings)
+
+
+def validated(cls: type[S]) -> S:
+    """Settings of ``cls`` from the environment, or a ConfigError naming each bad variable."""
     try:
-        return Settings()
+        return cls()
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
             name = ".".join(str(part) for part in err["loc"]) or "settings"
             lines.append(f"{name}: {str(err['msg']).removeprefix('Value error, ')}")
         raise ConfigError("; ".join(lines)) from None
+
+
+def load_settings() -> Settings:
+    """The core settings from the environment (each channel reads its own: its package's
+    ``settings.py``), or a ConfigError naming each bad variable."""
+    return validated(Settings)

@@ -11,7 +11,8 @@ from prometheus_client.registry import Collector
 from bot.domain.effects import is_chat
 from bot.domain.model import ApprovalRequest, State
 from bot.domain.names import OutboxState
-from bot.ports import OutboxItem, StoreUnavailable
+from bot.domain.outbox import OutboxItem
+from bot.ports.store import StoreUnavailable
 from bot.service.queries import Counts
 
 BUCKETS = (60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600, 48 * 3600, 7 * 86400)

@@ -20,16 +20,17 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+# Our API tokens, redacted even when not configured here; the channels add theirs.
+TOKEN_SHAPES = (r"abt_[A-Za-z0-9_-]{20,}",)
+
+
 class _Redacting(logging.Formatter):
-    def __init__(self, secrets: Iterable[str], **kw: object) -> None:
+    def __init__(self, secrets: Iterable[str], shapes: Iterable[str] = (), **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
         values = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, values))) if values else None
-        # Tokens that look like ours or Slack's, even when not configured here.
-        self._shapes = re.compile(
-            r"\b(abt_[A-Za-z0-9_-]{20,}|xox[abpr]-[A-Za-z0-9-]{10,}|"
-            r"xapp-[A-Za-z0-9-]{10,})"
-        )
+        # Tokens that look like ours or a channel's, even when not configured here.
+        self._shapes = re.compile(r"\b(" + "|".join((*TOKEN_SHAPES, *shapes)) + ")")
 
     def redact(self, text: str) -> str:
         if self._pattern is not None:
@@ -64,11 +65,17 @@ class JsonFormatter(_Redacting):
         return self.redact(json.dumps(body, ensure_ascii=False))
 
 
-def configure(*, fmt: str = "plain", level: str = "INFO", secrets: Iterable[str] = ()) -> None:
-    """Install one stderr handler on the root logger; uvicorn's loggers propagate to it."""
-    formatter: logging.Formatter = (
-        JsonFormatter(secrets) if fmt == "json" else PlainFormatter(secrets)
-    )
+def configure(
+    *,
+    fmt: str = "plain",
+    level: str = "INFO",
+    secrets: Iterable[str] = (),
+    shapes: Iterable[str] = (),
+) -> None:
+    """Install one stderr handler on the root logger; uvicorn's loggers propagate to it.
+    ``shapes``: regular expressions of tokens to redact even when not configured."""
+    kind = JsonFormatter if fmt == "json" else PlainFormatter
+    formatter: logging.Formatter = kind(secrets, shapes)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     handler.addFilter(RequestIdFilter())

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from typing import Any
 
 from bot.domain.audit import AuditRecord
 from bot.domain.model import ApprovalRequest, Policy
-from bot.ports import OutboxItem
-from bot.service.views import AUDIT_HEADERS, audit_rows, effect_detail, launch_problem, ts
+from bot.domain.outbox import OutboxItem
+from bot.service.views import (
+    AUDIT_HEADERS,
+    audit_rows,
+    effect_detail,
+    launch_problem,
+    to_csv,
+    ts,
+)
 
 __all__ = ["AUDIT_HEADERS", "audit_rows", "effect_detail", "show", "table", "to_csv", "ts"]
 
@@ -22,16 +27,6 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
     ]
     return "\n".join(lines)
-
-
-def to_csv(headers: Sequence[str] | None, rows: Sequence[Sequence[Any]]) -> str:
-    """CSV text: the header line (unless None), then the rows."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    if headers is not None:
-        w.writerow(headers)
-    w.writerows(rows)
-    return buf.getvalue()
 
 
 def approvers(r: ApprovalRequest) -> str:

@@ -28,7 +28,8 @@ from fastapi import FastAPI
 from bot.bootstrap import Container
 from bot.domain.effects import LAUNCH_PROMOTION
 from bot.entrypoints.http import create_app
-from bot.ports import PromotionLauncher, StoreUnavailable
+from bot.ports.effects import PromotionLauncher
+from bot.ports.store import StoreUnavailable
 from bot.service.promotions import poll_promotions
 
 log = logging.getLogger("bot.server")
@@ -62,7 +63,6 @@ async def scan(container: Container) -> None:
             result.reminded,
             result.escalated,
         )
-        container.kick()
 
 
 @quiet_when_unavailable
@@ -86,9 +86,9 @@ async def sweep(container: Container) -> None:
 
 @quiet_when_unavailable
 async def poll(container: Container, launcher: PromotionLauncher) -> None:
-    """Follow promotion runs until they end; post the result to the request's chats."""
-    if await poll_promotions(container.services, launcher):
-        container.kick()
+    """Follow promotion runs until they end; post the result to the request's chats (the
+    commit that records how a run ended delivers its messages)."""
+    await poll_promotions(container.services, launcher)
 
 
 def launcher_line(container: Container) -> str:
@@ -135,7 +135,7 @@ def settle_heap() -> None:
     """Move everything loaded so far (modules, wiring, caches) out of the cyclic GC's sight.
 
     A full collection walks every tracked object: with MLflow and KFP imported that is a
-    pause of 70–100 ms, which landed on whichever Slack ack was in flight. Frozen objects are
+    pause of 70–100 ms, which landed on whichever chat ack was in flight. Frozen objects are
     never walked again; what requests allocate is collected as usual.
     """
     gc.collect()

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
+from bot.domain.directory import Directory
 from bot.domain.durations import parse_duration
 from bot.domain.errors import ConfigError
 from bot.domain.model import ExpiryAction, Group, Person, Policy
-from bot.domain.names import IdentityKind
 from bot.domain.quorum import Rule
-from bot.ports import Directory
-from bot.service.schemas import ConfigIn, GroupSpec, PolicyIn, field_errors
+from bot.service.identity import IdentityKinds
+from bot.service.schemas import ConfigIn, GroupSpec, PeopleIn, PolicyIn, field_errors
+
+PEOPLE: TypeAdapter[PeopleIn] = TypeAdapter(PeopleIn)
 
 
-def parse_config(raw: Any) -> Directory:
-    """Turn the YAML document into a Directory, or raise ConfigError naming each bad path."""
+def parse_config(raw: Any, kinds: IdentityKinds) -> Directory:
+    """Turn the YAML document into a Directory, or raise ConfigError naming each bad path.
+
+    People's identities and groups' sources are of the kinds the channels declare
+    (``kinds``): any other key is refused, naming the ones there are."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -25,10 +31,14 @@ def parse_config(raw: Any) -> Directory:
     try:
         cfg = ConfigIn.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError("\n".join(field_errors(exc))) from None
-    problems: list[str] = []
-    people = _people(cfg, problems)
-    groups = _groups(cfg, problems)
+        problems = field_errors(exc)
+        # The people may be fine: then say what is wrong with their identities too.
+        with contextlib.suppress(ValidationError):
+            _people(PEOPLE.validate_python(raw.get("people") or {}), kinds, problems)
+        raise ConfigError("\n".join(problems)) from None
+    problems = []
+    people = _people(cfg.people, kinds, problems)
+    groups = _groups(cfg, kinds, problems)
     policies = _policies(cfg, problems)
     if problems:
         raise ConfigError("\n".join(problems))
@@ -39,39 +49,65 @@ def parse_config(raw: Any) -> Directory:
     )
 
 
-def _people(cfg: ConfigIn, problems: list[str]) -> list[Person]:
+def _known(keys: dict[str, Any], what: str) -> str:
+    names = sorted(keys)
+    listed = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names)
+    return f"unknown key (the channels here {what} {listed or 'nothing'})"
+
+
+def _people(
+    given_people: dict[str, dict[str, str | int]], kinds: IdentityKinds, problems: list[str]
+) -> list[Person]:
+    declared = kinds.declared()
     people = []
     seen: dict[tuple[str, str], str] = {}
-    for name, p in cfg.people.items():
-        for kind, value in (
-            (IdentityKind.SLACK, p.slack),
-            (IdentityKind.TELEGRAM, p.telegram),
-            (IdentityKind.EMAIL, p.email),
-        ):
-            if value is None:
+    for name, given in given_people.items():
+        ids: dict[str, str] = {}
+        for key, value in given.items():
+            at = f"people.{name}.{key}"
+            kind = declared.get(key)
+            if kind is None:
+                problems.append(f"{at}: {_known(declared, 'identify people by')}")
                 continue
-            key = (kind, str(value).lower())
-            if key in seen:
-                problems.append(f"people.{name}.{kind}: {value} is already {seen[key]}'s {kind} id")
-            else:
-                seen[key] = name
-        people.append(Person(name, p.slack, p.telegram, p.email))
+            canonical = kind.canonical(value)
+            if canonical is None:
+                problems.append(f"{at}: {value!r} is not a {kind.label} (e.g. {kind.example})")
+                continue
+            if (key, canonical.lower()) in seen:
+                problems.append(
+                    f"{at}: {value} is already {seen[key, canonical.lower()]}'s {key} id"
+                )
+                continue
+            seen[key, canonical.lower()] = name
+            ids[key] = canonical
+        people.append(Person.of(name, **ids))
     return people
 
 
-def _groups(cfg: ConfigIn, problems: list[str]) -> list[Group]:
+def _groups(cfg: ConfigIn, kinds: IdentityKinds, problems: list[str]) -> list[Group]:
+    declared = kinds.sources
     groups = []
     for gname, spec in cfg.groups.items():
+        sources: dict[str, str] = {}
         if isinstance(spec, GroupSpec):
-            members, usergroup = spec.members, spec.slack_usergroup
-            path = f"groups.{gname}.members"
+            members, path = spec.members, f"groups.{gname}.members"
+            for key, value in (spec.model_extra or {}).items():
+                source = declared.get(key)
+                at = f"groups.{gname}.{key}"
+                if source is None:
+                    problems.append(f"{at}: {_known(declared, 'take members from')}")
+                elif (found := source.canonical(value)) is None:
+                    problems.append(
+                        f"{at}: {value!r} is not a {source.label} (e.g. {source.example})"
+                    )
+                else:
+                    sources[key] = found
         else:
-            members, usergroup = spec, None
-            path = f"groups.{gname}"
+            members, path = spec, f"groups.{gname}"
         for i, m in enumerate(members):
             if m not in cfg.people:
                 problems.append(f"{path}[{i}]: unknown person {m!r}")
-        groups.append(Group(gname, frozenset(members), usergroup))
+        groups.append(Group.of(gname, frozenset(members), **sources))
     return groups
 
 

@@ -7,7 +7,7 @@ import logging
 
 from bot.domain import errors
 from bot.domain.model import ApprovalRequest, State
-from bot.ports import PromotionLauncher
+from bot.ports.effects import PromotionLauncher
 from bot.service import Services
 from bot.service.logctx import bind_request
 

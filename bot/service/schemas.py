@@ -63,17 +63,15 @@ def _shown(part: str) -> str:
     return "".join(f"\\x{ord(c):02x}" if c in text.CONTROL else c for c in part)
 
 
-# Where a parameter came from, and pydantic's names for union members: not the field's path.
-_LOCATION = frozenset({"query", "path", "header", "cookie", "body"})
+# pydantic's names for union members: not the field's path.
 _UNION_MEMBER = re.compile(r"^[\w-]+\[.*\]$|^constrained-\w+$")
 
 
 def loc_path(loc: Sequence[int | str]) -> str:
+    """A field's path as a person reads it: ``gates[0].value``, ``links(key)``."""
     out = ""
-    for i, part in enumerate(loc):
-        if isinstance(part, str) and (
-            (i == 0 and part in _LOCATION and len(loc) > 1) or _UNION_MEMBER.match(part)
-        ):
+    for part in loc:
+        if isinstance(part, str) and _UNION_MEMBER.match(part):
             continue
         if isinstance(part, int):
             out += f"[{part}]"
@@ -274,18 +272,18 @@ class SubmissionIn(Strict):
 # -- declarative config ------------------------------------------------------
 
 
-_EMAIL = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+$"
-
-
-class PersonIn(ConfigModel):
-    slack: Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,}$")] | None = None
-    telegram: int | None = Field(default=None, gt=0)
-    email: Annotated[str, StringConstraints(pattern=_EMAIL)] | None = None
+# A person's identities, by the kinds the channels declare (checked in ``config.py``).
+IdentityValue = Annotated[str, StringConstraints(max_length=320)] | StrictInt
+PeopleIn = dict[PersonName, dict[str, IdentityValue]]
 
 
 class GroupSpec(ConfigModel):
+    """A group's members, and where else they come from (the keys channels declare, e.g.
+    a chat's user groups; checked in ``config.py``)."""
+
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+
     members: list[PersonName] = Field(default_factory=list)
-    slack_usergroup: Annotated[str, StringConstraints(pattern=r"^S[A-Z0-9]+$")] | None = None
 
 
 class RuleIn(ConfigModel):
@@ -307,6 +305,6 @@ class PolicyIn(ConfigModel):
 
 
 class ConfigIn(ConfigModel):
-    people: dict[PersonName, PersonIn] = Field(default_factory=dict)
+    people: PeopleIn = Field(default_factory=dict)
     groups: dict[PersonName, list[PersonName] | GroupSpec] = Field(default_factory=dict)
     policies: list[PolicyIn] = Field(default_factory=list)

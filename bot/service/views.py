@@ -3,6 +3,8 @@ the audit rows the CLI's ``audit --format csv`` and the console's CSV export sha
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
 from datetime import datetime
 from types import EllipsisType
@@ -12,7 +14,7 @@ from bot.domain.audit import AuditRecord
 from bot.domain.effects import EffectKind
 from bot.domain.model import ApprovalRequest, Policy
 from bot.domain.names import EventKind, OutboxState
-from bot.ports import OutboxItem
+from bot.domain.outbox import OutboxItem
 
 
 def _iso(value: Any) -> str | None:
@@ -54,6 +56,24 @@ def audit_rows(requests: Sequence[ApprovalRequest]) -> list[list[Any]]:
         ]
         for r in requests
     ]
+
+
+def csv_cell(value: Any) -> Any:
+    """A spreadsheet must not run a cell as a formula (CSV injection): prefix it with '."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def to_csv(headers: Sequence[str] | None, rows: Sequence[Sequence[Any]]) -> str:
+    """CSV text: the header line (unless None), then the rows, every cell safe to open in a
+    spreadsheet (``csv_cell``). The CLI's and the console's exports both write this."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    if headers is not None:
+        w.writerow(headers)
+    w.writerows([[csv_cell(c) for c in row] for row in rows])
+    return buf.getvalue()
 
 
 def effect_detail(item: OutboxItem) -> str:

@@ -12,15 +12,15 @@ loopback, or the person an authenticating proxy names (``identity.py``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
+from bot.adapters.console import SPEC
 from bot.adapters.console.identity import DOCS, Gatekeeper
-from bot.adapters.wiring import ChannelBase, Registry
+from bot.adapters.console.settings import ConsoleSettings
+from bot.adapters.plugin import ChannelBase, Wiring
 from bot.domain.errors import ConfigError
 from bot.domain.model import ApprovalRequest
-from bot.domain.names import Channel, IdentityKind
-from bot.ports import EffectHandler, OutboxItem
+from bot.domain.outbox import OutboxItem
 from bot.service import Services
 from bot.settings import Settings
 
@@ -30,62 +30,59 @@ log = logging.getLogger("bot.console")
 class ShownOnThePage:
     """``chat.*`` for the console: the page shows the current state, nothing to push."""
 
-    needs_request = False
-
     async def deliver(self, item: OutboxItem, request: ApprovalRequest | None) -> str | None:
         return "console shows it"
 
 
-def gatekeeper(settings: Settings) -> Gatekeeper:
+def gatekeeper(settings: ConsoleSettings) -> Gatekeeper:
     """Who may vote at the console; ConfigError for a proxy setting that cannot work."""
-    proxies = settings.trusted_proxies()
-    if settings.console_trusted_header and not proxies:
+    proxies = settings.proxies()
+    if settings.trusted_header and not proxies:
         raise ConfigError(
             "APPROVAL_BOT_CONSOLE_TRUSTED_HEADER is set but APPROVAL_BOT_CONSOLE_TRUSTED_PROXIES "
             f"is not: set the addresses of the authenticating proxy ({DOCS})"
         )
-    if proxies and not settings.console_trusted_header:
+    if proxies and not settings.trusted_header:
         raise ConfigError(
             "APPROVAL_BOT_CONSOLE_TRUSTED_PROXIES is set but APPROVAL_BOT_CONSOLE_TRUSTED_HEADER "
             f"is not: name the header the proxy puts the email in ({DOCS})"
         )
     return Gatekeeper(
-        local_email=settings.console_local_email,
-        trusted_header=settings.console_trusted_header,
+        local_email=settings.local_email,
+        trusted_header=settings.trusted_header,
         trusted_proxies=proxies,
     )
 
 
-def voters(settings: Settings) -> str:
+def voters(settings: ConsoleSettings) -> str:
     """One line for the start-up log: who can vote at the console."""
     ways = []
-    if settings.console_local_email:
-        ways.append(f"{settings.console_local_email} on this machine")
-    if settings.console_trusted_header:
-        ways.append(f"{settings.console_trusted_header} from {settings.console_trusted_proxies}")
+    if settings.local_email:
+        ways.append(f"{settings.local_email} on this machine")
+    if settings.trusted_header:
+        ways.append(f"{settings.trusted_header} from {settings.trusted_proxies}")
     return ", ".join(ways) or "nobody (read-only)"
 
 
 class ConsoleChannel(ChannelBase):
-    name = Channel.CONSOLE
-    identity = IdentityKind.EMAIL
+    name = SPEC.name
 
     def __init__(
         self,
         services: Services,
         settings: Settings,
+        console: ConsoleSettings,
         *,
-        kick: Callable[[], None],
         forwarded: bool,
     ) -> None:
         self.services = services
         self.settings = settings
-        self.kick = kick
-        self.gatekeeper = gatekeeper(settings)
-        self.handler: EffectHandler | None = None if forwarded else ShownOnThePage()
+        self.console = console
+        self.gatekeeper = gatekeeper(console)
+        self.stage: ShownOnThePage | None = None if forwarded else ShownOnThePage()
 
     def mount(self, app: Any) -> None:
-        if not self.settings.console:
+        if not self.console.enabled:
             return
         from bot.adapters.console.pages import RunLinks
         from bot.adapters.console.routes import Console, mount
@@ -99,26 +96,21 @@ class ConsoleChannel(ChannelBase):
             Console(
                 services=self.services,
                 gatekeeper=self.gatekeeper,
-                kick=self.kick,
                 public_url=settings.public_url,
                 links=RunLinks(kfp_ui=kfp_ui, local_root=settings.local_pipeline_root),
             ),
         )
 
     async def start(self) -> None:
-        if self.settings.console:
-            log.info(
-                "web console at %s; votes: %s", self.settings.public_url, voters(self.settings)
-            )
+        if self.console.enabled:
+            log.info("web console at %s; votes: %s", self.settings.public_url, voters(self.console))
 
 
-def wire(registry: Registry) -> None:
-    settings = registry.settings
-    registry.add_channel(
-        ConsoleChannel(
-            registry.services,
-            settings,
-            kick=registry.kick,
-            forwarded=settings.webhook_url is not None,
-        )
+def wire(wiring: Wiring) -> None:
+    console = wiring.channel_settings(SPEC.name)
+    assert isinstance(console, ConsoleSettings)
+    settings = wiring.settings
+    channel = ConsoleChannel(
+        wiring.services, settings, console, forwarded=settings.webhook_url is not None
     )
+    wiring.add_channel(channel)

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.domain.names import Channel
+from bot.adapters.console import SPEC
 from bot.service.identity import Identity
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -52,7 +52,7 @@ class Visitor:
 
     @property
     def identity(self) -> Identity | None:
-        return Identity(Channel.CONSOLE, self.email) if self.email else None
+        return Identity(SPEC.name, self.email) if self.email else None
 
 
 def _host_name(host_header: str | None) -> str:

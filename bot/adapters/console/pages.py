@@ -16,10 +16,12 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from bot.adapters.console import SPEC
 from bot.domain.audit import AuditRecord
 from bot.domain.model import ApprovalRequest, Person, Policy, State
-from bot.domain.names import Channel, EventKind, OutboxState
-from bot.ports import OutboxItem, RequestFilter
+from bot.domain.names import EventKind, OutboxState
+from bot.domain.outbox import OutboxItem
+from bot.ports.store import RequestFilter
 from bot.service.identity import Identity
 from bot.service.queries import Queries
 from bot.service.views import effect_detail, event_summary, launch_problem
@@ -250,4 +252,4 @@ class Viewer:
 
     @property
     def identity(self) -> Identity | None:
-        return Identity(Channel.CONSOLE, self.email) if self.can_vote and self.email else None
+        return Identity(SPEC.name, self.email) if self.can_vote and self.email else None

@@ -4,14 +4,12 @@ Reads are plain ``def`` routes (FastAPI runs them in worker threads); the vote f
 on the loop and cast in a worker thread. A vote is ``services.commands.vote(request_id,
 Identity(console, email), …)`` like any channel's: the same refusals (shown on the page),
 the same audit events (``channel=console``), and the same outbox rows, so a console vote
-updates the request's Slack and Telegram messages too.
+updates the request's messages in every chat channel too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -29,15 +27,16 @@ from bot.adapters.console.identity import Gatekeeper, Via
 from bot.domain import errors
 from bot.domain.model import VoteKind
 from bot.domain.states import DECISION_FILTERS, State
-from bot.ports import RequestFilter
+from bot.domain.text import COMMENT_MAX
+from bot.ports.store import RequestFilter
 from bot.service import Services
 from bot.service.cursor import decode_cursor, encode_cursor
 from bot.service.logctx import bind_request
-from bot.service.views import AUDIT_HEADERS, audit_rows
+from bot.service.views import AUDIT_HEADERS, audit_rows, to_csv
 
 log = logging.getLogger("bot.console")
 
-MAX_COMMENT = 1000
+MAX_COMMENT = COMMENT_MAX  # as in every channel
 PAGE_SIZE = 25
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 DONE = {
@@ -52,7 +51,6 @@ class Console:
 
     services: Services
     gatekeeper: Gatekeeper
-    kick: Callable[[], None]
     public_url: str
     links: pages.RunLinks
 
@@ -233,7 +231,6 @@ class Console:
                 pages.PAST[kind.value],
                 result.request.state.value,
             )
-        self.kick()
         return RedirectResponse(f"/requests/{request_id}?done={kind.value}", status_code=303)
 
     def _confirmed(self, request_id: str) -> None:
@@ -323,11 +320,8 @@ class Console:
         except ValueError as exc:
             return security.finish(Response(f"{exc}\n", 422, media_type="text/plain"), request)
         found = self.services.queries.search(flt)
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(AUDIT_HEADERS)
-        writer.writerows([[_cell(c) for c in row] for row in audit_rows(found)])
-        response = Response(buf.getvalue(), media_type="text/csv; charset=utf-8")
+        body = to_csv(AUDIT_HEADERS, audit_rows(found))
+        response = Response(body, media_type="text/csv; charset=utf-8")
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         response.headers["Content-Disposition"] = (
             f'attachment; filename="approval-bot-audit-{stamp}.csv"'
@@ -357,13 +351,6 @@ def _cursor(value: str | None) -> tuple[datetime, str] | None:
 def _query(f: Mapping[str, str], **extra: str) -> str:
     items = [(k, v) for k, v in {**f, **extra}.items() if v]
     return ("?" + urlencode(items)) if items else ""
-
-
-def _cell(value: Any) -> Any:
-    """A spreadsheet must not run a cell as a formula (CSV injection): prefix it with '."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def mount(app: FastAPI, console: Console) -> None:

@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 
 from bot.domain.model import ApprovalRequest
-from bot.ports import OutboxItem, PermanentEffectError
+from bot.domain.outbox import OutboxItem
+from bot.ports.effects import PermanentEffectError
 
 
 class WebhookHandler:

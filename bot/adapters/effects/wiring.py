@@ -7,14 +7,14 @@ has the system delivers it; nothing is ever marked delivered that was not.
 
 from __future__ import annotations
 
-from bot.adapters.wiring import Registry
+from bot.adapters.plugin import Wiring
 
 
-def wire(registry: Registry) -> None:
-    url = registry.settings.webhook_url
+def wire(wiring: Wiring) -> None:
+    url = wiring.settings.webhook_url
     if url:
         from bot.adapters.effects.webhook import WebhookHandler  # httpx: only when used
 
         webhook = WebhookHandler(url)
-        registry.add_effect_handler("*", webhook)
-        registry.on_stop(webhook.aclose)  # close its connection pool on stop
+        wiring.add_effect_handler("*", webhook)
+        wiring.on_stop(webhook.aclose)  # close its connection pool on stop

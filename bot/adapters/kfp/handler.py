@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 from bot.domain.effects import LAUNCH_PROMOTION
 from bot.domain.model import ApprovalRequest, State
-from bot.ports import OutboxItem, PermanentEffectError, PromotionLauncher
+from bot.domain.outbox import OutboxItem
+from bot.ports.effects import PermanentEffectError, PromotionLauncher
 from bot.service.commands import Commands
 
 
@@ -15,20 +15,16 @@ class LaunchPromotion:
     """Launch (idempotent on the outbox key), then ``promotion_started`` with the run id.
 
     A retry after a launch whose bookkeeping failed finds the same run (the launcher looks the
-    key up first) and records it. ``after_start`` is called once the run is recorded (the
-    server kicks delivery so the chat messages show "promoting" at once).
+    key up first) and records it (its commit delivers the messages' "promoting" at once).
     """
 
     def __init__(
         self,
         launcher: PromotionLauncher,
         commands: Commands,
-        *,
-        after_start: Callable[[], None] | None = None,
     ) -> None:
         self.launcher = launcher
         self.commands = commands
-        self.after_start = after_start
 
     async def deliver(self, item: OutboxItem, request: ApprovalRequest | None) -> str | None:
         if request is None:
@@ -38,6 +34,4 @@ class LaunchPromotion:
             return f"request is {request.state.value}{run}: nothing to launch"
         run_id = await self.launcher.launch(request, item.key)
         await asyncio.to_thread(self.commands.promotion_started, request.id, run_id)
-        if self.after_start is not None:
-            self.after_start()
         return f"promotion run {run_id} started"

@@ -28,7 +28,7 @@ from typing import Any
 
 from bot.adapters.kfp.params import promotion_params
 from bot.domain.model import ApprovalRequest
-from bot.ports import PermanentEffectError, RunStatus
+from bot.ports.effects import PermanentEffectError, RunStatus
 
 log = logging.getLogger("bot.kfp.local")
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from bot.adapters.kfp.params import promotion_params
 from bot.domain.model import ApprovalRequest
-from bot.ports import PermanentEffectError, RunStatus
+from bot.ports.effects import PermanentEffectError, RunStatus
 
 TARGET_TTL = 60.0  # seconds a looked-up pipeline version is used before looking again
 log = logging.getLogger("bot.kfp")

@@ -20,8 +20,8 @@ from bot.domain.effects import LAUNCH_PROMOTION
 from bot.domain.errors import ConfigError
 
 if TYPE_CHECKING:
-    from bot.adapters.wiring import Registry
-    from bot.ports import PromotionLauncher
+    from bot.adapters.plugin import Wiring
+    from bot.ports.effects import PromotionLauncher
     from bot.settings import Settings
 
 log = logging.getLogger("bot.kfp")
@@ -83,15 +83,15 @@ def make_launcher(settings: Settings) -> PromotionLauncher | None:
     )
 
 
-def wire(registry: Registry) -> None:
+def wire(wiring: Wiring) -> None:
     """Set the launcher and register the ``kfp.launch_promotion`` handler."""
-    settings = registry.settings
+    settings = wiring.settings
     launcher = make_launcher(settings)
     if launcher is None:
         kind = settings.launcher.strip().lower()
         why = "needs MLFLOW_TRACKING_URI" if kind == "local" else "is none"
         reason = f"promotion launcher not configured (APPROVAL_BOT_LAUNCHER={kind} {why})"
-        registry.effect_unavailable(LAUNCH_PROMOTION, reason)
+        wiring.effect_unavailable(LAUNCH_PROMOTION, reason)
         if kind == "local":
 
             async def explain() -> None:
@@ -100,12 +100,12 @@ def wire(registry: Registry) -> None:
                     "pipeline: approved requests stay approved, their launches wait"
                 )
 
-            registry.on_start(explain)
+            wiring.on_start(explain)
         return
     from bot.adapters.kfp.handler import LaunchPromotion
 
-    registry.set_launcher(launcher)
-    registry.add_effect_handler(
+    wiring.set_launcher(launcher)
+    wiring.add_effect_handler(
         LAUNCH_PROMOTION,
-        LaunchPromotion(launcher, registry.services.commands, after_start=registry.kick),
+        LaunchPromotion(launcher, wiring.services.commands),
     )

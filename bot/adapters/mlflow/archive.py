@@ -20,7 +20,8 @@ from typing import Any
 from bot.adapters.mlflow.client import MlflowError, MlflowRest, Registry, is_missing, request_of
 from bot.domain.effects import ARCHIVE_CHALLENGER
 from bot.domain.model import ApprovalRequest
-from bot.ports import OutboxItem, PermanentEffectError
+from bot.domain.outbox import OutboxItem
+from bot.ports.effects import PermanentEffectError
 
 
 @dataclass(frozen=True, slots=True)

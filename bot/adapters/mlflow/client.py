@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from bot.ports import PermanentEffectError
+from bot.ports.effects import PermanentEffectError
 
 T = TypeVar("T")
 TIMEOUT_SECONDS = 20.0

@@ -20,7 +20,7 @@ from typing import Any
 from bot.adapters.mlflow.client import MlflowError, MlflowRest, Registry, is_missing, request_of
 from bot.domain.effects import LOG_DECISION
 from bot.domain.model import ApprovalRequest
-from bot.ports import OutboxItem
+from bot.domain.outbox import OutboxItem
 
 log = logging.getLogger("bot.mlflow")
 

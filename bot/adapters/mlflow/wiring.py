@@ -7,17 +7,17 @@ configured delivers them, or go to the webhook when one is set.
 
 from __future__ import annotations
 
-from bot.adapters.wiring import Registry
+from bot.adapters.plugin import Wiring
 from bot.domain.effects import ARCHIVE_CHALLENGER, LOG_DECISION
 from bot.domain.errors import ConfigError
 from bot.domain.names import EventKind
 
 
-def wire(registry: Registry) -> None:
+def wire(wiring: Wiring) -> None:
     """Register the decision log and the challenger archive."""
-    settings = registry.settings
+    settings = wiring.settings
     if not settings.mlflow_tracking_uri:
-        registry.effect_unavailable("mlflow", "MLflow is not configured (MLFLOW_TRACKING_URI)")
+        wiring.effect_unavailable("mlflow", "MLflow is not configured (MLFLOW_TRACKING_URI)")
         return
     from bot.adapters.mlflow.archive import AliasNames, ChallengerArchive
     from bot.adapters.mlflow.client import Registry
@@ -31,8 +31,8 @@ def wire(registry: Registry) -> None:
     from bot.adapters.mlflow.decisions import DecisionLog
 
     mlflow = Registry(settings.mlflow_tracking_uri)
-    commands = registry.services.commands
-    registry.add_effect_handler(
+    commands = wiring.services.commands
+    wiring.add_effect_handler(
         LOG_DECISION, DecisionLog(mlflow, experiment=settings.audit_experiment)
     )
     archive = ChallengerArchive(
@@ -42,8 +42,6 @@ def wire(registry: Registry) -> None:
             rejected=settings.alias_rejected,
             archived=settings.alias_archived,
         ),
-        on_moved_on=lambda rid, data: commands.record_event(
-            rid, EventKind.CHALLENGER_MOVED_ON, data
-        ),
+        on_moved_on=lambda rid, data: commands.observed(rid, EventKind.CHALLENGER_MOVED_ON, data),
     )
-    registry.add_effect_handler(ARCHIVE_CHALLENGER, archive)
+    wiring.add_effect_handler(ARCHIVE_CHALLENGER, archive)

@@ -1,13 +1,14 @@
-"""The Slack channel (``wire`` is called by the registry when ``SLACK_BOT_TOKEN`` is set).
+"""The Slack channel (``wire`` is called by the registry when ``SLACK_BOT_TOKEN`` is set;
+its settings are checked before, ``settings.py``).
 
 - ``SLACK_BOT_TOKEN`` + ``SLACK_SIGNING_SECRET``: ``POST /slack/events`` (HTTP mode).
 - ``SLACK_BOT_TOKEN`` + ``SLACK_APP_TOKEN``: Socket Mode, connected at start.
 - ``APPROVAL_BOT_SLACK_CHANNEL``: where request messages are posted.
 
 A token without a way to receive clicks, or without a channel to post to, cannot be
-served: ``wire`` refuses with one line. Nothing connects here: Bolt calls ``auth.test``
-on the first request, and the Socket Mode client is made and connected at start, on the
-serving loop.
+served: ``SlackSettings.check`` refuses with one line. Nothing connects here: Bolt calls
+``auth.test`` on the first request, and the Socket Mode client is made and connected at
+start, on the serving loop.
 """
 
 from __future__ import annotations
@@ -30,29 +31,33 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.adapters.slack.handler import SlackChatHandler
-from bot.adapters.slack.listeners import Deps, register
+from bot.adapters.plugin import ChannelBase, Wiring
+from bot.adapters.retry import until_done
+from bot.adapters.slack import SPEC
+from bot.adapters.slack.listeners import register
+from bot.adapters.slack.markup import SOURCE, SlackMarkup
+from bot.adapters.slack.settings import SlackSettings
+from bot.adapters.slack.transport import SlackTransport
 from bot.adapters.slack.usergroups import UsergroupDirectory
-from bot.adapters.wiring import ChannelBase, Registry
-from bot.domain.errors import ConfigError
-from bot.domain.names import Channel, IdentityKind
-from bot.settings import Settings
+from bot.service.chat.interactions import Interactions
+from bot.service.chat.parse import READS
+from bot.service.chat.publisher import Publisher
 
 log = logging.getLogger("bot.slack")
 EVENTS_PATH = "/slack/events"
 RATE_LIMIT_RETRIES = 3
 TIMEOUT_SECONDS = 10
-DOCS = "README.md, Connect Slack"
+OFFERED = (*READS, "whoami", "help")  # /approvals: votes are the buttons'
 
 
-def make_client(settings: Settings, *, posting: bool = False) -> AsyncWebClient:
+def make_client(settings: SlackSettings, *, posting: bool = False) -> AsyncWebClient:
     """The Web API client: 429s wait ``Retry-After`` and retry; other failures are the outbox's.
 
     ``posting``: for ``chat.postMessage``, which is not idempotent. A dropped connection or
     a 5xx may come after Slack posted: retrying in the client would post twice. Only 429s
     (Slack did nothing) are retried; the outbox retries the rest, and looks first.
     """
-    assert settings.slack_bot_token is not None
+    assert settings.bot_token is not None
     handlers: list[Any] = [AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)]
     if not posting:
         handlers = [
@@ -61,8 +66,8 @@ def make_client(settings: Settings, *, posting: bool = False) -> AsyncWebClient:
             AsyncServerErrorRetryHandler(max_retry_count=1),
         ]
     return AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(),
-        base_url=settings.slack_api_url,
+        token=settings.bot_token.get_secret_value(),
+        base_url=settings.api_url,
         timeout=TIMEOUT_SECONDS,
         retry_handlers=handlers,
     )
@@ -80,8 +85,8 @@ BOLT_LOG = logging.getLogger("bot.slack.bolt")
 BOLT_LOG.addFilter(_SameTokenTwice())
 
 
-def make_app(settings: Settings, client: AsyncWebClient) -> AsyncApp:
-    secret = settings.slack_signing_secret
+def make_app(settings: SlackSettings, client: AsyncWebClient) -> AsyncApp:
+    secret = settings.signing_secret
     return AsyncApp(
         client=client,
         signing_secret=secret.get_secret_value() if secret else "",
@@ -91,47 +96,41 @@ def make_app(settings: Settings, client: AsyncWebClient) -> AsyncApp:
     )
 
 
-def check(settings: Settings) -> None:
-    """Refuse settings that turn Slack on but cannot work."""
-    if settings.slack_signing_secret is None and settings.slack_app_token is None:
-        raise ConfigError(
-            "SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET (HTTP mode) nor "
-            f"SLACK_APP_TOKEN (Socket Mode) is: set one ({DOCS})"
-        )
-    if not settings.slack_channel:
-        raise ConfigError(
-            "SLACK_BOT_TOKEN is set but APPROVAL_BOT_SLACK_CHANNEL is not: set the id of "
-            f"the channel to post requests to ({DOCS})"
-        )
-
-
 class SlackChannel(ChannelBase):
     """Posts and updates request messages, and answers buttons, the modal and /approvals."""
 
-    name = Channel.SLACK
-    identity = IdentityKind.SLACK
+    name = SPEC.name
 
-    def __init__(self, registry: Registry) -> None:
-        settings = registry.settings
-        check(settings)
-        services = registry.services
+    def __init__(self, wiring: Wiring) -> None:
+        settings = wiring.channel_settings(SPEC.name)
+        assert isinstance(settings, SlackSettings) and settings.channel is not None
+        services = wiring.services
         client = make_client(settings)
         post_client = make_client(settings, posting=True)
         self.clients = (client, post_client)
         self.session: aiohttp.ClientSession | None = None
-        self.handler = SlackChatHandler(
-            client,
+        markup = SlackMarkup()
+        self.stage = Publisher(
+            SPEC.name,
+            markup,
+            SlackTransport(client, post_client, channel_id=settings.channel),
+            services.uow,
+            lease_seconds=wiring.settings.outbox_lease_seconds,
+        )
+        usergroups = UsergroupDirectory(client, services.queries)
+        chat = Interactions(
             services,
-            channel_id=settings.slack_channel,
-            post_client=post_client,
-            lease_seconds=settings.outbox_lease_seconds,
+            channel=SPEC.name,
+            markup=markup,
+            prefix="/approvals ",
+            offered=OFFERED,
+            vouch=usergroups.groups_of,
+            source=SOURCE,
         )
         self.bolt = make_app(settings, client)
-        register(
-            self.bolt, Deps(services, UsergroupDirectory(client, services.queries), registry.kick)
-        )
-        self.http = settings.slack_signing_secret is not None
-        token = settings.slack_app_token
+        register(self.bolt, chat)
+        self.http = settings.signing_secret is not None
+        token = settings.app_token
         self.socket = (
             SocketModeRunner(self.bolt, token.get_secret_value(), client) if token else None
         )
@@ -166,8 +165,8 @@ class SlackChannel(ChannelBase):
             self.session = None
 
 
-def wire(registry: Registry) -> None:
-    registry.add_channel(SlackChannel(registry))
+def wire(wiring: Wiring) -> None:
+    wiring.add_channel(SlackChannel(wiring))
 
 
 class SocketModeRunner:
@@ -188,17 +187,10 @@ class SocketModeRunner:
         self.task = asyncio.create_task(self._connect())
 
     async def _connect(self) -> None:
-        assert self.handler is not None
-        delay = 1.0
-        while True:
-            try:
-                await self.handler.connect_async()  # type: ignore[no-untyped-call]
-                log.info("Slack Socket Mode connected")
-                return
-            except Exception as exc:
-                log.warning("Slack Socket Mode: cannot connect (%s); retrying in %.0fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 60.0)
+        handler = self.handler
+        assert handler is not None
+        await until_done(handler.connect_async, what="connecting Slack Socket Mode", log=log)
+        log.info("Slack Socket Mode connected")
 
     async def stop(self) -> None:
         if self.task is not None and not self.task.done():

@@ -1,19 +1,17 @@
-"""Bolt listeners: ack first, translate the payload, call the service, render the result.
+"""Bolt listeners: ack first, translate the payload, hand it to the chat core.
 
-No rules here: who may vote, and on what, is the service's answer. The service
-blocks (database), so it runs in a worker thread; the message itself is updated
-by the outbox (``kick`` delivers at once), never from a listener.
+No rules and no wording here: the chat core (``bot/service/chat/interactions.py``) decides
+and words every answer; a ``SlackConversation`` says it the Slack way (an ephemeral
+message, the modal's errors, the slash command's response URL). The message itself is
+updated by the outbox, never from a listener.
 
-Each listener is a module-level function; ``register`` binds its dependencies
-(``deps``) and attaches it to the Bolt app.
+Each listener is a module-level function; ``register`` binds the chat core (``chat``) and
+attaches it to the Bolt app.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import secrets
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial, update_wrapper
@@ -24,15 +22,11 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.slack import blocks, commands
 from bot.adapters.slack.ids import COMMAND, Action, Block, View
-from bot.adapters.slack.usergroups import UsergroupDirectory
-from bot.domain import errors
-from bot.domain.model import VoteKind
-from bot.domain.names import Channel
-from bot.ports import StoreUnavailable
-from bot.service import Services
-from bot.service.identity import Identity
+from bot.adapters.slack.markup import SlackMessage, modal_metadata, reject_modal
+from bot.domain.model import ApprovalRequest
+from bot.service.chat.interactions import Interactions
+from bot.service.chat.parse import parse
 
 log = logging.getLogger("bot.slack")
 # A view_submission must be answered within 3 s; past this budget the modal is
@@ -40,65 +34,63 @@ log = logging.getLogger("bot.slack")
 MODAL_ANSWER_BUDGET = 2.0
 
 
-@dataclass(frozen=True, slots=True)
-class Deps:
-    services: Services
-    usergroups: UsergroupDirectory
-    kick: Callable[[], None]
+@dataclass
+class SlackConversation:
+    """A click, a modal or a command, answered the Slack way. Acked already (Bolt wants an
+    ack within 3 s), except a modal, whose ack is its answer."""
 
-
-@dataclass(frozen=True, slots=True)
-class Click:
-    """A button click (or a modal submission), translated."""
-
-    request_id: str
     user_id: str
-    channel_id: str | None
-    message_ts: str | None
-    trigger_id: str | None
+    client: AsyncWebClient
+    channel_id: str | None = None
+    message_ts: str | None = None
+    trigger_id: str | None = None
+    ack: AsyncAck | None = None  # a modal's
+    respond: AsyncRespond | None = None  # a slash command's
+    budget: float = 0.0
+
+    async def answer(
+        self, rendered: SlackMessage | None, *, alert: bool = False, keep: bool = False
+    ) -> None:
+        if self.respond is not None and rendered is not None:
+            await self.respond(
+                text=rendered.text, blocks=rendered.blocks, response_type="ephemeral"
+            )
+            return
+        if self.ack is not None:
+            if keep and rendered is not None:  # the modal stays open, showing why
+                await self.ack(
+                    response_action="errors", errors={Block.REASON.value: rendered.plain[:150]}
+                )
+                return
+            await self.ack()
+        if alert and rendered is not None:
+            await self.tell(rendered)
+
+    async def tell(self, rendered: SlackMessage) -> None:
+        if self.channel_id:
+            await self.client.chat_postEphemeral(
+                channel=self.channel_id, user=self.user_id, text=rendered.text
+            )
+        else:  # no channel to whisper in (e.g. a modal opened elsewhere): a direct message
+            await self.client.chat_postMessage(channel=self.user_id, text=rendered.text)
+
+    async def prompt_reason(self, request: ApprovalRequest) -> None:
+        modal = reject_modal(request.id, channel=self.channel_id, ts=self.message_ts)
+        await self.client.views_open(trigger_id=self.trigger_id, view=modal)
 
 
-def parse_click(body: dict[str, Any]) -> Click:
+def clicked(body: dict[str, Any], client: AsyncWebClient) -> tuple[SlackConversation, str]:
+    """A button click: who, where, and the request it names."""
     action = (body.get("actions") or [{}])[0]
     container = body.get("container") or {}
-    return Click(
-        request_id=str(action.get("value") or ""),
+    conv = SlackConversation(
         user_id=str(body["user"]["id"]),
+        client=client,
         channel_id=(body.get("channel") or {}).get("id") or container.get("channel_id"),
         message_ts=(body.get("message") or {}).get("ts") or container.get("message_ts"),
         trigger_id=body.get("trigger_id"),
     )
-
-
-def parse_modal(body: dict[str, Any], view: dict[str, Any]) -> tuple[Click, str | None]:
-    """The reject modal's submission: who, on which request (and message), and the reason."""
-    meta = blocks.modal_metadata(str(view.get("private_metadata") or ""))
-    values = (view.get("state") or {}).get("values") or {}
-    reason = ((values.get(Block.REASON.value) or {}).get(Block.REASON_INPUT.value) or {}).get(
-        "value"
-    )
-    click = Click(
-        request_id=str(meta.get("id") or ""),
-        user_id=str(body["user"]["id"]),
-        channel_id=meta.get("channel"),
-        message_ts=meta.get("ts"),
-        trigger_id=None,
-    )
-    return click, reason
-
-
-def explain(exc: errors.DomainError, user_id: str) -> str:
-    """What the person who clicked reads."""
-    if isinstance(exc, errors.AlreadyVoted | errors.AlreadyDecided):
-        return f"ℹ️ {exc.message}."
-    if isinstance(exc, errors.UnknownPerson):
-        return (
-            f"⛔ Your Slack account (`{user_id}`) is not enrolled as an approver, so the "
-            "vote was not counted. Ask an admin to add it to the approval-bot config."
-        )
-    if isinstance(exc, errors.Refused):
-        return f"⛔ Your vote was not counted: {exc.message}."
-    return f"⚠️ {exc.message}."
+    return conv, str(action.get("value") or "")
 
 
 async def ignore_retries(
@@ -110,81 +102,25 @@ async def ignore_retries(
     return await next()
 
 
-# -- helpers ----------------------------------------------------------------------------
-
-
-async def vote(
-    deps: Deps, request_id: str, user_id: str, kind: VoteKind, comment: str | None = None
-) -> errors.DomainError | None:
-    """Cast the vote; the refusal, if any, is returned for the caller to show."""
-    synced = await deps.usergroups.groups_of(user_id)
-    try:
-        await asyncio.to_thread(
-            deps.services.commands.vote,
-            request_id,
-            Identity(Channel.SLACK, user_id),
-            kind,
-            comment=comment,
-            extra_groups=synced,
-        )
-    except errors.DomainError as exc:
-        log.info("slack %s by %s on %s refused: %s", kind.value, user_id, request_id, exc)
-        return exc
-    deps.kick()  # the outbox updates the message in place, now
-    return None
-
-
-async def tell(client: AsyncWebClient, channel: str | None, user: str, text: str) -> None:
-    if channel:
-        await client.chat_postEphemeral(channel=channel, user=user, text=text)
-    else:  # no channel to whisper in (e.g. a modal opened elsewhere): a direct message
-        await client.chat_postMessage(channel=user, text=text)
-
-
-async def failed(client: AsyncWebClient, click: Click, what: str) -> None:
-    ref = secrets.token_hex(4)
-    error = sys.exc_info()[1]
-    if isinstance(error, StoreUnavailable):  # logged once by the unit of work
-        text = "⚠️ The approval database is unavailable; nothing was recorded. Try again shortly."
-    else:
-        log.exception("slack %s on %s failed (ref %s)", what, click.request_id, ref)
-        text = f"⚠️ Something went wrong; nothing was recorded (ref `{ref}`). Try again."
-    try:
-        await tell(client, click.channel_id, click.user_id, text)
-    except Exception:
-        log.exception("could not tell %s about ref %s", click.user_id, ref)
-
-
 # -- listeners ----------------------------------------------------------------------------
 
 
 async def approve(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, *, deps: Deps
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, *, chat: Interactions
 ) -> None:
     """Approve button: vote as the Slack user who clicked; say why when refused."""
     await ack()
-    click = parse_click(body)
-    try:
-        refused = await vote(deps, click.request_id, click.user_id, VoteKind.APPROVE)
-        if refused is not None:
-            await tell(client, click.channel_id, click.user_id, explain(refused, click.user_id))
-    except Exception:
-        await failed(client, click, "approve")
+    conv, request_id = clicked(body, client)
+    await chat.approve(conv, request_id)
 
 
-async def reject(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-    """Reject button: open the reason modal at once (the trigger id lives 3 s)."""
+async def reject(
+    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, *, chat: Interactions
+) -> None:
+    """Reject button: open the reason modal (the trigger id lives 3 s)."""
     await ack()
-    click = parse_click(body)
-    try:
-        await client.views_open(
-            trigger_id=click.trigger_id,
-            view=blocks.reject_modal(
-                click.request_id, channel=click.channel_id, ts=click.message_ts
-            ),
-        )
-    except Exception:
-        await failed(client, click, "reject")
+    conv, request_id = clicked(body, client)
+    await chat.ask_reason(conv, request_id)
 
 
 async def reject_submitted(
@@ -193,91 +129,55 @@ async def reject_submitted(
     view: dict[str, Any],
     client: AsyncWebClient,
     *,
-    deps: Deps,
+    chat: Interactions,
 ) -> None:
     """Reject modal: vote with the reason; a refusal is shown next to the reason."""
-    click, reason = parse_modal(body, view)
-    task = asyncio.create_task(vote(deps, click.request_id, click.user_id, VoteKind.REJECT, reason))
-    done, _ = await asyncio.wait({task}, timeout=MODAL_ANSWER_BUDGET)
-    if not done:
-        await ack()  # close the modal in time; the outcome comes as a message
-    try:
-        refused = await task
-    except Exception:
-        if done:
-            await ack()
-        await failed(client, click, "reject")
-        return
-    if not done:
-        if refused is not None:
-            await tell(client, click.channel_id, click.user_id, explain(refused, click.user_id))
-        return
-    await answer_modal(ack, client, click, refused)
-
-
-async def answer_modal(
-    ack: AsyncAck, client: AsyncWebClient, click: Click, refused: errors.DomainError | None
-) -> None:
-    """Close the modal, or keep it open with the refusal next to the reason."""
-    if refused is None:
-        await ack()
-    elif isinstance(refused, errors.AlreadyDecided | errors.AlreadyVoted):
-        await ack()
-        await tell(client, click.channel_id, click.user_id, explain(refused, click.user_id))
-    else:
-        await ack(
-            response_action="errors",
-            errors={Block.REASON.value: explain(refused, click.user_id)[:150]},
-        )
+    meta = modal_metadata(str(view.get("private_metadata") or ""))
+    values = (view.get("state") or {}).get("values") or {}
+    field = (values.get(Block.REASON.value) or {}).get(Block.REASON_INPUT.value) or {}
+    conv = SlackConversation(
+        user_id=str(body["user"]["id"]),
+        client=client,
+        channel_id=meta.get("channel"),
+        message_ts=meta.get("ts"),
+        ack=ack,
+        budget=MODAL_ANSWER_BUDGET,
+    )
+    await chat.reject(conv, str(meta.get("id") or ""), field.get("value"))
 
 
 async def approvals_command(
-    ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, *, deps: Deps
+    ack: AsyncAck,
+    command: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    *,
+    chat: Interactions,
 ) -> None:
     """/approvals: ephemeral answers to queries."""
     await ack()
-    user_id = str(command["user_id"])
-    parsed = commands.parse(str(command.get("text") or ""))
-    try:
-        synced = (
-            await deps.usergroups.groups_of(user_id)
-            if parsed.name == "whoami"
-            else frozenset[str]()
-        )
-        reply = await asyncio.to_thread(
-            commands.execute,
-            deps.services.queries,
-            parsed,
-            Identity(Channel.SLACK, user_id),
-            synced,
-        )
-    except StoreUnavailable:  # logged once by the unit of work
-        reply = commands.Reply("⚠️ The approval database is unavailable. Try again shortly.")
-    except Exception:
-        ref = secrets.token_hex(4)
-        log.exception("%s %s failed (ref %s)", COMMAND, parsed.name, ref)
-        reply = commands.Reply(f"⚠️ Something went wrong (ref `{ref}`). Try again.")
-    await respond(
-        text=reply.text,
-        blocks=reply.blocks or [blocks.section(reply.text)],
-        response_type="ephemeral",
-    )
+    words = str(command.get("text") or "").split(maxsplit=1)
+    name, rest = (words[0], words[1] if len(words) > 1 else "") if words else ("help", "")
+    conv = SlackConversation(user_id=str(command["user_id"]), client=client, respond=respond)
+    await chat.command(conv, parse(name, rest, prefix=f"{COMMAND} ", offered=chat.offered))
 
 
 async def on_error(error: Exception, body: dict[str, Any]) -> None:
     log.error("unhandled Slack payload %s: %r", body.get("type"), error, exc_info=error)
 
 
-def bind(listener: Callable[..., Awaitable[None]], deps: Deps) -> Callable[..., Awaitable[None]]:
-    """``listener`` with ``deps`` given; Bolt still sees (and injects) its other arguments."""
-    return update_wrapper(partial(listener, deps=deps), listener)
+def bind(
+    listener: Callable[..., Awaitable[None]], chat: Interactions
+) -> Callable[..., Awaitable[None]]:
+    """``listener`` with ``chat`` given; Bolt still sees (and injects) its other arguments."""
+    return update_wrapper(partial(listener, chat=chat), listener)
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
-    """Attach the listeners to ``app``, each bound to ``deps`` where it needs them."""
+def register(app: AsyncApp, chat: Interactions) -> None:
+    """Attach the listeners to ``app``, each bound to the chat core."""
     app.use(ignore_retries)
-    app.action(Action.APPROVE.value)(bind(approve, deps))
-    app.action(Action.REJECT.value)(reject)
-    app.view(View.REJECT.value)(bind(reject_submitted, deps))
-    app.command(COMMAND)(bind(approvals_command, deps))
+    app.action(Action.APPROVE.value)(bind(approve, chat))
+    app.action(Action.REJECT.value)(bind(reject, chat))
+    app.view(View.REJECT.value)(bind(reject_submitted, chat))
+    app.command(COMMAND)(bind(approvals_command, chat))
     app.error(on_error)

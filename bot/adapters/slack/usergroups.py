@@ -15,6 +15,7 @@ from collections.abc import Callable
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.adapters.slack.markup import SOURCE
 from bot.service.queries import Queries
 
 log = logging.getLogger("bot.slack.usergroups")
@@ -56,7 +57,9 @@ class UsergroupDirectory:
         if self._synced is None or self._synced[0] <= now:
             directory = await asyncio.to_thread(self.queries.directory)
             value = tuple(
-                (g.name, g.slack_usergroup) for g in directory.groups if g.slack_usergroup
+                (g.name, usergroup)
+                for g in directory.groups
+                if (usergroup := g.source(SOURCE)) is not None
             )
             self._synced = (now + self.config_ttl, value)
         return self._synced[1]

@@ -1,0 +1,15 @@
+"""The Telegram channel: HTML messages, inline buttons, reply prompts and commands, by
+webhook or long polling. Registered by ``SPEC``; python-telegram-bot is imported only once
+``TELEGRAM_BOT_TOKEN`` asks for the channel."""
+
+from __future__ import annotations
+
+from bot.adapters.plugin import ChannelSpec
+from bot.adapters.telegram.settings import TelegramSettings
+from bot.service.identity import IdentityKind
+
+SPEC = ChannelSpec(
+    __name__,
+    TelegramSettings,
+    IdentityKind("telegram", "Telegram user id", "Telegram account", r"[1-9][0-9]{0,19}", "1001"),
+)

@@ -12,7 +12,7 @@ import click
 from bot.domain.model import DECISION_FILTERS, ApprovalRequest, State
 from bot.entrypoints import render
 from bot.entrypoints.cli.common import CliError, container, handle_errors, parse_when
-from bot.ports import RequestFilter
+from bot.ports.store import RequestFilter
 from bot.service.queries import Queries
 from bot.service.views import request_to_dict
 

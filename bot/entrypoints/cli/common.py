@@ -16,8 +16,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from bot import bootstrap
+from bot.adapters import registry
+from bot.domain.directory import Directory
 from bot.domain.errors import DomainError
-from bot.ports import Directory, StoreUnavailable
+from bot.ports.store import StoreUnavailable
 from bot.service.config import parse_config
 from bot.settings import load_settings
 
@@ -106,7 +108,7 @@ def load_config(path: str) -> Directory:
         where = f" line {mark.line + 1}" if mark else ""
         raise CliError(f"{path}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     try:
-        return parse_config(raw)
+        return parse_config(raw, registry.identity_kinds())
     except DomainError as exc:
         lines = exc.message.splitlines()
         for line in lines[1:]:

@@ -29,7 +29,7 @@ def serve(host: str, port: int) -> None:
       APPROVAL_BOT_CONSOLE_TRUSTED_HEADER, _TRUSTED_PROXIES   console behind a proxy
       MLFLOW_TRACKING_URI         decision log, challenger archive, local promotions
       APPROVAL_BOT_LAUNCHER       local (default), kfp or none
-      SLACK_BOT_TOKEN, TELEGRAM_BOT_TOKEN, ...   chat channels (README.md)
+      and each chat channel's variables (README.md, docs/configuration.md)
     """
     from bot.entrypoints import logs
     from bot.entrypoints.server import serve as run_server
@@ -37,6 +37,10 @@ def serve(host: str, port: int) -> None:
     settings = load_settings()
     logs.configure(fmt=settings.log_format, level=settings.log_level, secrets=settings.secrets())
     c = bootstrap.build(settings)
+    shapes = [shape for spec in c.specs for shape in spec.secret_shapes]
+    logs.configure(
+        fmt=settings.log_format, level=settings.log_level, secrets=c.secrets(), shapes=shapes
+    )
     try:
         if settings.config_file:
             changes = c.services.admin.apply(load_config(settings.config_file), actor="serve")

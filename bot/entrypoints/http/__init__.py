@@ -1,5 +1,5 @@
 """The HTTP side of the one ASGI app: the API for pipelines and operators, health and
-metrics, and what the channels mount (the console's pages, Slack's and Telegram's callbacks).
+metrics, and what the channels mount (the console's pages, the chats' callbacks).
 
 Routes are plain ``def`` where they touch the database: FastAPI runs them in its worker
 threads, so blocking calls never run on the event loop. The API is documented in README.md

@@ -18,7 +18,7 @@ from bot.entrypoints.http.params import (
     StateQuery,
     TimeQuery,
 )
-from bot.ports import RequestFilter
+from bot.ports.store import RequestFilter
 from bot.service.logctx import bind_request
 from bot.service.schemas import SubmissionIn
 from bot.service.views import request_to_dict
@@ -48,7 +48,6 @@ def submit(
                 body.model_version,
                 body.requested_by,
             )
-            wired.kick()
         else:
             response.status_code = 200
             log.info("already submitted: %s v%s", body.model_name, body.model_version)

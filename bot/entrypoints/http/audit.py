@@ -17,7 +17,7 @@ from bot.entrypoints.http.params import (
     ModelQuery,
     TimeQuery,
 )
-from bot.ports import RequestFilter
+from bot.ports.store import RequestFilter
 
 router = APIRouter(prefix="/api/v1", responses=API_ERRORS, dependencies=API_CHECKS)
 

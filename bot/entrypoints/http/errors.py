@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from bot.domain import errors
-from bot.ports import StoreUnavailable
+from bot.ports.store import StoreUnavailable
 from bot.service.schemas import error_message, loc_path
 
 
@@ -81,6 +81,9 @@ def unprocessable(fields: list[dict[str, str]]) -> dict[str, Any]:
     return error_body("validation_error", message, fields=fields)
 
 
+LOCATIONS = frozenset({"query", "path", "header", "cookie", "body"})
+
+
 async def on_validation(_req: Request, exc: RequestValidationError) -> JSONResponse:
     fields = []
     for err in exc.errors():
@@ -89,7 +92,9 @@ async def on_validation(_req: Request, exc: RequestValidationError) -> JSONRespo
             problem = (err.get("ctx") or {}).get("error", "JSON decode error")
             fields.append({"path": "(body)", "message": f"not valid JSON: {problem} at {at}"})
             continue
-        loc = [p for p in err.get("loc", ()) if p not in ("body",)]
+        loc = list(err.get("loc", ()))
+        if len(loc) > 1 and loc[0] in LOCATIONS:  # where FastAPI found it, not the path
+            loc = loc[1:]
         fields.append({"path": loc_path(loc), "message": error_message(err)})
     return JSONResponse(unprocessable(fields), 422)
 

@@ -14,7 +14,7 @@ MAX_BODY = 64 * 1024
 
 
 class BodyLimit:
-    """Bodies here are small (the API, Slack and Telegram callbacks), so the body is
+    """Bodies here are small (the API, the chat channels' callbacks), so the body is
     buffered up to the limit and then replayed to the app."""
 
     def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:

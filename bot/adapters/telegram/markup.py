@@ -1,0 +1,187 @@
+"""Telegram's markup: the chat core's messages in Telegram's HTML, with the inline keyboard.
+
+Pure functions from the core's rich text (``bot/service/chat``) to what the Bot API takes:
+no I/O, no rules, no wording. ``TelegramMarkup.escape`` is the one place text is made safe
+for Telegram's HTML. A message holds 4096 characters: the oldest votes, then the last gates,
+give way first, whole lines at a time, so the HTML stays valid.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.adapters.telegram.ids import Button, callback_data
+from bot.domain.model import ApprovalRequest, Person
+from bot.service.chat.message import Buttons, RequestMessage
+from bot.service.chat.rich import PLAIN, Markup, Mentions, Reply, clip, joined
+
+TEXT_LIMIT = 4096  # a message's text, after entities are parsed
+ALERT_LIMIT = 200  # answerCallbackQuery's text
+MENTIONS_BUDGET = TEXT_LIMIT - 400  # a reminder's mentions leave room for its words
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramMessage:
+    html: str
+    keyboard: InlineKeyboardMarkup | None = None
+    plain: str = ""  # without markup (an alert)
+
+
+class TelegramMarkup(Markup):
+    BOLD, ITALIC, CODE = "<b>{}</b>", "<i>{}</i>", "<code>{}</code>"
+
+    def escape(self, text: str) -> str:
+        """``<``, ``>`` and ``&`` (quotes are left as they are outside attributes)."""
+        return html.escape(str(text), quote=False)
+
+    def command(self, text: str) -> str:
+        return self.escape(text)  # plain: Telegram makes /commands tappable
+
+    def link(self, label: str, url: str) -> str:
+        href = html.escape(url, quote=False).replace('"', "&quot;")
+        return f'<a href="{href}">{self.escape(label)}</a>'
+
+    def mention(self, person: Person) -> str | None:
+        """A mention by Telegram user id (it notifies them)."""
+        user_id = person.identity("telegram")
+        return user_link(int(user_id), person.name) if user_id else None
+
+    def mentions(self, m: Mentions) -> str:
+        """As many as fit in a message (``MENTIONS_BUDGET``), then how many more."""
+        found = list(dict.fromkeys(self.mention(p) or self.escape(p.name) for p in m.people))
+        shown: list[str] = []
+        for mention in found:
+            if sum(len(x) + 1 for x in shown) + len(mention) > MENTIONS_BUDGET:
+                break
+            shown.append(mention)
+        if not shown:
+            return self.escape(m.fallback)
+        more = f" and {len(found) - len(shown)} more" if len(shown) < len(found) else ""
+        return " ".join(shown) + more
+
+    def reply(self, reply: Reply) -> TelegramMessage:
+        if reply.message is not None:
+            return self.message(reply.message, buttons=False)
+        text = lines_fit([self.render(line) for line in reply.lines])
+        return TelegramMessage(text, plain=PLAIN.lines(reply.lines))
+
+    def message(self, message: RequestMessage, *, buttons: bool = True) -> TelegramMessage:
+        head = [self.BOLD.format(self.escape(message.title))]
+        values = [f"{label} {self.render(value)}" for label, value in message.fields]
+        head += [" · ".join(values[i : i + 2]) for i in range(0, len(values), 2)]
+        tail = [self.render(note) for note in message.notes]
+        if message.decision is not None:
+            reason = message.reason
+            quote = f"\n<blockquote>{self.escape(reason)}</blockquote>" if reason else ""
+            tail.append(self.render(message.decision) + quote)
+        tail += [self.render(x) for x in (message.promotion, message.problem) if x is not None]
+        text = fit(
+            head=head,
+            gates=[self.render(g) for g in message.gates],
+            middle=[self.render(joined(message.links, " · "))] if message.links else [],
+            quorum=f"<b>Quorum</b>  {self.render(message.quorum)}",
+            votes=[self.render(v) for v in message.votes],
+            tail=tail,
+        )
+        markup = keyboard(message.buttons) if buttons and message.buttons else None
+        return TelegramMessage(text, markup, message.notification)
+
+
+def user_link(user_id: int, label: str) -> str:
+    return f'<a href="tg://user?id={int(user_id)}">{html.escape(label, quote=False)}</a>'
+
+
+def fit(
+    *,
+    head: list[str],
+    gates: list[str],
+    middle: list[str],
+    quorum: str,
+    votes: list[str],
+    tail: list[str],
+    limit: int = TEXT_LIMIT,
+) -> str:
+    """Join the sections, dropping the oldest votes and then the last gates when too long.
+
+    Whole lines are dropped (never cut inside a tag), so the HTML stays valid; the HTML
+    length bounds the text Telegram counts.
+    """
+    gates, votes = list(gates), list(votes)
+    dropped_votes = dropped_gates = 0
+
+    def build() -> str:
+        parts = ["\n".join(head)]
+        if gates or dropped_gates:
+            more = [f"… and {dropped_gates} more"] if dropped_gates else []
+            parts.append("<b>Gates</b>\n" + "\n".join(gates + more))
+        parts += middle
+        parts.append(quorum)
+        if votes or dropped_votes:
+            more = [f"… {dropped_votes} earlier vote(s)"] if dropped_votes else []
+            parts.append("<b>Votes</b>\n" + "\n".join(more + votes))
+        parts += tail
+        return "\n\n".join(p for p in parts if p)
+
+    text = build()
+    while len(text) > limit and (votes or gates):
+        if votes:
+            votes.pop(0)
+            dropped_votes += 1
+        else:
+            gates.pop()
+            dropped_gates += 1
+        text = build()
+    return text
+
+
+def lines_fit(lines: list[str], limit: int = TEXT_LIMIT) -> str:
+    """Join whole lines, dropping the last ones (with a note) past Telegram's limit."""
+    kept = list(lines)
+    dropped = 0
+    while len("\n".join(kept)) > limit - 40 and len(kept) > 1:
+        kept.pop()
+        dropped += 1
+    return "\n".join(kept + ([f"… and {dropped} more"] if dropped else []))
+
+
+def keyboard(buttons: Buttons) -> InlineKeyboardMarkup:
+    """Approve / Reject. Telegram has no confirmation dialog: when approving would override
+    failed gates, the button says so instead."""
+    label = "⚠️ Approve over failed gates" if buttons.failed else "✅ Approve"
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    label, callback_data=callback_data(Button.APPROVE, buttons.request_id)
+                ),
+                InlineKeyboardButton(
+                    "❌ Reject", callback_data=callback_data(Button.REJECT, buttons.request_id)
+                ),
+            ]
+        ]
+    )
+
+
+def alert(text: str) -> str:
+    return clip(text, ALERT_LIMIT)
+
+
+# -- the reject prompt: a reply to it is the reason ----------------------------------------
+
+NOT_YOUR_PROMPT = (
+    "This prompt is for the person who tapped Reject; your reply does not count. "
+    "Tap Reject yourself to reject."
+)
+REASON_REQUIRED = "⚠️ A reason is required to reject: reply to the prompt with it, as text."
+
+
+def reject_prompt(request: ApprovalRequest, user_id: int, first_name: str) -> str:
+    esc = TelegramMarkup().escape
+    return (
+        f"✍️ {user_link(user_id, first_name or 'You')}, why reject "
+        f"{esc(request.model_name)} v{esc(request.model_version)} "
+        f"(request <code>{esc(request.id)}</code>)? Reply to this message with the reason."
+    )

@@ -1,0 +1,126 @@
+"""Telegram's transport for the chat core (``bot/ports/chat.py``): post, edit and reply.
+
+Every write is paced to Telegram's flood limits (``pacing.py``). What Telegram refused
+(a bad request, no rights, flood control) is ``ChatRefused``: nothing was sent; a timeout or
+a dropped connection may have sent it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+from telegram import LinkPreviewOptions, ReplyParameters
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter
+from telegram.ext import ExtBot
+
+from bot.adapters.telegram.api import TelegramApi
+from bot.adapters.telegram.markup import TelegramMessage
+from bot.adapters.telegram.pacing import Paced
+from bot.ports.chat import ChatRefused, MessageGone, Ref, Updated
+
+log = logging.getLogger("bot.telegram")
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+# BadRequest descriptions (lower case) that say the message can no longer be edited.
+GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
+
+
+def chat_ref(chat_id: str) -> int | str:
+    """APPROVAL_BOT_TELEGRAM_CHAT_ID as the Bot API takes it: a number, or ``@channel``."""
+    return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+
+
+async def calling(call: Awaitable[Any]) -> Any:
+    """A Bot API write, with Telegram's refusals as ``ChatRefused``."""
+    try:
+        return await call
+    except ChatMigrated as exc:
+        raise ChatRefused(
+            "the Telegram group became a supergroup: set "
+            f"APPROVAL_BOT_TELEGRAM_CHAT_ID={exc.new_chat_id}",
+            permanent=True,
+        ) from exc
+    except (BadRequest, Forbidden, InvalidToken) as exc:
+        # What retrying cannot fix: a bad chat, no rights, a message we built wrong.
+        raise ChatRefused(f"Telegram says: {exc.message}", permanent=True) from exc
+    except (RetryAfter, Paced) as exc:
+        raise ChatRefused(str(exc), permanent=False) from exc
+
+
+class TelegramTransport:
+    def __init__(self, api: TelegramApi, *, chat_id: str) -> None:
+        self.api = api
+        self.chat_id = chat_ref(chat_id)
+
+    async def _bot(self) -> ExtBot[float]:
+        try:
+            return (await self.api.ready()).bot
+        except InvalidToken as exc:
+            raise ChatRefused("Telegram rejected TELEGRAM_BOT_TOKEN", permanent=True) from exc
+
+    async def post(self, rendered: TelegramMessage, *, request_id: str) -> Ref:
+        bot = await self._bot()
+        message = await calling(
+            bot.send_message(
+                self.chat_id,
+                rendered.html,
+                parse_mode=ParseMode.HTML,
+                reply_markup=rendered.keyboard,
+                link_preview_options=NO_PREVIEW,
+            )
+        )
+        return {"chat_id": message.chat_id, "message_id": message.message_id}
+
+    async def update(self, ref: Ref, rendered: TelegramMessage) -> Updated:
+        bot = await self._bot()
+        edit = bot.edit_message_text(
+            rendered.html,
+            chat_id=ref["chat_id"],
+            message_id=ref["message_id"],
+            parse_mode=ParseMode.HTML,
+            reply_markup=rendered.keyboard,
+            link_preview_options=NO_PREVIEW,
+        )
+        try:
+            await calling(edit)
+        except ChatRefused as exc:
+            reason = exc.__cause__.message.lower() if isinstance(exc.__cause__, BadRequest) else ""
+            if "message is not modified" in reason:  # a repeated or late update: harmless
+                return Updated.UNCHANGED
+            if any(g in reason for g in GONE):
+                raise MessageGone(reason) from exc
+            raise
+        return Updated.UPDATED
+
+    async def reply(
+        self, ref: Ref | None, rendered: TelegramMessage, *, key: str, look_first: bool, loud: bool
+    ) -> bool:
+        """The Bot API has no way to look for an earlier reply: a redelivery replies again."""
+        bot = await self._bot()
+        await calling(
+            bot.send_message(
+                ref["chat_id"] if ref is not None else self.chat_id,
+                rendered.html,
+                parse_mode=ParseMode.HTML,
+                reply_parameters=(
+                    ReplyParameters(ref["message_id"], allow_sending_without_reply=True)
+                    if ref is not None
+                    else None
+                ),
+                link_preview_options=NO_PREVIEW,
+            )
+        )
+        return True
+
+    async def find_post(self, request_id: str) -> Ref | None:
+        # The Bot API cannot look for the post of a deliverer that did not finish (it
+        # crashed, or its answer was lost): it is posted again.
+        log.warning(
+            "request %s: taking over a Telegram post that may have been sent; if it was, the "
+            "request shows twice in the chat",
+            request_id,
+        )
+        return None

@@ -1,0 +1,50 @@
+"""What the chat channels keep in the database: where each shows a request, and the little a
+channel must remember across restarts and replicas (its ``ChannelState``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.ports.chat import Ref
+from bot.ports.clock import Clock
+from bot.ports.store import UnitOfWorkFactory
+from bot.service.clock import SystemClock
+
+
+class ChannelState:
+    """One channel's small JSON values, by key (e.g. where its long poll stopped)."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, channel: str) -> None:
+        self.uow = uow
+        self.clock = clock
+        self.channel = channel
+
+    def get(self, key: str) -> Any | None:
+        with self.uow(readonly=True) as uow:
+            return uow.channel_state.get(self.channel, key)
+
+    def put(self, key: str, value: Any) -> None:
+        with self.uow() as uow:
+            uow.channel_state.put(self.channel, key, value, self.clock.now())
+            uow.commit()
+
+    def drop(self, key: str) -> bool:
+        """Forget ``key``; False when it was not there."""
+        with self.uow() as uow:
+            dropped = uow.channel_state.delete(self.channel, key)
+            uow.commit()
+        return dropped
+
+
+class ChatMessages:
+    def __init__(self, uow: UnitOfWorkFactory, *, clock: Clock | None = None) -> None:
+        self.uow = uow
+        self.clock = clock or SystemClock()
+
+    def ref(self, request_id: str, channel: str) -> Ref | None:
+        """Where ``channel`` shows the request; None until it is posted."""
+        with self.uow(readonly=True) as uow:
+            return uow.chat.get(request_id, channel)
+
+    def state(self, channel: str) -> ChannelState:
+        return ChannelState(self.uow, self.clock, channel)
