@@ -6,8 +6,9 @@ from typing import Any
 
 import yaml
 
-from bot.ports import Directory
-from bot.service.config import parse_config
+from bot.adapters.registry import identity_kinds
+from bot.domain.directory import Directory
+from bot.service import config
 from bot.service.schemas import SubmissionIn
 
 EXAMPLE_CONFIG = """
@@ -37,6 +38,11 @@ def config_dict(**changes: Any) -> dict[str, Any]:
     for key, value in changes.items():
         raw[key] = value
     return raw
+
+
+def parse_config(raw: Any) -> Directory:
+    """The config as ``apply -f`` reads it, with the registered channels' identity kinds."""
+    return config.parse_config(raw, identity_kinds())
 
 
 def directory(**changes: Any) -> Directory:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from bot.adapters.db import SqlUnitOfWorkFactory, make_engine, normalise_url
 from bot.adapters.db.migrate import upgrade
+from bot.adapters.registry import identity_kinds
 from bot.service import Services, build_services
 from tests.fakes import FakeClock, FakeUnitOfWorkFactory
 
@@ -91,12 +92,19 @@ def clock() -> FakeClock:
 def service(request: pytest.FixtureRequest, clock: FakeClock) -> Iterator[Services]:
     """The service over the in-memory fakes and over both real databases."""
     if request.param == "memory":
-        yield build_services(FakeUnitOfWorkFactory(), clock=clock, channels=("console",))
+        yield build_services(
+            FakeUnitOfWorkFactory(), clock=clock, channels=("console",), identities=identity_kinds()
+        )
         return
     url = str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url"))
     upgrade(url)
     engine = make_engine(url)
     try:
-        yield build_services(SqlUnitOfWorkFactory(engine), clock=clock, channels=("console",))
+        yield build_services(
+            SqlUnitOfWorkFactory(engine),
+            clock=clock,
+            channels=("console",),
+            identities=identity_kinds(),
+        )
     finally:
         engine.dispose()

@@ -12,18 +12,23 @@ from types import TracebackType
 from typing import Any
 
 from bot.domain.audit import GENESIS, AuditRecord, canonical_json, chain_hash
+from bot.domain.directory import Directory
 from bot.domain.effects import Effect
+from bot.domain.events import Event
 from bot.domain.model import (
     DECIDED,
     ApprovalRequest,
-    Event,
     Person,
     Policy,
     State,
     states_for_decision,
 )
-from bot.domain.names import IdentityKind, OutboxState
-from bot.ports import ChatClaim, Directory, DuplicateSubmission, OutboxItem, RequestFilter
+from bot.domain.names import OutboxState
+from bot.domain.outbox import DeliveryOutcome, OutboxItem
+from bot.domain.people import NAME
+from bot.domain.tokens import ApiToken
+from bot.ports.store import ChatClaim, DuplicateSubmission, EventRecorder, RequestFilter, Tracker
+from bot.service.unit_of_work import RecordingUnitOfWork
 
 
 class FakeClock:
@@ -49,16 +54,20 @@ class _Store:
         self.tokens: dict[str, str] = {}
         self.chat: dict[tuple[str, str], dict[str, Any]] = {}
         self.chat_claims: dict[tuple[str, str], tuple[str, datetime]] = {}
-        self.telegram: dict[str, Any] = {}
+        self.channel_state: dict[tuple[str, str], Any] = {}
 
 
 class FakeRequests:
-    def __init__(self, store: _Store) -> None:
+    def __init__(self, store: _Store, seen: Tracker) -> None:
         self.s = store
+        self.seen = seen
 
     def get(self, request_id: str, *, for_update: bool = False) -> ApprovalRequest | None:
         r = self.s.requests.get(request_id)
-        return copy.deepcopy(r) if r else None
+        found = copy.deepcopy(r) if r else None
+        if found is not None:
+            self.seen.track(found)
+        return found
 
     def lock_due(self, request_id: str) -> ApprovalRequest | None:
         return self.get(request_id)
@@ -69,14 +78,17 @@ class FakeRequests:
         stored = copy.deepcopy(request)
         stored.events = []
         self.s.requests[request.id] = stored
+        self.seen.track(request)
 
     def save(self, request: ApprovalRequest, *, expected_state: State) -> bool:
         current = self.s.requests[request.id]
         if current.state is not expected_state:
+            self.seen.forget(request)
             return False
         stored = copy.deepcopy(request)
         stored.events = []
         self.s.requests[request.id] = stored
+        self.seen.track(request)
         return True
 
     def find_submission(self, model_name: str, model_version: str, staging_run_id: str | None):
@@ -93,9 +105,12 @@ class FakeRequests:
         pass  # one store, no concurrency
 
     def pending_for_model(self, model_name: str) -> list[ApprovalRequest]:
-        return [
+        found = [
             copy.deepcopy(r) for r in self._ordered() if r.model_name == model_name and r.is_pending
         ]
+        for request in found:
+            self.seen.track(request)
+        return found
 
     def _ordered(self) -> list[ApprovalRequest]:
         return sorted(self.s.requests.values(), key=lambda r: (r.created_at, r.id))
@@ -148,32 +163,38 @@ class FakeRequests:
 
 
 class FakeDirectory:
-    def __init__(self, store: _Store) -> None:
+    def __init__(self, store: _Store, seen: Tracker) -> None:
         self.s = store
+        self.seen = seen
 
     def load(self) -> Directory:
-        return self.s.directory
+        d = self.s.directory
+        return Directory(d.people, d.groups, d.policies)
 
-    def person_by_identity(self, kind: IdentityKind, value: str) -> Person | None:
-        return next((p for p in self.s.directory.people if p.identified_by(kind, value)), None)
+    def person_by_identity(self, kind: str, value: str) -> Person | None:
+        people = self.s.directory.people
+        if kind == NAME:
+            return next((p for p in people if p.name == value), None)
+        return next((p for p in people if (kind, value) in p.ids), None)
 
     def groups_of(self, person: str) -> frozenset[str]:
         return frozenset(g.name for g in self.s.directory.groups if person in g.members)
+
+    def sourced_groups(self, key: str) -> frozenset[str]:
+        return frozenset(g.name for g in self.s.directory.groups if g.source(key) is not None)
 
     def policy_for(self, model_name: str) -> Policy | None:
         by_model = {p.model: p for p in self.s.directory.policies}
         return by_model.get(model_name) or by_model.get("*")
 
     def replace(self, directory: Directory) -> None:
-        self.s.directory = directory
+        self.s.directory = Directory(directory.people, directory.groups, directory.policies)
+        self.seen.track(directory)
 
 
 class FakeAudit:
     def __init__(self, store: _Store) -> None:
         self.s = store
-
-    def append(self, request_id: str | None, events: Sequence[Event], at: datetime) -> list[int]:
-        return self.append_all([(request_id, ev) for ev in events], at)
 
     def append_all(self, entries: Sequence[tuple[str | None, Event]], at: datetime) -> list[int]:
         import json
@@ -209,8 +230,9 @@ class FakeAudit:
 
 
 class FakeOutbox:
-    def __init__(self, store: _Store) -> None:
+    def __init__(self, store: _Store, seen: Tracker) -> None:
         self.s = store
+        self.seen = seen
 
     def add(self, effects: Sequence[Effect], at: datetime) -> None:
         keys = {i.key for i in self.s.outbox}
@@ -273,16 +295,8 @@ class FakeOutbox:
             out.append(self.get(i.id))
         return [i for i in out if i is not None]
 
-    def finish(
-        self,
-        item_id: int,
-        token: str,
-        *,
-        state: OutboxState,
-        at: datetime,
-        error: str | None = None,
-        next_attempt_at: datetime | None = None,
-    ) -> bool:
+    def finish(self, outcome: DeliveryOutcome, token: str, *, at: datetime) -> bool:
+        item_id = outcome.item.id
         item = self.get(item_id)
         if (
             item is None
@@ -291,23 +305,15 @@ class FakeOutbox:
         ):
             return False
         del self.s.leases[item_id]
-        state = OutboxState(state)
-        changes: dict[str, Any] = {"state": state, "last_error": error}
-        if state is OutboxState.DELIVERED:
+        changes: dict[str, Any] = {"state": outcome.state, "last_error": outcome.error}
+        if outcome.state is OutboxState.DELIVERED:
             changes["delivered_at"] = at
-        if next_attempt_at is not None:
-            changes["next_attempt_at"] = next_attempt_at
+        if outcome.state is OutboxState.WAITING:
+            changes["attempts"] = item.attempts - 1
+        if outcome.next_attempt_at is not None:
+            changes["next_attempt_at"] = outcome.next_attempt_at
         self._set(item_id, **changes)
-        return True
-
-    def park(self, item_id: int, token: str, *, reason: str, at: datetime) -> bool:
-        item = self.get(item_id)
-        if item is None or item.state is not OutboxState.DELIVERING:
-            return False
-        if self.s.leases.get(item_id, ("",))[0] != token:
-            return False
-        del self.s.leases[item_id]
-        self._set(item_id, state=OutboxState.WAITING, last_error=reason, attempts=item.attempts - 1)
+        self.seen.track(outcome)
         return True
 
     def release(self, item_ids: Sequence[int], now: datetime) -> int:
@@ -347,10 +353,6 @@ class FakeChat:
         ref = self.s.chat.get((request_id, channel))
         return dict(ref) if ref else None
 
-    def put(self, request_id: str, channel: str, ref: dict[str, Any], at: datetime) -> None:
-        self.s.chat[(request_id, channel)] = dict(ref)
-        self.s.chat_claims.pop((request_id, channel), None)
-
     def claim(
         self, request_id: str, channel: str, *, token: str, now: datetime, lease_until: datetime
     ) -> ChatClaim:
@@ -387,26 +389,28 @@ class FakeChat:
             del self.s.chat_claims[key]
 
 
-class FakeTelegramState:
+class FakeChannelState:
     def __init__(self, store: _Store) -> None:
         self.s = store
 
-    def get(self, key: str) -> Any | None:
-        return copy.deepcopy(self.s.telegram.get(key))
+    def get(self, channel: str, key: str) -> Any | None:
+        return copy.deepcopy(self.s.channel_state.get((channel, key)))
 
-    def put(self, key: str, value: Any, at: datetime) -> None:
-        self.s.telegram[key] = copy.deepcopy(value)
+    def put(self, channel: str, key: str, value: Any, at: datetime) -> None:
+        self.s.channel_state[(channel, key)] = copy.deepcopy(value)
 
-    def delete(self, key: str) -> bool:
-        return self.s.telegram.pop(key, None) is not None
+    def delete(self, channel: str, key: str) -> bool:
+        return self.s.channel_state.pop((channel, key), None) is not None
 
 
 class FakeTokens:
-    def __init__(self, store: _Store) -> None:
+    def __init__(self, store: _Store, seen: Tracker) -> None:
         self.s = store
+        self.seen = seen
 
-    def add(self, name: str, token_hash: str, at: datetime) -> None:
-        self.s.tokens[token_hash] = name
+    def add(self, token: ApiToken) -> None:
+        self.s.tokens[token.token_hash] = token.name
+        self.seen.track(token)
 
     def exists(self, name: str) -> bool:
         return name in self.s.tokens.values()
@@ -415,27 +419,30 @@ class FakeTokens:
         return self.s.tokens.get(token_hash)
 
 
-class FakeUnitOfWork:
+class FakeUnitOfWork(RecordingUnitOfWork):
     """Copy-on-enter, swap-on-commit: a rollback really discards everything.
 
     Transactions are serialised with one lock per store, as SQLite's BEGIN
     IMMEDIATE does, so concurrent users (threads) see each other's commits.
     """
 
-    def __init__(self, store: _Store, lock: threading.RLock) -> None:
+    def __init__(
+        self, store: _Store, lock: threading.RLock, recorder: EventRecorder | None
+    ) -> None:
+        super().__init__(recorder)
         self.store = store
         self.lock = lock
 
     def __enter__(self) -> FakeUnitOfWork:
         self.lock.acquire()
         self._work = copy.deepcopy(self.store)
-        self.requests = FakeRequests(self._work)
-        self.directory = FakeDirectory(self._work)
+        self.requests = FakeRequests(self._work, self)
+        self.directory = FakeDirectory(self._work, self)
         self.audit = FakeAudit(self._work)
-        self.outbox = FakeOutbox(self._work)
-        self.tokens = FakeTokens(self._work)
+        self.outbox = FakeOutbox(self._work, self)
+        self.tokens = FakeTokens(self._work, self)
         self.chat = FakeChat(self._work)
-        self.telegram = FakeTelegramState(self._work)
+        self.channel_state = FakeChannelState(self._work)
         return self
 
     def __exit__(
@@ -446,10 +453,10 @@ class FakeUnitOfWork:
     ) -> None:
         self.lock.release()
 
-    def commit(self) -> None:
+    def _commit(self) -> None:
         self.store.__dict__.update(copy.deepcopy(self._work.__dict__))
 
-    def rollback(self) -> None:
+    def _rollback(self) -> None:
         self._work.__dict__.update(copy.deepcopy(self.store.__dict__))
 
 
@@ -457,9 +464,10 @@ class FakeUnitOfWorkFactory:
     def __init__(self) -> None:
         self.store = _Store()
         self.lock = threading.RLock()
+        self.recorder: EventRecorder | None = None
 
     def __call__(self, *, readonly: bool = False) -> FakeUnitOfWork:
-        return FakeUnitOfWork(self.store, self.lock)
+        return FakeUnitOfWork(self.store, self.lock, self.recorder)
 
 
 class NotedHandler:

@@ -16,8 +16,10 @@ import pytest
 
 from bot.adapters.db import SqlUnitOfWorkFactory, make_engine
 from bot.adapters.db.migrate import upgrade
+from bot.adapters.registry import identity_kinds
 from bot.domain.model import VoteKind
-from bot.ports import EffectHandler, OutboxItem
+from bot.domain.outbox import OutboxItem
+from bot.ports.effects import EffectHandler
 from bot.service import Services, build_services
 from bot.service.identity import Identity
 from bot.service.outbox import OutboxDispatcher, RetryPolicy
@@ -48,7 +50,12 @@ def fast_mlflow_http(monkeypatch: pytest.MonkeyPatch) -> None:
 def svc(sqlite_url: str, clock: FakeClock) -> Iterator[Services]:
     upgrade(sqlite_url)
     engine = make_engine(sqlite_url)
-    service = build_services(SqlUnitOfWorkFactory(engine), clock=clock, channels=("console",))
+    service = build_services(
+        SqlUnitOfWorkFactory(engine),
+        clock=clock,
+        channels=("console",),
+        identities=identity_kinds(),
+    )
     service.admin.apply(builders.directory())
     try:
         yield service
@@ -63,7 +70,6 @@ def dispatcher(svc: Services, handlers: dict[str, EffectHandler], **retry: Any) 
         svc.uow,
         {"*": NotedHandler(), **handlers},
         clock=svc.clock,
-        channels=svc.channels,
         retry=RetryPolicy(**policy),
         jitter=lambda: 0.0,
     )

@@ -39,7 +39,7 @@ def test_nothing_configured_logs_the_decision_effects(make: Any) -> None:
 
     assert container.launcher is None, "local needs MLflow for the promotion pipeline"
     for kind in (LOG_DECISION, ARCHIVE_CHALLENGER, LAUNCH_PROMOTION):
-        assert kind not in container.dispatcher.handlers  # the "*" handler logs them
+        assert kind not in container.dispatcher.stages  # the "*" handler logs them
 
 
 def test_mlflow_and_a_remote_kfp(make: Any, tmp_path: Path) -> None:
@@ -53,7 +53,7 @@ def test_mlflow_and_a_remote_kfp(make: Any, tmp_path: Path) -> None:
         kfp_token_path=str(tmp_path / "token"),
     )
 
-    handlers = container.dispatcher.handlers
+    handlers = {k: getattr(s, "handler", s) for k, s in container.dispatcher.stages.items()}
     assert isinstance(handlers[LOG_DECISION], DecisionLog)
     assert handlers[LOG_DECISION].experiment == "audits"
     assert isinstance(handlers[ARCHIVE_CHALLENGER], ChallengerArchive)

@@ -44,9 +44,7 @@ def handlers(svc: Services, uri: str, experiment: str = EXPERIMENT) -> dict:
         ARCHIVE_CHALLENGER: ChallengerArchive(
             registry,
             aliases=AliasNames(),
-            on_moved_on=lambda rid, data: svc.commands.record_event(
-                rid, "challenger_moved_on", data
-            ),
+            on_moved_on=lambda rid, data: svc.commands.observed(rid, "challenger_moved_on", data),
         ),
     }
 

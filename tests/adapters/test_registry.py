@@ -12,26 +12,34 @@ from typing import Any
 import pytest
 
 from bot.adapters import registry
+from bot.adapters.console.settings import ConsoleSettings
 from bot.adapters.db.migrate import upgrade
-from bot.adapters.registry import ChannelEntry
-from bot.bootstrap import build
+from bot.adapters.slack.settings import SlackSettings
+from bot.adapters.telegram.settings import TelegramSettings
+from bot.bootstrap import Container, build
 from bot.domain.effects import CHAT_POST, Effect
 from bot.domain.errors import ConfigError
-from bot.domain.names import Channel, OutboxState
+from bot.domain.names import OutboxState
 from bot.settings import Settings
 from tests import builders
 
 
-def settings(db_url: str, **fields: Any) -> Settings:
-    base: dict[str, Any] = {
+def built(db_url: str, **fields: Any) -> Container:
+    """The process with these settings (``slack_…`` and ``telegram_…``: the channels')."""
+    core: dict[str, Any] = {
         "database_url": db_url,
-        "slack_bot_token": None,
-        "telegram_bot_token": None,
         "mlflow_tracking_uri": None,
         "webhook_url": None,
         "launcher": "none",
     }
-    return Settings(**{**base, **fields})
+    slack = {k[6:]: v for k, v in fields.items() if k.startswith("slack_")}
+    telegram = {k[9:]: v for k, v in fields.items() if k.startswith("telegram_")}
+    channels = {
+        "slack": SlackSettings(**slack),
+        "telegram": TelegramSettings(**telegram),
+        "console": ConsoleSettings(),
+    }
+    return build(Settings(**core), channels=channels)
 
 
 @pytest.mark.parametrize(
@@ -76,20 +84,18 @@ def test_a_configured_channel_that_cannot_be_served_stops_the_build(
 ) -> None:
     upgrade(sqlite_url)
     with pytest.raises(ConfigError) as caught:
-        build(settings(sqlite_url, **fields))
+        built(sqlite_url, **fields)
     assert says in str(caught.value)
     assert "\n" not in str(caught.value), "one line"
 
 
-def test_a_channel_this_build_lacks_stops_the_build(sqlite_url: str, monkeypatch) -> None:
+def test_a_channel_this_build_lacks_stops_the_build(sqlite_url: str) -> None:
     upgrade(sqlite_url)
-    lacking = ChannelEntry(Channel.TELEGRAM, lambda s: True, None, "TELEGRAM_BOT_TOKEN")
-    monkeypatch.setattr(registry, "CHANNELS", (lacking,))
     with pytest.raises(ConfigError) as caught:
-        build(settings(sqlite_url))
+        registry.specs(("bot.adapters.slack", "bot.adapters.pigeon"))
     assert str(caught.value) == (
-        "TELEGRAM_BOT_TOKEN is set, but this build of approval-bot has no telegram channel: "
-        "unset it (see docs/configuration.md)"
+        "the channel bot.adapters.pigeon is registered (bot/adapters/registry.py) but this "
+        "build of approval-bot does not have it: remove it from CHANNELS"
     )
 
 
@@ -147,7 +153,7 @@ def test_only_the_wanted_adapters_are_imported(sqlite_url: str, tmp_path) -> Non
 def test_a_chat_effect_without_its_channel_waits_it_is_not_logged(sqlite_url: str) -> None:
     """Rows left for a channel this process does not serve are never marked delivered."""
     upgrade(sqlite_url)
-    container = build(settings(sqlite_url))
+    container = built(sqlite_url)
     try:
         services = container.services
         services.admin.apply(builders.directory())

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.ports import RequestFilter
+from bot.ports.store import RequestFilter
 from tests import builders
 from tests.conftest import temporary_pg_database
 from tests.support.bot_server import BotServer, prepare_database, running_bot, service_for

@@ -9,7 +9,7 @@ import httpx
 
 from bot.domain.effects import LAUNCH_PROMOTION
 from bot.domain.model import VoteKind
-from bot.ports import PermanentEffectError
+from bot.ports.effects import PermanentEffectError
 from bot.service.identity import Identity
 from bot.service.outbox import OutboxDispatcher, RetryPolicy
 from tests import builders
@@ -33,7 +33,6 @@ def failed_launch(db_url: str) -> tuple[str, int]:
             svc.uow,
             {"*": NotedHandler(), LAUNCH_PROMOTION: NoPipeline()},
             clock=svc.clock,
-            channels=svc.channels,
             retry=RetryPolicy(max_attempts=1),
         )
         asyncio.run(dispatcher.deliver_due())

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from bot.adapters.db.migrate import upgrade
-from bot.service.config import parse_config
 from tests import builders
+from tests.builders import parse_config
 from tests.fakes import FakeClock
 from tests.support.bot_server import (
     bot_env,

@@ -8,13 +8,14 @@ from collections import Counter
 import pytest
 
 from bot.adapters.db import SqlUnitOfWorkFactory, make_engine
+from bot.adapters.registry import identity_kinds
 from bot.domain import errors
 from bot.domain.effects import LOG_DECISION
 from bot.domain.model import State, VoteKind
 from bot.service import build_services
-from bot.service.config import parse_config
 from bot.service.identity import Identity
 from tests import builders
+from tests.builders import parse_config
 
 ATTEMPTS = 32
 
@@ -47,7 +48,9 @@ def test_concurrent_votes_end_in_exactly_one_decision(migrated_url, mix):
         if not migrated_url.startswith("sqlite")
         else make_engine(migrated_url)
     )
-    svc = build_services(SqlUnitOfWorkFactory(engine), channels=("console",))
+    svc = build_services(
+        SqlUnitOfWorkFactory(engine), channels=("console",), identities=identity_kinds()
+    )
     svc.admin.apply(parse_config(crowd_config()))
     rid = svc.commands.submit(builders.submission()).request.id
 
@@ -107,7 +110,9 @@ def test_concurrent_submissions_for_one_model_leave_one_pending(migrated_url):
         if not migrated_url.startswith("sqlite")
         else make_engine(migrated_url)
     )
-    svc = build_services(SqlUnitOfWorkFactory(engine), channels=("console",))
+    svc = build_services(
+        SqlUnitOfWorkFactory(engine), channels=("console",), identities=identity_kinds()
+    )
     svc.admin.apply(parse_config(crowd_config()))
     n = 8
     barrier = threading.Barrier(n)
@@ -128,7 +133,7 @@ def test_concurrent_submissions_for_one_model_leave_one_pending(migrated_url):
     for t in threads:
         t.join(timeout=120)
     assert unexpected == []
-    from bot.ports import RequestFilter
+    from bot.ports.store import RequestFilter
 
     states = Counter(
         r.state.value for r in svc.queries.search(RequestFilter(model="iris-classifier"))

@@ -11,7 +11,8 @@ import pytest
 
 from bot.domain.effects import CHAT_NOTICE, LAUNCH_PROMOTION, LOG_DECISION
 from bot.domain.model import VoteKind
-from bot.ports import OutboxItem, PermanentEffectError
+from bot.domain.outbox import DeliveryOutcome, OutboxItem
+from bot.ports.effects import PermanentEffectError
 from bot.service import Services
 from bot.service.identity import Identity
 from bot.service.outbox import OutboxDispatcher, RetryPolicy
@@ -44,7 +45,6 @@ def dispatcher(svc, handlers, **retry) -> OutboxDispatcher:
         svc.uow,
         handlers,
         clock=svc.clock,
-        channels=svc.channels,
         retry=RetryPolicy(**{"max_attempts": 3, "base_seconds": 10, "cap_seconds": 60, **retry}),
         jitter=lambda: 0.5,
     )
@@ -135,8 +135,7 @@ def test_an_unconfigured_system_waits_visibly_then_goes_out_once_configured(svc)
         "promotion launcher not configured (APPROVAL_BOT_LAUNCHER=local needs MLFLOW_TRACKING_URI)"
     )
     others = Recorder()
-    d = dispatcher(svc, {"*": others})
-    d.handlers = {"chat": others, "mlflow": others}
+    d = dispatcher(svc, {"chat": others, "mlflow": others})
     d.unavailable = {LAUNCH_PROMOTION: reason}
     rid = approve(svc)
     report = asyncio.run(d.deliver_due())
@@ -183,7 +182,7 @@ def test_a_crashed_deliverers_claim_runs_out_and_is_retaken(svc, clock):
     # The crashed process comes back and reports its stale claim: ignored.
     with svc.uow() as uow:
         assert not uow.outbox.finish(
-            claimed[0].id, "dead-process", state="delivered", at=clock.now()
+            DeliveryOutcome.delivered(claimed[0]), "dead-process", at=clock.now()
         )
 
 

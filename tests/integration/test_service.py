@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from bot.domain import errors
@@ -13,11 +15,11 @@ from bot.domain.effects import (
     LOG_DECISION,
 )
 from bot.domain.model import State, VoteKind
-from bot.ports import RequestFilter
+from bot.ports.store import RequestFilter
 from bot.service import Services
-from bot.service.config import parse_config
 from bot.service.identity import Identity
 from tests import builders
+from tests.builders import parse_config
 
 
 def cli(name: str) -> Identity:
@@ -391,21 +393,22 @@ def test_read_access_follows_the_setting(service):
     from bot.service.queries import Queries
 
     service.admin.apply(builders.directory())
+    kinds = service.identities
     stranger, bob, alice, carol = (
         Identity("slack", "U09NOBODY"),
         Identity("slack", "U02BOB"),
         Identity("slack", "U01ALICE"),
         Identity("slack", "U03CAROL"),
     )
-    enrolled = Queries(service.uow, read_access=ReadAccess.parse("enrolled"))
+    enrolled = Queries(service.uow, read_access=ReadAccess.parse("enrolled"), identities=kinds)
     assert enrolled.reader(bob).name == "bob"
     with pytest.raises(errors.UnknownPerson):
         enrolled.reader(stranger)
-    sre = Queries(service.uow, read_access=ReadAccess.parse("sre"))
+    sre = Queries(service.uow, read_access=ReadAccess.parse("sre"), identities=kinds)
     assert sre.reader(carol).name == "carol"
     with pytest.raises(errors.UnknownPerson, match=r"alice may not read requests.*sre"):
         sre.reader(alice)
-    anyone = Queries(service.uow, read_access=ReadAccess.parse("anyone"))
+    anyone = Queries(service.uow, read_access=ReadAccess.parse("anyone"), identities=kinds)
     assert anyone.reader(stranger).name == "slack user U09NOBODY"
 
 
@@ -417,31 +420,58 @@ def test_a_bad_read_access_setting_is_refused(text):
         ReadAccess.parse(text)
 
 
-def test_a_chat_message_is_claimed_by_one_deliverer_then_posted(svc, clock):
-    from bot.service.chat import PostingElsewhere
+def _claim(svc, rid: str, clock, seconds: float = 60):
+    """Claim posting the request's Slack message, as the chat core's publisher does."""
+    import secrets
 
+    now = clock.now()
+    with svc.uow() as uow:
+        claim = uow.chat.claim(
+            rid,
+            "slack",
+            token=secrets.token_hex(8),
+            now=now,
+            lease_until=now + timedelta(seconds=seconds),
+        )
+        uow.commit()
+    return claim
+
+
+def _chat(svc, clock, what: str, rid: str, token: str, ref=None):
+    with svc.uow() as uow:
+        if what == "posted":
+            done = uow.chat.finish(rid, "slack", token=token, ref=ref, at=clock.now())
+        elif what == "abandon":
+            done = uow.chat.abandon(rid, "slack", token=token, at=clock.now())
+        else:
+            done = uow.chat.release(rid, "slack", token=token)
+        uow.commit()
+    return done
+
+
+def test_a_chat_message_is_claimed_by_one_deliverer_then_posted(svc, clock):
     rid = svc.commands.submit(builders.submission()).request.id
-    first = svc.chat.claim(rid, "slack", lease_seconds=60)
+    first = _claim(svc, rid, clock)
     assert first.token and not first.retaken and first.ref is None
-    with pytest.raises(PostingElsewhere, match="being posted by another deliverer"):
-        svc.chat.claim(rid, "slack", lease_seconds=60)
+    busy = _claim(svc, rid, clock)
+    assert busy.token is None and busy.ref is None, "another deliverer is posting it"
     assert svc.chat.ref(rid, "slack") is None, "a claim is not a message"
     clock.advance(seconds=61)  # the first deliverer died: its claim runs out
-    second = svc.chat.claim(rid, "slack", lease_seconds=60)
+    second = _claim(svc, rid, clock)
     assert second.retaken and second.token != first.token
-    assert not svc.chat.posted(rid, "slack", str(first.token), {"ts": "1"})
-    assert svc.chat.posted(rid, "slack", str(second.token), {"ts": "2"})
-    assert svc.chat.claim(rid, "slack").ref == {"ts": "2"} == svc.chat.ref(rid, "slack")
+    assert not _chat(svc, clock, "posted", rid, str(first.token), {"ts": "1"})
+    assert _chat(svc, clock, "posted", rid, str(second.token), {"ts": "2"})
+    assert _claim(svc, rid, clock).ref == {"ts": "2"} == svc.chat.ref(rid, "slack")
 
     other = svc.commands.submit(
         builders.submission(model_version="4", staging_run_id="s4")
     ).request.id
-    held = svc.chat.claim(other, "slack", lease_seconds=60)
-    svc.chat.abandon(other, "slack", str(held.token))  # it could not tell whether it posted
-    again = svc.chat.claim(other, "slack", lease_seconds=60)
+    held = _claim(svc, other, clock)
+    _chat(svc, clock, "abandon", other, str(held.token))  # it could not tell whether it posted
+    again = _claim(svc, other, clock)
     assert again.retaken  # ...so the next one looks first
-    svc.chat.release(other, "slack", str(again.token))  # the channel refused: nothing posted
-    fresh = svc.chat.claim(other, "slack", lease_seconds=60)
+    _chat(svc, clock, "release", other, str(again.token))  # the channel refused: nothing posted
+    fresh = _claim(svc, other, clock)
     assert fresh.token and not fresh.retaken
 
 
@@ -449,7 +479,6 @@ def test_a_chat_message_is_claimed_by_one_deliverer_then_posted(svc, clock):
 def test_concurrent_claims_on_postgresql_give_one_token(pg_url, clock):
     import threading
 
-    from bot.service.chat import PostingElsewhere
     from tests.support.bot_server import prepare_database, service_for
 
     prepare_database(pg_url)
@@ -461,10 +490,8 @@ def test_concurrent_claims_on_postgresql_give_one_token(pg_url, clock):
 
         def claim(svc) -> None:
             start.wait()
-            try:
-                won.append(str(svc.chat.claim(rid, "slack").token))
-            except PostingElsewhere:
-                lost.append("busy")
+            got = _claim(svc, rid, clock)
+            (won if got.token else lost).append(str(got.token))
 
         threads = [threading.Thread(target=claim, args=(s,)) for s in (a, b) * 4]
         for t in threads:

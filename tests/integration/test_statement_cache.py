@@ -13,6 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.engine.interfaces import CacheStats
 
 from bot.adapters.db import SqlUnitOfWorkFactory, make_engine
+from bot.adapters.registry import identity_kinds
 from bot.domain.effects import CHAT_POST, CHAT_UPDATE
 from bot.domain.model import VoteKind
 from bot.service import build_services
@@ -25,7 +26,9 @@ from tests.fakes import NotedHandler
 
 def test_submissions_and_votes_run_cached_statements(migrated_url: str) -> None:
     engine = make_engine(migrated_url)
-    svc = build_services(SqlUnitOfWorkFactory(engine), channels=("console",))
+    svc = build_services(
+        SqlUnitOfWorkFactory(engine), channels=("console",), identities=identity_kinds()
+    )
     svc.admin.apply(builders.directory())
     uncached: list[str] = []
     executed: list[str] = []
@@ -54,17 +57,21 @@ def test_submissions_and_votes_run_cached_statements(migrated_url: str) -> None:
     assert uncached == []
     # ...and the cached statements still skip what is there already.
     inserts = [
-        s for s in executed if s.startswith(("INSERT INTO approval_requests", "INSERT INTO outbox"))
+        s
+        for s in executed
+        if s.replace('"', "").startswith(("INSERT INTO approval_requests", "INSERT INTO outbox"))
     ]
     assert inserts and all("ON CONFLICT DO NOTHING" in s for s in inserts)
 
 
 def test_submissions_votes_and_deliveries_reuse_prebuilt_statements(migrated_url: str) -> None:
     engine = make_engine(migrated_url)
-    svc = build_services(SqlUnitOfWorkFactory(engine), channels=("console",))
+    svc = build_services(
+        SqlUnitOfWorkFactory(engine), channels=("console",), identities=identity_kinds()
+    )
     svc.admin.apply(builders.directory())
     handlers = {CHAT_POST: NotedHandler(), CHAT_UPDATE: NotedHandler()}
-    dispatcher = OutboxDispatcher(svc.uow, handlers, clock=SystemClock(), channels=("console",))
+    dispatcher = OutboxDispatcher(svc.uow, handlers, clock=SystemClock())
     for n in range(3):  # a pending version 3 of each model, for the rounds to supersede
         svc.commands.submit(builders.submission(model_name=f"built-{n}"))
     asyncio.run(dispatcher.deliver_due())

@@ -11,7 +11,8 @@ from subprocess import Popen
 
 from bot.adapters.db import SqlUnitOfWorkFactory, make_engine
 from bot.adapters.db.migrate import upgrade
-from bot.ports import Clock
+from bot.adapters.registry import identity_kinds
+from bot.ports.clock import Clock
 from bot.service import Services, build_services
 from tests import builders
 from tests.support.processes import free_port, http_responds, running_process
@@ -33,7 +34,12 @@ def service_for(db_url: str, clock: Clock | None = None) -> Iterator[Services]:
     """The service over a database that a server process uses too (engine closed after)."""
     engine = make_engine(db_url)
     try:
-        yield build_services(SqlUnitOfWorkFactory(engine), clock=clock, channels=("console",))
+        yield build_services(
+            SqlUnitOfWorkFactory(engine),
+            clock=clock,
+            channels=("console",),
+            identities=identity_kinds(),
+        )
     finally:
         engine.dispose()
 

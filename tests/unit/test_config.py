@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from bot.domain.errors import ConfigError
-from bot.service.config import parse_config
 from tests import builders
+from tests.builders import parse_config
 
 
 def problems(raw) -> list[str]:
@@ -49,7 +49,8 @@ def test_unknown_key_names_the_path():
     raw["colour"] = "blue"
     assert sorted(problems(raw)) == sorted(
         [
-            "people.alice.slak: unknown key",
+            "people.alice.slak: unknown key (the channels here identify people by email, "
+            "slack or telegram)",
             "policies[0].deadlin: unknown key",
             "colour: unknown key",
         ]
@@ -89,7 +90,7 @@ def test_group_with_slack_usergroup_form():
         groups={"ml-leads": {"members": ["alice"], "slack_usergroup": "S0123"}, "sre": ["carol"]}
     )
     d = parse_config(raw)
-    assert next(g for g in d.groups if g.name == "ml-leads").slack_usergroup == "S0123"
+    assert next(g for g in d.groups if g.name == "ml-leads").source("slack_usergroup") == "S0123"
 
 
 def test_not_a_mapping():

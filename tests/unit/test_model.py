@@ -19,9 +19,9 @@ from bot.domain.model import (
 from bot.domain.quorum import Rule
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-ALICE = Person("alice", slack="U01ALICE", telegram=1001, email="alice@example.com")
-BOB = Person("bob", slack="U02BOB")
-CAROL = Person("carol", slack="U03CAROL")
+ALICE = Person.of("alice", slack="U01ALICE", telegram=1001, email="alice@example.com")
+BOB = Person.of("bob", slack="U02BOB")
+CAROL = Person.of("carol", slack="U03CAROL")
 GROUPS = {
     "alice": frozenset({"ml-leads"}),
     "bob": frozenset({"ml-leads", "sre"}),

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from bot.adapters.registry import message_channels as channels_for
+from bot.adapters.registry import read_settings
+from bot.adapters.slack.settings import SlackSettings
 from bot.settings import Settings
 
 
@@ -10,8 +12,8 @@ def test_empty_variables_count_as_unset(monkeypatch, tmp_path):
     monkeypatch.setenv("APPROVAL_BOT_SLACK_CHANNEL", "C123")
     monkeypatch.setenv("APPROVAL_BOT_CONFIG", "")
     s = Settings()
-    assert s.slack_bot_token is None and s.config_file is None
-    assert channels_for(s) == ("console",)
+    assert SlackSettings().bot_token is None and s.config_file is None
+    assert channels_for(read_settings()) == ("console",)
 
 
 def test_secrets_are_listed_for_redaction(monkeypatch, tmp_path):
@@ -21,7 +23,8 @@ def test_secrets_are_listed_for_redaction(monkeypatch, tmp_path):
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "mlflow-pw")
     monkeypatch.setenv("APPROVAL_BOT_DATABASE_URL", "postgresql://bot:db-pw@db/approvals")
     s = Settings()
-    assert {"tok-123456", "xoxb-abc", "mlflow-pw", "db-pw"} <= set(s.secrets())
+    assert {"tok-123456", "mlflow-pw", "db-pw"} <= set(s.secrets())
+    assert "xoxb-abc" in SlackSettings().secrets()  # each channel lists its own
     assert "tok-123456" not in repr(s)
 
 

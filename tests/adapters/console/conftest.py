@@ -19,12 +19,13 @@ from fastapi.testclient import TestClient
 from bot.adapters.console.channel import gatekeeper
 from bot.adapters.console.pages import RunLinks
 from bot.adapters.console.routes import Console, mount
+from bot.adapters.console.settings import ConsoleSettings
 from bot.adapters.db import SqlUnitOfWorkFactory, make_engine
 from bot.adapters.db.migrate import upgrade
+from bot.adapters.registry import identity_kinds
 from bot.service import Services, build_services
-from bot.service.config import parse_config
-from bot.settings import Settings
 from tests import builders
+from tests.builders import parse_config
 
 ROOT = Path(__file__).resolve().parents[3]
 LOCAL = "you@localhost"
@@ -41,7 +42,9 @@ def svc(sqlite_url: str) -> Iterator[Services]:
     Telegram, so a console vote must update both."""
     upgrade(sqlite_url)
     engine = make_engine(sqlite_url)
-    services = build_services(SqlUnitOfWorkFactory(engine), channels=("slack", "telegram"))
+    services = build_services(
+        SqlUnitOfWorkFactory(engine), channels=("slack", "telegram"), identities=identity_kinds()
+    )
     services.admin.apply(example_directory())
     try:
         yield services
@@ -50,23 +53,30 @@ def svc(sqlite_url: str) -> Iterator[Services]:
 
 
 class Kicks:
+    """Counts the commits that ask for delivery at once (``Recorder.on_commit``)."""
+
     def __init__(self) -> None:
         self.count = 0
 
-    def __call__(self) -> None:
+    def __call__(self, _lanes: frozenset[str]) -> None:
         self.count += 1
+
+
+def console_settings(**settings: Any) -> ConsoleSettings:
+    """``console_…`` settings as the console's own."""
+    return ConsoleSettings(**{k.removeprefix("console_"): v for k, v in settings.items()})
 
 
 def console_app(svc: Services, **settings: Any) -> tuple[FastAPI, Kicks]:
     values = {"console_local_email": LOCAL, **settings}
     kicks = Kicks()
+    svc.recorder.on_commit = kicks
     app = FastAPI()
     mount(
         app,
         Console(
             services=svc,
-            gatekeeper=gatekeeper(Settings(**values)),
-            kick=kicks,
+            gatekeeper=gatekeeper(console_settings(**values)),
             public_url="http://127.0.0.1:8080",
             links=RunLinks(kfp_ui="https://kfp.example.com", local_root="/srv/var/kfp-local"),
         ),
@@ -90,7 +100,7 @@ def submit(svc: Services, **fields: Any) -> str:
 
 
 def _all():
-    from bot.ports import RequestFilter
+    from bot.ports.store import RequestFilter
 
     return RequestFilter()
 

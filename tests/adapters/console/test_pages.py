@@ -29,7 +29,6 @@ def test_an_approved_request_whose_launch_waits_says_why_and_is_not_green(svc):
         svc.uow,
         {"chat": NotedHandler(), "mlflow": NotedHandler()},
         clock=svc.clock,
-        channels=svc.channels,
         unavailable={"kfp.launch_promotion": reason},
     )
     asyncio.run(dispatcher.deliver_due())

@@ -8,9 +8,15 @@ import pytest
 from bot.adapters.console.channel import gatekeeper
 from bot.adapters.console.security import CSP, CSRF_COOKIE
 from bot.domain.errors import ConfigError
-from bot.settings import Settings
 from tests import builders
-from tests.adapters.console.conftest import browser, console_app, submit, token, vote
+from tests.adapters.console.conftest import (
+    browser,
+    console_app,
+    console_settings,
+    submit,
+    token,
+    vote,
+)
 
 PROXY = {
     "console_trusted_header": "X-Forwarded-Email",
@@ -26,8 +32,8 @@ def history_kinds(svc, rid):
 
 
 def test_a_forged_post_is_refused_and_records_nothing(svc):
-    app, kicks = console_app(svc)
     rid = submit(svc, requested_by="alice")
+    app, kicks = console_app(svc)  # counts the commits that deliver at once from here on
     before = history_kinds(svc, rid)
 
     # Another site's form: the browser sends no token (and, SameSite=Strict, no cookie).
@@ -233,11 +239,11 @@ def test_a_proxy_that_names_an_unknown_email_gets_no_access(svc):
 )
 def test_a_half_configured_proxy_stops_the_start(settings, message):
     with pytest.raises(ConfigError, match=message):
-        gatekeeper(Settings(**settings))
+        gatekeeper(console_settings(**settings))
 
 
 def test_a_bad_proxy_address_is_one_line_naming_the_variable(monkeypatch, tmp_path):
-    from bot.settings import load_settings
+    from bot.adapters.registry import read_settings as load_settings
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("APPROVAL_BOT_CONSOLE_TRUSTED_PROXIES", "10.0.0.5, proxy.internal")

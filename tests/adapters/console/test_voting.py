@@ -7,15 +7,15 @@ import yaml
 from bot.domain.model import VoteKind
 from bot.domain.names import Channel, OutboxState
 from bot.domain.states import State
-from bot.service.config import parse_config
 from bot.service.identity import Identity
 from tests import builders
 from tests.adapters.console.conftest import ROOT, browser, console_app, submit, token, vote
+from tests.builders import parse_config
 
 
 def test_the_local_person_approves_on_loopback(svc):
-    app, kicks = console_app(svc)
     rid = submit(svc, requested_by="alice")
+    app, kicks = console_app(svc)  # counts the commits that deliver at once from here on
     client = browser(app)
     page = client.get(f"/requests/{rid}")
     assert "you@localhost, the local person" in page.text

@@ -21,8 +21,11 @@ import httpx
 import pytest
 import uvicorn
 
+from bot.adapters.console.settings import ConsoleSettings
 from bot.adapters.db.migrate import upgrade
+from bot.adapters.plugin import ChannelSettings
 from bot.adapters.slack.ids import COMMAND, Action, Block
+from bot.adapters.slack.settings import SlackSettings
 from bot.bootstrap import Container, build
 from bot.entrypoints.server import build_app
 from bot.settings import Settings
@@ -42,15 +45,39 @@ def sign(body: str, timestamp: int, secret: str = SECRET) -> str:
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
-def slack_settings(db_url: str, slack: FakeSlack, **extra: Any) -> Settings:
+@dataclass
+class Setup:
+    """The core's settings and each channel's, as a test configures them."""
+
+    core: Settings
+    channels: dict[str, ChannelSettings]
+
+    def build(self, **kw: Any) -> Container:
+        return build(self.core, channels=self.channels, **kw)
+
+    @property
+    def slack(self) -> SlackSettings:
+        found = self.channels["slack"]
+        assert isinstance(found, SlackSettings)
+        return found
+
+
+def split(extra: dict[str, Any], kind: type[ChannelSettings], prefix: str) -> list[dict[str, Any]]:
+    """``extra`` settings by the class they belong to: the channel's (``prefix``ed, or named as
+    its fields are), then the core's."""
+    mine: dict[str, Any] = {}
+    core: dict[str, Any] = {}
+    for key, value in extra.items():
+        name = key.removeprefix(prefix)
+        (mine if name in kind.model_fields else core)[
+            name if name in kind.model_fields else key
+        ] = value
+    return [mine, core]
+
+
+def core_settings(db_url: str, **extra: Any) -> Settings:
     fields: dict[str, Any] = {
         "database_url": db_url,
-        "slack_bot_token": "xoxb-test-token",
-        "slack_signing_secret": SECRET,
-        "slack_app_token": None,
-        "slack_channel": CHANNEL,
-        "slack_api_url": slack.api_url,
-        "telegram_bot_token": None,
         "mlflow_tracking_uri": None,
         "webhook_url": None,
         "launcher": "none",
@@ -60,6 +87,20 @@ def slack_settings(db_url: str, slack: FakeSlack, **extra: Any) -> Settings:
         **extra,
     }
     return Settings(**fields)
+
+
+def slack_settings(db_url: str, slack: FakeSlack, **extra: Any) -> Setup:
+    mine, core = split(extra, SlackSettings, "slack_")
+    fields: dict[str, Any] = {
+        "bot_token": "xoxb-test-token",
+        "signing_secret": SECRET,
+        "app_token": None,
+        "channel": CHANNEL,
+        "api_url": slack.api_url,
+        **mine,
+    }
+    channel = SlackSettings(**fields)
+    return Setup(core_settings(db_url, **core), {"slack": channel, "console": ConsoleSettings()})
 
 
 @contextmanager
@@ -240,7 +281,7 @@ def running_bot(
     """The bot serving on a free port; with ``clock``, the service's time is the test's."""
     upgrade(db_url)
     # The clock is given before the scheduler starts: a scan never sees two different clocks.
-    container = build(slack_settings(db_url, slack, **settings), clock=clock)
+    container = slack_settings(db_url, slack, **settings).build(clock=clock)
     container.services.admin.apply(directory())
     try:
         with serving(container) as url, httpx.Client(timeout=DEADLINE) as http:

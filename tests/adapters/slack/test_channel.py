@@ -140,7 +140,7 @@ class NoPipeline:
     pipeline)."""
 
     async def deliver(self, item, request) -> str | None:
-        from bot.ports import PermanentEffectError
+        from bot.ports.effects import PermanentEffectError
 
         raise PermanentEffectError("pipeline 'promotion' not found on KFP_HOST")
 
@@ -182,7 +182,7 @@ def test_starting_with_slack_bot_token_in_the_environment_warns_of_nothing(
     from tests.adapters.slack.conftest import slack_settings
 
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
-    settings = slack_settings("sqlite://", slack)
+    settings = slack_settings("sqlite://", slack).slack
     with caplog.at_level(logging.INFO):
         make_app(settings, make_client(settings))
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import pytest
 
 from bot.adapters.db.migrate import upgrade
-from bot.bootstrap import Container, build
+from bot.bootstrap import Container
 from bot.domain.effects import CHAT_POST, CHAT_REMIND
-from bot.ports import OutboxItem
+from bot.domain.outbox import OutboxItem
 from tests.adapters.slack.conftest import CHANNEL, slack_settings
 from tests.adapters.slack.fake_slack import FakeSlack
 from tests.builders import directory, submission
@@ -32,8 +32,8 @@ def two_replicas(pg_url: str, slack: FakeSlack) -> Iterator[tuple[Container, Con
     """Two bot processes (each its own engine, services, Slack handler) on one PostgreSQL."""
     upgrade(pg_url)
     clock = FakeClock()
-    a = build(slack_settings(pg_url, slack), clock=clock)
-    b = build(slack_settings(pg_url, slack), clock=clock)
+    a = slack_settings(pg_url, slack).build(clock=clock)
+    b = slack_settings(pg_url, slack).build(clock=clock)
     a.services.admin.apply(directory())
     try:
         yield a, b, clock
@@ -42,8 +42,42 @@ def two_replicas(pg_url: str, slack: FakeSlack) -> Iterator[tuple[Container, Con
         b.close()
 
 
-def handler(container: Container):  # the Slack channel's EffectHandler
-    return container.channels["slack"].handler
+class Delivering:
+    """The Slack channel's outbox stage, driven as the dispatcher drives it: read and claim in
+    one transaction, deliver, record the outcome in another (unless the process died)."""
+
+    def __init__(self, container: Container) -> None:
+        self.container = container
+        self.stage = container.channels["slack"].stage
+
+    def _prepare(self, item: OutboxItem):
+        clock = self.container.services.clock
+        with self.container.services.uow() as uow:
+            prepared = self.stage.prepare(uow, [item], clock.now())[item.id]
+            uow.commit()
+        return prepared
+
+    def _record(self, item: OutboxItem, prepared) -> None:
+        clock = self.container.services.clock
+        with self.container.services.uow() as uow:
+            self.stage.record(uow, item, prepared, clock.now())
+            uow.commit()
+
+    async def deliver(self, item: OutboxItem, _request=None) -> str | None:
+        prepared = await asyncio.to_thread(self._prepare, item)
+        try:
+            note = await self.stage.deliver(item, prepared)
+        except asyncio.CancelledError:
+            raise  # the process is gone: nothing is recorded
+        except Exception:
+            await asyncio.to_thread(self._record, item, prepared)
+            raise
+        await asyncio.to_thread(self._record, item, prepared)
+        return note
+
+
+def handler(container: Container) -> Delivering:  # the Slack channel's chat stage
+    return Delivering(container)
 
 
 def item(container: Container, request_id: str, kind: str) -> OutboxItem:

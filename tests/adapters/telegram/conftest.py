@@ -16,13 +16,22 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.adapters.console.settings import ConsoleSettings
 from bot.adapters.db.migrate import upgrade
+from bot.adapters.slack.settings import SlackSettings
 from bot.adapters.telegram import channel as telegram_channel
 from bot.adapters.telegram.ids import OFFSET_KEY, Button, callback_data
 from bot.adapters.telegram.pacing import Limits, Rate
-from bot.bootstrap import Container, build
-from bot.settings import Settings
-from tests.adapters.slack.conftest import DEADLINE, eventually, serving
+from bot.adapters.telegram.settings import TelegramSettings
+from bot.bootstrap import Container
+from tests.adapters.slack.conftest import (
+    DEADLINE,
+    Setup,
+    core_settings,
+    eventually,
+    serving,
+    split,
+)
 from tests.adapters.telegram.fake_telegram import GROUP, TOKEN, FakeTelegram, Stored
 from tests.builders import directory, submission
 from tests.fakes import FakeClock
@@ -33,24 +42,24 @@ GROUP_LIMIT = (20, 2.0)
 TEST_LIMITS = Limits(group=Rate(*GROUP_LIMIT, burst=3), wait=1.0)
 
 
-def telegram_settings(db_url: str, telegram: FakeTelegram, **extra: Any) -> Settings:
+def telegram_settings(db_url: str, telegram: FakeTelegram, **extra: Any) -> Setup:
+    mine, rest = split(extra, TelegramSettings, "telegram_")
+    slack, core = split(rest, SlackSettings, "slack_")
     fields: dict[str, Any] = {
-        "database_url": db_url,
-        "slack_bot_token": None,
-        "telegram_bot_token": TOKEN,
-        "telegram_chat_id": str(GROUP),
-        "telegram_mode": "webhook",
-        "telegram_webhook_secret": SECRET,
-        "telegram_api_url": telegram.api_url,
-        "mlflow_tracking_uri": None,
-        "webhook_url": None,
-        "launcher": "none",
-        "outbox_base_seconds": 0.05,
-        "outbox_cap_seconds": 0.2,
-        "sweep_seconds": 0.2,
-        **extra,
+        "bot_token": TOKEN,
+        "chat_id": str(GROUP),
+        "mode": "webhook",
+        "webhook_secret": SECRET,
+        "api_url": telegram.api_url,
+        **mine,
     }
-    return Settings(**fields)
+    channels: dict[str, Any] = {
+        "telegram": TelegramSettings(**fields),
+        "console": ConsoleSettings(),
+    }
+    if slack:  # Slack too, against its own fake
+        channels["slack"] = SlackSettings(**slack)
+    return Setup(core_settings(db_url, **core), channels)
 
 
 @dataclass
@@ -110,9 +119,9 @@ class TelegramBot:
             assert response.status_code == 200, response.text
             return
         self.telegram.push(update)
-        chat = self.container.services.chat
+        state = self.container.services.chat.state("telegram")
         eventually(
-            lambda: (chat.telegram_state(OFFSET_KEY) or 0) > update["update_id"],
+            lambda: (state.get(OFFSET_KEY) or 0) > update["update_id"],
             f"update {update['update_id']} to be processed",
         )
 
@@ -168,9 +177,7 @@ def running_bot(
     saved = telegram_channel.LIMITS
     telegram_channel.LIMITS = limits
     try:
-        container = build(
-            telegram_settings(db_url, telegram, telegram_mode=mode, **settings), clock=clock
-        )
+        container = telegram_settings(db_url, telegram, mode=mode, **settings).build(clock=clock)
     finally:
         telegram_channel.LIMITS = saved
     container.services.admin.apply(directory())

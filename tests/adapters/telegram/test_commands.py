@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.adapters.telegram import commands
-from bot.adapters.telegram.commands import Command, parse
+from bot.adapters.telegram.listeners import command_of
+from bot.service.chat import parse as commands
+from bot.service.chat.parse import ChatCommand as Command
 from tests.adapters.telegram.conftest import ALICE, BOB, CAROL, STRANGER, TelegramBot
 from tests.adapters.telegram.fake_telegram import BOT_USERNAME, GROUP
 
@@ -100,7 +101,7 @@ def test_a_private_chat_gets_help_for_anything_else(webhook_bot: TelegramBot) ->
     ],
 )
 def test_parse(text: str, expected: Command) -> None:
-    assert parse(text, BOT_USERNAME) == expected
+    assert command_of(text, BOT_USERNAME) == expected
 
 
 @pytest.mark.parametrize(
@@ -117,12 +118,12 @@ def test_parse(text: str, expected: Command) -> None:
     ],
 )
 def test_parse_problems(text: str, problem: str) -> None:
-    command = parse(text, BOT_USERNAME)
+    command = command_of(text, BOT_USERNAME)
     assert command is not None
     assert command.name == "usage"
     assert (command.problem or "").startswith(problem)
 
 
 def test_parse_ignores_what_is_not_for_this_bot() -> None:
-    assert parse("/pending@OtherBot", BOT_USERNAME) is None
-    assert parse("hello", BOT_USERNAME) is None
+    assert command_of("/pending@OtherBot", BOT_USERNAME) is None
+    assert command_of("hello", BOT_USERNAME) is None

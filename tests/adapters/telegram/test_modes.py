@@ -7,7 +7,6 @@ import asyncio
 
 from bot.adapters.db.migrate import upgrade
 from bot.adapters.telegram.ids import OFFSET_KEY
-from bot.bootstrap import build
 from bot.domain.model import VoteKind
 from bot.service.identity import Identity
 from tests.adapters.telegram.conftest import (
@@ -59,7 +58,7 @@ def test_a_restart_neither_loses_nor_repeats_an_update(
         first = telegram.text(BOB, "/whoami")
         bot.deliver(first)
         assert "You are bob" in bot.answer_to(first["message"]["message_id"]).text
-        stored = bot.container.services.chat.telegram_state(OFFSET_KEY)
+        stored = bot.container.services.chat.state("telegram").get(OFFSET_KEY)
     assert stored == first["update_id"] + 1
     polls_before = len(telegram.log("getUpdates"))
 
@@ -71,7 +70,7 @@ def test_a_restart_neither_loses_nor_repeats_an_update(
         first_poll = telegram.log("getUpdates")[polls_before]
         assert first_poll.args["offset"] == stored  # it asked where it had stopped
         eventually(
-            lambda: bot.container.services.chat.telegram_state(OFFSET_KEY)
+            lambda: bot.container.services.chat.state("telegram").get(OFFSET_KEY)
             == second["update_id"] + 1,
             "the offset to move past the queued update",
         )
@@ -83,7 +82,7 @@ def test_outbox_deliver_posts_without_a_server(sqlite_url: str, telegram: FakeTe
     """``approval-bot outbox deliver``: the client starts on the command's own loop (and on
     a later one), with no channel start."""
     upgrade(sqlite_url)
-    container = build(telegram_settings(sqlite_url, telegram))
+    container = telegram_settings(sqlite_url, telegram).build()
     try:
         services = container.services
         services.admin.apply(directory())

@@ -14,7 +14,7 @@ from bot.adapters.telegram.ids import Button
 from bot.domain.effects import CHAT_UPDATE, Effect
 from bot.domain.model import VoteKind
 from bot.domain.names import OutboxState
-from bot.ports import OutboxItem
+from bot.domain.outbox import OutboxItem
 from bot.service.identity import Identity
 from tests.adapters.slack import conftest as slack_side
 from tests.adapters.slack.fake_slack import FakeSlack

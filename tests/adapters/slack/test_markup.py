@@ -1,15 +1,24 @@
-"""The request message's Block Kit, rendered from domain objects (no I/O)."""
+"""The request message's Block Kit, rendered from the chat core's message (no I/O)."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
 
-from bot.adapters.slack.blocks import esc, request_blocks
-from bot.domain.model import ApprovalRequest, GateResult, Policy, State
+from bot.adapters.slack.markup import SlackMarkup
+from bot.domain.model import ApprovalRequest, GateResult, Person, Policy, State
 from bot.domain.quorum import Rule
+from bot.service.chat import texts
+from bot.service.chat.message import compose
+from bot.service.chat.rich import Reply
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+MARKUP = SlackMarkup()
+esc = MARKUP.escape
+
+
+def request_blocks(request: ApprovalRequest, policy: Policy | None, problem: str | None = None):
+    return MARKUP.message(compose(request, policy, problem=problem)).blocks
 
 
 def _request(*, failed: bool, policy: Policy) -> ApprovalRequest:
@@ -82,3 +91,18 @@ def test_a_failed_promotion_shows_why() -> None:
     text = json.dumps(request_blocks(request, policy))
     assert "promotion_failed" in text
     assert "rolled back: iris-serving never became Ready &lt;in 600 s&gt;" in text
+
+
+def test_the_notification_and_the_reminders_escape_what_came_from_outside() -> None:
+    """A model named ``<!here>`` must not ping the channel (the blocks always escaped it; the
+    notification text and the reminders did not)."""
+    policy = Policy(model="*", rules=(Rule("ml-leads", 1),))
+    request = ApprovalRequest.submit(
+        model_name="<!here>", model_version="1", requested_by="alice", policy=policy, now=NOW
+    )
+    message = MARKUP.message(compose(request, policy))
+    assert "<!here>" not in message.text and "&lt;!here&gt;" in message.text
+    reminder = texts.reminder(request, escalated_to=None, people=[Person.of("bob", slack="U2")])
+    said = MARKUP.reply(Reply((reminder,))).text
+    assert "<!here>" not in said and "&lt;!here&gt;" in said
+    assert "<@U2>" in said  # a mention is markup, not text: it still notifies

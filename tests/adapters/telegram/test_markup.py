@@ -1,5 +1,6 @@
-"""Rendering on its own: callback data stays within Telegram's 64 bytes, every message is
-HTML Telegram accepts (checked by the fake's parser) and fits 4096 characters."""
+"""Telegram's markup on its own: callback data stays within Telegram's 64 bytes, every
+message the chat core words is HTML Telegram accepts (checked by the fake's parser) and fits
+4096 characters."""
 
 from __future__ import annotations
 
@@ -8,11 +9,35 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.adapters.telegram import render
+from bot.adapters.telegram import markup
 from bot.adapters.telegram.ids import Button, Tap, callback_data, parse_callback
-from bot.domain.model import ApprovalRequest, GateResult, Person, State, Vote, VoteKind
+from bot.domain.model import ApprovalRequest, GateResult, Person, Policy, State, Vote, VoteKind
+from bot.service.chat import texts
+from bot.service.chat.message import compose
+from bot.service.chat.rich import Reply
 from tests.adapters.telegram.fake_telegram import HtmlError, parse_html
 from tests.builders import directory
+
+MARKUP = markup.TelegramMarkup()
+
+
+class render:
+    TEXT_LIMIT = markup.TEXT_LIMIT
+    reject_prompt = staticmethod(markup.reject_prompt)
+
+    @staticmethod
+    def message_text(r: ApprovalRequest, policy: Policy, problem: str | None = None) -> str:
+        return MARKUP.message(compose(r, policy, problem=problem)).html
+
+    @staticmethod
+    def reminder_text(r: ApprovalRequest, *, event: str, people, escalate_to=None) -> str:
+        to = escalate_to if event == "escalated" else None
+        return MARKUP.reply(Reply((texts.reminder(r, escalated_to=to, people=people),))).html
+
+    @staticmethod
+    def keyboard(r: ApprovalRequest, policy: Policy):
+        return MARKUP.message(compose(r, policy)).keyboard
+
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 POLICY = directory().policies[0]
@@ -54,7 +79,7 @@ def test_user_supplied_text_is_escaped() -> None:
     r.votes.append(Vote(HOSTILE, VoteKind.APPROVE, "telegram", NOW, comment=HOSTILE))
     text = parse_html(render.message_text(r, POLICY))  # raises on anything Telegram refuses
     assert text.count(HOSTILE) >= 4
-    parse_html(render.reminder_text(r, event="reminded", people=[Person(HOSTILE, telegram=7)]))
+    parse_html(render.reminder_text(r, event="reminded", people=[Person.of(HOSTILE, telegram=7)]))
     parse_html(render.reject_prompt(r, 1002, HOSTILE))
 
 
@@ -79,7 +104,7 @@ def test_a_long_history_still_fits_one_message() -> None:
 
 
 def test_many_people_to_remind_fit_one_message() -> None:
-    people = [Person(f"someone-with-a-long-name-{n}", telegram=10_000 + n) for n in range(500)]
+    people = [Person.of(f"someone-with-a-long-name-{n}", telegram=10_000 + n) for n in range(500)]
     html = render.reminder_text(request(), event="escalated", people=people, escalate_to="sre")
     assert len(html) <= render.TEXT_LIMIT
     assert parse_html(html).endswith("more")
