@@ -216,7 +216,7 @@ def measure_api(url: str, repeat: int) -> None:
 def measure_cli_first_page(db_url: str, repeat: int) -> None:
     from bot.bootstrap import build
     from bot.entrypoints.cli.audit import PAGE
-    from bot.ports import RequestFilter
+    from bot.ports.store import RequestFilter
     from bot.settings import Settings
 
     def first_page(queries: Any, **params: str) -> None:  # what `approval-bot audit` does
