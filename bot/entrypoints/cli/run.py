@@ -32,10 +32,12 @@ def serve(host: str, port: int) -> None:
       SLACK_BOT_TOKEN, TELEGRAM_BOT_TOKEN, ...   chat channels (README.md)
     """
     from bot.entrypoints import logs
+    from bot.entrypoints.server import listen
     from bot.entrypoints.server import serve as run_server
 
     settings = load_settings()
     logs.configure(fmt=settings.log_format, level=settings.log_level, secrets=settings.secrets())
+    sock = listen(host, port)  # a taken port is one line, before anything starts
     c = bootstrap.build(settings)
     try:
         if settings.config_file:
@@ -45,9 +47,10 @@ def serve(host: str, port: int) -> None:
                 settings.config_file,
                 f"{len(changes)} change(s)" if changes else "no changes",
             )
-        run_server(c, host=host, port=port)
+        run_server(c, sock=sock)
     finally:
         c.close()
+        sock.close()
 
 
 @click.command()
