@@ -14,8 +14,8 @@ SERVING_IMAGE ?= approval-bot-serving:$(VERSION)
 CONTAINER_TOOL ?= $(firstword $(foreach t,docker podman buildah,$(if $(shell command -v $(t)),$(t))))
 HELM   := .cache/helm/helm
 
-.PHONY: help venv run test lint fmt unit integration migrate bench clean mlflow demo browser \
-	helm charts image serving-image image-offline
+.PHONY: help venv run stop reset test lint fmt unit integration migrate bench clean distclean \
+	mlflow demo browser helm charts image serving-image image-offline
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,19 +49,27 @@ MLFLOW_SERVER = MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow server --
   --artifacts-destination $(DATA)/mlartifacts --workers 1
 ANSWERS = $(BIN)/python -c 'import sys, urllib.request as u; u.urlopen(sys.argv[1], timeout=2)' 2>/dev/null
 
+# `make run` checks its ports before it starts or installs anything (scripts/check-ports.py,
+# standard library only): what is in the way and how to choose another, in one line.
+ifneq ($(filter run,$(MAKECMDGOALS)),)
+PORTS_PROBLEM := $(shell $(PYTHON) scripts/check-ports.py --host $(HOST) --port $(PORT) \
+  --mlflow-port $(MLFLOW_PORT) --data $(DATA))
+$(if $(PORTS_PROBLEM),$(error $(PORTS_PROBLEM)))
+endif
+
 $(TOKEN_FILE):
 	@mkdir -p $(DATA) && umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(32))' > $@
 
 run: venv $(TOKEN_FILE) ## Serve the bot with the web console, SQLite, a local MLflow and the local launcher (all under var/)
 	@$(LOCAL_ENV); set -e; \
+	trap 'kill $$mlflow 2>/dev/null; rm -f $(DATA)/bot.pid $(DATA)/mlflow.pid' EXIT; trap 'exit 130' INT TERM; mlflow=; \
 	$(BIN)/approval-bot migrate; \
 	$(BIN)/approval-bot apply -f "$$APPROVAL_BOT_CONFIG"; \
 	if $(ANSWERS) "$$MLFLOW_TRACKING_URI/health"; then \
 	  echo "run: using the MLflow server at $$MLFLOW_TRACKING_URI"; \
 	elif [ "$$MLFLOW_TRACKING_URI" = "http://127.0.0.1:$(MLFLOW_PORT)" ]; then \
 	  echo "run: starting MLflow on $$MLFLOW_TRACKING_URI (store $(DATA)/mlflow.db, log $(DATA)/mlflow.log)"; \
-	  $(MLFLOW_SERVER) > $(DATA)/mlflow.log 2>&1 & mlflow=$$!; \
-	  trap 'kill $$mlflow 2>/dev/null || true' EXIT INT TERM; \
+	  $(MLFLOW_SERVER) > $(DATA)/mlflow.log 2>&1 & mlflow=$$!; echo $$mlflow > $(DATA)/mlflow.pid; \
 	  for i in $$(seq 120); do $(ANSWERS) "$$MLFLOW_TRACKING_URI/health" && break; \
 	    kill -0 $$mlflow 2>/dev/null || { tail -20 $(DATA)/mlflow.log; echo "run: MLflow did not start (log above)" >&2; exit 1; }; sleep 1; done; \
 	else \
@@ -70,7 +78,25 @@ run: venv $(TOKEN_FILE) ## Serve the bot with the web console, SQLite, a local M
 	export APPROVAL_BOT_LAUNCHER="$${APPROVAL_BOT_LAUNCHER:-local}" \
 	  APPROVAL_BOT_CONSOLE_LOCAL_EMAIL="$${APPROVAL_BOT_CONSOLE_LOCAL_EMAIL:-$(LOCAL_EMAIL)}"; \
 	echo "run: console $$APPROVAL_BOT_PUBLIC_URL (you vote as $$APPROVAL_BOT_CONSOLE_LOCAL_EMAIL); MLflow $$MLFLOW_TRACKING_URI; then, in a second shell: make demo"; \
-	$(BIN)/approval-bot serve --host $(HOST) --port $(PORT)
+	sh -c 'echo $$$$ > "$$0" && exec "$$@"' $(DATA)/bot.pid $(BIN)/approval-bot serve --host $(HOST) --port $(PORT)
+
+# What `make run` started records its pid under $(VAR) (bot.pid, mlflow.pid): `make stop` ends
+# those still running (a `make run` killed hard, or left in the background), only if the pid is
+# still that program.
+stop: ## Stop what `make run` started (the bot, and the MLflow server it started), if anything still runs
+	@bot=$$(cat $(DATA)/bot.pid 2>/dev/null); mlflow=$$(cat $(DATA)/mlflow.pid 2>/dev/null); stopped=; \
+	for entry in "bot $$bot approval-bot" "mlflow $$mlflow mlflow"; do set -- $$entry; [ $$# = 3 ] || continue; \
+	  if kill -0 $$2 2>/dev/null && ps -p $$2 -o command= | grep -q "$$3"; then \
+	    kill $$2 2>/dev/null; for i in $$(seq 30); do kill -0 $$2 2>/dev/null || break; sleep 1; done; \
+	    if kill -0 $$2 2>/dev/null; then echo "stop: the $$1 (pid $$2) still runs after 30 s: kill -9 $$2" >&2; exit 1; fi; \
+	    echo "stop: stopped the $$1 (pid $$2)"; stopped=1; \
+	  fi; done; \
+	rm -f $(DATA)/bot.pid $(DATA)/mlflow.pid; \
+	[ -n "$$stopped" ] || echo "stop: nothing that \`make run\` started is running"
+
+reset: stop ## Delete the local data under var/ (database, MLflow store, runs, API token); keeps .venv
+	@case "$(DATA)" in /|"$(abspath .)") echo "reset: refusing to delete VAR=$(VAR)" >&2; exit 1;; esac
+	rm -rf $(DATA)
 
 test: venv lint browser $(HELM) ## Lint, then run every test (PostgreSQL and browser tests skip when missing, fail in CI)
 	HELM=$(abspath $(HELM)) $(BIN)/pytest
@@ -140,5 +166,8 @@ serving-image: ## Build the KServe runtime image (MLServer on the model's pins) 
 image-offline: ## Build both images with buildah from a debootstrapped base and run commands inside (root; what CI runs)
 	TARGETS="app serving" scripts/offline-image-build.sh
 
-clean: ## Remove the venv, caches, the local database and MLflow store, and test artifacts
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis .cache test-artifacts
+clean: ## Remove caches and test artifacts; keeps .venv and the local data (`make reset` deletes that)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts
+
+distclean: clean reset ## Also delete the local data, .venv and .cache (helm): back to a fresh clone
+	rm -rf $(VENV) .cache
