@@ -20,10 +20,18 @@ HELM   := .cache/helm/helm
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+# The first install takes minutes and pip's own output is hundreds of lines: say what is going
+# on and how long it takes, keep pip's output in a log, and show its end only when it fails.
+INSTALL_LOG := $(VENV)/install.log
 $(STAMP): pyproject.toml requirements/model.txt
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]' -c requirements/model.txt
+	@test -x $(BIN)/python || { echo "venv: creating $(VENV) with $$($(PYTHON) --version 2>&1)"; $(PYTHON) -m venv $(VENV); }
+	@echo "venv: installing the pinned dependencies into $(VENV) (once: about 4 minutes on a fresh" \
+	  "machine, 1 with pip's cache warm; progress: tail -f $(INSTALL_LOG))"
+	@start=$$(date +%s); \
+	{ $(BIN)/python -m pip install --upgrade pip && \
+	  $(BIN)/python -m pip install -e '.[dev]' -c requirements/model.txt; } > $(INSTALL_LOG) 2>&1 || \
+	  { tail -n 25 $(INSTALL_LOG) >&2; echo "venv: the install failed: the end of its log is above (all of it: $(INSTALL_LOG))" >&2; exit 1; }; \
+	echo "venv: installed in $$(( $$(date +%s) - start )) s"
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
