@@ -10,8 +10,9 @@ PORT   ?= 8080
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMAGE   ?= approval-bot:$(VERSION)
 SERVING_IMAGE ?= approval-bot-serving:$(VERSION)
-# docker, podman or buildah: whichever is installed (override with CONTAINER_TOOL=...)
-CONTAINER_TOOL ?= $(firstword $(foreach t,docker podman buildah,$(if $(shell command -v $(t)),$(t))))
+# docker (when its daemon answers), podman or buildah: the first that works, picked by
+# scripts/container-tool.sh when an image is built (override with CONTAINER_TOOL=...)
+CONTAINER_TOOL ?= $(shell scripts/container-tool.sh)
 HELM   := .cache/helm/helm
 
 .PHONY: help venv run stop reset test lint fmt unit integration migrate bench clean distclean \
@@ -164,12 +165,10 @@ charts: $(HELM) ## helm lint both charts (defaults and examples/*.yaml)
 	$(HELM) lint --strict charts/approval-bot-serving -f charts/approval-bot-serving/examples/minio.yaml
 
 image: ## Build the image (approval-bot serve; the KFP components run in it too) as approval-bot:VERSION
-	@test -n "$(CONTAINER_TOOL)" || { echo "make image needs docker, podman or buildah" >&2; exit 1; }
-	$(CONTAINER_TOOL) build -t $(IMAGE) .
+	@tool="$(CONTAINER_TOOL)"; [ -n "$$tool" ] || exit 1; set -x; $$tool build -t $(IMAGE) .
 
 serving-image: ## Build the KServe runtime image (MLServer on the model's pins) as approval-bot-serving:VERSION
-	@test -n "$(CONTAINER_TOOL)" || { echo "make serving-image needs docker, podman or buildah" >&2; exit 1; }
-	$(CONTAINER_TOOL) build --target serving -t $(SERVING_IMAGE) .
+	@tool="$(CONTAINER_TOOL)"; [ -n "$$tool" ] || exit 1; set -x; $$tool build --target serving -t $(SERVING_IMAGE) .
 
 image-offline: ## Build both images with buildah from a debootstrapped base and run commands inside (root; what CI runs)
 	TARGETS="app serving" scripts/offline-image-build.sh
