@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -62,6 +63,28 @@ def container(*, adapters: bool = False) -> bootstrap.Container:
         obj["container"] = bootstrap.build(load_settings(), adapters=adapters)
         ctx.call_on_close(obj["container"].close)
     return obj["container"]  # type: ignore[no-any-return]
+
+
+def typed_name() -> str:
+    """How to type this command here so that it runs: ``approval-bot`` when that is what the
+    shell finds, else its path (``.venv/bin/approval-bot`` when the venv is not activated, as
+    under make), or ``… -m bot``. For hints that must run as printed."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name != "approval-bot":
+        return f"{_short(Path(sys.executable))} -m bot"
+    found = shutil.which("approval-bot")
+    if found and Path(found).resolve() == argv0.resolve():
+        return "approval-bot"
+    return _short(argv0)
+
+
+def _short(path: Path) -> str:
+    """``path`` relative to the current directory when it is under it, else absolute."""
+    absolute = path.absolute()
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
 
 
 def emit_json(value: Any) -> None:

@@ -7,7 +7,7 @@ import logging
 import click
 
 from bot import bootstrap
-from bot.entrypoints.cli.common import container, handle_errors, load_config
+from bot.entrypoints.cli.common import container, handle_errors, load_config, typed_name
 from bot.settings import load_settings
 
 
@@ -104,7 +104,7 @@ def demo(model_name: str, requested_by: str, latency_iterations: int) -> None:
     else:
         request = request_to_dict(c.services.queries.get(result.request_id))
     console = bot.url if bot is not None and bot.answers else None
-    click.echo("\n".join(summary(request, result, console=console)))
+    click.echo("\n".join(summary(request, result, console=console, cli=typed_name())))
 
 
 COMMANDS = (serve, demo)
