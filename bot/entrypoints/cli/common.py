@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import shutil
 import sys
@@ -26,6 +27,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 FORMAT = click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
+
+
+class SuggestingGroup(click.Group):
+    """A command group that answers a mistyped subcommand with the ones it may have meant."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            typed = args[0] if args else ""
+            if exc.message.startswith("No such command"):
+                close = difflib.get_close_matches(typed.lower(), self.list_commands(ctx), n=3)
+                if close:
+                    exc.message += " Did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+            raise
 
 
 class CliError(click.ClickException):
