@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -72,7 +71,8 @@ def test_demo_submits_the_challenger_the_pipelines_staged(tmp_path):
     assert hint and hint.group(2) == request["id"], out
     # The hint runs as printed (here: this Python with -m bot), in this shell's environment.
     shown = subprocess.run(
-        [*shlex.split(hint.group(1)), "show", request["id"]],
+        f"{hint.group(1)} show {request['id']}",
+        shell=True,
         env={**os.environ, **cli.env},
         cwd=tmp_path,
         capture_output=True,
