@@ -3,8 +3,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements/model.txt | cksum | cut -d' ' -f1)
+VAR    ?= var
+# While `make run` runs, $(VAR)/run-ports.mk names the ports it chose: `make demo` in another
+# shell follows them (PORT=/MLFLOW_PORT= on the command line or in the environment still win).
+-include $(VAR)/run-ports.mk
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
+MLFLOW_PORT ?= 5000
 
 .DEFAULT_GOAL := help
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
@@ -43,8 +48,6 @@ venv: $(STAMP) ## Create .venv and install the pinned dependencies (once)
 # keeping their data under $(VAR); `make demo`, in a second shell, stages a challenger for it.
 # Both read one API token from $(VAR)/api-token (made on first use). Any of the variables
 # below that is already set in the environment wins.
-VAR         ?= var
-MLFLOW_PORT ?= 5000
 LOCAL_EMAIL ?= you@localhost
 DATA        := $(abspath $(VAR))
 TOKEN_FILE  := $(DATA)/api-token
@@ -71,7 +74,9 @@ $(TOKEN_FILE):
 
 run: venv $(TOKEN_FILE) ## Serve the bot with the web console, SQLite, a local MLflow and the local launcher (all under var/)
 	@$(LOCAL_ENV); set -e; \
-	trap 'kill $$mlflow 2>/dev/null; rm -f $(DATA)/bot.pid $(DATA)/mlflow.pid' EXIT; trap 'exit 130' INT TERM; mlflow=; \
+	trap 'kill $$mlflow 2>/dev/null; rm -f $(DATA)/bot.pid $(DATA)/mlflow.pid $(DATA)/run-ports.mk' EXIT; \
+	trap 'exit 130' INT TERM; mlflow=; \
+	printf 'HOST ?= %s\nPORT ?= %s\nMLFLOW_PORT ?= %s\n' $(HOST) $(PORT) $(MLFLOW_PORT) > $(DATA)/run-ports.mk; \
 	$(BIN)/approval-bot migrate; \
 	$(BIN)/approval-bot apply -f "$$APPROVAL_BOT_CONFIG"; \
 	if $(ANSWERS) "$$MLFLOW_TRACKING_URI/health"; then \
@@ -100,7 +105,7 @@ stop: ## Stop what `make run` started (the bot, and the MLflow server it started
 	    if kill -0 $$2 2>/dev/null; then echo "stop: the $$1 (pid $$2) still runs after 30 s: kill -9 $$2" >&2; exit 1; fi; \
 	    echo "stop: stopped the $$1 (pid $$2)"; stopped=1; \
 	  fi; done; \
-	rm -f $(DATA)/bot.pid $(DATA)/mlflow.pid; \
+	rm -f $(DATA)/bot.pid $(DATA)/mlflow.pid $(DATA)/run-ports.mk; \
 	[ -n "$$stopped" ] || echo "stop: nothing that \`make run\` started is running"
 
 reset: stop ## Delete the local data under var/ (database, MLflow store, runs, API token); keeps .venv

@@ -87,6 +87,20 @@ def test_an_mlflow_tracking_uri_set_elsewhere_skips_the_mlflow_port(tmp_path, ta
     assert done.returncode == 0, done.stderr
 
 
+def test_make_demo_follows_the_ports_the_running_make_run_chose(tmp_path):
+    """`make run PORT=8081` (as the port check suggests), then `make demo` in another shell:
+    the demo must find that bot and its MLflow, not the defaults."""
+    var = tmp_path / "var"
+    var.mkdir()
+    (var / "run-ports.mk").write_text("HOST ?= 127.0.0.1\nPORT ?= 18081\nMLFLOW_PORT ?= 15001\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "APPROVAL_BOT_"))}
+    done = make("-n", "demo", f"VAR={var}", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "http://127.0.0.1:18081" in done.stdout and "http://127.0.0.1:15001" in done.stdout
+    done = make("-n", "demo", f"VAR={var}", "PORT=18082", env=env)
+    assert "http://127.0.0.1:18082" in done.stdout, "the command line still wins"
+
+
 # -- clean keeps the install; reset deletes the local data; stop -------------------------
 
 
