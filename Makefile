@@ -31,8 +31,8 @@ help: ## Show this help
 INSTALL_LOG := $(VENV)/install.log
 $(STAMP): pyproject.toml requirements/model.txt
 	@test -x $(BIN)/python || { echo "venv: creating $(VENV) with $$($(PYTHON) --version 2>&1)"; $(PYTHON) -m venv $(VENV); }
-	@echo "venv: installing the pinned dependencies into $(VENV) (once: about 4 minutes on a fresh" \
-	  "machine, 1 with pip's cache warm; progress: tail -f $(INSTALL_LOG))"
+	@echo "venv: installing the pinned dependencies into $(VENV), once: about 4 minutes (1 to 3" \
+	  "from pip's cache); progress: tail -f $(INSTALL_LOG)"
 	@start=$$(date +%s); \
 	{ $(BIN)/python -m pip install --upgrade pip && \
 	  $(BIN)/python -m pip install -e '.[dev]' -c requirements/model.txt; } > $(INSTALL_LOG) 2>&1 || \
@@ -101,8 +101,8 @@ stop: ## Stop what `make run` started (the bot, and the MLflow server it started
 	@bot=$$(cat $(DATA)/bot.pid 2>/dev/null); mlflow=$$(cat $(DATA)/mlflow.pid 2>/dev/null); stopped=; \
 	for entry in "bot $$bot approval-bot" "mlflow $$mlflow mlflow"; do set -- $$entry; [ $$# = 3 ] || continue; \
 	  if kill -0 $$2 2>/dev/null && ps -p $$2 -o command= | grep -q "$$3"; then \
-	    kill $$2 2>/dev/null; for i in $$(seq 30); do kill -0 $$2 2>/dev/null || break; sleep 1; done; \
-	    if kill -0 $$2 2>/dev/null; then echo "stop: the $$1 (pid $$2) still runs after 30 s: kill -9 $$2" >&2; exit 1; fi; \
+	    kill $$2 2>/dev/null; for i in $$(seq 90); do kill -0 $$2 2>/dev/null || break; sleep 1; done; \
+	    if kill -0 $$2 2>/dev/null; then echo "stop: the $$1 (pid $$2) still runs after 90 s (a promotion finishing?): kill -9 $$2 ends it" >&2; exit 1; fi; \
 	    echo "stop: stopped the $$1 (pid $$2)"; stopped=1; \
 	  fi; done; \
 	rm -f $(DATA)/bot.pid $(DATA)/mlflow.pid $(DATA)/run-ports.mk; \
