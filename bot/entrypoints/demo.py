@@ -71,6 +71,35 @@ def find_bot(url: str | None, token: str | None) -> Bot | None:
     return Bot(url.rstrip("/"), answers(f"{url.rstrip('/')}/readyz"), token)
 
 
+def check_token(bot: Bot) -> None:
+    """Does the running bot take the token the staging pipeline will submit with? Asked before
+    any pipeline runs: a refusal found at the end cost the three pipelines, left a staged
+    ``@challenger`` nobody can decide, and said why only in the pipelines' log."""
+    if not bot.usable:
+        return
+    call = urllib.request.Request(  # noqa: S310 (http only)
+        f"{bot.url}/api/v1/approvals?limit=1", headers={"Authorization": f"Bearer {bot.token}"}
+    )
+    try:
+        with urllib.request.urlopen(call, timeout=10):  # noqa: S310
+            return
+    except urllib.error.HTTPError as exc:
+        if exc.code == 401:
+            raise DemoError(
+                f"the bot at {bot.url} refused APPROVAL_BOT_API_TOKEN (401: not a token it "
+                "accepts): use the one the bot was started with (`make run` and `make demo` "
+                "both read var/api-token unless APPROVAL_BOT_API_TOKEN is set) or one from "
+                "`approval-bot token create`; no pipeline was run"
+            ) from None
+        raise DemoError(
+            f"the bot at {bot.url} answered HTTP {exc.code} to the demo's first call; "
+            "no pipeline was run"
+        ) from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DemoError(f"the bot at {bot.url} stopped answering ({reason})") from None
+
+
 def check_mlflow(tracking_uri: str | None) -> str:
     if not tracking_uri:
         raise DemoError(NEEDS_MLFLOW)
@@ -102,6 +131,8 @@ def run_demo(
     mlflow_ui: str | None,
     say: Callable[[str], None],
 ) -> DemoResult:
+    if bot is not None:
+        check_token(bot)
     tracking_uri = check_mlflow(tracking_uri)
     from pipelines.runner import run_local
 
@@ -224,10 +255,13 @@ def _gate(g: dict[str, Any]) -> str:
     return f"{g['name']} = {g['value']:g} {g['op']} {g['threshold']:g} {mark}"
 
 
-def summary(request: dict[str, Any], result: DemoResult, *, console: str | None) -> list[str]:
+def summary(
+    request: dict[str, Any], result: DemoResult, *, console: str | None, cli: str = "approval-bot"
+) -> list[str]:
     """What the person who ran the demo needs: the request, its gates, and where to click.
 
-    ``request`` is the request object of the API and ``--format json``."""
+    ``request`` is the request object of the API and ``--format json``; ``cli`` is how this
+    command can be typed here (``.venv/bin/approval-bot`` unless the venv is activated)."""
     rid = request["id"]
     lines = [
         f"submitted {rid}: {request['model_name']} v{request['model_version']} "
@@ -237,7 +271,7 @@ def summary(request: dict[str, Any], result: DemoResult, *, console: str | None)
     lines += [f"  {_gate(g)}" for g in request["gates"]]
     if console:
         lines.append(f"decide: open {console.rstrip('/')}/requests/{rid}")
-    lines.append(f"   or: approval-bot show {rid}   |   approval-bot approve {rid} --as bob")
+    lines.append(f"   or: {cli} show {rid}   |   {cli} approve {rid} --as bob")
     lines.append(f"pipeline logs: {result.log_path}")
     return lines
 
