@@ -3,27 +3,41 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements/model.txt | cksum | cut -d' ' -f1)
+VAR    ?= var
+# While `make run` runs, $(VAR)/run-ports.mk names the ports it chose: `make demo` in another
+# shell follows them (PORT=/MLFLOW_PORT= on the command line or in the environment still win).
+-include $(VAR)/run-ports.mk
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
+MLFLOW_PORT ?= 5000
 
 .DEFAULT_GOAL := help
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMAGE   ?= approval-bot:$(VERSION)
 SERVING_IMAGE ?= approval-bot-serving:$(VERSION)
-# docker, podman or buildah: whichever is installed (override with CONTAINER_TOOL=...)
-CONTAINER_TOOL ?= $(firstword $(foreach t,docker podman buildah,$(if $(shell command -v $(t)),$(t))))
+# docker (when its daemon answers), podman or buildah: the first that works, picked by
+# scripts/container-tool.sh when an image is built (override with CONTAINER_TOOL=...)
+CONTAINER_TOOL ?= $(shell scripts/container-tool.sh)
 HELM   := .cache/helm/helm
 
-.PHONY: help venv run test lint fmt unit integration migrate bench clean mlflow demo browser \
-	helm charts image serving-image image-offline
+.PHONY: help venv run stop reset test lint fmt unit integration migrate bench clean distclean \
+	mlflow demo browser helm charts image serving-image image-offline
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+# The first install takes minutes and pip's own output is hundreds of lines: say what is going
+# on and how long it takes, keep pip's output in a log, and show its end only when it fails.
+INSTALL_LOG := $(VENV)/install.log
 $(STAMP): pyproject.toml requirements/model.txt
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]' -c requirements/model.txt
+	@test -x $(BIN)/python || { echo "venv: creating $(VENV) with $$($(PYTHON) --version 2>&1)"; $(PYTHON) -m venv $(VENV); }
+	@echo "venv: installing the pinned dependencies into $(VENV), once: about 4 minutes (1 to 3" \
+	  "from pip's cache); progress: tail -f $(INSTALL_LOG)"
+	@start=$$(date +%s); \
+	{ $(BIN)/python -m pip install --upgrade pip && \
+	  $(BIN)/python -m pip install -e '.[dev]' -c requirements/model.txt; } > $(INSTALL_LOG) 2>&1 || \
+	  { tail -n 25 $(INSTALL_LOG) >&2; echo "venv: the install failed: the end of its log is above (all of it: $(INSTALL_LOG))" >&2; exit 1; }; \
+	echo "venv: installed in $$(( $$(date +%s) - start )) s"
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
@@ -34,8 +48,6 @@ venv: $(STAMP) ## Create .venv and install the pinned dependencies (once)
 # keeping their data under $(VAR); `make demo`, in a second shell, stages a challenger for it.
 # Both read one API token from $(VAR)/api-token (made on first use). Any of the variables
 # below that is already set in the environment wins.
-VAR         ?= var
-MLFLOW_PORT ?= 5000
 LOCAL_EMAIL ?= you@localhost
 DATA        := $(abspath $(VAR))
 TOKEN_FILE  := $(DATA)/api-token
@@ -49,19 +61,29 @@ MLFLOW_SERVER = MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow server --
   --artifacts-destination $(DATA)/mlartifacts --workers 1
 ANSWERS = $(BIN)/python -c 'import sys, urllib.request as u; u.urlopen(sys.argv[1], timeout=2)' 2>/dev/null
 
+# `make run` checks its ports before it starts or installs anything (scripts/check-ports.py,
+# standard library only): what is in the way and how to choose another, in one line.
+ifneq ($(filter run,$(MAKECMDGOALS)),)
+PORTS_PROBLEM := $(shell $(PYTHON) scripts/check-ports.py --host $(HOST) --port $(PORT) \
+  --mlflow-port $(MLFLOW_PORT) --data $(DATA))
+$(if $(PORTS_PROBLEM),$(error $(PORTS_PROBLEM)))
+endif
+
 $(TOKEN_FILE):
 	@mkdir -p $(DATA) && umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(32))' > $@
 
 run: venv $(TOKEN_FILE) ## Serve the bot with the web console, SQLite, a local MLflow and the local launcher (all under var/)
 	@$(LOCAL_ENV); set -e; \
+	trap 'kill $$mlflow 2>/dev/null; rm -f $(DATA)/bot.pid $(DATA)/mlflow.pid $(DATA)/run-ports.mk' EXIT; \
+	trap 'exit 130' INT TERM; mlflow=; \
+	printf 'HOST ?= %s\nPORT ?= %s\nMLFLOW_PORT ?= %s\n' $(HOST) $(PORT) $(MLFLOW_PORT) > $(DATA)/run-ports.mk; \
 	$(BIN)/approval-bot migrate; \
 	$(BIN)/approval-bot apply -f "$$APPROVAL_BOT_CONFIG"; \
 	if $(ANSWERS) "$$MLFLOW_TRACKING_URI/health"; then \
 	  echo "run: using the MLflow server at $$MLFLOW_TRACKING_URI"; \
 	elif [ "$$MLFLOW_TRACKING_URI" = "http://127.0.0.1:$(MLFLOW_PORT)" ]; then \
 	  echo "run: starting MLflow on $$MLFLOW_TRACKING_URI (store $(DATA)/mlflow.db, log $(DATA)/mlflow.log)"; \
-	  $(MLFLOW_SERVER) > $(DATA)/mlflow.log 2>&1 & mlflow=$$!; \
-	  trap 'kill $$mlflow 2>/dev/null || true' EXIT INT TERM; \
+	  $(MLFLOW_SERVER) > $(DATA)/mlflow.log 2>&1 & mlflow=$$!; echo $$mlflow > $(DATA)/mlflow.pid; \
 	  for i in $$(seq 120); do $(ANSWERS) "$$MLFLOW_TRACKING_URI/health" && break; \
 	    kill -0 $$mlflow 2>/dev/null || { tail -20 $(DATA)/mlflow.log; echo "run: MLflow did not start (log above)" >&2; exit 1; }; sleep 1; done; \
 	else \
@@ -70,7 +92,25 @@ run: venv $(TOKEN_FILE) ## Serve the bot with the web console, SQLite, a local M
 	export APPROVAL_BOT_LAUNCHER="$${APPROVAL_BOT_LAUNCHER:-local}" \
 	  APPROVAL_BOT_CONSOLE_LOCAL_EMAIL="$${APPROVAL_BOT_CONSOLE_LOCAL_EMAIL:-$(LOCAL_EMAIL)}"; \
 	echo "run: console $$APPROVAL_BOT_PUBLIC_URL (you vote as $$APPROVAL_BOT_CONSOLE_LOCAL_EMAIL); MLflow $$MLFLOW_TRACKING_URI; then, in a second shell: make demo"; \
-	$(BIN)/approval-bot serve --host $(HOST) --port $(PORT)
+	sh -c 'echo $$$$ > "$$0" && exec "$$@"' $(DATA)/bot.pid $(BIN)/approval-bot serve --host $(HOST) --port $(PORT)
+
+# What `make run` started records its pid under $(VAR) (bot.pid, mlflow.pid): `make stop` ends
+# those still running (a `make run` killed hard, or left in the background), only if the pid is
+# still that program.
+stop: ## Stop what `make run` started (the bot, and the MLflow server it started), if anything still runs
+	@bot=$$(cat $(DATA)/bot.pid 2>/dev/null); mlflow=$$(cat $(DATA)/mlflow.pid 2>/dev/null); stopped=; \
+	for entry in "bot $$bot approval-bot" "mlflow $$mlflow mlflow"; do set -- $$entry; [ $$# = 3 ] || continue; \
+	  if kill -0 $$2 2>/dev/null && ps -p $$2 -o command= | grep -q "$$3"; then \
+	    kill $$2 2>/dev/null; for i in $$(seq 90); do kill -0 $$2 2>/dev/null || break; sleep 1; done; \
+	    if kill -0 $$2 2>/dev/null; then echo "stop: the $$1 (pid $$2) still runs after 90 s (a promotion finishing?): kill -9 $$2 ends it" >&2; exit 1; fi; \
+	    echo "stop: stopped the $$1 (pid $$2)"; stopped=1; \
+	  fi; done; \
+	rm -f $(DATA)/bot.pid $(DATA)/mlflow.pid $(DATA)/run-ports.mk; \
+	[ -n "$$stopped" ] || echo "stop: nothing that \`make run\` started is running"
+
+reset: stop ## Delete the local data under var/ (database, MLflow store, runs, API token); keeps .venv
+	@case "$(DATA)" in /|"$(abspath .)") echo "reset: refusing to delete VAR=$(VAR)" >&2; exit 1;; esac
+	rm -rf $(DATA)
 
 test: venv lint browser $(HELM) ## Lint, then run every test (PostgreSQL and browser tests skip when missing, fail in CI)
 	HELM=$(abspath $(HELM)) $(BIN)/pytest
@@ -132,15 +172,16 @@ charts: $(HELM) ## helm lint both charts (defaults and examples/*.yaml)
 	$(HELM) lint --strict charts/approval-bot-serving -f charts/approval-bot-serving/examples/minio.yaml
 
 image: ## Build the image (approval-bot serve; the KFP components run in it too) as approval-bot:VERSION
-	@test -n "$(CONTAINER_TOOL)" || { echo "make image needs docker, podman or buildah" >&2; exit 1; }
-	$(CONTAINER_TOOL) build -t $(IMAGE) .
+	@tool="$(CONTAINER_TOOL)"; [ -n "$$tool" ] || exit 1; set -x; $$tool build -t $(IMAGE) .
 
 serving-image: ## Build the KServe runtime image (MLServer on the model's pins) as approval-bot-serving:VERSION
-	@test -n "$(CONTAINER_TOOL)" || { echo "make serving-image needs docker, podman or buildah" >&2; exit 1; }
-	$(CONTAINER_TOOL) build --target serving -t $(SERVING_IMAGE) .
+	@tool="$(CONTAINER_TOOL)"; [ -n "$$tool" ] || exit 1; set -x; $$tool build --target serving -t $(SERVING_IMAGE) .
 
 image-offline: ## Build both images with buildah from a debootstrapped base and run commands inside (root; what CI runs)
 	TARGETS="app serving" scripts/offline-image-build.sh
 
-clean: ## Remove the venv, caches, the local database and MLflow store, and test artifacts
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis .cache test-artifacts
+clean: ## Remove caches and test artifacts; keeps .venv and the local data (`make reset` deletes that)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts
+
+distclean: clean reset ## Also delete the local data, .venv and .cache (helm): back to a fresh clone
+	rm -rf $(VENV) .cache

@@ -50,7 +50,7 @@ class ChannelSettings(BaseSettings):
 @dataclass(frozen=True, slots=True)
 class ChannelSpec:
     """A channel as the registry knows it, before anything is imported for it: its package
-    (``bot.adapters.slack``; the last part is the channel's name, and its ``channel`` module
+    (``bot.adapters.<name>``: the last part is its name, and its ``channel`` module
     has ``wire(wiring)``)."""
 
     package: str

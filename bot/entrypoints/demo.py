@@ -71,6 +71,35 @@ def find_bot(url: str | None, token: str | None) -> Bot | None:
     return Bot(url.rstrip("/"), answers(f"{url.rstrip('/')}/readyz"), token)
 
 
+def check_token(bot: Bot) -> None:
+    """Does the running bot take the token the staging pipeline will submit with? Asked before
+    any pipeline runs: a refusal found at the end cost the three pipelines, left a staged
+    ``@challenger`` nobody can decide, and said why only in the pipelines' log."""
+    if not bot.usable:
+        return
+    call = urllib.request.Request(  # noqa: S310 (http only)
+        f"{bot.url}/api/v1/approvals?limit=1", headers={"Authorization": f"Bearer {bot.token}"}
+    )
+    try:
+        with urllib.request.urlopen(call, timeout=10):  # noqa: S310
+            return
+    except urllib.error.HTTPError as exc:
+        if exc.code == 401:
+            raise DemoError(
+                f"the bot at {bot.url} refused APPROVAL_BOT_API_TOKEN (401: not a token it "
+                "accepts): use the one the bot was started with (`make run` and `make demo` "
+                "both read var/api-token unless APPROVAL_BOT_API_TOKEN is set) or one from "
+                "`approval-bot token create`; no pipeline was run"
+            ) from None
+        raise DemoError(
+            f"the bot at {bot.url} answered HTTP {exc.code} to the demo's first call; "
+            "no pipeline was run"
+        ) from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DemoError(f"the bot at {bot.url} stopped answering ({reason})") from None
+
+
 def check_mlflow(tracking_uri: str | None) -> str:
     if not tracking_uri:
         raise DemoError(NEEDS_MLFLOW)
@@ -81,6 +110,31 @@ def check_mlflow(tracking_uri: str | None) -> str:
             f"no MLflow server answers at {tracking_uri}: {NEEDS_MLFLOW.split(': ', 1)[1]}"
         )
     return tracking_uri
+
+
+def _pipeline_env(
+    tracking_uri: str, bot: Bot | None, mlflow_ui: str | None, say: Callable[[str], None]
+) -> dict[str, str]:
+    """What the pipelines are run with: where MLflow is, and the bot when it can be used
+    (saying which way the request will go)."""
+    env = {"MLFLOW_TRACKING_URI": tracking_uri, "APPROVAL_BOT_URL": ""}
+    if bot is not None and bot.usable:
+        assert bot.token is not None
+        env |= {"APPROVAL_BOT_URL": bot.url, "APPROVAL_BOT_API_TOKEN": bot.token}
+        say(f"bot: {bot.url} answers; the staging pipeline will submit to it")
+    elif bot is not None and bot.answers:
+        say(
+            f"bot: {bot.url} answers, but APPROVAL_BOT_API_TOKEN is not set: submitting to the "
+            "database directly (`make demo` sets both)"
+        )
+    elif bot is not None:
+        say(
+            f"bot: nothing answers at {bot.url}: the request goes into the database and waits; "
+            "start the bot with `make run` to decide it in the browser"
+        )
+    if mlflow_ui:
+        env["MLFLOW_UI_URL"] = mlflow_ui
+    return env
 
 
 @contextlib.contextmanager
@@ -102,26 +156,12 @@ def run_demo(
     mlflow_ui: str | None,
     say: Callable[[str], None],
 ) -> DemoResult:
+    if bot is not None:
+        check_token(bot)
     tracking_uri = check_mlflow(tracking_uri)
     from pipelines.runner import run_local
 
-    env = {"MLFLOW_TRACKING_URI": tracking_uri, "APPROVAL_BOT_URL": ""}
-    if bot is not None and bot.usable:
-        assert bot.token is not None
-        env |= {"APPROVAL_BOT_URL": bot.url, "APPROVAL_BOT_API_TOKEN": bot.token}
-        say(f"bot: {bot.url} answers; the staging pipeline will submit to it")
-    elif bot is not None and bot.answers:
-        say(
-            f"bot: {bot.url} answers, but APPROVAL_BOT_API_TOKEN is not set: submitting to the "
-            "database directly (`make demo` sets both)"
-        )
-    elif bot is not None:
-        say(
-            f"bot: nothing answers at {bot.url}: the request goes into the database and waits; "
-            "start the bot with `make run` to decide it in the browser"
-        )
-    if mlflow_ui:
-        env["MLFLOW_UI_URL"] = mlflow_ui
+    env = _pipeline_env(tracking_uri, bot, mlflow_ui, say)
     pipeline_root.mkdir(parents=True, exist_ok=True)
     log_path = pipeline_root / "demo.log"
 
@@ -137,8 +177,7 @@ def run_demo(
                 raise DemoError(f"the {name} pipeline failed: {first} (log: {log_path})") from None
             return outputs
 
-        data = step("data")
-        data_run_id = str(data["data_run_id"])
+        data_run_id = str(step("data")["data_run_id"])
         step("training", data_run_id=data_run_id, model_name=model_name)
         staging = step(
             "staging",
@@ -151,10 +190,8 @@ def run_demo(
     if request_id:
         return DemoResult(request_id, "staging pipeline", staging, log_path)
     if bot is not None and bot.usable:
-        raise DemoError(
-            f"the staging pipeline could not submit to {bot.url}: see {log_path} "
-            "(search for 'approval bot')"
-        )
+        where = f"see {log_path} (search for 'approval bot')"
+        raise DemoError(f"the staging pipeline could not submit to {bot.url}: {where}")
     request_id = _submit_measured(
         commands,
         tracking_uri=tracking_uri,
@@ -224,10 +261,13 @@ def _gate(g: dict[str, Any]) -> str:
     return f"{g['name']} = {g['value']:g} {g['op']} {g['threshold']:g} {mark}"
 
 
-def summary(request: dict[str, Any], result: DemoResult, *, console: str | None) -> list[str]:
+def summary(
+    request: dict[str, Any], result: DemoResult, *, console: str | None, cli: str = "approval-bot"
+) -> list[str]:
     """What the person who ran the demo needs: the request, its gates, and where to click.
 
-    ``request`` is the request object of the API and ``--format json``."""
+    ``request`` is the request object of the API and ``--format json``; ``cli`` is how this
+    command can be typed here (``.venv/bin/approval-bot`` unless the venv is activated)."""
     rid = request["id"]
     lines = [
         f"submitted {rid}: {request['model_name']} v{request['model_version']} "
@@ -237,7 +277,7 @@ def summary(request: dict[str, Any], result: DemoResult, *, console: str | None)
     lines += [f"  {_gate(g)}" for g in request["gates"]]
     if console:
         lines.append(f"decide: open {console.rstrip('/')}/requests/{rid}")
-    lines.append(f"   or: approval-bot show {rid}   |   approval-bot approve {rid} --as bob")
+    lines.append(f"   or: {cli} show {rid}   |   {cli} approve {rid} --as bob")
     lines.append(f"pipeline logs: {result.log_path}")
     return lines
 

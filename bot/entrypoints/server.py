@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import errno
 import functools
 import gc
 import logging
 import os
 import signal
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -27,6 +29,7 @@ from fastapi import FastAPI
 
 from bot.bootstrap import Container
 from bot.domain.effects import LAUNCH_PROMOTION
+from bot.domain.errors import DomainError
 from bot.entrypoints.http import create_app
 from bot.ports.effects import PromotionLauncher
 from bot.ports.store import StoreUnavailable
@@ -37,15 +40,28 @@ WORKER_THREADS = 16
 M_ARENA_MAX = -8  # glibc's mallopt parameter
 
 
+class CannotListen(DomainError):
+    """The address or port to serve on cannot be used (one line, before anything starts)."""
+
+    code = "cannot_listen"
+
+
 def quiet_when_unavailable(job: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
     """A scheduler job that skips its tick while the database is away (the unit of work
-    logged the outage once) instead of logging a traceback every tick."""
+    logged the outage once) instead of logging a traceback every tick.
+
+    A tick still running when the server stops is cancelled with the event loop; APScheduler
+    would swallow that CancelledError too, but only after logging it as a job failure with a
+    traceback. Stopping is not a failure: the tick just ends (its work is in the database)."""
 
     @functools.wraps(job)
     async def run(*args: Any) -> None:
         try:
             await job(*args)
         except StoreUnavailable:
+            return
+        except asyncio.CancelledError:
+            log.debug("%s: cancelled while the server stopped", job.__name__)
             return
 
     return run
@@ -198,10 +214,44 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         return
 
 
-def serve(container: Container, *, host: str, port: int) -> None:
+def listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything starts (as uvicorn binds it: SO_REUSEADDR).
+
+    uvicorn alone binds only after the application started: a taken port then showed the
+    ready line, the error, and the scheduler's jobs cancelled with tracebacks. Here it is
+    ``CannotListen`` with one line saying what to do instead."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CannotListen(listen_problem(host, port, exc)) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def listen_problem(host: str, port: int, exc: OSError) -> str:
+    where = f"cannot listen on {host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"{where}: the port is already in use (another approval-bot, or another program); "
+            f"choose another with --port (`make run PORT={port + 1}`)"
+        )
+    if exc.errno == errno.EACCES:
+        return f"{where}: permission denied (ports below 1024 need privileges); use --port"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{where}: this machine has no such address; use --host (e.g. 127.0.0.1)"
+    return f"{where}: {exc.strerror or exc}"
+
+
+def serve(container: Container, *, sock: socket.socket) -> None:
+    """Serve on ``sock`` (from ``listen``) until SIGTERM or Ctrl-C."""
     if "MALLOC_ARENA_MAX" not in os.environ:
         limit_malloc_arenas()
     app = build_app(container)
+    host, port = sock.getsockname()[:2]
     config = uvicorn.Config(
         app,
         host=host,
@@ -216,12 +266,13 @@ def serve(container: Container, *, host: str, port: int) -> None:
         # X-Forwarded-For, which any client can send.
         proxy_headers=False,
     )
+    log.info("listening on http://%s:%d", f"[{host}]" if ":" in host else host, port)
     # uvicorn shuts down gracefully on SIGTERM and then re-raises the signal so the
     # default action kills the process (exit -15). A SIGTERM is how orchestrators
     # ask us to stop, and a clean stop is success: exit 0 instead.
     previous = signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run(sockets=[sock])
     finally:
         signal.signal(signal.SIGTERM, previous)
 

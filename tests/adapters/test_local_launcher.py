@@ -104,6 +104,9 @@ def test_an_approved_request_is_promoted_by_the_real_pipeline(
     assert isinstance(outputs, dict)
     assert outputs["champion_version"] == challenger
     assert outputs["archived_version"] == "1"
+    detail = asyncio.run(launcher.status(run_id)).detail
+    assert f"archived_version=1, champion_version={challenger}" in detail
+    assert "storage_uri" not in detail, "deploy_target=none served nothing: no s3:// URI"
     guard_calls = [r.path for r in bot_api.requests]
     assert guard_calls == [f"/api/v1/approvals/{rid}"], "the guard asked the bot once"
     # Delivered again (at least once): the same run, no second pipeline run.

@@ -92,19 +92,51 @@ class Loop:
         return done.stdout
 
 
+# A laptop with an ~800 px high screen leaves about 680 px to the page, below the browser's bars.
+LAPTOP = {"width": 1280, "height": 680}
+PHONE = {"width": 375, "height": 740}
+
+
 def approve_and_wait_for_promotion(page, url: str, name: str) -> None:
+    page.set_viewport_size(LAPTOP)
     page.goto(url)
     b.screenshot(page, f"{name}-pending")
     assert page.locator("#approve-form").is_visible()
+    box = page.locator("#approve").bounding_box()
+    assert box and box["y"] + box["height"] <= LAPTOP["height"], f"Approve below the fold: {box}"
     page.click("#approve")
-    page.wait_for_url(re.compile(r"\?done=approve$"))
+    page.locator("#done").wait_for()
     assert "Your approval is recorded." in page.inner_text("#done")
+    assert "done=" not in page.url, "a reload must not bring the banner back"
     page.evaluate("window.notReloaded = true")
     # console.js polls /requests/ID/status and swaps the live parts in: no reload.
     page.locator("#live-status .pill.promoted").wait_for(timeout=PROMOTION_TIMEOUT_MS)
     assert page.evaluate("window.notReloaded === true"), "the page was reloaded"
     assert page.locator("#vote").count() == 0, "no forms once decided"
+    assert page.locator("#done").count() == 0, "the banner went once the request moved on"
+    assert "s3://" not in page.inner_text("body"), "nothing here is on S3"
     b.screenshot(page, f"{name}-promoted")
+
+
+def history_numbers(page) -> list[str]:
+    return [c.strip() for c in page.locator("#history tbody tr td:first-child").all_inner_texts()]
+
+
+def shown_numbers(show: str) -> list[str]:
+    """The event numbers of `approval-bot show`'s history."""
+    return re.findall(r"^  (#\d+) ", show.split("\nhistory:\n", 1)[1], re.M)
+
+
+def fits_a_phone(page, url: str) -> None:
+    """On a phone every column of the gates is on the screen: nothing to scroll sideways."""
+    page.set_viewport_size(PHONE)
+    page.goto(url)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    for cell in page.locator("#gates td:last-child, #gates th:last-child").all():
+        box = cell.bounding_box()
+        assert box and box["x"] + box["width"] <= PHONE["width"], f"result cut off: {box}"
+    b.screenshot(page, "phone")
+    page.set_viewport_size(LAPTOP)
 
 
 def test_make_run_then_the_demo_then_one_click_ends_promoted(tmp_path, chromium):
@@ -124,8 +156,11 @@ def test_make_run_then_the_demo_then_one_click_ends_promoted(tmp_path, chromium)
         assert "you vote as you@localhost" in run_log
 
         page = chromium.new_page()
+        failed = []
+        page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
         first = loop.demo()
         assert first.startswith(f"{loop.url}/requests/")
+        fits_a_phone(page, first)
         page.goto(first)
         assert "no champion yet" in page.inner_text("#gates")
         assert "you@localhost, the local person" in page.inner_text("#who")
@@ -134,6 +169,12 @@ def test_make_run_then_the_demo_then_one_click_ends_promoted(tmp_path, chromium)
             shutil.copyfile(shot, README_IMAGE)
         approve_and_wait_for_promotion(page, first, "first-demo")
         assert "@champion is now v1" in page.inner_text("#promotion")
+        # The console, `show` and the audit log number the events alike.
+        rid = first.rsplit("/", 1)[1]
+        page.locator('#live-status[data-settled="yes"]').wait_for(timeout=60_000)
+        page.reload()
+        assert history_numbers(page) == shown_numbers(loop.cli("show", rid))
+        assert history_numbers(page)[0] != "#1", "event #1 is the config make run applied"
 
         # Reject another request, with a reason (the example the CLI section submits).
         rid = json.loads(loop.cli("submit", "-f", "examples/request.json", "--format", "json"))[
@@ -142,9 +183,12 @@ def test_make_run_then_the_demo_then_one_click_ends_promoted(tmp_path, chromium)
         page.goto(f"{loop.url}/requests/{rid}")
         page.fill("#reject-form textarea[name=comment]", "shadow test too short")
         page.click("#reject")
-        page.wait_for_url(re.compile(r"\?done=reject$"))
+        page.locator("#done").wait_for()
         assert page.locator("#live-status .pill.rejected").is_visible()
         assert "shadow test too short" in page.inner_text("#state-line")
+        # The page says what became of the challenger (this one is not in the local MLflow).
+        page.locator("#challenger").get_by_text("not archived yet").wait_for()
+        assert "not in the MLflow registry" in page.inner_text("#effects")
         b.screenshot(page, "rejected")
 
         # The second promotion: the first champion is archived.
@@ -156,7 +200,12 @@ def test_make_run_then_the_demo_then_one_click_ends_promoted(tmp_path, chromium)
 
         # The audit page, and its CSV export.
         page.goto(f"{loop.url}/audit")
-        assert "hash chain checks out" in page.inner_text("#chain")
+        chain = page.inner_text("#chain")
+        count = int(re.search(r"all (\d+) events", chain).group(1))
+        assert f"audit log intact: {count} events" in loop.cli("audit", "verify")
+        timeline = page.locator("#audit ol").first.text_content() or ""  # folded: not rendered
+        numbers = re.findall(r"^#(\d+) · ", timeline, re.M)
+        assert numbers and int(numbers[0]) > 1 and int(numbers[-1]) <= count
         b.screenshot(page, "audit")
         with page.expect_download() as download:
             page.click("#csv")
@@ -169,6 +218,7 @@ def test_make_run_then_the_demo_then_one_click_ends_promoted(tmp_path, chromium)
             ("iris-classifier", "2", "promoted"),
         ]
         assert {r["approvers"] for r in rows if r["state"] == "promoted"} == {"you"}
+        assert failed == [], f"answered with an error: {failed}"  # /favicon.ico included
 
         mlflow = mlflow_facts(loop.mlflow_url)
         assert mlflow["champion"] == "2"

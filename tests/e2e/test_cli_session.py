@@ -300,3 +300,62 @@ def test_audit_writes_page_by_page_with_a_limit(cli, tmp_path):
     res = cli("audit", "--limit", "2")
     assert res.code == 0 and ids[0] in res.out and ids[2] not in res.out
     assert "the first 2" in res.err
+
+
+def test_history_lists_the_last_requests_newest_first_like_the_chat_command(cli, tmp_path):
+    cli.ok("migrate")
+    cli.ok("apply", "-f", str(CONFIG))
+    assert cli.ok("history").strip() == "no requests yet"
+    churn = submit(cli, tmp_path, requested_by="bob")
+    cli.ok("reject", churn, "--as", "carol", "--reason", "shadow test too short")
+    first = submit(cli, tmp_path, model_name="iris-classifier", model_version="1")
+    second = submit(cli, tmp_path, model_name="iris-classifier", model_version="2")
+
+    def ids(*args: str) -> list[str]:
+        return [r["id"] for r in json.loads(cli.ok("history", *args, "--format", "json"))]
+
+    assert ids() == [second, first, churn]
+    assert ids("iris-classifier") == [second, first]
+    assert ids("1") == [second]
+    assert ids("churn-classifier", "5") == [churn]
+    assert ids("no-such-model") == []
+    table = cli.ok("history").splitlines()
+    assert table[0].split() == [
+        "id",
+        "model",
+        "version",
+        "state",
+        "created",
+        "decided",
+        "by",
+        "reason",
+    ]
+    assert table[1].split()[:4] == [second, "iris-classifier", "2", "pending"]
+    assert "superseded" in table[2]  # v2 superseded v1
+    assert table[3].startswith(churn) and "rejected" in table[3] and "carol" in table[3]
+    assert "shadow test too short" in table[3]
+    res = cli("history", "iris-classifier", "many")
+    assert res.code == 2 and "'many' is not a number (history [MODEL] [N])" in res.err
+
+
+@pytest.mark.parametrize(
+    ("args", "typo", "meant"),
+    [
+        (["pendng"], "pendng", "pending"),
+        (["histroy"], "histroy", "history"),
+        (["aprove", "X", "--as", "bob"], "aprove", "approve"),
+        (["audit", "verfy"], "verfy", "verify"),
+        (["outbox", "retyr", "1"], "retyr", "retry"),
+    ],
+)
+def test_a_mistyped_command_gets_did_you_mean(cli, args, typo, meant):
+    res = cli(*args)
+    assert res.code == 2
+    assert f"Error: No such command '{typo}'. Did you mean '{meant}'?" in res.err
+    assert "Traceback" not in res.err
+
+
+def test_a_command_like_nothing_gets_no_guess(cli):
+    res = cli("frobnicate")
+    assert res.code == 2
+    assert "No such command 'frobnicate'." in res.err and "Did you mean" not in res.err

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import signal
+import socket
 import subprocess
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.adapters.db.migrate import upgrade
+from bot.entrypoints.server import quiet_when_unavailable
 from tests import builders
 from tests.builders import parse_config
 from tests.fakes import FakeClock
@@ -241,3 +246,54 @@ def test_serve_refuses_an_unmigrated_database(tmp_path):
     )
     assert proc.returncode != 0
     assert "run `approval-bot migrate`" in proc.stderr
+
+
+def test_a_taken_port_is_one_line_before_anything_starts(tmp_path):
+    """The most common first mistake: uvicorn alone binds after the application started, so
+    the bot said it was ready, then failed to bind, then logged the scheduler's cancelled jobs
+    (111 lines, 6 tracebacks). Now: one line, what to do, exit 1, and nothing started."""
+    db_url = f"sqlite:///{tmp_path}/bot.db"
+    prepare_database(db_url)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            serve_command(port),
+            env={**os.environ, **bot_env(db_url)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port}: the port is already in use (another "
+        "approval-bot, or another program); choose another with --port "
+        f"(`make run PORT={port + 1}`)"
+    ]
+    assert proc.stdout == ""
+
+
+def test_a_tick_cut_off_by_the_stop_logs_no_traceback(caplog):
+    """A scheduler job still running when the loop ends is cancelled; APScheduler logged that
+    as 'Job raised an exception' with a traceback. Stopping is not a failure."""
+
+    async def main() -> None:
+        started = asyncio.Event()
+
+        @quiet_when_unavailable
+        async def tick() -> None:
+            started.set()
+            await asyncio.Event().wait()
+
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_job(tick, "interval", seconds=60, next_run_time=datetime.now(UTC))
+        scheduler.start()
+        await asyncio.wait_for(started.wait(), timeout=10)
+        scheduler.shutdown(wait=False)
+
+    caplog.set_level(logging.DEBUG)
+    asyncio.run(main())  # cancels the tick still running, as the server's loop does at exit
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []
+    assert any("cancelled while the server stopped" in r.getMessage() for r in caplog.records)

@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from bot.adapters.console import SPEC
 from bot.domain.audit import AuditRecord
+from bot.domain.effects import ARCHIVE_CHALLENGER
 from bot.domain.model import ApprovalRequest, Person, Policy, State
 from bot.domain.names import EventKind, OutboxState
 from bot.domain.outbox import OutboxItem
@@ -61,7 +62,8 @@ env = Environment(
 
 
 def when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "–"
+    """To the second: the steps of a promotion are seconds apart."""
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "–"
 
 
 def number(value: float) -> str:
@@ -96,10 +98,10 @@ class Gate:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One event of a request's timeline, numbered within the request."""
+    """One event of a request's timeline, numbered as everywhere else (`show`, the chats'
+    `audit`, `audit verify`): by its audit log sequence number."""
 
-    n: int
-    seq: int  # the audit log's sequence number (shown as a tooltip)
+    seq: int
     at: datetime
     kind: str
     actor: str
@@ -129,6 +131,7 @@ class RequestView:
     settled: bool
     votes_by: dict[str, str] = field(default_factory=dict)
     launch_problem: str | None = None  # views.launch_problem, as every channel shows it
+    challenger: str | None = None  # what became of a rejected or expired challenger in MLflow
 
     @property
     def stamp(self) -> str:
@@ -139,10 +142,31 @@ class RequestView:
 
 
 def timeline(records: Sequence[AuditRecord]) -> list[Step]:
-    return [
-        Step(n, r.seq, r.at, r.kind, r.actor, event_summary(r))
-        for n, r in enumerate(records, start=1)
-    ]
+    return [Step(r.seq, r.at, r.kind, r.actor, event_summary(r)) for r in records]
+
+
+def challenger_fate(
+    request: ApprovalRequest, records: Sequence[AuditRecord], effects: Sequence[OutboxItem]
+) -> str | None:
+    """A rejected or expired challenger is archived: what that did in MLflow, in its words
+    (``@challenger`` taken off, ``@rejected`` or ``@archived`` set), or why not yet."""
+    item = next((i for i in effects if i.kind == ARCHIVE_CHALLENGER), None)
+    if item is None:
+        return None
+    version = f"v{request.model_version}"
+    alias = f"@{item.payload.get('alias') or 'archived'}"
+    moved = next((r for r in reversed(records) if r.kind == EventKind.CHALLENGER_MOVED_ON), None)
+    if moved is not None:
+        now = moved.data.get("now_points_at")
+        return (
+            f"Not archived: @challenger had moved on to {f'v{now}' if now else 'no version'}, "
+            f"so {version}'s aliases were left as they were."
+        )
+    if item.state is OutboxState.DELIVERED:
+        return f"Challenger archived: @challenger taken off {version} in MLflow, now {alias}."
+    if item.state in (OutboxState.PENDING, OutboxState.DELIVERING) and not item.last_error:
+        return f"Archiving the challenger: {version} gets {alias} in MLflow for @challenger."
+    return f"The challenger is not archived yet: see {ARCHIVE_CHALLENGER} below."
 
 
 def champion_before(queries: Queries, request: ApprovalRequest) -> str | None:
@@ -234,6 +258,7 @@ def request_view(queries: Queries, request_id: str, links: RunLinks) -> RequestV
         settled=r.state in FINAL and not busy,
         votes_by={v.person: v.vote.value for v in r.votes},
         launch_problem=launch_problem(effects),
+        challenger=challenger_fate(r, records, effects),
     )
 
 

@@ -38,7 +38,7 @@ log = logging.getLogger("bot.console")
 
 MAX_COMMENT = COMMENT_MAX  # as in every channel
 PAGE_SIZE = 25
-STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
+STATIC = {"console.css": "text/css", "console.js": "text/javascript", "favicon.ico": "image/x-icon"}
 DONE = {
     "approve": "Your approval is recorded.",
     "reject": "Your rejection is recorded.",
@@ -377,6 +377,9 @@ def mount(app: FastAPI, console: Console) -> None:
     def static(request: Request, name: str) -> Response:
         return console.static(request, name)
 
+    def favicon(request: Request) -> Response:  # browsers ask for it at the root
+        return console.static(request, "favicon.ico")
+
     routes: list[tuple[str, Callable[..., Any], list[str]]] = [
         ("/", index, ["GET"]),
         ("/requests/{request_id}", request_page, ["GET"]),
@@ -385,6 +388,7 @@ def mount(app: FastAPI, console: Console) -> None:
         ("/audit", audit, ["GET"]),
         ("/audit.csv", audit_csv, ["GET"]),
         ("/console/static/{name}", static, ["GET"]),
+        ("/favicon.ico", favicon, ["GET"]),
     ]
     for path, endpoint, methods in routes:
         app.add_api_route(path, endpoint, methods=methods, include_in_schema=False)

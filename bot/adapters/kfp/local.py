@@ -188,7 +188,11 @@ class LocalLauncher:
         state = str(record.get("state"))
         if state in ("SUCCEEDED", "FAILED"):
             if state == "SUCCEEDED":
-                outputs = record.get("outputs") or {}
+                outputs = dict(record.get("outputs") or {})
+                if (record.get("params") or {}).get("deploy_target") == "none":
+                    # Nothing was served: the URI KServe would load from (s3://… on a
+                    # cluster) names no place that exists here.
+                    outputs.pop("storage_uri", None)
                 shown = ", ".join(f"{k}={v}" for k, v in sorted(outputs.items()) if v != "")
                 detail = f"local run {run_id} SUCCEEDED" + (f": {shown}" if shown else "")
             else:

@@ -11,10 +11,11 @@ import click
 
 from bot.entrypoints.cli import admin, requests, run
 from bot.entrypoints.cli.audit import audit
+from bot.entrypoints.cli.common import SuggestingGroup
 from bot.entrypoints.cli.outbox import outbox
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=SuggestingGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """approval-bot: the human approval gate between staging and promotion."""

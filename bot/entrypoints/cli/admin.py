@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.entrypoints.cli.common import container, handle_errors, load_config
+from bot.entrypoints.cli.common import SuggestingGroup, container, handle_errors, load_config
 from bot.settings import load_settings
 
 
@@ -42,7 +42,7 @@ def apply(path: str, dry_run: bool) -> None:
     click.echo(f"{len(changes)} change(s) {'would be ' if dry_run else ''}applied")
 
 
-@click.group()
+@click.group(cls=SuggestingGroup)
 def token() -> None:
     """API tokens for the pipelines (stored hashed)."""
 

@@ -11,7 +11,13 @@ import click
 
 from bot.domain.model import DECISION_FILTERS, ApprovalRequest, State
 from bot.entrypoints import render
-from bot.entrypoints.cli.common import CliError, container, handle_errors, parse_when
+from bot.entrypoints.cli.common import (
+    CliError,
+    SuggestingGroup,
+    container,
+    handle_errors,
+    parse_when,
+)
 from bot.ports.store import RequestFilter
 from bot.service.queries import Queries
 from bot.service.views import request_to_dict
@@ -20,7 +26,7 @@ TABLE_ROWS = 50  # a table is for reading: the first rows; csv and json give the
 PAGE = 50  # requests read (with their history) per query: the first lines show at once
 
 
-@click.group(invoke_without_command=True)
+@click.group(cls=SuggestingGroup, invoke_without_command=True)
 @click.option("--model", default=None)
 @click.option("--since", callback=parse_when, default=None, help="Created at or after (ISO).")
 @click.option("--until", callback=parse_when, default=None, help="Created before (ISO).")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+import shutil
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -27,6 +29,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 FORMAT = click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
+
+
+class SuggestingGroup(click.Group):
+    """A command group that answers a mistyped subcommand with the ones it may have meant."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            typed = args[0] if args else ""
+            if exc.message.startswith("No such command"):
+                close = difflib.get_close_matches(typed.lower(), self.list_commands(ctx), n=3)
+                if close:
+                    exc.message += " Did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+            raise
 
 
 class CliError(click.ClickException):
@@ -64,6 +83,28 @@ def container(*, adapters: bool = False) -> bootstrap.Container:
         obj["container"] = bootstrap.build(load_settings(), adapters=adapters)
         ctx.call_on_close(obj["container"].close)
     return obj["container"]  # type: ignore[no-any-return]
+
+
+def typed_name() -> str:
+    """How to type this command here so that it runs: ``approval-bot`` when that is what the
+    shell finds, else its path (``.venv/bin/approval-bot`` when the venv is not activated, as
+    under make), or ``… -m bot``. For hints that must run as printed."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name != "approval-bot":
+        return f"{_short(Path(sys.executable))} -m bot"
+    found = shutil.which("approval-bot")
+    if found and Path(found).resolve() == argv0.resolve():
+        return "approval-bot"
+    return _short(argv0)
+
+
+def _short(path: Path) -> str:
+    """``path`` relative to the current directory when it is under it, else absolute."""
+    absolute = path.absolute()
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
 
 
 def emit_json(value: Any) -> None:

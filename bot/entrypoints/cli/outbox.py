@@ -8,13 +8,20 @@ import click
 
 from bot.domain.names import OutboxState
 from bot.entrypoints import render
-from bot.entrypoints.cli.common import FORMAT, CliError, container, emit_json, handle_errors
+from bot.entrypoints.cli.common import (
+    FORMAT,
+    CliError,
+    SuggestingGroup,
+    container,
+    emit_json,
+    handle_errors,
+)
 from bot.service.views import outbox_item_to_dict
 
 MAX_ID = 2**63 - 1  # outbox ids are 64-bit
 
 
-@click.group()
+@click.group(cls=SuggestingGroup)
 def outbox() -> None:
     """Effects of decisions: list, retry dead letters, deliver without a server."""
 

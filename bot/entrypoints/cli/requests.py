@@ -18,6 +18,7 @@ from bot.entrypoints.cli.common import (
     handle_errors,
     read_text,
 )
+from bot.ports.store import RequestFilter
 from bot.service.identity import Identity
 from bot.service.schemas import SubmissionIn, field_errors
 from bot.service.views import request_to_dict
@@ -103,6 +104,63 @@ def show(request_id: str, fmt: str) -> None:
         click.echo(render.show(request, policy, history, effects))
 
 
+HISTORY_DEFAULT = 10  # as the chat channels' /history
+
+
+def history_args(args: tuple[str, ...]) -> tuple[str | None, int]:
+    """``[MODEL] [N]`` as the chat commands read it: a last argument of digits is N."""
+    if len(args) > 2:
+        raise click.UsageError("history takes at most a model and a number: history [MODEL] [N]")
+    model, limit = None, HISTORY_DEFAULT
+    for i, arg in enumerate(args):
+        if arg.isdigit() and i == len(args) - 1:
+            limit = int(arg)
+        elif i == 0:
+            model = arg
+        else:
+            raise click.UsageError(f"history: {arg!r} is not a number (history [MODEL] [N])")
+    if limit < 1:
+        raise click.UsageError("history: N must be at least 1")
+    return model, limit
+
+
+@click.command(name="history")
+@click.argument("args", nargs=-1, metavar="[MODEL] [N]")
+@FORMAT
+@handle_errors
+def history_cmd(args: tuple[str, ...], fmt: str) -> None:
+    """The last N requests (of MODEL), newest first; default 10 (as the chat channels'
+    /history)."""
+    model, limit = history_args(args)
+    requests = container().services.queries.search(
+        RequestFilter(model=model, newest_first=True, limit=limit)
+    )
+    if fmt == "json":
+        emit_json([request_to_dict(r) for r in requests])
+        return
+    if not requests:
+        click.echo(f"no requests{f' of {model}' if model else ''} yet")
+        return
+    click.echo(
+        render.table(
+            ("id", "model", "version", "state", "created", "decided", "by", "reason"),
+            [
+                [
+                    r.id,
+                    r.model_name,
+                    r.model_version,
+                    r.state.value,
+                    render.ts(r.created_at),
+                    render.ts(r.decided_at) if r.decided_at else None,
+                    r.decided_by,
+                    (r.reason or "")[:80] or None,
+                ]
+                for r in requests
+            ],
+        )
+    )
+
+
 PAST = {VoteKind.APPROVE: "approved", VoteKind.REJECT: "rejected"}
 
 
@@ -139,4 +197,4 @@ def reject(request_id: str, person: str, reason: str | None) -> None:
     cast(request_id, person, VoteKind.REJECT, reason)
 
 
-COMMANDS = (submit, pending, show, approve, reject)
+COMMANDS = (submit, pending, show, history_cmd, approve, reject)

@@ -7,8 +7,8 @@ import logging
 import click
 
 from bot import bootstrap
-from bot.entrypoints.cli.common import container, handle_errors, load_config
-from bot.settings import load_settings
+from bot.entrypoints.cli.common import container, handle_errors, load_config, typed_name
+from bot.settings import default_data_dir, load_settings
 
 
 @click.command()
@@ -32,10 +32,12 @@ def serve(host: str, port: int) -> None:
       and each chat channel's variables (README.md, docs/configuration.md)
     """
     from bot.entrypoints import logs
+    from bot.entrypoints.server import listen
     from bot.entrypoints.server import serve as run_server
 
     settings = load_settings()
     logs.configure(fmt=settings.log_format, level=settings.log_level, secrets=settings.secrets())
+    sock = listen(host, port)  # a taken port is one line, before anything starts
     c = bootstrap.build(settings)
     shapes = [shape for spec in c.specs for shape in spec.secret_shapes]
     logs.configure(
@@ -49,9 +51,10 @@ def serve(host: str, port: int) -> None:
                 settings.config_file,
                 f"{len(changes)} change(s)" if changes else "no changes",
             )
-        run_server(c, host=host, port=port)
+        run_server(c, sock=sock)
     finally:
         c.close()
+        sock.close()
 
 
 @click.command()
@@ -71,11 +74,13 @@ def demo(model_name: str, requested_by: str, latency_iterations: int) -> None:
       MLFLOW_TRACKING_URI      required: the MLflow server the pipelines log to
       APPROVAL_BOT_URL         the running bot (default: APPROVAL_BOT_PUBLIC_URL,
                                http://127.0.0.1:8080); when it answers and
-      APPROVAL_BOT_API_TOKEN   is set, the staging pipeline submits to it; otherwise
+      APPROVAL_BOT_API_TOKEN   is set (and accepted: checked before any pipeline
+                               runs), the staging pipeline submits to it; otherwise
                                the request goes into APPROVAL_BOT_DATABASE_URL
       MLFLOW_UI_URL            where the request's MLflow links point (default: the
                                tracking URI)
     """
+    import shlex
     from pathlib import Path
 
     from bot.entrypoints.demo import find_bot, from_api, run_demo, summary
@@ -105,7 +110,12 @@ def demo(model_name: str, requested_by: str, latency_iterations: int) -> None:
     else:
         request = request_to_dict(c.services.queries.get(result.request_id))
     console = bot.url if bot is not None and bot.answers else None
-    click.echo("\n".join(summary(request, result, console=console)))
+    cli = typed_name()
+    in_data_dir = settings.database_url == f"sqlite:///{settings.data_dir / 'approval-bot.db'}"
+    if in_data_dir and settings.data_dir != default_data_dir().absolute():
+        # The hint reads the same database only if it is told where (make's VAR=…).
+        cli = f"APPROVAL_BOT_DATA_DIR={shlex.quote(str(settings.data_dir))} {cli}"
+    click.echo("\n".join(summary(request, result, console=console, cli=cli)))
 
 
 COMMANDS = (serve, demo)

@@ -10,6 +10,7 @@ import re
 from bot.adapters.console import routes
 from bot.domain.model import VoteKind
 from bot.domain.names import Channel
+from bot.entrypoints import render
 from bot.service.identity import Identity
 from bot.service.views import AUDIT_HEADERS
 from tests.adapters.console.conftest import browser, console_app, submit
@@ -84,18 +85,30 @@ def test_csv_export_has_the_cli_columns_and_no_formulas(svc):
     assert everything[1][AUDIT_HEADERS.index("approvers")] == "alice,carol"
 
 
-def test_each_request_has_its_timeline_numbered_from_one(svc):
+def test_timelines_are_numbered_as_show_and_audit_verify_number_them(svc):
+    """One numbering everywhere: the audit log's own (`show`, `audit verify`, the chat
+    `audit` commands). The console numbered 1-7 where `show` said #2-#8, and the chain's
+    "8 events" stood unexplained beside a "timeline (7 events)"."""
     app, _ = console_app(svc)
     submit(svc, model_name="noise", requested_by="alice")  # earlier events elsewhere
     approved, _rejected, _pending = decided(svc)
+    with svc.uow() as uow:
+        seqs = [r.seq for r in uow.audit.records(approved)]
     client = browser(app)
     html = client.get("/audit?decision=approved").text
     assert "timeline (4 events)" in html
+    assert re.findall(r"<li>#(\d+) · ", html) == [str(n) for n in seqs]
+    count, _problem = svc.admin.verify_audit()
+    assert f"checks out: all {count} events (#1–#{count}), config and token changes" in html
     assert "<b>voted</b> by alice" in html and "<b>decided</b> by alice,carol" in html
     page = client.get(f"/requests/{approved}").text
-    numbers = re.findall(r'<td title="audit event #(\d+)">(\d+)</td>', page)
-    assert [n for _seq, n in numbers] == ["1", "2", "3", "4"]
-    assert [int(seq) for seq, _n in numbers] != [1, 2, 3, 4], "the global number is a tooltip"
+    assert re.findall(r"<tr><td[^>]*>#(\d+)</td>", page) == [str(n) for n in seqs]
+    assert seqs[0] > 1, "the request's events are not the log's first"
+    shown = render.show(
+        *svc.queries.get_with_policy(approved),
+        svc.queries.history([svc.queries.get(approved)])[approved],
+    )
+    assert re.findall(r"^  #(\d+) ", shown, re.M) == [str(n) for n in seqs]
 
 
 def test_the_audit_page_shows_the_hash_chain_check(svc, sqlite_url):

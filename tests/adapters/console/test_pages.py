@@ -89,9 +89,66 @@ def test_recent_decisions_show_when_they_were_decided(svc):
     app, _ = console_app(svc)
     rid = submit(svc, model_name="iris-classifier", requested_by="alice")
     approve(svc, rid)
-    decided = svc.queries.get(rid).decided_at.strftime("%Y-%m-%d %H:%M UTC")
+    decided = svc.queries.get(rid).decided_at.strftime("%Y-%m-%d %H:%M:%S UTC")  # seconds
     html = browser(app).get("/").text
     recent = html[html.index('id="recent"') :]
     assert "<th>decided</th>" in recent and "deadline" not in recent
     assert f'<td class="at">{decided}</td>' in recent
     assert "No decisions yet" not in html
+
+
+def test_a_rejected_challenger_says_what_became_of_it_in_mlflow(svc):
+    """The first screen says a rejected challenger is archived; MLflow shows @rejected. The
+    page said only `mlflow.archive_challenger: delivered`: it now says both in one line."""
+    app, _ = console_app(svc)
+    rid = submit(svc, model_name="iris-classifier", requested_by="alice", model_version="3")
+    svc.commands.vote(rid, Identity(Channel.CLI, "bob"), VoteKind.REJECT, comment="too slow")
+    client = browser(app)
+    waiting = client.get(f"/requests/{rid}").text
+    assert "Archiving the challenger: v3 gets @rejected in MLflow for @challenger." in waiting
+    dispatcher = OutboxDispatcher(
+        svc.uow,
+        {"chat": NotedHandler(), "mlflow": NotedHandler()},
+        clock=svc.clock,
+        channels=svc.channels,
+    )
+    asyncio.run(dispatcher.deliver_due())
+    page = client.get(f"/requests/{rid}").text
+    assert (
+        '<p id="challenger">Challenger archived: @challenger taken off v3 in MLflow, now '
+        "@rejected.</p>"
+    ) in page
+
+
+def test_times_are_shown_to_the_second(svc):
+    app, _ = console_app(svc)
+    rid = submit(svc, model_name="iris-classifier", requested_by="alice")
+    created = svc.queries.get(rid).created_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    assert f"at {created}" in browser(app).get(f"/requests/{rid}").text
+
+
+def test_the_favicon_is_served_at_the_root(svc):
+    app, _ = console_app(svc)
+    client = browser(app)
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] == "image/x-icon"
+    assert icon.content[:4] == b"\x00\x00\x01\x00", "an ICO file"
+    assert '<link rel="icon" href="/favicon.ico"' in client.get("/").text
+
+
+def test_a_challenger_that_cannot_be_archived_says_so(svc):
+    app, _ = console_app(svc)
+    rid = submit(svc, model_name="iris-classifier", requested_by="alice")
+    svc.commands.vote(rid, Identity(Channel.CLI, "bob"), VoteKind.REJECT, comment="too slow")
+    dispatcher = OutboxDispatcher(
+        svc.uow,
+        {"chat": NotedHandler()},
+        clock=svc.clock,
+        channels=svc.channels,
+        unavailable={"mlflow.archive_challenger": "MLflow not configured"},
+    )
+    asyncio.run(dispatcher.deliver_due())
+    page = browser(app).get(f"/requests/{rid}").text
+    assert "The challenger is not archived yet: see mlflow.archive_challenger below." in page
+    assert "waiting: MLflow not configured" in page

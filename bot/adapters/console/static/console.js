@@ -6,9 +6,20 @@
   if (!status) { return; }
   var url = status.getAttribute("data-status-url");
   var stamp = status.getAttribute("data-stamp");
+  var shownState = status.getAttribute("data-state");
   var every = 2000;
 
+  // "Your approval is recorded." answers the click: it goes once the request moves on (the
+  // status says what happened since), and a reload of the page does not bring it back.
+  if (document.getElementById("done") && window.history.replaceState) {
+    window.history.replaceState(null, "", window.location.pathname);
+  }
+
   function apply(s) {
+    if (s.state !== shownState) {
+      var done = document.getElementById("done");
+      if (done) { done.remove(); }
+    }
     if (s.stamp !== stamp) {
       stamp = s.stamp;
       Object.keys(s.html).forEach(function (id) {
