@@ -20,6 +20,7 @@ from bot.adapters.db.migrate import SCHEMA_HEAD, at_head, current_revision, read
 from bot.adapters.metrics import Metrics
 from bot.adapters.registry import message_channels, wanted_channels, wire_all
 from bot.adapters.wiring import ChatChannel, Hook
+from bot.domain.audit_keys import AuditKeyMissing
 from bot.domain.errors import DomainError
 from bot.ports import Clock, EffectHandler, PromotionLauncher
 from bot.service import Services, build_services
@@ -122,8 +123,30 @@ def build(
     return container
 
 
+def check_audit_key(container: Container) -> None:
+    """At the start of `serve`: a log signed before cannot go on unsigned (``AuditKeyMissing``,
+    one line); an unsigned one is allowed (`make run`) and warned about. Where signing began
+    goes to the process log, outside the database (docs/audit-log.md)."""
+    key = container.settings.audit_keyring().current
+    signed_from = container.services.audit.signed_from()
+    if key is not None:
+        log.info(
+            "audit log: new events are signed with audit key %r; %s",
+            key.id,
+            f"signed from event #{signed_from} on" if signed_from else "none is signed yet",
+        )
+        return
+    if signed_from is not None:
+        raise AuditKeyMissing(signed_from)
+    log.warning(
+        "APPROVAL_BOT_AUDIT_KEY is not set: the audit log is not signed, so anyone who can "
+        "write the database can rewrite it undetected (docs/audit-log.md)"
+    )
+
+
 def _container(settings: Settings, engine: Engine, clock: Clock | None) -> Container:
-    uow = SqlUnitOfWorkFactory(engine)
+    keys = settings.audit_keyring()
+    uow = SqlUnitOfWorkFactory(engine, audit_keys=keys)
     channels = message_channels(settings)
     metrics = Metrics(Queries(uow).counts)
     services = build_services(
@@ -132,6 +155,7 @@ def _container(settings: Settings, engine: Engine, clock: Clock | None) -> Conta
         channels=channels,
         on_decided=metrics.decided,
         read_access=settings.readers(),
+        audit_keys=keys,
     )
     dispatcher = OutboxDispatcher(
         uow,

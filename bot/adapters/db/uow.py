@@ -18,9 +18,11 @@ from bot.adapters.db.directory import SqlDirectoryRepository
 from bot.adapters.db.engine import READONLY
 from bot.adapters.db.health import StoreHealth, unavailable_reason
 from bot.adapters.db.outbox import SqlOutbox
+from bot.adapters.db.refusals import SqlRefusalLog
 from bot.adapters.db.requests import SqlRequestRepository
 from bot.adapters.db.telegram import SqlTelegramStateRepository
 from bot.adapters.db.tokens import SqlTokenRepository
+from bot.domain.audit_keys import Keyring
 from bot.ports import StoreUnavailable
 
 
@@ -28,17 +30,24 @@ class SqlUnitOfWork:
     requests: SqlRequestRepository
     directory: SqlDirectoryRepository
     audit: SqlAuditLog
+    refusals: SqlRefusalLog
     outbox: SqlOutbox
     tokens: SqlTokenRepository
     chat: SqlChatMessageRepository
     telegram: SqlTelegramStateRepository
 
     def __init__(
-        self, engine: Engine, health: StoreHealth | None = None, *, readonly: bool = False
+        self,
+        engine: Engine,
+        health: StoreHealth | None = None,
+        *,
+        readonly: bool = False,
+        audit_keys: Keyring | None = None,
     ) -> None:
         self.engine = engine
         self.health = health or StoreHealth()
         self.readonly = readonly
+        self.audit_keys = audit_keys
         self._conn: Connection | None = None
         self._started = 0.0
 
@@ -56,7 +65,8 @@ class SqlUnitOfWork:
             raise
         self.requests = SqlRequestRepository(self._conn)
         self.directory = SqlDirectoryRepository(self._conn)
-        self.audit = SqlAuditLog(self._conn)
+        self.audit = SqlAuditLog(self._conn, self.audit_keys)
+        self.refusals = SqlRefusalLog(self._conn)
         self.outbox = SqlOutbox(self._conn)
         self.tokens = SqlTokenRepository(self._conn)
         self.chat = SqlChatMessageRepository(self._conn)
@@ -115,9 +125,20 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: Engine, health: StoreHealth | None = None) -> None:
+    """Units of work on ``engine``; the audit log signs with ``audit_keys``' current key."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        health: StoreHealth | None = None,
+        *,
+        audit_keys: Keyring | None = None,
+    ) -> None:
         self.engine = engine
         self.health = health or StoreHealth()
+        self.audit_keys = audit_keys
 
     def __call__(self, *, readonly: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self.health, readonly=readonly)
+        return SqlUnitOfWork(
+            self.engine, self.health, readonly=readonly, audit_keys=self.audit_keys
+        )

@@ -29,6 +29,7 @@ def serve(host: str, port: int) -> None:
       APPROVAL_BOT_CONSOLE_TRUSTED_HEADER, _TRUSTED_PROXIES   console behind a proxy
       MLFLOW_TRACKING_URI         decision log, challenger archive, local promotions
       APPROVAL_BOT_LAUNCHER       local (default), kfp or none
+      APPROVAL_BOT_AUDIT_KEY      KEY_ID:SECRET that signs the audit log (docs/audit-log.md)
       SLACK_BOT_TOKEN, TELEGRAM_BOT_TOKEN, ...   chat channels (README.md)
     """
     from bot.entrypoints import logs
@@ -38,6 +39,7 @@ def serve(host: str, port: int) -> None:
     logs.configure(fmt=settings.log_format, level=settings.log_level, secrets=settings.secrets())
     c = bootstrap.build(settings)
     try:
+        bootstrap.check_audit_key(c)
         if settings.config_file:
             changes = c.services.admin.apply(load_config(settings.config_file), actor="serve")
             logging.getLogger("bot").info(
