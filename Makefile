@@ -109,11 +109,12 @@ demo: venv $(TOKEN_FILE) ## Train and stage a challenger with the real pipelines
 	$(BIN)/approval-bot apply -f "$$APPROVAL_BOT_CONFIG" > /dev/null; \
 	$(BIN)/approval-bot demo $(DEMO_ARGS)
 
-bench: venv ## Benchmarks: API submissions, Slack acks vs bare Bolt, Telegram answers vs bare PTB, the audit at 1M events
+bench: venv ## Benchmarks: API submissions, Slack acks vs bare Bolt, Telegram answers vs bare PTB, the audit at 1M events, the Audit page
 	$(BIN)/python -m benchmarks.api_submit
 	$(BIN)/python -m benchmarks.slack_ack
 	$(BIN)/python -m benchmarks.telegram_callback
 	$(BIN)/python -m benchmarks.audit_scale
+	$(BIN)/python -m benchmarks.audit_page
 
 migrate: venv ## Upgrade the database to the latest migration
 	$(BIN)/approval-bot migrate

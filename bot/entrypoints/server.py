@@ -17,7 +17,7 @@ import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
 
@@ -85,6 +85,18 @@ async def sweep(container: Container) -> None:
 
 
 @quiet_when_unavailable
+async def check_audit(container: Container) -> None:
+    """Check the audit events written since the last check (the whole chain when a full walk
+    is due); the console shows the result. Several replicas may run this at once."""
+    every = timedelta(hours=container.settings.audit_full_check_hours)
+    started = container.services.clock.now()
+    check = await asyncio.to_thread(container.services.audit.check, full_every=every)
+    container.metrics.job_runs.labels("audit_check").inc()
+    if check.problem is not None and check.checked_at >= started:  # found now, not kept
+        log.error("audit log tampered: %s", check.problem)
+
+
+@quiet_when_unavailable
 async def poll(container: Container, launcher: PromotionLauncher) -> None:
     """Follow promotion runs until they end; post the result to the request's chats."""
     if await poll_promotions(container.services, launcher):
@@ -120,6 +132,13 @@ def build_scheduler(container: Container) -> AsyncIOScheduler:
     every = {"seconds": settings.sweep_seconds}
     scheduler.add_job(scan, args=[container], id="scan", **every, **common)
     scheduler.add_job(sweep, args=[container], id="sweep", **every, **common)
+    scheduler.add_job(
+        check_audit,
+        args=[container],
+        id="audit_check",
+        seconds=settings.audit_check_seconds,
+        **common,
+    )
     if container.launcher is not None:
         scheduler.add_job(
             poll,
