@@ -15,6 +15,7 @@ from bot.domain.names import SYSTEM, EventKind
 from bot.ports import Clock, DuplicateSubmission, UnitOfWork, UnitOfWorkFactory
 from bot.service.clock import SystemClock
 from bot.service.identity import Identity
+from bot.service.refusals import record_refusal
 from bot.service.schemas import SubmissionIn, plain_or_unknown
 from bot.service.unit import policy_for, record, resolve
 
@@ -134,7 +135,8 @@ class Commands:
         record_denial: bool = True,
         extra_groups: frozenset[str] = frozenset(),
     ) -> VoteResult:
-        """Cast a vote. Refusals raise ``errors.Refused``; for chat they leave a `denied` event.
+        """Cast a vote. Refusals raise ``errors.Refused``; for chat they leave a `denied` event
+        (not every time: ``bot/service/refusals.py``).
 
         ``extra_groups`` is membership a channel vouches for (Slack user groups); it counts
         only for the groups that declare such a source.
@@ -203,7 +205,7 @@ class Commands:
         now: datetime,
     ) -> None:
         data = {"vote": vote.value, "why": exc.code, "message": exc.message}
-        uow.audit.append(request_id, [Event(EventKind.DENIED, who.describe(), data)], now)
+        record_refusal(uow, request_id, who.describe(), exc, data, now)
         uow.commit()
 
     # -- promotion ------------------------------------------------------------
