@@ -150,11 +150,12 @@ demo: venv $(TOKEN_FILE) ## Train and stage a challenger with the real pipelines
 	$(BIN)/approval-bot apply -f "$$APPROVAL_BOT_CONFIG" > /dev/null; \
 	$(BIN)/approval-bot demo $(DEMO_ARGS)
 
-bench: venv ## Benchmarks: API submissions, Slack acks vs bare Bolt, Telegram answers vs bare PTB, the audit at 1M events, a click's hops
+bench: venv ## Benchmarks: API submissions, Slack acks vs bare Bolt, Telegram answers vs bare PTB, the audit at 1M events, the Audit page, a click's hops
 	$(BIN)/python -m benchmarks.api_submit
 	$(BIN)/python -m benchmarks.slack_ack
 	$(BIN)/python -m benchmarks.telegram_callback
 	$(BIN)/python -m benchmarks.audit_scale
+	$(BIN)/python -m benchmarks.audit_page
 	$(BIN)/python -m benchmarks.walk
 
 migrate: venv ## Upgrade the database to the latest migration

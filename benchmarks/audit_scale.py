@@ -16,6 +16,7 @@ Targets: every first page < 50 ms; verify ≥ 50,000 events/s in < 200 MB.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import io
 import json
@@ -43,6 +44,7 @@ if str(ROOT) not in sys.path:
 
 from bot.adapters.db import normalise_url  # noqa: E402
 from bot.domain.audit import GENESIS, canonical_json  # noqa: E402
+from bot.domain.audit_keys import AuditKey, head_mac, record_mac  # noqa: E402
 from tests.support.bot_server import prepare_database, running_bot  # noqa: E402
 
 TOKEN = "benchmark-token-0123456789abcdef"
@@ -87,16 +89,19 @@ def _esc(v: Any) -> str:
     return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
 
-def seed(dsn: str, n_requests: int, per_request: int) -> int:
-    """Requests, votes and a valid audit chain; returns the number of events."""
+def seed(dsn: str, n_requests: int, per_request: int, key: AuditKey | None = None) -> int:
+    """Requests, votes and a valid audit chain (signed with ``key``, if given, as the bot
+    signs: bot/adapters/db/audit.py); returns the number of events."""
     rng = random.Random(42)
     gates = json.dumps(
         [{"name": "latency_p99_ms", "value": 2.3, "threshold": 100, "op": "<=", "passed": True}]
     )
     requests, votes, events = [], [], []
     with psycopg.connect(dsn) as conn:  # go on from what `apply` wrote
-        head = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
-    seq, prev = head if head else (0, GENESIS)
+        head = conn.execute("SELECT seq, hash, signed_from FROM audit_head WHERE id = 1").fetchone()
+    seq, prev, signed_from = head if head else (0, GENESIS, None)
+    if key is not None and signed_from is None:
+        signed_from = seq + 1
     for i in range(n_requests):
         rid = f"r{i:09d}"
         created = START + timedelta(minutes=7 * i)
@@ -144,7 +149,10 @@ def seed(dsn: str, n_requests: int, per_request: int) -> int:
                 "data": data,
             }
             digest = hashlib.sha256((prev + canonical_json(body)).encode()).hexdigest()
-            events.append((seq, at, kind, "system", rid, json.dumps(data), prev, digest))
+            mac = record_mac(key, digest) if key else None
+            events.append(
+                (seq, at, kind, "system", rid, json.dumps(data), prev, digest, key and key.id, mac)
+            )
             prev = digest
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         with cur.copy(
@@ -160,20 +168,30 @@ def seed(dsn: str, n_requests: int, per_request: int) -> int:
             for chunk in copy_text(iter(votes)):
                 cp.write(chunk)
         with cur.copy(
-            'COPY audit_events (seq, "at", kind, actor, request_id, data, prev_hash, hash) '
-            "FROM STDIN"
+            'COPY audit_events (seq, "at", kind, actor, request_id, data, prev_hash, hash, key_id, '
+            "mac) FROM STDIN"
         ) as cp:
             for chunk in copy_text(iter(events)):
                 cp.write(chunk)
         cur.execute("DELETE FROM audit_head")
-        cur.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, %s, %s)", (seq, prev))
+        cur.execute(
+            "INSERT INTO audit_head (id, seq, hash, key_id, mac, signed_from) "
+            "VALUES (1, %s, %s, %s, %s, %s)",
+            (
+                seq,
+                prev,
+                key and key.id,
+                head_mac(key, seq, prev, signed_from) if key else None,
+                signed_from if key else None,
+            ),
+        )
         cur.execute("ANALYZE")
         conn.commit()
     return seq
 
 
 def pct(values: list[float], p: int) -> float:
-    return statistics.quantiles(values, n=100)[p - 1] * 1000 if len(values) > 1 else values[0]
+    return (statistics.quantiles(values, n=100)[p - 1] if len(values) > 1 else values[0]) * 1000
 
 
 def timed_get(client: httpx.Client, path: str, params: dict[str, str], n: int) -> list[float]:
@@ -268,6 +286,28 @@ def measure_verify(db_url: str, events: int) -> None:
     )
 
 
+@contextlib.contextmanager
+def fresh_database(postgres: str, prefix: str, *, keep: bool = False) -> Iterator[tuple[str, str]]:
+    """A new PostgreSQL database, migrated with the example config applied: (its SQLAlchemy
+    URL, its libpq DSN). Dropped afterwards unless ``keep``."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(normalise_url(postgres), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(normalise_url(postgres)).set(database=name)
+    db_url = url.render_as_string(hide_password=False)
+    try:
+        prepare_database(db_url)
+        yield db_url, url.set(drivername="postgresql").render_as_string(hide_password=False)
+    finally:
+        if keep:
+            print(f"kept {db_url}")
+        else:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--requests", type=int, default=100_000)
@@ -277,15 +317,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the seeded database (prints it)")
     args = ap.parse_args()
 
-    name = f"abaudit_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(normalise_url(args.postgres), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(normalise_url(args.postgres)).set(database=name)
-    db_url = url.render_as_string(hide_password=False)
-    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        prepare_database(db_url)
+    with fresh_database(args.postgres, "abaudit", keep=args.keep) as (db_url, dsn):
         t0 = time.perf_counter()
         events = seed(dsn, args.requests, args.events_per_request)
         print(
@@ -297,7 +329,12 @@ def main() -> None:
             running_bot(
                 db_url,
                 Path(tmp),
-                env={"APPROVAL_BOT_API_TOKEN": TOKEN, "APPROVAL_BOT_LOG_LEVEL": "WARNING"},
+                env={
+                    "APPROVAL_BOT_API_TOKEN": TOKEN,
+                    "APPROVAL_BOT_LOG_LEVEL": "WARNING",
+                    # Measure the API alone, not beside the scheduler's walk of 1M events.
+                    "APPROVAL_BOT_AUDIT_CHECK_SECONDS": "3600",
+                },
             ) as bot,
         ):
             print(f"GET /api/v1/audit?limit=50, first page, {args.repeat} requests each:")
@@ -306,13 +343,6 @@ def main() -> None:
         measure_cli_first_page(db_url, args.repeat)
         print("approval-bot audit verify:")
         measure_verify(db_url, events)
-    finally:
-        if args.keep:
-            print(f"kept {db_url}")
-        else:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from bot.adapters.db import SqlUnitOfWorkFactory, make_engine
 from bot.adapters.db.migrate import SCHEMA_HEAD, at_head, current_revision, readiness_problem
 from bot.adapters.metrics import Metrics
 from bot.adapters.plugin import ChannelSettings, ChannelSpec, ChatChannel, Hook
+from bot.domain.audit_keys import AuditKeyMissing
 from bot.domain.errors import DomainError
 from bot.ports.clock import Clock
 from bot.ports.effects import EffectHandler, PromotionLauncher
@@ -140,6 +141,27 @@ def build(
     return container
 
 
+def check_audit_key(container: Container) -> None:
+    """At the start of `serve`: a log signed before cannot go on unsigned (``AuditKeyMissing``,
+    one line); an unsigned one is allowed (`make run`) and warned about. Where signing began
+    goes to the process log, outside the database (docs/audit-log.md)."""
+    key = container.settings.audit_keyring().current
+    signed_from = container.services.audit.signed_from()
+    if key is not None:
+        log.info(
+            "audit log: new events are signed with audit key %r; %s",
+            key.id,
+            f"signed from event #{signed_from} on" if signed_from else "none is signed yet",
+        )
+        return
+    if signed_from is not None:
+        raise AuditKeyMissing(signed_from)
+    log.warning(
+        "APPROVAL_BOT_AUDIT_KEY is not set: the audit log is not signed, so anyone who can "
+        "write the database can rewrite it undetected (docs/audit-log.md)"
+    )
+
+
 def _container(
     settings: Settings,
     engine: Engine,
@@ -147,7 +169,8 @@ def _container(
     specs: tuple[ChannelSpec, ...],
     settings_of: dict[str, ChannelSettings],
 ) -> Container:
-    uow = SqlUnitOfWorkFactory(engine)
+    keys = settings.audit_keyring()
+    uow = SqlUnitOfWorkFactory(engine, audit_keys=keys)
     metrics = Metrics(Queries(uow).counts)
     services = build_services(
         uow,
@@ -156,6 +179,7 @@ def _container(
         identities=registry.identity_kinds(specs),
         on_decided=metrics.decided,
         read_access=settings.readers(),
+        audit_keys=keys,
     )
     dispatcher = OutboxDispatcher(
         uow,

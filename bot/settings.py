@@ -11,6 +11,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -19,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.domain.access import ReadAccess
+from bot.domain.audit_keys import Keyring
 from bot.domain.errors import ConfigError
 
 
@@ -53,8 +55,13 @@ def _absolute_sqlite(url: str) -> str:
 
 class Settings(BaseSettings):
     # An empty variable means "not set" (e.g. APPROVAL_BOT_CONFIG= in a .env file).
+    # Inputs are never repeated in errors: some are secrets.
     model_config = SettingsConfigDict(
-        env_file=".env", extra="ignore", populate_by_name=True, env_ignore_empty=True
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+        env_ignore_empty=True,
+        hide_input_in_errors=True,
     )
 
     data_dir: Path = Field(
@@ -87,6 +94,18 @@ class Settings(BaseSettings):
     )
     audit_experiment: str = Field(
         "iris-promotion", validation_alias=_env("APPROVAL_BOT_AUDIT_EXPERIMENT")
+    )
+
+    # The audit log's signing keys and its checks (docs/audit-log.md)
+    audit_key: SecretStr | None = Field(None, validation_alias=_env("APPROVAL_BOT_AUDIT_KEY"))
+    audit_verify_keys: SecretStr | None = Field(
+        None, validation_alias=_env("APPROVAL_BOT_AUDIT_VERIFY_KEYS")
+    )
+    audit_check_seconds: float = Field(
+        60.0, gt=0, validation_alias=_env("APPROVAL_BOT_AUDIT_CHECK_SECONDS")
+    )
+    audit_full_check_hours: float = Field(
+        24.0, gt=0, validation_alias=_env("APPROVAL_BOT_AUDIT_FULL_CHECK_HOURS")
     )
 
     # KFP
@@ -150,6 +169,35 @@ class Settings(BaseSettings):
             self.local_pipeline_root = str(self.data_dir / "kfp-local")
         return self
 
+    @field_validator("audit_key")
+    @classmethod
+    def _audit_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            Keyring.parse(value.get_secret_value())  # its ValueError names the problem
+        return value
+
+    @field_validator("audit_verify_keys")
+    @classmethod
+    def _audit_verify_keys(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is None:
+            return value
+        old = Keyring.parse(None, value.get_secret_value())
+        current = info.data.get("audit_key")
+        key = Keyring.parse(current.get_secret_value()).current if current else None
+        if key is not None and old.key(key.id) is not None:
+            raise ValueError(
+                f"key id {key.id!r} is APPROVAL_BOT_AUDIT_KEY's too: a new key needs a new id"
+            )
+        return value
+
+    def audit_keyring(self) -> Keyring:
+        """``APPROVAL_BOT_AUDIT_KEY`` (signs) and ``APPROVAL_BOT_AUDIT_VERIFY_KEYS`` (only
+        verify)."""
+        return Keyring.parse(
+            self.audit_key.get_secret_value() if self.audit_key else None,
+            self.audit_verify_keys.get_secret_value() if self.audit_verify_keys else None,
+        )
+
     @field_validator("read_access")
     @classmethod
     def _read_access(cls, value: str) -> str:
@@ -181,8 +229,12 @@ class Settings(BaseSettings):
             self.kfp_token,
             self.mlflow_tracking_password,
             self.mlflow_tracking_token,
+            self.audit_key,
+            self.audit_verify_keys,
         ]
         out = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+        keys = self.audit_keyring()
+        out += [k.secret.decode() for k in (keys.current, *keys.retired) if k is not None]
         db_password = make_url(self.database_url).password if "://" in self.database_url else None
         if db_password:
             out.append(str(db_password))

@@ -11,7 +11,14 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from bot.domain.audit import GENESIS, AuditRecord, canonical_json, chain_hash
+from bot.domain.audit import (
+    GENESIS,
+    AuditCheck,
+    AuditHead,
+    AuditRecord,
+    canonical_json,
+    chain_hash,
+)
 from bot.domain.directory import Directory
 from bot.domain.effects import Effect
 from bot.domain.events import Event
@@ -48,7 +55,9 @@ class _Store:
         self.requests: dict[str, ApprovalRequest] = {}
         self.directory = Directory((), (), ())
         self.audit: list[AuditRecord] = []
-        self.head: tuple[int, str] | None = None
+        self.head: AuditHead | None = None
+        self.audit_check: AuditCheck | None = None
+        self.refusals: list[dict[str, Any]] = []
         self.outbox: list[OutboxItem] = []
         self.leases: dict[int, tuple[str, datetime]] = {}
         self.tokens: dict[str, str] = {}
@@ -193,13 +202,15 @@ class FakeDirectory:
 
 
 class FakeAudit:
+    """Unsigned, like the SQL log without an audit key (the signing tests use the databases)."""
+
     def __init__(self, store: _Store) -> None:
         self.s = store
 
     def append_all(self, entries: Sequence[tuple[str | None, Event]], at: datetime) -> list[int]:
         import json
 
-        seq, prev = self.s.head or (0, GENESIS)
+        seq, prev = (self.s.head.seq, self.s.head.hash) if self.s.head else (0, GENESIS)
         out = []
         for request_id, ev in entries:
             seq += 1
@@ -209,24 +220,84 @@ class FakeAudit:
             self.s.audit.append(rec)
             prev = rec.hash
             out.append(seq)
-        self.s.head = (seq, prev)
+            if ev.kind == "denied":  # the refusal's window starts (as db/audit.py indexes it)
+                row = FakeRefusals.row(request_id, ev.actor, str(data.get("why", "")), at, seq)
+                self.s.refusals.append(row)
+        self.s.head = AuditHead(seq, prev)
         return out
 
     def records(
         self, request_id: str | None = None, request_ids: Sequence[str] | None = None
     ) -> list[AuditRecord]:
+        counts = {r["seq"]: r["count"] for r in self.s.refusals if r["seq"] is not None}
         return [
-            r
+            replace(r, repeats=counts.get(r.seq, 1)) if r.kind == "denied" else r
             for r in self.s.audit
             if (request_id is None or r.request_id == request_id)
             and (request_ids is None or r.request_id in request_ids)
         ]
 
-    def head(self) -> tuple[int, str] | None:
+    def head(self) -> AuditHead | None:
         return self.s.head
 
-    def chain(self) -> tuple[tuple[int, str] | None, Iterator[AuditRecord]]:
-        return self.s.head, iter(list(self.s.audit))
+    def chain(self, from_seq: int = 1) -> tuple[AuditHead | None, Iterator[AuditRecord]]:
+        return self.s.head, iter([r for r in self.s.audit if r.seq >= from_seq])
+
+    def last_check(self) -> AuditCheck | None:
+        return self.s.audit_check
+
+    def save_check(self, check: AuditCheck) -> None:
+        self.s.audit_check = check
+
+
+class FakeRefusals:
+    def __init__(self, store: _Store) -> None:
+        self.s = store
+
+    def _open(self, since: datetime, **match: Any) -> dict[str, Any] | None:
+        for row in self.s.refusals:
+            if row["window_start"] >= since and all(row[k] == v for k, v in match.items()):
+                return row
+        return None
+
+    def repeat(
+        self, request_id: str, actor: str, why: str, *, since: datetime, at: datetime
+    ) -> bool:
+        row = self._open(since, request_id=request_id, actor=actor, why=why)
+        if row is not None:
+            row["count"] += 1
+            row["last_at"] = at
+        return row is not None
+
+    def written(self, actor: str, *, since: datetime) -> int:
+        return sum(
+            1
+            for r in self.s.refusals
+            if r["actor"] == actor and r["request_id"] is not None and r["window_start"] >= since
+        )
+
+    def kept_out(self, actor: str, *, since: datetime, at: datetime) -> int:
+        row = self._open(since, request_id=None, actor=actor)
+        if row is None:
+            self.s.refusals.append(self.row(None, actor, "capped", at, None))
+            return 1
+        row["count"] += 1
+        row["last_at"] = at
+        return int(row["count"])
+
+    @staticmethod
+    def row(
+        request_id: str | None, actor: str, why: str, at: datetime, seq: int | None
+    ) -> dict[str, Any]:
+        return {
+            "request_id": request_id,
+            "actor": actor,
+            "why": why,
+            "window_start": at,
+            "last_at": at,
+            "count": 1,
+            "seq": seq,
+        }
 
 
 class FakeOutbox:
@@ -439,6 +510,7 @@ class FakeUnitOfWork(RecordingUnitOfWork):
         self.requests = FakeRequests(self._work, self)
         self.directory = FakeDirectory(self._work, self)
         self.audit = FakeAudit(self._work)
+        self.refusals = FakeRefusals(self._work)
         self.outbox = FakeOutbox(self._work, self)
         self.tokens = FakeTokens(self._work, self)
         self.chat = FakeChat(self._work)

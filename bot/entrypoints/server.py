@@ -19,7 +19,7 @@ import signal
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
 
@@ -101,6 +101,20 @@ async def sweep(container: Container) -> None:
 
 
 @quiet_when_unavailable
+async def check_audit(container: Container, logged: dict[str, str]) -> None:
+    """Check the audit events written since the last check (the whole chain when a full walk
+    is due); the console shows the result. Several replicas may run this at once. A problem
+    is logged once per process (``logged`` remembers it), not at every check."""
+    every = timedelta(hours=container.settings.audit_full_check_hours)
+    check = await asyncio.to_thread(container.services.audit.check, full_every=every)
+    container.metrics.job_runs.labels("audit_check").inc()
+    problem = str(check.problem) if check.problem is not None else ""
+    if problem and logged.get("problem") != problem:
+        log.error("audit log tampered: %s", problem)
+    logged["problem"] = problem
+
+
+@quiet_when_unavailable
 async def poll(container: Container, launcher: PromotionLauncher) -> None:
     """Follow promotion runs until they end; post the result to the request's chats (the
     commit that records how a run ended delivers its messages)."""
@@ -136,6 +150,16 @@ def build_scheduler(container: Container) -> AsyncIOScheduler:
     every = {"seconds": settings.sweep_seconds}
     scheduler.add_job(scan, args=[container], id="scan", **every, **common)
     scheduler.add_job(sweep, args=[container], id="sweep", **every, **common)
+    # Not at start, unlike the others: a start is busy enough, and the page checks a few new
+    # events itself. Its first run may walk the whole log (nothing kept yet).
+    audit_every = timedelta(seconds=settings.audit_check_seconds)
+    scheduler.add_job(
+        check_audit,
+        args=[container, {}],
+        id="audit_check",
+        seconds=settings.audit_check_seconds,
+        **{**common, "next_run_time": datetime.now(UTC) + audit_every},
+    )
     if container.launcher is not None:
         scheduler.add_job(
             poll,

@@ -8,7 +8,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from bot.domain.audit import AuditRecord
+from bot.domain.audit import AuditCheck, AuditHead, AuditRecord
 from bot.domain.directory import Directory
 from bot.domain.effects import Effect
 from bot.domain.events import Aggregate, Event
@@ -119,11 +119,42 @@ class AuditLog(Protocol):
 
     def records(
         self, request_id: str | None = None, request_ids: Sequence[str] | None = None
-    ) -> list[AuditRecord]: ...
-    def head(self) -> tuple[int, str] | None: ...
-    def chain(self) -> tuple[tuple[int, str] | None, Iterator[AuditRecord]]:
-        """The head and every record in order, as of one moment, the records fetched in
-        batches (bounded memory). Call it first in its unit of work."""
+    ) -> list[AuditRecord]:
+        """Oldest first; a `denied` event's ``repeats`` filled in (``RefusalLog``)."""
+        ...
+
+    def head(self) -> AuditHead | None: ...
+    def chain(self, from_seq: int = 1) -> tuple[AuditHead | None, Iterator[AuditRecord]]:
+        """The head and every record from ``from_seq`` on, in order, as of one moment, the
+        records fetched in batches (bounded memory). Call it first in its unit of work."""
+        ...
+
+    def last_check(self) -> AuditCheck | None:
+        """The last check of the chain that was kept (``save_check``), if any."""
+        ...
+
+    def save_check(self, check: AuditCheck) -> None: ...
+
+
+class RefusalLog(Protocol):
+    """Refusals counted beside the audit log instead of written (bot/service/refusals.py).
+    The audit log indexes each `denied` event it writes here: that event's window starts."""
+
+    def repeat(
+        self, request_id: str, actor: str, why: str, *, since: datetime, at: datetime
+    ) -> bool:
+        """Count a repeat of the refusal whose event was written at or after ``since``;
+        False when there is no such event."""
+        ...
+
+    def written(self, actor: str, *, since: datetime) -> int:
+        """How many `denied` events of ``actor`` were written at or after ``since``; from
+        here to the commit, no other transaction counts ``actor``'s refusals."""
+        ...
+
+    def kept_out(self, actor: str, *, since: datetime, at: datetime) -> int:
+        """Count a refusal of ``actor`` that their cap kept out of the log; how many the
+        window (since ``since``) has counted so far."""
         ...
 
 
@@ -245,6 +276,8 @@ class UnitOfWork(Protocol):
     def directory(self) -> DirectoryRepository: ...
     @property
     def audit(self) -> AuditLog: ...
+    @property
+    def refusals(self) -> RefusalLog: ...
     @property
     def outbox(self) -> Outbox: ...
     @property

@@ -2,7 +2,8 @@
 
 - ``commands``: what changes requests (submit, vote, scans, promotion progress);
 - ``queries``: the read models every channel shows;
-- ``admin``: the declarative config, API tokens, the audit chain check;
+- ``admin``: the declarative config, API tokens;
+- ``audit``: checking the audit chain (in full, or on from the last check);
 - ``chat``: the chat core every chat channel shares (``bot/service/chat``);
 - ``outbox``: delivering effects (``OutboxDispatcher``) and kicking delivery (``Delivery``).
 
@@ -17,10 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.domain.access import ReadAccess
+from bot.domain.audit_keys import Keyring
 from bot.domain.model import ApprovalRequest
 from bot.ports.clock import Clock
 from bot.ports.store import UnitOfWorkFactory
 from bot.service.admin import Admin
+from bot.service.audit import AuditChecks
 from bot.service.chat.state import ChatMessages
 from bot.service.clock import SystemClock
 from bot.service.commands import Commands
@@ -42,6 +45,7 @@ class Services:
     queries: Queries
     admin: Admin
     chat: ChatMessages
+    audit: AuditChecks
 
 
 def build_services(
@@ -53,8 +57,11 @@ def build_services(
     id_factory: Callable[[], str] | None = None,
     on_decided: Callable[[ApprovalRequest], None] | None = None,
     read_access: ReadAccess | None = None,
+    audit_keys: Keyring | None = None,
 ) -> Services:
-    """The services over ``uow``, on which it installs the event ``Recorder``."""
+    """The services over ``uow``, on which it installs the event ``Recorder``.
+    ``audit_keys`` verify the audit chain; the unit of work's own keys sign it
+    (``SqlUnitOfWorkFactory``): give both the same ``Keyring``."""
     clock = clock or SystemClock()
     identities = identities or IdentityKinds()
     recorder = Recorder(clock, tuple(channels))
@@ -69,6 +76,7 @@ def build_services(
             uow, clock=clock, identities=identities, id_factory=id_factory, on_decided=on_decided
         ),
         queries=Queries(uow, read_access=read_access, identities=identities),
-        admin=Admin(uow, clock=clock),
+        admin=Admin(uow, clock=clock, audit_keys=audit_keys),
         chat=ChatMessages(uow, clock=clock),
+        audit=AuditChecks(uow, clock=clock, keys=audit_keys),
     )

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterator
 
 from bot.domain import errors, text
-from bot.domain.audit import AuditRecord, ChainProblem, verify_chain
+from bot.domain.audit import ChainProblem
+from bot.domain.audit_keys import Keyring
 from bot.domain.directory import Directory
 from bot.domain.names import Channel
 from bot.domain.tokens import ApiToken
 from bot.ports.clock import Clock
 from bot.ports.store import UnitOfWorkFactory
+from bot.service.audit import AuditChecks
 from bot.service.clock import SystemClock
 from bot.service.config import diff_directories
 
@@ -27,9 +28,11 @@ class Admin:
         uow: UnitOfWorkFactory,
         *,
         clock: Clock | None = None,
+        audit_keys: Keyring | None = None,
     ) -> None:
         self.uow = uow
         self.clock = clock or SystemClock()
+        self.audit_keys = audit_keys
 
     def plan(self, new: Directory) -> list[str]:
         """What ``apply`` would change, changing nothing."""
@@ -71,22 +74,7 @@ class Admin:
             return uow.tokens.find(hash_token(token))
 
     def verify_audit(self) -> tuple[int, ChainProblem | None]:
-        """Walk the whole chain in order (streamed: memory stays flat); (events, problem)."""
-        with self.uow() as uow:
-            head, records = uow.audit.chain()
-            counted = _Counting(records)
-            problem = verify_chain(counted, head)
-        return counted.n, problem
-
-
-class _Counting:
-    """An iterable that counts what it hands out."""
-
-    def __init__(self, items: Iterator[AuditRecord]) -> None:
-        self.items = items
-        self.n = 0
-
-    def __iter__(self) -> Iterator[AuditRecord]:
-        for item in self.items:
-            self.n += 1
-            yield item
+        """Walk the whole chain (``AuditChecks.verify``); (the events that checked out, the
+        first problem)."""
+        check = AuditChecks(self.uow, clock=self.clock, keys=self.audit_keys).verify()
+        return check.last.seq, check.problem

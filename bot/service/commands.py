@@ -17,6 +17,7 @@ from bot.ports.clock import Clock
 from bot.ports.store import DuplicateSubmission, UnitOfWork, UnitOfWorkFactory
 from bot.service.clock import SystemClock
 from bot.service.identity import Identity, IdentityKinds
+from bot.service.refusals import record_refusal
 from bot.service.schemas import SubmissionIn, plain_or_unknown
 
 
@@ -139,7 +140,8 @@ class Commands:
         record_denial: bool = True,
         vouched: Vouched | None = None,
     ) -> VoteResult:
-        """Cast a vote. Refusals raise ``errors.Refused``; for chat they leave a `denied` event.
+        """Cast a vote. Refusals raise ``errors.Refused``; for chat they leave a `denied` event
+        (not every time: ``bot/service/refusals.py``).
 
         ``vouched``: group membership the voter's channel vouches for.
         """
@@ -156,8 +158,8 @@ class Commands:
                 cast = self._cast(uow, request, who, vote, policy, comment, vouched, now)
             except errors.DomainError as exc:
                 if record_denial:
-                    request.refused(actor=who.describe(), vote=vote, error=exc)
-                    uow.commit()
+                    record_refusal(uow, request, who.describe(), vote, exc, now)
+                    uow.commit()  # an event, or a count beside one
                 raise
             if not uow.requests.save(request, expected_state=State.PENDING):
                 # Lost a race with another decider (only without row locks).

@@ -154,10 +154,14 @@ def request_to_dict(
     if effects is not None:
         out["effects"] = [effect_to_dict(i) for i in effects]
     if history is not None:
-        out["history"] = [
-            {"seq": r.seq, "at": r.at.isoformat(), "kind": r.kind, "actor": r.actor, "data": r.data}
-            for r in history
-        ]
+        out["history"] = [_event_to_dict(r) for r in history]
+    return out
+
+
+def _event_to_dict(r: AuditRecord) -> dict[str, Any]:
+    out = {"seq": r.seq, "at": r.at.isoformat(), "kind": r.kind, "actor": r.actor, "data": r.data}
+    if r.repeats > 1:  # a refusal repeated within its window (bot/service/refusals.py)
+        out["repeats"] = r.repeats
     return out
 
 
@@ -211,7 +215,8 @@ def event_summary(record: AuditRecord) -> str:
             text += " (over failed gates)"
         return text + (f": {d['comment']}" if d.get("comment") else "")
     if kind == EventKind.DENIED:
-        return f"{d.get('vote', '')} refused: {d.get('message', '')}"
+        times = f" (×{record.repeats})" if record.repeats > 1 else ""
+        return f"{d.get('vote', '')} refused{times}: {d.get('message', '')}"
     if kind == EventKind.DECIDED:
         return f"{d.get('decision', '')}: {d.get('reason') or ''}".rstrip(": ")
     if kind == EventKind.PROMOTION_STARTED:

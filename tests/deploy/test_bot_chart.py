@@ -166,7 +166,7 @@ def test_secret_refs_name_the_chart_secret_and_its_keys(postgres: Rendered) -> N
     assert {r["env"] for r in refs} >= {
         "APPROVAL_BOT_DATABASE_URL", "APPROVAL_BOT_API_TOKEN", "SLACK_BOT_TOKEN",
         "SLACK_SIGNING_SECRET", "TELEGRAM_BOT_TOKEN", "MLFLOW_TRACKING_PASSWORD",
-        "APPROVAL_BOT_KFP_TOKEN",
+        "APPROVAL_BOT_KFP_TOKEN", "APPROVAL_BOT_AUDIT_KEY", "APPROVAL_BOT_AUDIT_VERIFY_KEYS",
     }  # fmt: skip
     for ref in refs:
         assert ref["key"] == ref["env"]

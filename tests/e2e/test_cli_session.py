@@ -359,3 +359,23 @@ def test_a_command_like_nothing_gets_no_guess(cli):
     res = cli("frobnicate")
     assert res.code == 2
     assert "No such command 'frobnicate'." in res.err and "Did you mean" not in res.err
+
+
+def test_serve_refuses_a_bad_audit_key_and_a_signed_log_without_its_key(real_cli, tmp_path):
+    """docs/audit-log.md: a malformed key stops every command with one line (never the
+    secret); once the log is signed, `serve` without the key refuses to start."""
+    real_cli.ok("migrate")
+    real_cli.env["APPROVAL_BOT_AUDIT_KEY"] = "2026-01:tiny"
+    line = real_cli.fails("serve", "--port", "1")
+    assert line.startswith("error: APPROVAL_BOT_AUDIT_KEY: the secret of key '2026-01' must be")
+    assert "tiny" not in line
+    real_cli.env["APPROVAL_BOT_AUDIT_KEY"] = "2026-01:" + "s" * 44
+    real_cli.ok("apply", "-f", str(CONFIG))
+    assert "Every event is signed with the audit key." in real_cli.ok("audit", "verify")
+    del real_cli.env["APPROVAL_BOT_AUDIT_KEY"]
+    line = real_cli.fails("serve", "--port", "1")
+    assert line == (
+        "error: the audit log is signed from event #1 on, but APPROVAL_BOT_AUDIT_KEY is not "
+        "set here: set it (the same key as the other replicas; docs/audit-log.md) so that "
+        "nothing is written unsigned"
+    )

@@ -43,10 +43,11 @@ def audit_kinds(db_url: str, request_id: str) -> list[str]:
         return [r.kind for r in uow.audit.records(request_id)]
 
 
-def scans(url: str) -> float:
+def job_runs(url: str, job: str = "scan") -> float:
+    """How many times the server's scheduler ran ``job`` (its metric)."""
     text = httpx.get(f"{url}/metrics", timeout=10).text
     for line in text.splitlines():
-        if line.startswith('approval_bot_scheduler_runs_total{job="scan"}'):
+        if line.startswith(f'approval_bot_scheduler_runs_total{{job="{job}"}}'):
             return float(line.split()[-1])
     return 0.0
 
@@ -145,13 +146,13 @@ def test_two_replicas_remind_escalate_and_expire_exactly_once(pg_url, tmp_path):
 
             wait_for(settled, timeout=60, description="the scans and deliveries")
             # Let both replicas scan several more times before counting.
-            target_a, target_b = scans(a.url) + 5, scans(b.url) + 5
+            target_a, target_b = job_runs(a.url) + 5, job_runs(b.url) + 5
             wait_for(
-                lambda: scans(a.url) >= target_a and scans(b.url) >= target_b,
+                lambda: job_runs(a.url) >= target_a and job_runs(b.url) >= target_b,
                 timeout=60,
                 description="five more scans on each replica",
             )
-            assert scans(a.url) > 0 and scans(b.url) > 0
+            assert job_runs(a.url) > 0 and job_runs(b.url) > 0
 
     kinds = {k: audit_kinds(pg_url, rid) for k, rid in ids.items()}
     assert kinds["expire"].count("expired") == 1 and kinds["expire"].count("decided") == 1
@@ -297,3 +298,65 @@ def test_a_tick_cut_off_by_the_stop_logs_no_traceback(caplog):
     asyncio.run(main())  # cancels the tick still running, as the server's loop does at exit
     assert [r.getMessage() for r in caplog.records if r.exc_info] == []
     assert any("cancelled while the server stopped" in r.getMessage() for r in caplog.records)
+
+
+def test_the_scheduler_checks_the_audit_log_and_the_console_shows_it(tmp_path):
+    """docs/audit-log.md: `serve` says where signing began, checks the log in the background
+    (here every 0.2 s, the whole log every 0.36 s) and logs what it finds once."""
+    from sqlalchemy import create_engine, text
+
+    from tests.support.audit import K1
+
+    db_url = f"sqlite:///{tmp_path}/bot.db"
+    prepare_database(db_url)  # events written before the key was set
+    env = {
+        "APPROVAL_BOT_API_TOKEN": TOKEN,
+        "APPROVAL_BOT_AUDIT_KEY": K1,
+        "APPROVAL_BOT_AUDIT_CHECK_SECONDS": "0.2",
+        "APPROVAL_BOT_AUDIT_FULL_CHECK_HOURS": "0.0001",
+    }
+    engine = create_engine(db_url)
+
+    def kept() -> str | None:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT problem FROM audit_checks")).scalar()
+
+    def checked() -> bool:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM audit_checks")).scalar_one() == 1
+
+    try:
+        with running_bot(db_url, tmp_path, env=env) as bot:
+            assert "new events are signed with audit key 'k1'; none is signed yet" in bot.log()
+            r = httpx.post(
+                f"{bot.url}/api/v1/approvals",
+                json=json.loads(builders.submission().model_dump_json()),
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                timeout=30,
+            )
+            assert r.status_code == 201
+            wait_for(checked, timeout=30, description="the scheduler's first audit check")
+            page = httpx.get(f"{bot.url}/audit", timeout=30).text
+            assert (
+                "hash chain checks out" in page and "Signed with the audit key from event" in page
+            )
+            with engine.begin() as conn:
+                conn.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = 1"))
+            wait_for(
+                lambda: "audit log tampered: event #1 " in bot.log(),
+                timeout=30,
+                description="the scheduler's full walk to find the edit",
+            )
+            assert kept() is not None and "event #1 " in str(kept())
+            assert "TAMPERED" in httpx.get(f"{bot.url}/audit", timeout=30).text
+            after = job_runs(bot.url, "audit_check")
+            wait_for(
+                lambda: job_runs(bot.url, "audit_check") >= after + 3,
+                timeout=30,
+                description="three more checks, each a full walk finding it again",
+            )
+    finally:
+        engine.dispose()
+    log = bot.log()
+    assert log.count("audit log tampered") == 1  # found once, not every tick
+    assert K1.split(":", 1)[1] not in log

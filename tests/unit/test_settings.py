@@ -67,3 +67,40 @@ def test_a_bad_read_access_is_one_line_naming_the_variable(monkeypatch, tmp_path
     assert str(bad.value).startswith("APPROVAL_BOT_READ_ACCESS: 'sre,' is not a read access")
     monkeypatch.setenv("APPROVAL_BOT_READ_ACCESS", "ml-leads, sre")
     assert load_settings().readers().groups == {"ml-leads", "sre"}
+
+
+def test_a_malformed_audit_key_is_one_line_naming_the_variable_not_the_secret(
+    monkeypatch, tmp_path
+):
+    import pytest
+
+    from bot.domain.errors import ConfigError
+    from bot.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("APPROVAL_BOT_AUDIT_KEY", "2026-01:not-long-enough-secret")
+    with pytest.raises(ConfigError) as bad:
+        load_settings()
+    message = str(bad.value)
+    assert message.startswith(
+        "APPROVAL_BOT_AUDIT_KEY: the secret of key '2026-01' must be 32 to 512 characters"
+    )
+    assert "\n" not in message and "not-long-enough" not in message
+    monkeypatch.setenv("APPROVAL_BOT_AUDIT_KEY", "2026-01:" + "s" * 44)
+    monkeypatch.setenv("APPROVAL_BOT_AUDIT_VERIFY_KEYS", "2025-07" + "t" * 44)  # no colon
+    with pytest.raises(ConfigError) as bad:
+        load_settings()
+    assert str(bad.value).startswith("APPROVAL_BOT_AUDIT_VERIFY_KEYS: must be KEY_ID:SECRET")
+    assert "ttt" not in str(bad.value)
+
+
+def test_the_audit_keys_are_listed_for_redaction(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("APPROVAL_BOT_AUDIT_KEY", "2026-01:" + "s" * 44)
+    monkeypatch.setenv("APPROVAL_BOT_AUDIT_VERIFY_KEYS", "2025-07:" + "t" * 44)
+    s = Settings()
+    assert {"s" * 44, "t" * 44} <= set(s.secrets())
+    keys = s.audit_keyring()
+    assert keys.current is not None and keys.current.id == "2026-01"
+    assert [k.id for k in keys.retired] == ["2025-07"]
+    assert "s" * 44 not in repr(s) + repr(keys)

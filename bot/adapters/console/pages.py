@@ -23,6 +23,7 @@ from bot.domain.model import ApprovalRequest, Person, Policy, State
 from bot.domain.names import EventKind, OutboxState
 from bot.domain.outbox import OutboxItem
 from bot.ports.store import RequestFilter
+from bot.service.audit import signing_note
 from bot.service.identity import Identity
 from bot.service.queries import Queries
 from bot.service.views import effect_detail, event_summary, launch_problem
@@ -76,6 +77,7 @@ env.filters["when"] = when
 env.filters["number"] = number
 env.globals["meaning"] = MEANING
 env.globals["past"] = PAST
+env.globals["signing_note"] = signing_note
 
 
 def render(template: str, **context: Any) -> str:

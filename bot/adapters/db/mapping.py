@@ -196,7 +196,9 @@ def policy_from_row(r: Any) -> Policy:
 
 
 def audit_from_row(r: Any) -> AuditRecord:
-    return AuditRecord(r.seq, r.at, r.kind, r.actor, r.request_id, r.data, r.prev_hash, r.hash)
+    return AuditRecord(
+        r.seq, r.at, r.kind, r.actor, r.request_id, r.data, r.prev_hash, r.hash, r.key_id, r.mac
+    )
 
 
 def outbox_from_row(r: Any) -> OutboxItem:

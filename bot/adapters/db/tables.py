@@ -179,16 +179,24 @@ audit_events = Table(
     Column("data", JSON, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # HMAC-SHA256 of the hash with the audit key named key_id (bot/domain/audit_keys.py);
+    # both NULL for events written without a key.
+    Column("key_id", String(32)),
+    Column("mac", String(64)),
 )
 
 # One row: the last written (seq, hash). Locking it serialises appends, so the
-# chain never forks, and it lets `audit verify` notice a deleted tail.
+# chain never forks, and it lets `audit verify` notice a deleted tail. Signed like the
+# events (key_id, mac), with the first signed event (signed_from), once a key is set.
 audit_head = Table(
     "audit_head",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("key_id", String(32)),
+    Column("mac", String(64)),
+    Column("signed_from", BigInteger),
 )
 
 api_tokens = Table(
@@ -252,4 +260,39 @@ channel_state = Table(
     Column("key", String(100), primary_key=True),
     Column("value", JSON, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# One row: the last check of the audit chain (bot/service/audit.py), which the console shows
+# and the next check goes on from: the last event that checked out (seq, hash, signed_from),
+# or the problem found. Written by the scheduler's check and by `audit verify`.
+audit_checks = Table(
+    "audit_checks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("signed_from", BigInteger),
+    Column("head_seq", BigInteger, nullable=False),
+    Column("signatures", Boolean, nullable=False),
+    Column("checked_at", UtcDateTime, nullable=False),
+    Column("full_at", UtcDateTime),
+    Column("problem_seq", BigInteger),
+    Column("problem", Text),
+)
+
+# Refusals counted beside the audit log (bot/service/refusals.py): a row per `denied` event
+# (seq) counting the same refusal's repeats within its window, and, with no request_id, a
+# row per window of an unknown identity counting the refusals its cap kept out of the log.
+audit_refusals = Table(
+    "audit_refusals",
+    metadata,
+    Column("id", ID64, primary_key=True),
+    Column("request_id", String(16)),
+    Column("actor", String(400), nullable=False),
+    Column("why", String(32), nullable=False),
+    Column("window_start", UtcDateTime, nullable=False),
+    Column("last_at", UtcDateTime, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("seq", BigInteger, index=True),
+    Index("ix_audit_refusals_actor", "actor", "window_start"),
 )

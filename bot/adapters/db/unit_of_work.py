@@ -21,8 +21,10 @@ from bot.adapters.db.directory import SqlDirectoryRepository
 from bot.adapters.db.engine import READONLY
 from bot.adapters.db.health import StoreHealth, unavailable_reason
 from bot.adapters.db.outbox import SqlOutbox
+from bot.adapters.db.refusals import SqlRefusalLog
 from bot.adapters.db.requests import SqlRequestRepository
 from bot.adapters.db.tokens import SqlTokenRepository
+from bot.domain.audit_keys import Keyring
 from bot.ports.store import EventRecorder, StoreUnavailable
 from bot.service.unit_of_work import RecordingUnitOfWork
 
@@ -31,6 +33,7 @@ class SqlUnitOfWork(RecordingUnitOfWork):
     requests: SqlRequestRepository
     directory: SqlDirectoryRepository
     audit: SqlAuditLog
+    refusals: SqlRefusalLog
     outbox: SqlOutbox
     tokens: SqlTokenRepository
     chat: SqlChatMessageRepository
@@ -43,11 +46,13 @@ class SqlUnitOfWork(RecordingUnitOfWork):
         *,
         readonly: bool = False,
         recorder: EventRecorder | None = None,
+        audit_keys: Keyring | None = None,
     ) -> None:
         super().__init__(recorder)
         self.engine = engine
         self.health = health or StoreHealth()
         self.readonly = readonly
+        self.audit_keys = audit_keys
         self._conn: Connection | None = None
         self._started = 0.0
 
@@ -66,7 +71,8 @@ class SqlUnitOfWork(RecordingUnitOfWork):
         conn = self._conn
         self.requests = SqlRequestRepository(conn, self)
         self.directory = SqlDirectoryRepository(conn, self)
-        self.audit = SqlAuditLog(conn)
+        self.audit = SqlAuditLog(conn, self.audit_keys)
+        self.refusals = SqlRefusalLog(conn)
         self.outbox = SqlOutbox(conn, self)
         self.tokens = SqlTokenRepository(conn, self)
         self.chat = SqlChatMessageRepository(conn)
@@ -125,10 +131,25 @@ class SqlUnitOfWork(RecordingUnitOfWork):
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: Engine, health: StoreHealth | None = None) -> None:
+    """Units of work on ``engine``; the audit log signs with ``audit_keys``' current key."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        health: StoreHealth | None = None,
+        *,
+        audit_keys: Keyring | None = None,
+    ) -> None:
         self.engine = engine
         self.health = health or StoreHealth()
+        self.audit_keys = audit_keys
         self.recorder: EventRecorder | None = None  # installed by ``build_services``
 
     def __call__(self, *, readonly: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, self.health, readonly=readonly, recorder=self.recorder)
+        return SqlUnitOfWork(
+            self.engine,
+            self.health,
+            readonly=readonly,
+            recorder=self.recorder,
+            audit_keys=self.audit_keys,
+        )

@@ -29,6 +29,7 @@ def serve(host: str, port: int) -> None:
       APPROVAL_BOT_CONSOLE_TRUSTED_HEADER, _TRUSTED_PROXIES   console behind a proxy
       MLFLOW_TRACKING_URI         decision log, challenger archive, local promotions
       APPROVAL_BOT_LAUNCHER       local (default), kfp or none
+      APPROVAL_BOT_AUDIT_KEY      KEY_ID:SECRET that signs the audit log (docs/audit-log.md)
       and each chat channel's variables (README.md, docs/configuration.md)
     """
     from bot.entrypoints import logs
@@ -44,6 +45,7 @@ def serve(host: str, port: int) -> None:
         fmt=settings.log_format, level=settings.log_level, secrets=c.secrets(), shapes=shapes
     )
     try:
+        bootstrap.check_audit_key(c)
         if settings.config_file:
             changes = c.services.admin.apply(load_config(settings.config_file), actor="serve")
             logging.getLogger("bot").info(

@@ -161,6 +161,8 @@ render runs it.
 - MLFLOW_TRACKING_USERNAME
 - MLFLOW_TRACKING_PASSWORD
 - APPROVAL_BOT_KFP_TOKEN
+- APPROVAL_BOT_AUDIT_KEY
+- APPROVAL_BOT_AUDIT_VERIFY_KEYS
 {{- end }}
 
 {{- define "approval-bot.secretValues" -}}
@@ -174,6 +176,8 @@ APPROVAL_BOT_TELEGRAM_WEBHOOK_SECRET: {{ .Values.secrets.telegramWebhookSecret |
 MLFLOW_TRACKING_USERNAME: {{ .Values.secrets.mlflowTrackingUsername | quote }}
 MLFLOW_TRACKING_PASSWORD: {{ .Values.secrets.mlflowTrackingPassword | quote }}
 APPROVAL_BOT_KFP_TOKEN: {{ .Values.secrets.kfpToken | quote }}
+APPROVAL_BOT_AUDIT_KEY: {{ .Values.secrets.auditKey | quote }}
+APPROVAL_BOT_AUDIT_VERIFY_KEYS: {{ .Values.secrets.auditVerifyKeys | quote }}
 {{- end }}
 
 {{/* Pod-level settings shared by the Deployment and the migration Job. */}}

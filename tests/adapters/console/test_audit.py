@@ -124,3 +124,38 @@ def test_the_audit_page_shows_the_hash_chain_check(svc, sqlite_url):
     engine.dispose()
     html = client.get("/audit").text
     assert "TAMPERED" in html and "edited" in html
+
+
+def test_the_audit_page_shows_the_last_check_and_never_walks_the_whole_chain(
+    svc, sqlite_url, monkeypatch
+):
+    from sqlalchemy import create_engine, text
+
+    from bot.service import audit
+
+    app, _ = console_app(svc)
+    decided(svc)
+    kept = svc.audit.check()
+    client = browser(app)
+    html = client.get("/audit").text
+    assert f"hash chain checks out: {kept.last.seq} events, checked " in html
+    assert "The log is not signed (APPROVAL_BOT_AUDIT_KEY is not set)" in html
+
+    # An event the last check vouched for, edited without re-hashing: a page view does not
+    # walk the chain again, so it still shows the last check ...
+    engine = create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET actor = 'mallory' WHERE seq = 2"))
+    engine.dispose()
+    assert "hash chain checks out" in client.get("/audit").text
+    # ... and past its budget of new events it says how many wait for the scheduler's check.
+    monkeypatch.setattr(audit, "PAGE_BUDGET", 2)
+    submit(svc, model_name="m1", requested_by="alice")
+    submit(svc, model_name="m2", requested_by="alice")
+    submit(svc, model_name="m3", requested_by="alice")
+    html = client.get("/audit").text
+    assert re.search(r'id="unchecked">3 newer events are not checked yet', html)
+    # The next full walk finds the edit; the page shows it, and when it was found.
+    svc.audit.verify()
+    html = client.get("/audit").text
+    assert "TAMPERED" in html and "event #2 " in html and "(found " in html
