@@ -21,6 +21,9 @@ from sqlalchemy.exc import ArgumentError
 from bot.domain.access import ReadAccess
 from bot.domain.errors import ConfigError
 
+HOUR = 3600.0
+DAY = 86400.0
+
 
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
@@ -139,20 +142,26 @@ class Settings(BaseSettings):
     kfp_namespace: str | None = Field(None, validation_alias=_env("APPROVAL_BOT_KFP_NAMESPACE"))
 
     # Runtime
-    sweep_seconds: float = Field(5.0, gt=0, validation_alias=_env("APPROVAL_BOT_SWEEP_SECONDS"))
-    poll_seconds: float = Field(10.0, gt=0, validation_alias=_env("APPROVAL_BOT_POLL_SECONDS"))
+    # Every number has an upper bound (docs/configuration.md, "Delivery of effects and the
+    # scheduler"): past it is a typo, and far enough past it overflows a date.
+    sweep_seconds: float = Field(
+        5.0, gt=0, le=HOUR, validation_alias=_env("APPROVAL_BOT_SWEEP_SECONDS")
+    )
+    poll_seconds: float = Field(
+        10.0, gt=0, le=HOUR, validation_alias=_env("APPROVAL_BOT_POLL_SECONDS")
+    )
     webhook_url: str | None = Field(None, validation_alias=_env("APPROVAL_BOT_WEBHOOK_URL"))
     outbox_max_attempts: int = Field(
-        8, ge=1, validation_alias=_env("APPROVAL_BOT_OUTBOX_MAX_ATTEMPTS")
+        8, ge=1, le=100, validation_alias=_env("APPROVAL_BOT_OUTBOX_MAX_ATTEMPTS")
     )
     outbox_base_seconds: float = Field(
-        2.0, gt=0, validation_alias=_env("APPROVAL_BOT_OUTBOX_BASE_SECONDS")
+        2.0, gt=0, le=HOUR, validation_alias=_env("APPROVAL_BOT_OUTBOX_BASE_SECONDS")
     )
     outbox_cap_seconds: float = Field(
-        300.0, gt=0, validation_alias=_env("APPROVAL_BOT_OUTBOX_CAP_SECONDS")
+        300.0, gt=0, le=DAY, validation_alias=_env("APPROVAL_BOT_OUTBOX_CAP_SECONDS")
     )
     outbox_lease_seconds: float = Field(
-        60.0, gt=0, validation_alias=_env("APPROVAL_BOT_OUTBOX_LEASE_SECONDS")
+        60.0, gt=0, le=HOUR, validation_alias=_env("APPROVAL_BOT_OUTBOX_LEASE_SECONDS")
     )
 
     # Decision effects (MLflow aliases, promotion launchers): see bot/adapters/mlflow, kfp

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain import errors, text
+from bot.domain.durations import MAX_SHOWN
 from bot.domain.model import ApprovalRequest, Event, GateResult, Policy, State, Vote, VoteKind
 from bot.domain.names import SYSTEM, EventKind
 from bot.ports import Clock, DuplicateSubmission, UnitOfWork, UnitOfWorkFactory
@@ -96,6 +97,16 @@ class Commands:
         raise AssertionError("unreachable")
 
     def _new_request(self, body: SubmissionIn, policy: Policy, now: datetime) -> ApprovalRequest:
+        try:
+            return self._request_of(body, policy, now)
+        except OverflowError:
+            # A policy stored before durations were bounded (apply refuses them now).
+            raise errors.InvalidRequest(
+                f"the policy for {policy.model!r} has a deadline, reminder or escalation too "
+                f"far in the future (the maximum is {MAX_SHOWN}): apply the config again"
+            ) from None
+
+    def _request_of(self, body: SubmissionIn, policy: Policy, now: datetime) -> ApprovalRequest:
         return ApprovalRequest.submit(
             request_id=self.id_factory() if self.id_factory else None,
             model_name=body.model_name,

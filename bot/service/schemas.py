@@ -274,12 +274,15 @@ class SubmissionIn(Strict):
 # -- declarative config ------------------------------------------------------
 
 
+# "at most 52 significant bits" (Telegram Bot API, User.id): a larger number is no user, and
+# one past 2**63 overflows the database's BIGINT.
+MAX_TELEGRAM_ID = 2**52 - 1
 _EMAIL = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+$"
 
 
 class PersonIn(ConfigModel):
     slack: Annotated[str, StringConstraints(pattern=r"^[UW][A-Z0-9]{2,}$")] | None = None
-    telegram: int | None = Field(default=None, gt=0)
+    telegram: int | None = Field(default=None, gt=0, le=MAX_TELEGRAM_ID)
     email: Annotated[str, StringConstraints(pattern=_EMAIL)] | None = None
 
 
