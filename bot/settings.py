@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", validation_alias=_env("APPROVAL_BOT_LOG_LEVEL"))
     console: bool = Field(True, validation_alias=_env("APPROVAL_BOT_CONSOLE"))
+    api_docs: bool = Field(True, validation_alias=_env("APPROVAL_BOT_API_DOCS"))
 
     # The console's voters (docs/configuration.md, "Web console")
     console_local_email: str | None = Field(
