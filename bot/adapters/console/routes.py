@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from bot.adapters.console import pages, security
+from bot.adapters.console import outage, pages, security
 from bot.adapters.console.identity import Gatekeeper, Via
 from bot.domain import errors
 from bot.domain.model import VoteKind
@@ -92,7 +92,7 @@ class Console:
     ) -> HTMLResponse:
         token = security.csrf_token(request)
         html = pages.render(template, csrf=token, max_comment=MAX_COMMENT, **context)
-        return security.finish(HTMLResponse(html, status), request, token)
+        return security.finish(HTMLResponse(html, status), request, token, self.public_url)
 
     def error(
         self,
@@ -399,5 +399,4 @@ def mount(app: FastAPI, console: Console) -> None:
         ("/audit.csv", audit_csv, ["GET"]),
         ("/console/static/{name}", static, ["GET"]),
     ]
-    for path, endpoint, methods in routes:
-        app.add_api_route(path, endpoint, methods=methods, include_in_schema=False)
+    outage.add_routes(app, routes, console.error, polled=status)
