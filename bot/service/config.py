@@ -13,6 +13,7 @@ from bot.domain.model import ExpiryAction, Group, Person, Policy
 from bot.domain.names import IdentityKind
 from bot.domain.quorum import Rule
 from bot.ports import Directory
+from bot.service.config_names import checked_names
 from bot.service.schemas import ConfigIn, GroupSpec, PolicyIn, field_errors
 
 
@@ -27,6 +28,7 @@ def parse_config(raw: Any) -> Directory:
     except ValidationError as exc:
         raise ConfigError("\n".join(field_errors(exc))) from None
     problems: list[str] = []
+    cfg = checked_names(cfg, problems)
     people = _people(cfg, problems)
     groups = _groups(cfg, problems)
     policies = _policies(cfg, problems)
