@@ -28,6 +28,9 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
+from bot.domain.names import IdentityKind
+from bot.domain.people import Person
+
 NEUTRAL_SCRIPTS = frozenset({"Common", "Inherited"})
 _INVISIBLE = (
     "[[:Default_Ignorable_Code_Point:][:Cf:][:Cc:][:Co:][:Cs:][:Cn:][:Zl:][:Zp:]"
@@ -135,6 +138,8 @@ def collisions(names: Iterable[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def any_looks_like(values: Iterable[str | None], name: str) -> bool:
-    """Does ``name`` look like one of ``values`` (None skipped)?"""
-    return any(v is not None and looks_like(v, name) for v in values)
+def resembles(person: Person, name: str) -> bool:
+    """Does ``name`` look like the person's name or one of their ids (a requester who looks
+    like an approver is that approver, for the self-approval rule)?"""
+    ids = (person.identity(kind) for kind in IdentityKind)
+    return any(v is not None and looks_like(v, name) for v in ids)

@@ -15,8 +15,8 @@ from typing import Any
 
 from bot.domain import errors
 from bot.domain.gates import GATE_OPS, NO_CHAMPION, GateResult
-from bot.domain.lookalike import any_looks_like
-from bot.domain.names import SYSTEM, SYSTEM_DEADLINE, EventKind, IdentityKind
+from bot.domain.lookalike import resembles
+from bot.domain.names import SYSTEM, SYSTEM_DEADLINE, EventKind
 from bot.domain.people import Group, Person
 from bot.domain.policy import ExpiryAction, Policy
 from bot.domain.quorum import RuleProgress, assign
@@ -230,9 +230,7 @@ class ApprovalRequest:
         ]
 
     def is_requester(self, person: Person) -> bool:
-        """``requested_by`` is one of the person's names or ids, or looks like one (TR39)."""
-        ids = (person.identity(kind) for kind in IdentityKind)
-        return person.answers_to(self.requested_by) or any_looks_like(ids, self.requested_by)
+        return person.answers_to(self.requested_by) or resembles(person, self.requested_by)
 
     # -- commands ---------------------------------------------------------
 
