@@ -20,6 +20,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.domain.access import ReadAccess
 from bot.domain.errors import ConfigError
+from bot.domain.tokens import Scope
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -66,6 +67,10 @@ class Settings(BaseSettings):
     # Default: SQLite at <data_dir>/approval-bot.db (filled in by _paths below).
     database_url: str = Field("", validation_alias=_env("APPROVAL_BOT_DATABASE_URL"))
     api_token: SecretStr | None = Field(None, validation_alias=_env("APPROVAL_BOT_API_TOKEN"))
+    # What the bootstrap token may do: what the pipelines need (README.md, "API tokens")
+    api_token_scopes: str = Field(
+        "submit,read", validation_alias=_env("APPROVAL_BOT_API_TOKEN_SCOPES")
+    )
     config_file: str | None = Field(None, validation_alias=_env("APPROVAL_BOT_CONFIG"))
     public_url: str = Field(
         "http://127.0.0.1:8080", validation_alias=_env("APPROVAL_BOT_PUBLIC_URL")
@@ -215,6 +220,15 @@ class Settings(BaseSettings):
         """``APPROVAL_BOT_CONSOLE_TRUSTED_PROXIES`` as networks."""
         parts = (self.console_trusted_proxies or "").split(",")
         return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in parts if p.strip())
+
+    @field_validator("api_token_scopes")
+    @classmethod
+    def _scopes(cls, value: str) -> str:
+        Scope.parse([value])  # its ValueError names the problem
+        return value
+
+    def bootstrap_scopes(self) -> frozenset[Scope]:
+        return Scope.parse([self.api_token_scopes])
 
     @field_validator("read_access")
     @classmethod

@@ -23,6 +23,7 @@ from bot.domain.model import (
     states_for_decision,
 )
 from bot.domain.names import IdentityKind, OutboxState
+from bot.domain.tokens import ApiToken
 from bot.ports import ChatClaim, Directory, DuplicateSubmission, OutboxItem, RequestFilter
 
 
@@ -46,7 +47,7 @@ class _Store:
         self.head: tuple[int, str] | None = None
         self.outbox: list[OutboxItem] = []
         self.leases: dict[int, tuple[str, datetime]] = {}
-        self.tokens: dict[str, str] = {}
+        self.tokens: dict[str, ApiToken] = {}  # by hash
         self.chat: dict[tuple[str, str], dict[str, Any]] = {}
         self.chat_claims: dict[tuple[str, str], tuple[str, datetime]] = {}
         self.telegram: dict[str, Any] = {}
@@ -405,14 +406,26 @@ class FakeTokens:
     def __init__(self, store: _Store) -> None:
         self.s = store
 
-    def add(self, name: str, token_hash: str, at: datetime) -> None:
-        self.s.tokens[token_hash] = name
+    def add(self, token: ApiToken, token_hash: str) -> None:
+        assert token_hash not in self.s.tokens, "unique, as the column is"
+        self.s.tokens[token_hash] = replace(token, id=len(self.s.tokens) + 1)
 
     def exists(self, name: str) -> bool:
-        return name in self.s.tokens.values()
+        return any(t.name == name for t in self.s.tokens.values())
 
-    def find(self, token_hash: str) -> str | None:
-        return self.s.tokens.get(token_hash)
+    def find(self, token_hash: str) -> ApiToken | None:
+        token = self.s.tokens.get(token_hash)
+        return token if token is not None and token.revoked_at is None else None
+
+    def listed(self) -> list[ApiToken]:
+        return sorted(self.s.tokens.values(), key=lambda t: t.id or 0)
+
+    def revoke(self, name: str, at: datetime) -> bool:
+        for key, token in self.s.tokens.items():
+            if token.name == name and token.revoked_at is None:
+                self.s.tokens[key] = replace(token, revoked_at=at)
+                return True
+        return False
 
 
 class FakeUnitOfWork:

@@ -12,6 +12,7 @@ from bot.domain.audit import AuditRecord
 from bot.domain.effects import Effect
 from bot.domain.model import ApprovalRequest, Event, Group, Person, Policy, State
 from bot.domain.names import IdentityKind, OutboxState
+from bot.domain.tokens import ApiToken
 
 
 class DuplicateSubmission(Exception):
@@ -192,9 +193,19 @@ class EffectHandler(Protocol):
 
 
 class TokenRepository(Protocol):
-    def add(self, name: str, token_hash: str, at: datetime) -> None: ...
-    def exists(self, name: str) -> bool: ...
-    def find(self, token_hash: str) -> str | None: ...
+    def add(self, token: ApiToken, token_hash: str) -> None: ...
+    def exists(self, name: str) -> bool:
+        """Any token by that name, revoked or not (names are never reused)."""
+        ...
+
+    def find(self, token_hash: str) -> ApiToken | None:
+        """The token with that hash, unless revoked."""
+        ...
+
+    def listed(self) -> list[ApiToken]: ...
+    def revoke(self, name: str, at: datetime) -> bool:
+        """False when no unrevoked token has that name."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from bot.domain import errors, text
 from bot.domain.durations import MAX_SHOWN
 from bot.domain.model import ApprovalRequest, Event, GateResult, Policy, State, Vote, VoteKind
 from bot.domain.names import SYSTEM, EventKind
+from bot.domain.tokens import ApiToken
 from bot.ports import Clock, DuplicateSubmission, UnitOfWork, UnitOfWorkFactory
 from bot.service.clock import SystemClock
 from bot.service.identity import Identity
@@ -70,7 +71,14 @@ class Commands:
 
     # -- submit -------------------------------------------------------------
 
-    def submit(self, body: SubmissionIn) -> SubmitResult:
+    def submit(self, body: SubmissionIn, *, token: ApiToken | None = None) -> SubmitResult:
+        """``token``: the API token that submits (checked against the names it may submit
+        as; recorded on the audit events); None from the CLI."""
+        if token is not None and not token.may_submit_as(body.requested_by):
+            raise errors.Forbidden(
+                f"token {token.name!r} may submit only as {', '.join(token.requested_by)}, "
+                f"not as {body.requested_by!r}"
+            )
         now = self.clock.now()
         for attempt in range(2):
             with self.uow() as uow:
@@ -90,6 +98,9 @@ class Commands:
                     if attempt:
                         raise
                     continue  # a concurrent identical submission won: answer with it
+                if token is not None:  # which token submitted (and superseded)
+                    for ev in (*request.events, *(e for o in superseded for e in o.events)):
+                        ev.data.update(token.audit())
                 # Recorded last, together: the audit log's lock is held to the commit.
                 record(uow, [*superseded, request], now, self.channels)
                 uow.commit()

@@ -24,6 +24,7 @@ from bot.domain.backoff import retry_delay
 from bot.domain.effects import CHAT_NOTICE, CHAT_UPDATE, Effect, EffectKind, is_chat
 from bot.domain.model import ApprovalRequest, Event
 from bot.domain.names import SYSTEM, EventKind, OutboxState
+from bot.domain.tokens import ApiToken
 from bot.ports import (
     Clock,
     EffectHandler,
@@ -373,10 +374,16 @@ class OutboxDispatcher:
                 uow.commit()
         return moved
 
-    def retry_item(self, item_id: int) -> bool:
-        """Put a dead, waiting (or pending) row back in the queue with its attempts reset."""
+    def retry_item(self, item_id: int, *, actor: str, token: ApiToken | None = None) -> bool:
+        """Put a dead, waiting (or pending) row back in the queue with its attempts reset,
+        and say in the audit log who did (``actor``: the channel; ``token``: the API's)."""
+        now = self.clock.now()
         with self.uow() as uow:
-            ok = uow.outbox.retry(item_id, self.clock.now())
-            if ok:
-                uow.commit()
-        return ok
+            item = uow.outbox.get(item_id)
+            if item is None or not uow.outbox.retry(item_id, now):
+                return False
+            data = {"item": item_id, "kind": item.kind, "was": item.state.value}
+            data |= token.audit() if token is not None else {}
+            uow.audit.append(item.request_id, [Event(EventKind.OUTBOX_RETRIED, actor, data)], now)
+            uow.commit()
+        return True

@@ -1,30 +1,73 @@
-"""``TokenRepository`` over SQLAlchemy Core: API tokens, stored as hashes."""
+"""``TokenRepository`` over SQLAlchemy Core: API tokens, stored as hashes, with their scopes."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 
 from bot.adapters.db import tables as t
+from bot.domain.tokens import ApiToken, Scope
 
 _c = t.api_tokens.c
+_COLUMNS = (
+    _c.id,
+    _c.name,
+    _c.scopes,
+    _c.requested_by,
+    _c.expires_at,
+    _c.created_at,
+    _c.revoked_at,
+)
+
+
+def _token(row: Any) -> ApiToken:
+    legacy = row.scopes is None
+    return ApiToken(
+        name=row.name,
+        scopes=frozenset({Scope.ADMIN}) if legacy else Scope.parse([row.scopes]),
+        id=row.id,
+        requested_by=tuple(row.requested_by or ()),
+        expires_at=row.expires_at,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+        legacy=legacy,
+    )
 
 
 class SqlTokenRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def add(self, name: str, token_hash: str, at: datetime) -> None:
+    def add(self, token: ApiToken, token_hash: str) -> None:
         self.conn.execute(
-            insert(t.api_tokens).values(name=name, token_hash=token_hash, created_at=at)
+            insert(t.api_tokens).values(
+                name=token.name,
+                token_hash=token_hash,
+                created_at=token.created_at,
+                scopes=",".join(sorted(token.scopes)),
+                requested_by=list(token.requested_by) or None,
+                expires_at=token.expires_at,
+            )
         )
 
     def exists(self, name: str) -> bool:
         return self.conn.execute(select(_c.id).where(_c.name == name)).first() is not None
 
-    def find(self, token_hash: str) -> str | None:
+    def find(self, token_hash: str) -> ApiToken | None:
         row = self.conn.execute(
-            select(_c.name).where(_c.token_hash == token_hash, _c.revoked_at.is_(None))
+            select(*_COLUMNS).where(_c.token_hash == token_hash, _c.revoked_at.is_(None))
         ).first()
-        return row.name if row else None
+        return _token(row) if row else None
+
+    def listed(self) -> list[ApiToken]:
+        return [_token(r) for r in self.conn.execute(select(*_COLUMNS).order_by(_c.id))]
+
+    def revoke(self, name: str, at: datetime) -> bool:
+        done = self.conn.execute(
+            update(t.api_tokens)
+            .where(_c.name == name, _c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        return bool(done.rowcount)

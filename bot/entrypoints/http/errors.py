@@ -31,7 +31,8 @@ class Error(BaseModel):
 
 _WHAT = {
     400: "A malformed HTTP request, refused by the server before the API reads it",
-    401: "No token, or not a valid one",
+    401: "No token, or not a valid one (unknown, revoked or expired)",
+    403: "The token lacks the scope this route needs, or may not submit as `requested_by`",
     404: "No such request or outbox item",
     409: "A vote the rules refuse",
     413: "Body over 64 KiB",
@@ -55,8 +56,8 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-# Every API route: a malformed request, the token, bad input, the database.
-API_ERRORS = documented(400, 401, 422, 503)
+# Every API route: a malformed request, the token and its scope, bad input, the database.
+API_ERRORS = documented(400, 401, 403, 422, 503)
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -121,6 +122,8 @@ async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse
 async def on_domain(_req: Request, exc: errors.DomainError) -> JSONResponse:
     if isinstance(exc, errors.NotFound):
         status = 404
+    elif isinstance(exc, errors.Forbidden):
+        status = 403
     elif isinstance(exc, errors.Refused):
         status = 409
     else:
