@@ -16,12 +16,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from bot.adapters.db import make_engine
-from bot.adapters.db.migrate import alembic_config, upgrade
+from bot.adapters.db.migrate import alembic_config
 from bot.bootstrap import build
 from bot.domain.names import EventKind
 from bot.domain.tokens import Scope
 from bot.entrypoints.http import create_app
 from bot.service.admin import hash_token
+from bot.service.views import event_summary
 from bot.settings import Settings
 from tests import builders
 from tests.e2e.cli import Cli
@@ -163,6 +164,11 @@ def test_an_admin_retry_is_audited_with_its_token(api):
     assert event.data["token"] == "operator" and isinstance(event.data["token_id"], int)
     assert event.data["item"] == item and event.data["kind"] == "chat.post"
     assert event.request_id is not None
+    with service_for(api.db_url) as svc:
+        request = svc.queries.get(event.request_id)
+        shown = {r.kind: event_summary(r) for r in svc.queries.history([request])[request.id]}
+    assert shown[EventKind.OUTBOX_RETRIED] == f"chat.post (outbox item {item}) by token operator"
+    assert shown[EventKind.SUBMITTED] == "via token operator"
 
 
 def test_the_cli_retry_is_audited_too(api, tmp_path):
@@ -205,7 +211,7 @@ def test_an_expired_or_revoked_token_is_refused(api, tmp_path):
     assert api.call(kept, "GET", "/api/v1/approvals").status_code == 401
 
 
-def test_a_token_from_before_scopes_works_as_admin_and_warns(db_url, caplog):
+def test_a_token_from_before_scopes_works_as_admin_and_warns(db_url, caplog, tmp_path):
     """Migrate to 0007, store a token as 0007 did, migrate to head: it still has every power,
     and using it logs (once) that it should be replaced."""
     from alembic import command
@@ -221,7 +227,11 @@ def test_a_token_from_before_scopes_works_as_admin_and_warns(db_url, caplog):
             {"h": hash_token("abt_made-before-scopes")},
         )
     engine.dispose()
-    upgrade(db_url)
+    migrated = Cli(db_url, tmp_path)("migrate")
+    assert migrated.code == 0
+    assert "1 API token(s) made before token scopes act as admin until replaced: old-ci" in (
+        migrated.err
+    )
     with service_for(db_url) as svc:
         svc.admin.apply(builders.directory())
     with Api(db_url) as api, caplog.at_level(logging.WARNING, logger="bot.admin"):

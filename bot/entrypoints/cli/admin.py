@@ -22,6 +22,13 @@ def migrate() -> None:
 
     rev = upgrade(load_settings().database_url)
     click.echo(f"database at migration head {rev}")
+    legacy = [t.name for t in container().services.admin.tokens() if t.legacy and not t.revoked_at]
+    if legacy:
+        click.echo(
+            f"warning: {len(legacy)} API token(s) made before token scopes act as admin until "
+            f"replaced: {', '.join(legacy)} (README.md, API tokens)",
+            err=True,
+        )
 
 
 @click.command()
