@@ -8,13 +8,16 @@ from datetime import timedelta
 
 import pytest
 import yaml
+from fastapi.testclient import TestClient
 
+from bot.bootstrap import build
 from bot.domain import errors
 from bot.domain.backoff import retry_delay
 from bot.domain.errors import ConfigError
+from bot.entrypoints.http import create_app
 from bot.ports import Directory
 from bot.service.config import parse_config
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
 from tests import builders
 from tests.e2e.cli import Cli
 from tests.support.bot_server import prepare_database, service_for
@@ -93,3 +96,25 @@ def test_a_telegram_id_past_52_bits_is_refused_before_the_database(telegram):
     raw["people"]["alice"]["telegram"] = telegram
     with pytest.raises(ConfigError, match=r"people\.alice\.telegram: .*less than or equal"):
         parse_config(raw)
+
+
+def test_a_number_too_long_to_read_is_a_422_naming_it(sqlite_url):
+    """Python reads at most 4300 digits of an integer: past that the body used to be a bare
+    400 "There was an error parsing the body"."""
+    prepare_database(sqlite_url)
+    settings = Settings(
+        database_url=sqlite_url, launcher="none", mlflow_tracking_uri=None, api_token="t" * 40
+    )
+    client = TestClient(create_app(build(settings)))
+    body = builders.submission().model_dump_json()
+    raw = body.replace('"parameters":{}', '"parameters":{"x":1' + "0" * 5000 + "}")
+    assert raw != body
+    response = client.post(
+        "/api/v1/approvals",
+        content=raw,
+        headers={"Authorization": "Bearer " + "t" * 40, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["fields"] == [
+        {"path": "(body)", "message": "holds a number of more than 4300 digits"}
+    ]

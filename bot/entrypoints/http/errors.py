@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -107,10 +108,16 @@ def allowed_methods(request: Request) -> str:
 
 
 async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    # FastAPI answers a body it could not parse with a bare 400; the one reason left once
-    # BodyLimit has checked size and encoding is nesting too deep for the JSON parser.
-    if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
-        problem = "nested too deeply to read"
+    # FastAPI answers a body it could not parse with a bare 400; the reasons left once
+    # BodyLimit has checked size and encoding are nesting too deep for the JSON parser, and
+    # a number longer than Python reads (sys.get_int_max_str_digits, 4300 digits).
+    if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError | ValueError):
+        if isinstance(exc.__cause__, RecursionError):
+            problem = "nested too deeply to read"
+        elif "digits" in str(exc.__cause__):
+            problem = f"holds a number of more than {sys.get_int_max_str_digits()} digits"
+        else:
+            problem = "not readable JSON"
         return JSONResponse(unprocessable([{"path": "(body)", "message": problem}]), 422)
     body = exc.detail if isinstance(exc.detail, dict) else error_body("http_error", str(exc.detail))
     headers = dict(getattr(exc, "headers", None) or {})
