@@ -65,6 +65,13 @@ def test_a_strict_csp_allows_scripts_from_this_origin_only(client, page):
     assert directives["frame-ancestors"] == "'none'"
 
 
+def test_swagger_ui_asks_no_outside_validator(client):
+    """Swagger UI's default shows a badge from validator.swagger.io, sending it the schema's
+    URL, whenever the page is not on localhost (the browser test below is)."""
+    init = client.get("/docs/assets/swagger-init.js").text
+    assert "validatorUrl: null" in init and "://" not in init
+
+
 def test_the_assets_are_the_pinned_packages(client):
     packaged = resources.files("fastapi_offline").joinpath("static", "swagger-ui-bundle.js")
     served = client.get("/docs/assets/swagger-ui-bundle.js")

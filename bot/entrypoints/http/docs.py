@@ -24,7 +24,9 @@ _PACKAGE_ASSETS = {
     "redoc.standalone.js": "text/javascript; charset=utf-8",
     "favicon.png": "image/png",
 }
-# Swagger UI's start, as FastAPI's page does it inline (fastapi/openapi/docs.py), but as a file.
+# Swagger UI's start, as FastAPI's page does it inline (fastapi/openapi/docs.py), but as a file;
+# without Swagger UI's default validator badge, which sends the schema's URL to
+# validator.swagger.io from any host but localhost.
 _SWAGGER_INIT = """\
 window.ui = SwaggerUIBundle({
   url: "openapi.json",
@@ -33,6 +35,7 @@ window.ui = SwaggerUIBundle({
   deepLinking: true,
   showExtensions: true,
   showCommonExtensions: true,
+  validatorUrl: null,
   presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
 });
 """
