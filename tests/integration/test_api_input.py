@@ -215,7 +215,9 @@ def test_a_cursor_is_what_the_schema_says(openapi, client):
     assert "pattern" in cursor
 
     @given(st.from_regex(cursor["pattern"], fullmatch=True))
-    @settings(max_examples=30, derandomize=True, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=30, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    )
     def accepted(value: str) -> None:
         if len(value) > cursor.get("maxLength", 10**6):
             return
