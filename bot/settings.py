@@ -22,6 +22,10 @@ from sqlalchemy.exc import ArgumentError
 from bot.domain.access import ReadAccess
 from bot.domain.audit_keys import Keyring
 from bot.domain.errors import ConfigError
+from bot.domain.tokens import Scope
+
+HOUR = 3600.0
+DAY = 86400.0
 
 
 def _env(*names: str) -> AliasChoices:
@@ -70,6 +74,10 @@ class Settings(BaseSettings):
     # Default: SQLite at <data_dir>/approval-bot.db (filled in by _paths below).
     database_url: str = Field("", validation_alias=_env("APPROVAL_BOT_DATABASE_URL"))
     api_token: SecretStr | None = Field(None, validation_alias=_env("APPROVAL_BOT_API_TOKEN"))
+    # What the bootstrap token may do: what the pipelines need (README.md, "API tokens")
+    api_token_scopes: str = Field(
+        "submit,read", validation_alias=_env("APPROVAL_BOT_API_TOKEN_SCOPES")
+    )
     config_file: str | None = Field(None, validation_alias=_env("APPROVAL_BOT_CONFIG"))
     public_url: str = Field(
         "http://127.0.0.1:8080", validation_alias=_env("APPROVAL_BOT_PUBLIC_URL")
@@ -78,6 +86,7 @@ class Settings(BaseSettings):
         "plain", validation_alias=_env("APPROVAL_BOT_LOG_FORMAT")
     )
     log_level: str = Field("INFO", validation_alias=_env("APPROVAL_BOT_LOG_LEVEL"))
+    api_docs: bool = Field(True, validation_alias=_env("APPROVAL_BOT_API_DOCS"))
 
     # Where people look at runs (links on the console and in the demo's requests)
     mlflow_ui_url: str | None = Field(None, validation_alias=_env("MLFLOW_UI_URL"))
@@ -121,20 +130,26 @@ class Settings(BaseSettings):
     kfp_namespace: str | None = Field(None, validation_alias=_env("APPROVAL_BOT_KFP_NAMESPACE"))
 
     # Runtime
-    sweep_seconds: float = Field(5.0, gt=0, validation_alias=_env("APPROVAL_BOT_SWEEP_SECONDS"))
-    poll_seconds: float = Field(10.0, gt=0, validation_alias=_env("APPROVAL_BOT_POLL_SECONDS"))
+    # Every number has an upper bound (docs/configuration.md, "Delivery of effects and the
+    # scheduler"): past it is a typo, and far enough past it overflows a date.
+    sweep_seconds: float = Field(
+        5.0, gt=0, le=HOUR, validation_alias=_env("APPROVAL_BOT_SWEEP_SECONDS")
+    )
+    poll_seconds: float = Field(
+        10.0, gt=0, le=HOUR, validation_alias=_env("APPROVAL_BOT_POLL_SECONDS")
+    )
     webhook_url: str | None = Field(None, validation_alias=_env("APPROVAL_BOT_WEBHOOK_URL"))
     outbox_max_attempts: int = Field(
-        8, ge=1, validation_alias=_env("APPROVAL_BOT_OUTBOX_MAX_ATTEMPTS")
+        8, ge=1, le=100, validation_alias=_env("APPROVAL_BOT_OUTBOX_MAX_ATTEMPTS")
     )
     outbox_base_seconds: float = Field(
-        2.0, gt=0, validation_alias=_env("APPROVAL_BOT_OUTBOX_BASE_SECONDS")
+        2.0, gt=0, le=HOUR, validation_alias=_env("APPROVAL_BOT_OUTBOX_BASE_SECONDS")
     )
     outbox_cap_seconds: float = Field(
-        300.0, gt=0, validation_alias=_env("APPROVAL_BOT_OUTBOX_CAP_SECONDS")
+        300.0, gt=0, le=DAY, validation_alias=_env("APPROVAL_BOT_OUTBOX_CAP_SECONDS")
     )
     outbox_lease_seconds: float = Field(
-        60.0, gt=0, validation_alias=_env("APPROVAL_BOT_OUTBOX_LEASE_SECONDS")
+        60.0, gt=0, le=HOUR, validation_alias=_env("APPROVAL_BOT_OUTBOX_LEASE_SECONDS")
     )
 
     # Decision effects (MLflow aliases, promotion launchers): see bot/adapters/mlflow, kfp
@@ -197,6 +212,15 @@ class Settings(BaseSettings):
             self.audit_key.get_secret_value() if self.audit_key else None,
             self.audit_verify_keys.get_secret_value() if self.audit_verify_keys else None,
         )
+
+    @field_validator("api_token_scopes")
+    @classmethod
+    def _scopes(cls, value: str) -> str:
+        Scope.parse([value])  # its ValueError names the problem
+        return value
+
+    def bootstrap_scopes(self) -> frozenset[Scope]:
+        return Scope.parse([self.api_token_scopes])
 
     @field_validator("read_access")
     @classmethod

@@ -31,7 +31,7 @@ from bot.domain.model import (
     states_for_decision,
 )
 from bot.domain.names import OutboxState
-from bot.domain.outbox import DeliveryOutcome, OutboxItem
+from bot.domain.outbox import DeliveryOutcome, OutboxItem, Retry
 from bot.domain.people import NAME
 from bot.domain.tokens import ApiToken
 from bot.ports.store import ChatClaim, DuplicateSubmission, EventRecorder, RequestFilter, Tracker
@@ -60,7 +60,7 @@ class _Store:
         self.refusals: list[dict[str, Any]] = []
         self.outbox: list[OutboxItem] = []
         self.leases: dict[int, tuple[str, datetime]] = {}
-        self.tokens: dict[str, str] = {}
+        self.tokens: dict[str, ApiToken] = {}  # by hash
         self.chat: dict[tuple[str, str], dict[str, Any]] = {}
         self.chat_claims: dict[tuple[str, str], tuple[str, datetime]] = {}
         self.channel_state: dict[tuple[str, str], Any] = {}
@@ -396,14 +396,15 @@ class FakeOutbox:
     def for_requests(self, request_ids: Sequence[str]) -> list[OutboxItem]:
         return [i for i in self.s.outbox if i.request_id in request_ids]
 
-    def retry(self, item_id: int, now: datetime) -> bool:
-        item = self.get(item_id)
+    def retry(self, retry: Retry, now: datetime) -> bool:
+        item = self.get(retry.item.id)
         retryable = (OutboxState.DEAD, OutboxState.PENDING, OutboxState.WAITING)
         if item is None or item.state not in retryable:
             return False
         self._set(
-            item_id, state=OutboxState.PENDING, attempts=0, next_attempt_at=now, last_error=None
+            item.id, state=OutboxState.PENDING, attempts=0, next_attempt_at=now, last_error=None
         )
+        self.seen.track(retry)
         return True
 
     def without_waiting_for_disk(self) -> None:
@@ -479,15 +480,28 @@ class FakeTokens:
         self.s = store
         self.seen = seen
 
-    def add(self, token: ApiToken) -> None:
-        self.s.tokens[token.token_hash] = token.name
+    def add(self, token: ApiToken, token_hash: str) -> None:
+        assert token_hash not in self.s.tokens, "unique, as the column is"
+        self.s.tokens[token_hash] = replace(token, id=len(self.s.tokens) + 1, events=[])
         self.seen.track(token)
 
     def exists(self, name: str) -> bool:
-        return name in self.s.tokens.values()
+        return any(t.name == name for t in self.s.tokens.values())
 
-    def find(self, token_hash: str) -> str | None:
-        return self.s.tokens.get(token_hash)
+    def find(self, token_hash: str) -> ApiToken | None:
+        token = self.s.tokens.get(token_hash)
+        return token if token is not None and token.revoked_at is None else None
+
+    def listed(self) -> list[ApiToken]:
+        return sorted(self.s.tokens.values(), key=lambda t: t.id or 0)
+
+    def revoke(self, name: str, at: datetime) -> ApiToken | None:
+        for key, token in self.s.tokens.items():
+            if token.name == name and token.revoked_at is None:
+                revoked = self.s.tokens[key] = replace(token, revoked_at=at, events=[])
+                self.seen.track(revoked)
+                return revoked
+        return None
 
 
 class FakeUnitOfWork(RecordingUnitOfWork):

@@ -15,6 +15,7 @@ Every error carries one line that names the problem; channels show it as is.
     │   ├── AlreadyDecided
     │   └── FailedGatesNotOverridable
     ├── InvalidRequest          (a submission that cannot be accepted)
+    ├── Forbidden               (the API token may not do this)
     └── ConfigError             (declarative config; names the field path)
 """
 
@@ -71,6 +72,12 @@ class NotAReader(UnknownPerson):
 
 class Refused(DomainError):
     code = "refused"
+
+
+class Forbidden(DomainError):
+    """The caller is known but may not do this (an API token's scope or names)."""
+
+    code = "forbidden"
 
 
 class NotEligible(Refused):

@@ -15,6 +15,7 @@ from typing import Any
 from bot.domain import errors
 from bot.domain.events import Event
 from bot.domain.gates import GATE_OPS, NO_CHAMPION, GateResult
+from bot.domain.lookalike import resembles
 from bot.domain.names import SYSTEM, SYSTEM_DEADLINE, EventKind
 from bot.domain.people import Group, Person
 from bot.domain.policy import ExpiryAction, Policy
@@ -190,7 +191,7 @@ class ApprovalRequest:
         ]
 
     def is_requester(self, person: Person) -> bool:
-        return person.answers_to(self.requested_by)
+        return person.answers_to(self.requested_by) or resembles(person, self.requested_by)
 
     # -- commands ---------------------------------------------------------
 

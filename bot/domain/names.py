@@ -34,6 +34,8 @@ class EventKind(StrEnum):
     CHALLENGER_MOVED_ON = "challenger_moved_on"
     CONFIG_APPLIED = "config_applied"
     TOKEN_CREATED = "token_created"  # noqa: S105 (an event name, not a secret)
+    TOKEN_REVOKED = "token_revoked"  # noqa: S105
+    OUTBOX_RETRIED = "outbox_retried"  # an operator put an effect back in the queue
 
 
 class EffectKind(StrEnum):

@@ -70,3 +70,22 @@ class DeliveryOutcome:
     def waiting(cls, item: OutboxItem, reason: str) -> DeliveryOutcome:
         """Its system is not configured here: it waits, the attempt not counted."""
         return cls(item, OutboxState.WAITING, error=reason)
+
+
+@dataclass(slots=True)
+class Retry:
+    """Someone put a row back in the queue (``actor``: where from; ``by``: which API token,
+    as ``ApiToken.audit`` says)."""
+
+    item: OutboxItem
+    actor: str
+    by: dict[str, Any] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        data = {"item": self.item.id, "kind": self.item.kind, "was": self.item.state.value}
+        self.events.append(Event(EventKind.OUTBOX_RETRIED, self.actor, data | self.by))
+
+    @property
+    def subject(self) -> str | None:
+        return self.item.request_id

@@ -14,7 +14,7 @@ from bot.domain.effects import Effect
 from bot.domain.events import Aggregate, Event
 from bot.domain.model import ApprovalRequest, Person, Policy, State
 from bot.domain.names import OutboxState
-from bot.domain.outbox import DeliveryOutcome, OutboxItem
+from bot.domain.outbox import DeliveryOutcome, OutboxItem, Retry
 from bot.domain.tokens import ApiToken
 
 
@@ -184,7 +184,11 @@ class Outbox(Protocol):
         ...
 
     def for_requests(self, request_ids: Sequence[str]) -> list[OutboxItem]: ...
-    def retry(self, item_id: int, now: datetime) -> bool: ...
+    def retry(self, retry: Retry, now: datetime) -> bool:
+        """Put the row back in the queue, attempts reset (``retry``'s events recorded);
+        False unless it was dead, waiting or pending."""
+        ...
+
     def counts(self) -> dict[str, int]: ...
     def without_waiting_for_disk(self) -> None:
         """This transaction only records deliveries: its commit need not wait for the disk
@@ -193,9 +197,21 @@ class Outbox(Protocol):
 
 
 class TokenRepository(Protocol):
-    def add(self, token: ApiToken) -> None: ...
-    def exists(self, name: str) -> bool: ...
-    def find(self, token_hash: str) -> str | None: ...
+    """A token it adds or revokes is tracked: its events are recorded at commit."""
+
+    def add(self, token: ApiToken, token_hash: str) -> None: ...
+    def exists(self, name: str) -> bool:
+        """Any token by that name, revoked or not (names are never reused)."""
+        ...
+
+    def find(self, token_hash: str) -> ApiToken | None:
+        """The token with that hash, unless revoked."""
+        ...
+
+    def listed(self) -> list[ApiToken]: ...
+    def revoke(self, name: str, at: datetime) -> ApiToken | None:
+        """Revoke the active token ``name``; it, revoked, or None when there is none."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

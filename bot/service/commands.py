@@ -11,8 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain import errors, text
+from bot.domain.durations import MAX_SHOWN
 from bot.domain.model import ApprovalRequest, GateResult, Person, Policy, State, Vote, VoteKind
 from bot.domain.names import EventKind
+from bot.domain.tokens import ApiToken
 from bot.ports.clock import Clock
 from bot.ports.store import DuplicateSubmission, UnitOfWork, UnitOfWorkFactory
 from bot.service.clock import SystemClock
@@ -77,7 +79,14 @@ class Commands:
 
     # -- submit -------------------------------------------------------------
 
-    def submit(self, body: SubmissionIn) -> SubmitResult:
+    def submit(self, body: SubmissionIn, *, token: ApiToken | None = None) -> SubmitResult:
+        """``token``: the API token that submits (checked against the names it may submit
+        as; recorded on the audit events); None from the CLI."""
+        if token is not None and not token.may_submit_as(body.requested_by):
+            raise errors.Forbidden(
+                f"token {token.name!r} may submit only as {', '.join(token.requested_by)}, "
+                f"not as {body.requested_by!r}"
+            )
         now = self.clock.now()
         for attempt in range(2):
             with self.uow() as uow:
@@ -97,11 +106,24 @@ class Commands:
                     if attempt:
                         raise
                     continue  # a concurrent identical submission won: answer with it
+                if token is not None:  # which token submitted (and superseded)
+                    for ev in (*request.events, *(e for o in superseded for e in o.events)):
+                        ev.data.update(token.audit())
                 uow.commit()
                 return SubmitResult(request, True, tuple(o.id for o in superseded), policy)
         raise AssertionError("unreachable")
 
     def _new_request(self, body: SubmissionIn, policy: Policy, now: datetime) -> ApprovalRequest:
+        try:
+            return self._request_of(body, policy, now)
+        except OverflowError:
+            # A policy stored before durations were bounded (apply refuses them now).
+            raise errors.InvalidRequest(
+                f"the policy for {policy.model!r} has a deadline, reminder or escalation too "
+                f"far in the future (the maximum is {MAX_SHOWN}): apply the config again"
+            ) from None
+
+    def _request_of(self, body: SubmissionIn, policy: Policy, now: datetime) -> ApprovalRequest:
         return ApprovalRequest.submit(
             request_id=self.id_factory() if self.id_factory else None,
             model_name=body.model_name,

@@ -13,6 +13,7 @@ from bot.domain.durations import parse_duration
 from bot.domain.errors import ConfigError
 from bot.domain.model import ExpiryAction, Group, Person, Policy
 from bot.domain.quorum import Rule
+from bot.service.config_names import checked_names
 from bot.service.identity import IdentityKinds
 from bot.service.schemas import ConfigIn, GroupSpec, PeopleIn, PolicyIn, field_errors
 
@@ -37,6 +38,7 @@ def parse_config(raw: Any, kinds: IdentityKinds) -> Directory:
             _people(PEOPLE.validate_python(raw.get("people") or {}), kinds, problems)
         raise ConfigError("\n".join(problems)) from None
     problems = []
+    cfg = checked_names(cfg, problems)
     people = _people(cfg.people, kinds, problems)
     groups = _groups(cfg, kinds, problems)
     policies = _policies(cfg, problems)

@@ -28,13 +28,18 @@ class IdentityKind:
     pattern: str  # what a value looks like (config and clicks), a regular expression
     example: str  # shown when a value does not look right
     lowercase: bool = False  # compared without case (emails)
+    max_value: int | None = None  # a numeric id's largest, where the platform bounds it
 
     def canonical(self, value: object) -> str | None:
         """The value as stored and looked up; None when it cannot be one of this kind."""
         found = str(value).strip()
         if self.lowercase:
             found = found.lower()
-        return found if found and re.fullmatch(self.pattern, found) else None
+        if not found or len(found) > 320 or not re.fullmatch(self.pattern, found):
+            return None
+        if self.max_value is not None and int(found) > self.max_value:
+            return None
+        return found
 
 
 NAME_KIND = IdentityKind(NAME, "name", "name", r"[^\x00-\x1f\x7f-\x9f]+", "alice")

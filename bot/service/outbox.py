@@ -26,7 +26,8 @@ from typing import Any
 from bot.domain import errors
 from bot.domain.backoff import retry_delay
 from bot.domain.names import EffectKind, OutboxState, is_chat
-from bot.domain.outbox import DeliveryOutcome, OutboxItem
+from bot.domain.outbox import DeliveryOutcome, OutboxItem, Retry
+from bot.domain.tokens import ApiToken
 from bot.ports.clock import Clock
 from bot.ports.effects import EffectHandler, PermanentEffectError
 from bot.ports.store import UnitOfWorkFactory
@@ -341,10 +342,14 @@ class OutboxDispatcher:
                 uow.commit()
         return moved
 
-    def retry_item(self, item_id: int) -> bool:
-        """Put a dead, waiting (or pending) row back in the queue with its attempts reset."""
+    def retry_item(self, item_id: int, *, actor: str, token: ApiToken | None = None) -> bool:
+        """Put a dead, waiting (or pending) row back in the queue with its attempts reset,
+        and say in the audit log who did (``actor``: the channel; ``token``: the API's)."""
+        now = self.clock.now()
         with self.uow() as uow:
-            ok = uow.outbox.retry(item_id, self.clock.now())
-            if ok:
-                uow.commit()
-        return ok
+            item = uow.outbox.get(item_id)
+            by = token.audit() if token is not None else {}
+            if item is None or not uow.outbox.retry(Retry(item, actor, by), now):
+                return False
+            uow.commit()
+        return True

@@ -38,8 +38,11 @@ _stripped = AfterValidator(str.strip)
 Name = Annotated[
     str, StringConstraints(min_length=1, max_length=200, pattern=text.NAME_PATTERN), _stripped
 ]
-PersonName = Annotated[  # people and groups
-    str, StringConstraints(min_length=1, max_length=100, pattern=text.NAME_PATTERN), _stripped
+MAX_PERSON_NAME = 100
+PersonName = Annotated[  # people and groups (service/config_names.py: the TR39 rules)
+    str,
+    StringConstraints(min_length=1, max_length=MAX_PERSON_NAME, pattern=text.NAME_PATTERN),
+    _stripped,
 ]
 ShortName = Annotated[  # a model version, a link's name
     str, StringConstraints(min_length=1, max_length=64, pattern=text.NAME_PATTERN), _stripped

@@ -233,4 +233,10 @@ def event_summary(record: AuditRecord) -> str:
         return f"reminder {d.get('count', '')}"
     if kind == EventKind.ESCALATED:
         return f"to {d.get('to', '')}"
+    via = f"token {d['token']}" if d.get("token") else ""
+    if kind == EventKind.OUTBOX_RETRIED:
+        by = f" by {via}" if via else ""
+        return f"{d.get('kind', '')} (outbox item {d.get('item', '?')}){by}"
+    if kind == EventKind.SUBMITTED and via:
+        return f"via {via}"
     return ""

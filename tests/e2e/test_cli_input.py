@@ -105,4 +105,4 @@ def test_a_10kb_comment_is_one_line_and_writes_nothing(cli, db_url):
 
 
 def test_a_token_name_longer_than_100_characters_is_one_line(cli):
-    assert "token name" in cli.fails("token", "create", "t" * 101)
+    assert "token name" in cli.fails("token", "create", "t" * 101, "--scope", "read")

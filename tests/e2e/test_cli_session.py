@@ -188,9 +188,9 @@ def test_unmigrated_database_is_named(cli):
 
 def test_token_create_prints_once_and_stores_a_hash(cli, db_url):
     cli.ok("migrate")
-    token = cli.ok("token", "create", "staging").strip()
+    token = cli.ok("token", "create", "staging", "--scope", "submit").strip()
     assert token.startswith("abt_") and len(token) > 40
-    assert "already exists" in cli.fails("token", "create", "staging")
+    assert "already exists" in cli.fails("token", "create", "staging", "--scope", "read")
     from sqlalchemy import create_engine, text
 
     from bot.adapters.db import normalise_url

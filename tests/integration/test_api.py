@@ -16,6 +16,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CHECKS, load_all_checks
 
+from bot.domain.tokens import Scope
 from tests import builders
 from tests.conftest import temporary_pg_database
 from tests.support.bot_server import BotServer, prepare_database, running_bot, service_for
@@ -37,7 +38,9 @@ def bot(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[BotServer]
         else:
             db_url = f"sqlite:///{workdir}/bot.db"
         prepare_database(db_url)
-        env = {"APPROVAL_BOT_API_TOKEN": BOOTSTRAP}
+        # Admin, so that these tests and the schema fuzzer reach every route (the default,
+        # submit and read, is what tests/integration/test_token_scopes.py checks).
+        env = {"APPROVAL_BOT_API_TOKEN": BOOTSTRAP, "APPROVAL_BOT_API_TOKEN_SCOPES": "admin"}
         yield stack.enter_context(running_bot(db_url, workdir, env=env))
 
 
@@ -171,7 +174,7 @@ def test_naive_since_is_rejected(client):
 
 def test_db_tokens_work_and_are_not_logged(bot):
     with service_for(bot.db_url) as svc:
-        token = svc.admin.create_token("ci-pipeline")
+        token = svc.admin.create_token("ci-pipeline", frozenset({Scope.READ}))
     r = httpx.get(f"{bot.url}/api/v1/approvals", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200
     assert token not in bot.log() and BOOTSTRAP not in bot.log()

@@ -104,11 +104,11 @@ def test_retry_with_backoff_then_dead_letter_reported_to_the_channel(svc, clock)
 
     # An operator fixes MLflow and retries: delivered, once.
     rec.fail_with = None
-    assert d.retry_item(item.id)
+    assert d.retry_item(item.id, actor="cli")
     asyncio.run(d.deliver_due())
     assert len(rec.seen) == 4
     assert states(svc)["dead"] == 0
-    assert not d.retry_item(item.id), "only dead or pending items can be retried"
+    assert not d.retry_item(item.id, actor="cli"), "only dead or pending items can be retried"
 
 
 def test_permanent_error_dead_letters_at_once(svc):
@@ -224,7 +224,7 @@ def test_a_launch_that_fails_for_good_shows_on_the_request_in_every_channel(svc)
         f"retry with `approval-bot outbox retry {launch.id}`"
     )
     # Retried and dead again: the messages re-render again.
-    assert d.retry_item(launch.id)
+    assert d.retry_item(launch.id, actor="cli")
     asyncio.run(d.deliver_due())
     with svc.uow() as uow:
         again = [

@@ -15,6 +15,7 @@ from bot.domain.effects import (
     LOG_DECISION,
 )
 from bot.domain.model import State, VoteKind
+from bot.domain.tokens import Scope
 from bot.ports.store import RequestFilter
 from bot.service import Services
 from bot.service.identity import Identity
@@ -232,13 +233,15 @@ def test_search_filters_and_pages(svc, clock):
 
 
 def test_tokens_are_stored_hashed(svc):
-    token = svc.admin.create_token("staging-pipeline")
-    assert svc.admin.authenticate(token) == "staging-pipeline"
+    token = svc.admin.create_token("staging-pipeline", frozenset({Scope.SUBMIT}))
+    found = svc.admin.authenticate(token)
+    assert found is not None and found.name == "staging-pipeline"
+    assert found.scopes == {Scope.SUBMIT} and not found.legacy
     assert svc.admin.authenticate(token + "x") is None
     with svc.uow() as uow:
         assert uow.tokens.find(token) is None, "the raw token is not what is stored"
     with pytest.raises(errors.InvalidRequest, match="already exists"):
-        svc.admin.create_token("staging-pipeline")
+        svc.admin.create_token("staging-pipeline", frozenset({Scope.READ}))
 
 
 def test_apply_twice_changes_nothing(svc):
@@ -348,7 +351,7 @@ def test_config_names_longer_than_their_columns_are_refused(change, where):
 @pytest.mark.parametrize("name", ["", "   ", "t" * 101, "a\u0000b"])
 def test_token_names_are_checked(svc, name):
     with pytest.raises(errors.InvalidRequest, match="token name"):
-        svc.admin.create_token(name)
+        svc.admin.create_token(name, frozenset({Scope.READ}))
 
 
 def test_pages_walk_every_match_oldest_first(service, clock):

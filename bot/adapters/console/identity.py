@@ -8,7 +8,8 @@ Three ways in, checked in this order (docs/configuration.md, "Web console"):
    ignored from any other address, and with it configured, a request that did not come through
    the proxy may not read either (unless it is the local person below).
 2. **On this machine**: with ``APPROVAL_BOT_CONSOLE_LOCAL_EMAIL``, a request from a loopback
-   address, to a loopback host name, that no proxy forwarded, is that configured person.
+   address, to a loopback host name, that carries no proxy header at all (``Via``,
+   ``X-Forwarded-Proto`` alone is enough to refuse), is that configured person.
    The host check keeps a web page that rebinds its DNS name to 127.0.0.1 out.
 3. Anyone else reads (when no proxy is configured) and cannot vote; the page says why and
    how to turn voting on.
@@ -29,8 +30,36 @@ from bot.service.identity import Identity
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# Headers a forwarding proxy adds: a request carrying one is not "from this machine".
-FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip")
+# Headers a proxy adds (the standard ones, RFC 7239 and RFC 9110's Via, and the common de
+# facto ones of nginx, Envoy, CDNs and load balancers): a request carrying any one of them
+# was relayed, so it is not "from this machine" even when the relay runs on it.
+FORWARDING_HEADERS = frozenset(
+    {
+        "forwarded",
+        "via",
+        "x-real-ip",
+        "x-client-ip",
+        "true-client-ip",
+        "cf-connecting-ip",
+        "fastly-client-ip",
+        "x-cluster-client-ip",
+        "x-proxyuser-ip",
+        "client-ip",
+    }
+)
+FORWARDING_PREFIXES = ("x-forwarded-", "x-original-", "x-envoy-")
+
+
+def forwarded_by(headers: Mapping[str, str], extra: str | None = None) -> list[str]:
+    """The proxy headers ``headers`` (lower-case names) carry, ``extra`` (a configured
+    identity header) counting as one."""
+    return sorted(
+        h
+        for h in headers
+        if h in FORWARDING_HEADERS or h.startswith(FORWARDING_PREFIXES) or (extra and h == extra)
+    )
+
+
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 DOCS = "docs/configuration.md, Web console"
 
@@ -98,7 +127,7 @@ class Gatekeeper:
                 refused=f"the proxy at {peer} did not send {self.header}: "
                 f"it must pass the signed-in person's email ({DOCS})",
             )
-        forwarded = [h for h in (*FORWARDING_HEADERS, self.header) if h and h in headers]
+        forwarded = forwarded_by(headers, self.header)
         local = address is not None and address.is_loopback
         loopback_host = _host_name(headers.get("host")) in LOOPBACK_HOSTS
         if self.local_email and local and not forwarded and loopback_host:

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from bot.adapters.console import pages, security
+from bot.adapters.console import outage, pages, security
 from bot.adapters.console.identity import Gatekeeper, Via
 from bot.domain import errors
 from bot.domain.model import VoteKind
@@ -90,7 +90,7 @@ class Console:
     ) -> HTMLResponse:
         token = security.csrf_token(request)
         html = pages.render(template, csrf=token, max_comment=MAX_COMMENT, **context)
-        return security.finish(HTMLResponse(html, status), request, token)
+        return security.finish(HTMLResponse(html, status), request, token, self.public_url)
 
     def error(
         self,
@@ -387,5 +387,4 @@ def mount(app: FastAPI, console: Console) -> None:
         ("/console/static/{name}", static, ["GET"]),
         ("/favicon.ico", favicon, ["GET"]),
     ]
-    for path, endpoint, methods in routes:
-        app.add_api_route(path, endpoint, methods=methods, include_in_schema=False)
+    outage.add_routes(app, routes, console.error, polled=status)

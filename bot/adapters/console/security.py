@@ -1,9 +1,9 @@
 """The console's browser-side defences: CSRF tokens, cookies, and the response headers.
 
 - **CSRF**: every page sets a random token in a cookie (``HttpOnly``, ``SameSite=Strict``,
-  ``Secure`` over HTTPS) and puts the same token in each form; a POST counts only when the
-  two match (double submit) and its ``Origin`` (or ``Referer``) is this console. Another
-  site can neither read the token nor send the cookie.
+  ``Secure`` when the public URL or the request is HTTPS) and puts the same token in each
+  form; a POST counts only when the two match (double submit) and its ``Origin`` (or
+  ``Referer``) is this console. Another site can neither read the token nor send the cookie.
 - **Headers**: a strict Content-Security-Policy (scripts and styles only from the console's
   own static files, no inline code, no frames), ``nosniff``, no framing, no caching of pages.
 """
@@ -46,8 +46,13 @@ def csrf_token(request: Request) -> str:
 R = TypeVar("R", bound=Response)
 
 
-def finish(response: R, request: Request, token: str | None = None) -> R:
-    """Add the security headers, and the CSRF cookie when the page carries a new token."""
+def finish(response: R, request: Request, token: str | None = None, public_url: str = "") -> R:
+    """Add the security headers, and the CSRF cookie when the page carries a new token.
+
+    The cookie is ``Secure`` when people open the console over HTTPS: the public URL says so
+    (behind a TLS-terminating proxy the request itself arrives as plain HTTP), or the request
+    came over HTTPS.
+    """
     for name, value in HEADERS.items():
         response.headers[name] = value
     if token is not None and request.cookies.get(CSRF_COOKIE) != token:
@@ -56,7 +61,7 @@ def finish(response: R, request: Request, token: str | None = None) -> R:
             token,
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=request.url.scheme == "https" or public_url.lower().startswith("https://"),
             path="/",
         )
     return response

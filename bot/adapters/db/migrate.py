@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
-SCHEMA_HEAD = "0009"  # the newest revision in migrations/versions
+SCHEMA_HEAD = "0010"  # the newest revision in migrations/versions
 
 
 def alembic_config(url: str) -> Config:

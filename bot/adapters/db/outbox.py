@@ -14,7 +14,7 @@ from bot.adapters.db.engine import insert_ignoring_duplicates
 from bot.adapters.db.mapping import outbox_from_row
 from bot.domain.effects import Effect
 from bot.domain.names import OutboxState
-from bot.domain.outbox import DeliveryOutcome, OutboxItem
+from bot.domain.outbox import DeliveryOutcome, OutboxItem, Retry
 from bot.ports.store import Tracker
 
 _c = t.outbox.c
@@ -170,16 +170,19 @@ class SqlOutbox:
         rows = self.conn.execute(FOR_REQUESTS, {"ids": list(request_ids)})
         return [outbox_from_row(r) for r in rows]
 
-    def retry(self, item_id: int, now: datetime) -> bool:
+    def retry(self, retry: Retry, now: datetime) -> bool:
         retryable = (OutboxState.DEAD, OutboxState.PENDING, OutboxState.WAITING)
         res = self.conn.execute(
             update(t.outbox)
-            .where(_c.id == item_id, _c.state.in_([s.value for s in retryable]))
+            .where(_c.id == retry.item.id, _c.state.in_([s.value for s in retryable]))
             .values(
                 state=OutboxState.PENDING.value, attempts=0, next_attempt_at=now, last_error=None
             )
         )
-        return bool(res.rowcount == 1)
+        if res.rowcount != 1:
+            return False
+        self.seen.track(retry)
+        return True
 
     def without_waiting_for_disk(self) -> None:
         if self._locking:  # PostgreSQL; SQLite's WAL commits do not wait for the disk anyway

@@ -207,6 +207,10 @@ api_tokens = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime),
+    # "submit,read" (bot/domain/tokens.py); NULL: made before scopes, acts as admin (0008)
+    Column("scopes", String(100)),
+    Column("requested_by", JSON),  # the names a submission may use; NULL: any
+    Column("expires_at", UtcDateTime),
 )
 
 # 64-bit ids (SQLite's INTEGER PRIMARY KEY is 64-bit; it needs that exact type to count).

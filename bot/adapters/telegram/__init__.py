@@ -8,8 +8,13 @@ from bot.adapters.plugin import ChannelSpec
 from bot.adapters.telegram.settings import TelegramSettings
 from bot.service.identity import IdentityKind
 
-SPEC = ChannelSpec(
-    __name__,
-    TelegramSettings,
-    IdentityKind("telegram", "Telegram user id", "Telegram account", r"[1-9][0-9]{0,19}", "1001"),
+# "at most 52 significant bits" (Bot API, User.id): a larger number is nobody.
+USER = IdentityKind(
+    "telegram",
+    "Telegram user id",
+    "Telegram account",
+    r"[1-9][0-9]{0,15}",
+    "1001",
+    max_value=2**52 - 1,
 )
+SPEC = ChannelSpec(__name__, TelegramSettings, USER)

@@ -6,7 +6,7 @@ import asyncio
 
 import click
 
-from bot.domain.names import OutboxState
+from bot.domain.names import Channel, OutboxState
 from bot.entrypoints import render
 from bot.entrypoints.cli.common import (
     FORMAT,
@@ -62,7 +62,7 @@ def outbox_list(state: str | None, limit: int, fmt: str) -> None:
 @handle_errors
 def outbox_retry(item_id: int) -> None:
     """Put a dead-lettered (or waiting) effect back in the queue (attempts reset)."""
-    if not container().dispatcher.retry_item(item_id):
+    if not container().dispatcher.retry_item(item_id, actor=Channel.CLI):
         raise CliError(f"no dead, waiting or pending outbox item {item_id}")
     click.echo(f"outbox item {item_id} queued; a running server delivers it within seconds")
 

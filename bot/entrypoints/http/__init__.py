@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from bot.bootstrap import Container
-from bot.entrypoints.http import approvals, audit, errors, health, outbox
+from bot.entrypoints.http import approvals, audit, docs, errors, health, outbox
 from bot.entrypoints.http.limits import MAX_BODY, BodyLimit
 
 
@@ -23,11 +23,14 @@ def create_app(container: Container, *, lifespan: Any = None) -> FastAPI:
         version="1",
         description="Human approval gate for ML model promotion.",
         lifespan=lifespan,
+        docs_url=None,  # served by docs.install, without a CDN
+        redoc_url=None,
     )
     app.state.container = container
     errors.install(app)
     for area in (approvals, audit, outbox, health):
         app.include_router(area.router)
+    docs.install(app, enabled=container.settings.api_docs)
     for mount in container.mounts:
         mount(app)
     app.add_middleware(BodyLimit, limit=MAX_BODY)

@@ -8,7 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from bot.domain.model import State
-from bot.entrypoints.http.deps import API_CHECKS, Caller, ContainerDep, ServicesDep, aware
+from bot.entrypoints.http.deps import (
+    API_CHECKS,
+    ContainerDep,
+    Reader,
+    ServicesDep,
+    Submitter,
+    aware,
+)
 from bot.entrypoints.http.errors import API_ERRORS, documented
 from bot.entrypoints.http.pagination import after, page
 from bot.entrypoints.http.params import (
@@ -37,16 +44,17 @@ router = APIRouter(prefix="/api/v1", responses=API_ERRORS, dependencies=API_CHEC
     },
 )
 def submit(
-    body: SubmissionIn, response: Response, wired: ContainerDep, _who: Caller
+    body: SubmissionIn, response: Response, wired: ContainerDep, token: Submitter
 ) -> dict[str, Any]:
-    result = wired.services.commands.submit(body)
+    result = wired.services.commands.submit(body, token=token)
     with bind_request(result.request.id):
         if result.created:
             log.info(
-                "submitted %s v%s (requested by %s)",
+                "submitted %s v%s (requested by %s, token %s)",
                 body.model_name,
                 body.model_version,
                 body.requested_by,
+                token.name,
             )
         else:
             response.status_code = 200
@@ -57,7 +65,7 @@ def submit(
 @router.get("/approvals", summary="List requests (cursor pagination)")
 def list_approvals(
     services: ServicesDep,
-    _who: Caller,
+    _who: Reader,
     state: StateQuery = None,
     model: ModelQuery = None,
     since: TimeQuery = None,
@@ -81,7 +89,7 @@ def list_approvals(
     summary="One request, with quorum and history",
     responses=documented(404),
 )
-def get_approval(request_id: RequestIdPath, services: ServicesDep, _who: Caller) -> dict[str, Any]:
+def get_approval(request_id: RequestIdPath, services: ServicesDep, _who: Reader) -> dict[str, Any]:
     with bind_request(request_id):
         queries = services.queries
         request, policy = queries.get_with_policy(request_id)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from bot.domain.model import State
-from bot.entrypoints.http.deps import API_CHECKS, Caller, ServicesDep, aware
+from bot.entrypoints.http.deps import API_CHECKS, Reader, ServicesDep, aware
 from bot.entrypoints.http.errors import API_ERRORS
 from bot.entrypoints.http.pagination import after, page
 from bot.entrypoints.http.params import (
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/api/v1", responses=API_ERRORS, dependencies=API_CHEC
 @router.get("/audit", summary="Decisions with their history (who approved what, when, why)")
 def audit(
     services: ServicesDep,
-    _who: Caller,
+    _who: Reader,
     model: ModelQuery = None,
     since: TimeQuery = None,
     until: TimeQuery = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -11,6 +12,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.bootstrap import Container
+from bot.domain.tokens import BOOTSTRAP, ApiToken, Scope, shown
 from bot.entrypoints.http.errors import error_body, invalid, unprocessable
 from bot.service import Services
 
@@ -33,8 +35,9 @@ ServicesDep = Annotated[Services, Depends(services)]
 def authorize(
     wired: ContainerDep,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> str:
-    """The name of the caller's token: the bootstrap token, or one made with `token create`."""
+) -> ApiToken:
+    """The caller's token: the bootstrap token (``APPROVAL_BOT_API_TOKEN``, with the scopes of
+    ``APPROVAL_BOT_API_TOKEN_SCOPES``), or one made with `token create`, unexpired."""
     unauthorized = HTTPException(
         401,
         error_body("unauthorized", "a valid Bearer token is required"),
@@ -42,19 +45,53 @@ def authorize(
     )
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
         raise unauthorized
-    token = creds.credentials
+    secret = creds.credentials
     bootstrap = wired.settings.api_token
     if bootstrap is not None and hmac.compare_digest(
-        token.encode(), bootstrap.get_secret_value().encode()
+        secret.encode(), bootstrap.get_secret_value().encode()
     ):
-        return "bootstrap"
-    name = wired.services.admin.authenticate(token)
-    if name is None:
+        return ApiToken(BOOTSTRAP, wired.settings.bootstrap_scopes())
+    token = wired.services.admin.authenticate(secret)
+    if token is None:
         raise unauthorized
-    return name
+    if token.expired(wired.services.admin.clock.now()):
+        assert token.expires_at is not None
+        raise HTTPException(
+            401,
+            error_body(
+                "unauthorized",
+                f"token {token.name!r} expired at {token.expires_at:%Y-%m-%d %H:%M} UTC: "
+                "make a new one (approval-bot token create)",
+            ),
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    return token
 
 
-Caller = Annotated[str, Depends(authorize)]
+Caller = Annotated[ApiToken, Depends(authorize)]
+
+
+def _needs(scope: Scope) -> Callable[[ApiToken], Awaitable[ApiToken]]:
+    async def scoped(token: Caller) -> ApiToken:
+        if not token.allows(scope):
+            raise HTTPException(
+                403,
+                error_body(
+                    "forbidden",
+                    f"token {token.name!r} lacks the {scope.value!r} scope this needs (it has "
+                    f"{shown(token.scopes)}): use a token made with `approval-bot token create "
+                    f"NAME --scope {scope.value}`",
+                ),
+            )
+        return token
+
+    return scoped
+
+
+# What a route needs: its token, with the scope (403 naming the missing scope otherwise).
+Reader = Annotated[ApiToken, Depends(_needs(Scope.READ))]
+Submitter = Annotated[ApiToken, Depends(_needs(Scope.SUBMIT))]
+Administrator = Annotated[ApiToken, Depends(_needs(Scope.ADMIN))]
 
 
 def _query_names(dependant: Any) -> set[str]:

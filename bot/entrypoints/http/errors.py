@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -31,7 +32,8 @@ class Error(BaseModel):
 
 _WHAT = {
     400: "A malformed HTTP request, refused by the server before the API reads it",
-    401: "No token, or not a valid one",
+    401: "No token, or not a valid one (unknown, revoked or expired)",
+    403: "The token lacks the scope this route needs, or may not submit as `requested_by`",
     404: "No such request or outbox item",
     409: "A vote the rules refuse",
     413: "Body over 64 KiB",
@@ -55,8 +57,8 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-# Every API route: a malformed request, the token, bad input, the database.
-API_ERRORS = documented(400, 401, 422, 503)
+# Every API route: a malformed request, the token and its scope, bad input, the database.
+API_ERRORS = documented(400, 401, 403, 422, 503)
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -111,10 +113,16 @@ def allowed_methods(request: Request) -> str:
 
 
 async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    # FastAPI answers a body it could not parse with a bare 400; the one reason left once
-    # BodyLimit has checked size and encoding is nesting too deep for the JSON parser.
-    if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
-        problem = "nested too deeply to read"
+    # FastAPI answers a body it could not parse with a bare 400; the reasons left once
+    # BodyLimit has checked size and encoding are nesting too deep for the JSON parser, and
+    # a number longer than Python reads (sys.get_int_max_str_digits, 4300 digits).
+    if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError | ValueError):
+        if isinstance(exc.__cause__, RecursionError):
+            problem = "nested too deeply to read"
+        elif "digits" in str(exc.__cause__):
+            problem = f"holds a number of more than {sys.get_int_max_str_digits()} digits"
+        else:
+            problem = "not readable JSON"
         return JSONResponse(unprocessable([{"path": "(body)", "message": problem}]), 422)
     body = exc.detail if isinstance(exc.detail, dict) else error_body("http_error", str(exc.detail))
     headers = dict(getattr(exc, "headers", None) or {})
@@ -126,6 +134,8 @@ async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse
 async def on_domain(_req: Request, exc: errors.DomainError) -> JSONResponse:
     if isinstance(exc, errors.NotFound):
         status = 404
+    elif isinstance(exc, errors.Forbidden):
+        status = 403
     elif isinstance(exc, errors.Refused):
         status = 409
     else:

@@ -209,15 +209,22 @@ def test_the_trusted_header_is_ignored_from_other_addresses(svc):
 
 
 def test_the_trusted_header_is_ignored_unless_enabled(svc):
-    """Without APPROVAL_BOT_CONSOLE_TRUSTED_HEADER, nobody can claim another email by header:
-    on loopback the console stays the local person."""
+    """Without APPROVAL_BOT_CONSOLE_TRUSTED_HEADER, nobody can claim another email by header;
+    and a request carrying it was relayed by a proxy, so it is not the local person either
+    (any proxy header is enough: test_outage_and_relays.py)."""
     app, _ = console_app(svc)
     rid = submit(svc, requested_by="bob")
     client = browser(app)
     client.headers["X-Forwarded-Email"] = "alice@example.com"
-    assert vote(client, rid, "approve").status_code == 303
-    (cast,) = svc.queries.get(rid).votes
-    assert cast.person == "you"
+    page = client.get(f"/requests/{rid}")
+    assert 'id="approve-form"' not in page.text
+    assert "this request was forwarded (x-forwarded-email)" in page.text
+    form = {"csrf": client.cookies[CSRF_COOKIE], "vote": "approve"}
+    sent = client.post(
+        f"/requests/{rid}/vote", data=form, headers={"Origin": "http://127.0.0.1:8080"}
+    )
+    assert sent.status_code == 403 and "Voting is off" in sent.text
+    assert svc.queries.get(rid).votes == []
 
 
 def test_a_proxy_that_names_an_unknown_email_gets_no_access(svc):
