@@ -110,7 +110,6 @@ def test_a_rejected_challenger_says_what_became_of_it_in_mlflow(svc):
         svc.uow,
         {"chat": NotedHandler(), "mlflow": NotedHandler()},
         clock=svc.clock,
-        channels=svc.channels,
     )
     asyncio.run(dispatcher.deliver_due())
     page = client.get(f"/requests/{rid}").text
@@ -145,7 +144,6 @@ def test_a_challenger_that_cannot_be_archived_says_so(svc):
         svc.uow,
         {"chat": NotedHandler()},
         clock=svc.clock,
-        channels=svc.channels,
         unavailable={"mlflow.archive_challenger": "MLflow not configured"},
     )
     asyncio.run(dispatcher.deliver_due())
