@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.adapters.kfp.local import missing_pipeline_packages
 from bot.domain.errors import DomainError
 from bot.service.commands import Commands
 from bot.service.schemas import SubmissionIn
@@ -103,6 +104,11 @@ def run_demo(
     say: Callable[[str], None],
 ) -> DemoResult:
     tracking_uri = check_mlflow(tracking_uri)
+    if missing := missing_pipeline_packages():
+        raise DemoError(
+            f"the demo runs the pipelines here and needs {', '.join(missing)}: `make venv` "
+            "installs them (pip install 'approval-bot[pipelines]')"
+        )
     from pipelines.runner import run_local
 
     env = {"MLFLOW_TRACKING_URI": tracking_uri, "APPROVAL_BOT_URL": ""}
