@@ -9,13 +9,14 @@ PORT   ?= 8080
 .DEFAULT_GOAL := help
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMAGE   ?= approval-bot:$(VERSION)
+PIPELINES_IMAGE ?= approval-bot-pipelines:$(VERSION)
 SERVING_IMAGE ?= approval-bot-serving:$(VERSION)
 # docker, podman or buildah: whichever is installed (override with CONTAINER_TOOL=...)
 CONTAINER_TOOL ?= $(firstword $(foreach t,docker podman buildah,$(if $(shell command -v $(t)),$(t))))
 HELM   := .cache/helm/helm
 
 .PHONY: help venv run test lint fmt unit integration migrate bench clean mlflow demo browser \
-	helm charts image serving-image image-offline
+	helm charts image pipelines-image serving-image image-offline
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,11 +24,11 @@ help: ## Show this help
 $(STAMP): pyproject.toml requirements/model.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]' -c requirements/model.txt
+	$(BIN)/python -m pip install -q -e '.[dev,pipelines]' -c requirements/model.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
-venv: $(STAMP) ## Create .venv and install the pinned dependencies (once)
+venv: $(STAMP) ## Create .venv with the pinned dependencies, the pipelines' extra and the dev tools (once)
 
 # The local loop (README.md, first screen): `make run` serves the bot with the console, SQLite,
 # the `local` launcher and an MLflow server it starts (unless one answers on MLFLOW_PORT), all
@@ -129,16 +130,20 @@ charts: $(HELM) ## helm lint both charts (defaults and examples/*.yaml)
 	$(HELM) lint --strict charts/approval-bot -f charts/approval-bot/examples/production.yaml
 	$(HELM) lint --strict charts/approval-bot-serving -f charts/approval-bot-serving/examples/minio.yaml
 
-image: ## Build the image (approval-bot serve; the KFP components run in it too) as approval-bot:VERSION
+image: ## Build the bot's image (approval-bot serve, no pipelines' packages) as approval-bot:VERSION
 	@test -n "$(CONTAINER_TOOL)" || { echo "make image needs docker, podman or buildah" >&2; exit 1; }
 	$(CONTAINER_TOOL) build -t $(IMAGE) .
+
+pipelines-image: ## Build the image the KFP components run in (bot + MLflow, scikit-learn) as approval-bot-pipelines:VERSION
+	@test -n "$(CONTAINER_TOOL)" || { echo "make pipelines-image needs docker, podman or buildah" >&2; exit 1; }
+	$(CONTAINER_TOOL) build --target pipelines -t $(PIPELINES_IMAGE) .
 
 serving-image: ## Build the KServe runtime image (MLServer on the model's pins) as approval-bot-serving:VERSION
 	@test -n "$(CONTAINER_TOOL)" || { echo "make serving-image needs docker, podman or buildah" >&2; exit 1; }
 	$(CONTAINER_TOOL) build --target serving -t $(SERVING_IMAGE) .
 
-image-offline: ## Build both images with buildah from a debootstrapped base and run commands inside (root; what CI runs)
-	TARGETS="app serving" scripts/offline-image-build.sh
+image-offline: ## Build the three images with buildah from a debootstrapped base, check them inside (root; what CI runs)
+	TARGETS="app pipelines serving" scripts/offline-image-build.sh
 
 clean: ## Remove the venv, caches, the local database and MLflow store, and test artifacts
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis .cache test-artifacts

@@ -1,15 +1,19 @@
-"""The image, the charts, the pipelines and the pins name the same things.
+"""The images, the charts, the pipelines and the pins name the same things; the bot's image
+holds the bot only.
 
-The image build itself runs in CI through scripts/offline-image-build.sh (`make image-offline`).
+The image build itself runs in CI through scripts/offline-image-build.sh (`make image-offline`),
+which also checks, inside the built images, what these tests check in the files: no
+pipelines-only package in the bot's image, and its size under BOT_IMAGE_LIMIT_MB.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, distribution, version
 
 import yaml
+from packaging.requirements import Requirement
 
 from pipelines.components import DEFAULT_IMAGE
 from pipelines.steps.training import MODEL_PACKAGES
@@ -17,6 +21,9 @@ from tests.deploy.helm import BOT_CHART, ROOT, SERVING_CHART
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 OFFLINE_BUILD = (ROOT / "scripts" / "offline-image-build.sh").read_text()
+README = (ROOT / "README.md").read_text()
+# The science stack the pipelines' steps train and evaluate with: never in the bot's image.
+PIPELINES_ONLY = {"mlflow", "scikit-learn", "pandas", "pyarrow", "scipy", "matplotlib", "numpy"}
 
 
 def pins(name: str) -> dict[str, str]:
@@ -36,8 +43,74 @@ def test_versions_agree_across_pyproject_charts_and_the_pipelines_image() -> Non
     bot_values = yaml.safe_load((BOT_CHART / "values.yaml").read_text())
 
     assert bot_chart["appVersion"] == serving_chart["appVersion"] == project_version
-    # `pipelines compile|submit|upload` default to the chart's default image
-    assert f"{bot_values['image']['repository']}:{bot_chart['appVersion']}" == DEFAULT_IMAGE
+    # `pipelines compile|submit|upload` default to the image the chart names for them
+    repository = bot_values["image"]["repository"]
+    assert f"{repository}-pipelines:{bot_chart['appVersion']}" == DEFAULT_IMAGE
+    assert DEFAULT_IMAGE.startswith("approval-bot-pipelines:")
+
+
+def installed_closure(requirements: list[str]) -> set[str]:
+    """Every distribution these requirements install, read from the installed metadata."""
+    found: set[str] = set()
+    todo = [Requirement(r) for r in requirements]
+    while todo:
+        requirement = todo.pop()
+        name = re.sub(r"[-_.]+", "-", requirement.name).lower()
+        if name in found:
+            continue
+        found.add(name)
+        try:
+            requires = distribution(requirement.name).requires or []
+        except PackageNotFoundError:
+            continue
+        extras = requirement.extras or {""}
+        for line in requires:
+            needed = Requirement(line)
+            if needed.marker is None or any(needed.marker.evaluate({"extra": e}) for e in extras):
+                todo.append(needed)
+    return found
+
+
+def test_the_bots_dependencies_leave_out_the_pipelines_science_stack() -> None:
+    """The bot's image installs pyproject's dependencies only (the Dockerfile's `deps`)."""
+    bot = installed_closure(list(project()["dependencies"]))  # type: ignore[call-overload]
+    extras = project()["optional-dependencies"]
+    pipelines = installed_closure(extras["pipelines"])  # type: ignore[index]
+
+    assert {"fastapi", "sqlalchemy", "kfp", "slack-bolt", "python-telegram-bot"} <= bot
+    assert bot & PIPELINES_ONLY == set()
+    assert {"mlflow", "scikit-learn", "pandas", "numpy", "scipy"} <= pipelines
+
+
+def stage(name: str) -> str:
+    """The Dockerfile's lines from ``FROM … AS name`` to the next FROM."""
+    [found] = re.findall(rf"^FROM \S+ AS {name}\n.*?(?=^FROM |\Z)", DOCKERFILE, re.M | re.S)
+    return str(found)
+
+
+def test_the_bot_image_is_built_without_the_pipelines_extra_the_pipelines_image_with() -> None:
+    assert re.match(r"FROM \$\{BASE_IMAGE\} AS deps", stage("deps"))
+    assert '["project"]["dependencies"]' in stage("deps")
+    assert "optional-dependencies" not in stage("deps") + stage("build")
+    assert stage("build").startswith("FROM deps AS build")
+    assert "COPY --from=build /opt/venv /opt/venv" in stage("app")
+    assert stage("pipelines-deps").startswith("FROM deps AS pipelines-deps")
+    assert '["optional-dependencies"]["pipelines"]' in stage("pipelines-deps")
+    assert stage("pipelines-build").startswith("FROM pipelines-deps AS pipelines-build")
+    assert "COPY --from=pipelines-build /opt/venv /opt/venv" in stage("pipelines")
+
+
+def test_ci_builds_the_three_images_and_holds_the_bot_image_to_its_limit() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    [limit] = re.findall(r"^BOT_IMAGE_LIMIT_MB=(\d+)$", OFFLINE_BUILD, re.M)
+    [readme_limit] = re.findall(r"the bot's image must stay under (\d+) MB", README)
+
+    assert 'TARGETS="app pipelines serving" scripts/offline-image-build.sh' in makefile
+    assert "make image-offline" in (ROOT / ".ci" / "run").read_text()
+    assert int(limit) == int(readme_limit) == 350
+    assert "die \"the bot's image is $bot_mb MB, over its limit" in OFFLINE_BUILD
+    assert 'PIPELINES_ONLY="mlflow sklearn pandas pyarrow scipy matplotlib"' in OFFLINE_BUILD
+    assert "python3 /scripts/image-smoke.py" in OFFLINE_BUILD.split("enter pipelines", 1)[1]
 
 
 def test_the_offline_base_is_what_the_dockerfile_from_names() -> None:
