@@ -155,8 +155,11 @@ def rbac_verbs(rendered: Rendered) -> dict[str, Any]:
     return {r["metadata"]["name"]: r["rules"] for r in rendered.all("Role")}
 
 
-def test_the_bot_chart_grants_nothing_in_the_kubernetes_api() -> None:
+def test_the_bot_chart_grants_nothing_but_kfp_in_the_profile_namespace() -> None:
     bot = template(helm.BOT_CHART, helm.PRODUCTION_VALUES)
+    [binding] = bot.all("RoleBinding")
 
     assert rbac_verbs(bot) == {}
-    assert bot.all("ClusterRole") == bot.all("RoleBinding") == []
+    assert bot.all("ClusterRole") == bot.all("ClusterRoleBinding") == []
+    assert binding["metadata"]["namespace"] == "kubeflow-user-ml"
+    assert binding["roleRef"]["name"] == "kubeflow-pipelines-edit"
