@@ -6,10 +6,11 @@
 # 1. debootstrap makes the base the Dockerfile's FROM stands for (Debian bookworm + its
 #    python3, 3.11) from Debian packages, slimmed as Debian's -slim images are (no docs, man
 #    pages or translations), and imports it into buildah's local storage;
-# 2. `buildah bud --isolation chroot --storage-driver vfs --layers` builds the Dockerfile
-#    unchanged for each of $TARGETS, with --build-arg BASE_IMAGE=<that base> (the bot's and the
-#    pipelines' images share the dependencies' layer); pip reaches PyPI as on this machine (the
-#    machine's CA bundle and a pip.conf naming it are mounted for the build only);
+# 2. `buildah bud --isolation chroot --storage-driver vfs` builds the Dockerfile unchanged for
+#    each of $TARGETS, with --build-arg BASE_IMAGE=<that base>; pip reaches PyPI as on this
+#    machine (the machine's CA bundle and a pip.conf naming it are mounted for the build only).
+#    No --layers: vfs copies the whole tree for every cached step, which costs more than
+#    installing the bot's dependencies twice (once per image);
 # 3. inside the bot's image (app): `approval-bot --help`, `approval-bot migrate`, no
 #    pipelines-only package, `python -m pipelines compile` (so `upload` works from the bot's
 #    pod), the time from `buildah run` to /readyz (scripts/image-ready.py), and its size
@@ -93,7 +94,7 @@ tag_of() { if [ "$1" = app ]; then echo "$IMAGE"; else echo "${IMAGE/approval-bo
 for target in $TARGETS; do
     tag=$(tag_of "$target")
     say "buildah bud --target $target -t $tag"
-    bah bud --isolation chroot --pull-never --layers --target "$target" \
+    bah bud --isolation chroot --pull-never --target "$target" \
         --build-arg BASE_IMAGE="$BASE" \
         --volume "$HOST_CA:$HOST_CA:ro" --volume "$WORK/pip.conf:/etc/pip.conf:ro" \
         --tag "$tag" --file Dockerfile . >"$WORK/build-$target.log" 2>&1 \
@@ -132,6 +133,13 @@ if [[ " $TARGETS " == *" app "* ]]; then
 found = [m for m in sys.argv[1:] if u.find_spec(m)]
 sys.exit(f"the bot image holds {found}: they belong in the pipelines image" if found else 0)' \
         $PIPELINES_ONLY || die "the bot's image holds packages only the pipelines need"
+    say "inside: the local launcher refuses to start here (no pipelines' packages)"
+    refusal=$(run timeout 60 env APPROVAL_BOT_DATABASE_URL=sqlite:////tmp/smoke.db \
+        APPROVAL_BOT_LAUNCHER=local MLFLOW_TRACKING_URI=http://127.0.0.1:9 \
+        approval-bot serve --host 127.0.0.1 --port 18999 2>&1) \
+        && die "approval-bot serve started a local launcher without mlflow and scikit-learn"
+    grep -q "APPROVAL_BOT_LAUNCHER=local .* needs mlflow, scikit-learn" <<<"$refusal" \
+        || die "the local launcher's refusal does not say why: $refusal"
     say "inside: python -m pipelines compile (what \`pipelines upload\` runs in the bot's pod)"
     run python3 -m pipelines compile --output-dir /tmp/compiled >/dev/null
     say "inside: approval-bot serve until /readyz answers"
