@@ -362,6 +362,21 @@ def test_the_migration_jobs_pod_is_selected_by_no_service_budget_or_policy(
     assert job_pod["app.kubernetes.io/component"] == "migrate"
 
 
+def test_the_migration_jobs_pod_takes_its_own_annotations(tmp_path: Path) -> None:
+    """A classic Istio sidecar would keep the hook's pod running: it can be left out."""
+    values = tmp_path / "values.yaml"
+    values.write_text('migrations: {podAnnotations: {sidecar.istio.io/inject: "false"}}\n')
+    rendered = template(BOT_CHART, values, set_values=POSTGRES)
+    job, deployment = rendered.one("Job"), rendered.one("Deployment")
+
+    assert job["spec"]["template"]["metadata"]["annotations"] == {
+        "sidecar.istio.io/inject": "false"
+    }
+    assert "sidecar.istio.io/inject" not in deployment["spec"]["template"]["metadata"].get(
+        "annotations", {}
+    )
+
+
 def test_a_changed_existing_secret_rolls_the_pods_through_its_checksum_value() -> None:
     def annotations(*assignments: str) -> dict[str, str]:
         rendered = template(BOT_CHART, PRODUCTION_VALUES, set_values=list(assignments))
