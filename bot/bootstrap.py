@@ -100,7 +100,7 @@ def check_migrated(engine: Engine) -> None:
     problem = schema_problem(current)
     if problem is not None:
         where = engine.url.render_as_string(hide_password=True)
-        raise NotMigrated(f"{where}: {problem} (or set APPROVAL_BOT_DATABASE_URL)")
+        raise NotMigrated(f"the database {where} {problem} (or set APPROVAL_BOT_DATABASE_URL)")
     if schema_state(current) == "newer":
         log.info(
             "the database is at %s, a newer release's migration (this release's head is %s): "

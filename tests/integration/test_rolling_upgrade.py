@@ -83,7 +83,7 @@ def test_the_old_release_stays_ready_on_a_newer_schema_and_starts_on_it(db_url, 
 @pytest.mark.parametrize(
     ("revision", "message"),
     [
-        (SCHEMA_REVISIONS[-2], f"older than this release's migration head {SCHEMA_HEAD}"),
+        (SCHEMA_REVISIONS[-2], f"older than this release's head {SCHEMA_HEAD}: run `approval"),
         ("3f9a2c1b7d4e", "not one of approval-bot's migrations"),
     ],
 )

@@ -94,20 +94,21 @@ def at_head(engine: Engine) -> bool:
 
 
 def schema_problem(revision: str | None) -> str | None:
-    """Why this code cannot serve a database at ``revision``, or None when it can (at its
-    head, or at a newer release's: migrations are additive)."""
+    """Why this code cannot serve a database at ``revision`` ("the database …" follows), or
+    None when it can: at its head, or at a newer release's (migrations are additive)."""
     state = schema_state(revision)
     if state in ("head", "newer"):
         return None
-    if state == "unknown":
+    if state == "empty":
+        return "has no schema yet: run `approval-bot migrate`"
+    if state == "older":
         return (
-            f"the database is at revision {revision}, which is not one of approval-bot's "
-            "migrations: is APPROVAL_BOT_DATABASE_URL the bot's database?"
+            f"is at migration {revision}, older than this release's head {SCHEMA_HEAD}: "
+            "run `approval-bot migrate`"
         )
-    found = "empty" if state == "empty" else f"at {revision}"
     return (
-        f"the database is {found}, older than this release's migration head {SCHEMA_HEAD}: "
-        "run `approval-bot migrate`"
+        f"is at revision {revision}, which is not one of approval-bot's migrations: "
+        "is it the bot's database?"
     )
 
 
@@ -117,4 +118,5 @@ def readiness_problem(engine: Engine) -> str | None:
         revision = current_revision(engine)
     except Exception as exc:  # any database error means not ready
         return f"database unreachable: {type(exc).__name__}"
-    return schema_problem(revision)
+    problem = schema_problem(revision)
+    return None if problem is None else f"the database {problem}"
