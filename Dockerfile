@@ -1,13 +1,13 @@
 # approval-bot: the bot's image, and the image the KFP components of pipelines/ run in.
 #
-#   docker build -t approval-bot:0.1.0 .                                # `make image`
-#   docker build --target pipelines -t approval-bot-pipelines:0.1.0 .    # `make pipelines-image`
-#   docker build --target serving -t approval-bot-serving:0.1.0 .       # the KServe runtime
+#   docker build -t approval-bot:0.1.0 .                                          # `make image`
+#   docker build --build-arg EXTRAS=pipelines -t approval-bot-pipelines:0.1.0 .   # `make pipelines-image`
+#   docker build --target serving -t approval-bot-serving:0.1.0 .                 # the KServe runtime
 #
-# The bot's image (the default target, `approval-bot serve`) holds the bot and pyproject's
-# dependencies only: no MLflow, scikit-learn, pandas, pyarrow or scipy (a web service needs
-# none of them; tests/deploy/test_image.py and the offline build check it). The pipelines'
-# image adds the `pipelines` extra: KFP runs every component in it with its own command
+# The bot's image (`approval-bot serve`) holds the bot and pyproject's dependencies only: no
+# MLflow, scikit-learn, pandas, pyarrow or scipy (a web service needs none of them;
+# tests/deploy/test_image.py and the offline build check it). The pipelines' image is the same
+# target with the `pipelines` extra: KFP runs every component in it with its own command
 # (`python3 -m kfp.dsl.executor_main`, importing `pipelines`), so nothing is pip-installed at run
 # time; it holds the bot too (the chart runs the `local` launcher in it). README "Deploy on
 # Kubernetes" has the rest.
@@ -17,8 +17,10 @@
 # it makes with debootstrap (no container registry is reachable there).
 ARG BASE_IMAGE=docker.io/library/python:3.11-slim-bookworm
 
-# --- deps: a virtualenv with the bot's pinned dependencies -----------------------------------
-FROM ${BASE_IMAGE} AS deps
+# --- build: a virtualenv with the pinned dependencies (and EXTRAS), and the project -----------
+FROM ${BASE_IMAGE} AS build
+# EXTRAS: pyproject extras to install as well, comma-separated ("" for the bot's image).
+ARG EXTRAS=""
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
@@ -28,33 +30,15 @@ WORKDIR /app
 # Dependencies first, so that a source change does not reinstall them.
 COPY pyproject.toml ./
 COPY requirements/ requirements/
-RUN python3 -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' \
+RUN python3 -c 'import sys, tomllib; project = tomllib.load(open("pyproject.toml", "rb"))["project"]; extras = [e for e in sys.argv[1].split(",") if e]; print("\n".join(project["dependencies"] + [d for e in extras for d in project["optional-dependencies"][e]]))' "$EXTRAS" \
         > /tmp/dependencies.txt \
     && pip install --requirement /tmp/dependencies.txt --constraint requirements/model.txt
-
-# --- pipelines-deps: and the `pipelines` extra (MLflow, scikit-learn on the model's pins) -----
-FROM deps AS pipelines-deps
-RUN python3 -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["pipelines"]))' \
-        > /tmp/pipelines.txt \
-    && pip install --requirement /tmp/pipelines.txt --constraint requirements/model.txt
-
-# --- build, pipelines-build: the project on each ----------------------------------------------
+COPY README.md alembic.ini ./
+COPY migrations/ migrations/
+COPY pipelines/ pipelines/
+COPY bot/ bot/
 # Editable, so that the package stays beside migrations/ as in the repository; then byte-compile
 # (the root filesystem is read-only at run time) and drop the installers.
-FROM deps AS build
-COPY README.md alembic.ini ./
-COPY migrations/ migrations/
-COPY pipelines/ pipelines/
-COPY bot/ bot/
-RUN pip install --no-deps --editable . \
-    && python3 -m compileall -q bot pipelines migrations \
-    && pip uninstall --yes pip setuptools wheel
-
-FROM pipelines-deps AS pipelines-build
-COPY README.md alembic.ini ./
-COPY migrations/ migrations/
-COPY pipelines/ pipelines/
-COPY bot/ bot/
 RUN pip install --no-deps --editable . \
     && python3 -m compileall -q bot pipelines migrations \
     && pip uninstall --yes pip setuptools wheel
@@ -79,21 +63,7 @@ USER 10001:10001
 EXPOSE 8080 9000
 CMD ["mlserver", "start", "/mnt/models"]
 
-# --- pipelines: the KFP components' image (and the bot's, for the `local` launcher) ---------
-FROM ${BASE_IMAGE} AS pipelines
-RUN groupadd --gid 10001 approval-bot \
-    && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin approval-bot
-COPY --from=pipelines-build /opt/venv /opt/venv
-COPY --from=pipelines-build /app /app
-RUN install --directory --owner 10001 --group 10001 /app/var
-ENV PATH=/opt/venv/bin:$PATH \
-    PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
-WORKDIR /app
-USER 10001:10001
-CMD ["python3", "-m", "pipelines", "--help"]
-
-# --- the bot's image (default target): non-root, no compilers, no pip -----------------------
+# --- the image (default target; both the bot's and the pipelines'): non-root, no compilers, no pip
 FROM ${BASE_IMAGE} AS app
 RUN groupadd --gid 10001 approval-bot \
     && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin approval-bot

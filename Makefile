@@ -137,7 +137,7 @@ image: ## Build the bot's image (approval-bot serve, no pipelines' packages) as 
 
 pipelines-image: ## Build the image the KFP components run in (bot + MLflow, scikit-learn) as approval-bot-pipelines:VERSION
 	@test -n "$(CONTAINER_TOOL)" || { echo "make pipelines-image needs docker, podman or buildah" >&2; exit 1; }
-	$(CONTAINER_TOOL) build --target pipelines -t $(PIPELINES_IMAGE) .
+	$(CONTAINER_TOOL) build --build-arg EXTRAS=pipelines -t $(PIPELINES_IMAGE) .
 
 serving-image: ## Build the KServe runtime image (MLServer on the model's pins) as approval-bot-serving:VERSION
 	@test -n "$(CONTAINER_TOOL)" || { echo "make serving-image needs docker, podman or buildah" >&2; exit 1; }

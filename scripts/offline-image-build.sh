@@ -93,8 +93,10 @@ printf '[global]\ncert = %s\n' "$HOST_CA" >"$WORK/pip.conf"
 tag_of() { if [ "$1" = app ]; then echo "$IMAGE"; else echo "${IMAGE/approval-bot:/approval-bot-$1:}"; fi; }
 for target in $TARGETS; do
     tag=$(tag_of "$target")
-    say "buildah bud --target $target -t $tag"
-    bah bud --isolation chroot --pull-never --target "$target" \
+    stage=(--target "$target")  # the pipelines' image: the bot's target with their extra
+    [ "$target" != pipelines ] || stage=(--target app --build-arg EXTRAS=pipelines)
+    say "buildah bud ${stage[*]} -t $tag"
+    bah bud --isolation chroot --pull-never "${stage[@]}" \
         --build-arg BASE_IMAGE="$BASE" \
         --volume "$HOST_CA:$HOST_CA:ro" --volume "$WORK/pip.conf:/etc/pip.conf:ro" \
         --tag "$tag" --file Dockerfile . >"$WORK/build-$target.log" 2>&1 \
