@@ -1,19 +1,26 @@
-# approval-bot: one image for the bot and for every KFP component of pipelines/.
+# approval-bot: the bot's image, and the image the KFP components of pipelines/ run in.
 #
-#   docker build -t approval-bot:0.1.0 .                        # `make image`
-#   docker build --target serving -t approval-bot-serving:0.1.0 .   # the KServe runtime
+#   docker build -t approval-bot:0.1.0 .                                          # `make image`
+#   docker build --build-arg EXTRAS=pipelines -t approval-bot-pipelines:0.1.0 .   # `make pipelines-image`
+#   docker build --target serving -t approval-bot-serving:0.1.0 .                 # the KServe runtime
 #
-# The default command is `approval-bot serve`; KFP runs the components in the same image with
-# their own command (`python3 -m kfp.dsl.executor_main`, importing `pipelines`), so nothing is
-# pip-installed at run time. README "Deploy on Kubernetes" has the rest.
+# The bot's image (`approval-bot serve`) holds the bot and pyproject's dependencies only: no
+# MLflow, scikit-learn, pandas, pyarrow or scipy (a web service needs none of them;
+# tests/deploy/test_image.py and the offline build check it). The pipelines' image is the same
+# target with the `pipelines` extra: KFP runs every component in it with its own command
+# (`python3 -m kfp.dsl.executor_main`, importing `pipelines`), so nothing is pip-installed at run
+# time; it holds the bot too (the chart runs the `local` launcher in it). README "Deploy on
+# Kubernetes" has the rest.
 #
 # BASE_IMAGE: Debian bookworm with Python 3.11 as `python3` and its venv module. Users build
 # from the public Python image; scripts/offline-image-build.sh builds the same file from a base
 # it makes with debootstrap (no container registry is reachable there).
 ARG BASE_IMAGE=docker.io/library/python:3.11-slim-bookworm
 
-# --- build: a virtualenv with the pinned dependencies and the project ---------------------
+# --- build: a virtualenv with the pinned dependencies (and EXTRAS), and the project -----------
 FROM ${BASE_IMAGE} AS build
+# EXTRAS: pyproject extras to install as well, comma-separated ("" for the bot's image).
+ARG EXTRAS=""
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
@@ -23,7 +30,7 @@ WORKDIR /app
 # Dependencies first, so that a source change does not reinstall them.
 COPY pyproject.toml ./
 COPY requirements/ requirements/
-RUN python3 -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' \
+RUN python3 -c 'import sys, tomllib; project = tomllib.load(open("pyproject.toml", "rb"))["project"]; extras = [e for e in sys.argv[1].split(",") if e]; print("\n".join(project["dependencies"] + [d for e in extras for d in project["optional-dependencies"][e]]))' "$EXTRAS" \
         > /tmp/dependencies.txt \
     && pip install --requirement /tmp/dependencies.txt --constraint requirements/model.txt
 COPY README.md alembic.ini ./
@@ -56,7 +63,7 @@ USER 10001:10001
 EXPOSE 8080 9000
 CMD ["mlserver", "start", "/mnt/models"]
 
-# --- the image (default target): non-root, no compilers, no pip ---------------------------
+# --- the image (default target; both the bot's and the pipelines'): non-root, no compilers, no pip
 FROM ${BASE_IMAGE} AS app
 RUN groupadd --gid 10001 approval-bot \
     && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /app --shell /usr/sbin/nologin approval-bot

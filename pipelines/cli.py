@@ -3,7 +3,8 @@
 ``run-local``, ``submit`` and ``upload`` print one JSON value on the last line of stdout (the
 pipeline's outputs, the created run's ids, the uploaded versions); errors go to stderr with
 exit code 1 (2 for usage errors). Every task runs in the image ``--image`` names, default
-``$APPROVAL_BOT_PIPELINES_IMAGE``, else the Helm chart's default image (approval-bot:VERSION).
+``$APPROVAL_BOT_PIPELINES_IMAGE``, else the pipelines' image the Helm chart names by default
+(approval-bot-pipelines:VERSION).
 ``--host`` defaults to ``$KFP_HOST``; ``--token`` to ``$KFP_TOKEN`` or
 ``$APPROVAL_BOT_KFP_TOKEN`` (in a pod without either, kfp.Client uses the projected
 ServiceAccount token at ``$KF_PIPELINES_SA_TOKEN_PATH``).

@@ -5,8 +5,9 @@
 No ``from __future__ import annotations`` here: KFP reads these annotations at decoration time
 and does not resolve string annotations (``int`` would become an artifact type named "int").
 
-Every component runs in ``DEFAULT_IMAGE``, the project's image (it contains this package, kfp,
-mlflow and scikit-learn); ``python -m pipelines compile --image`` writes another one into the YAML.
+Every component runs in ``DEFAULT_IMAGE``, the pipelines' image (the Dockerfile with
+``EXTRAS=pipelines``: this package, kfp, mlflow and scikit-learn; the bot's own image has no
+mlflow or scikit-learn); ``python -m pipelines compile --image`` writes another one into the YAML.
 Locally ``kfp.local.SubprocessRunner(use_venv=False)`` runs them in the current environment.
 """
 
@@ -15,7 +16,7 @@ from typing import Any, NamedTuple
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Output
 
-DEFAULT_IMAGE = "approval-bot:0.1.0"
+DEFAULT_IMAGE = "approval-bot-pipelines:0.1.0"
 
 
 def _component(func: Any) -> Any:

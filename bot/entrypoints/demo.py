@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.adapters.kfp.local import missing_pipeline_packages
 from bot.domain.errors import DomainError
 from bot.service.commands import Commands
 from bot.service.schemas import SubmissionIn
@@ -144,6 +145,14 @@ def _captured(log: TextIO) -> Iterator[None]:
         yield
 
 
+def _check_pipeline_packages() -> None:
+    if missing := missing_pipeline_packages():
+        raise DemoError(
+            f"the demo runs the pipelines here and needs {', '.join(missing)}: `make venv` "
+            "installs them (pip install 'approval-bot[pipelines]')"
+        )
+
+
 def run_demo(
     commands: Commands,
     *,
@@ -159,6 +168,7 @@ def run_demo(
     if bot is not None:
         check_token(bot)
     tracking_uri = check_mlflow(tracking_uri)
+    _check_pipeline_packages()
     from pipelines.runner import run_local
 
     env = _pipeline_env(tracking_uri, bot, mlflow_ui, say)

@@ -6,6 +6,12 @@ small state need no column, table or migration of their own.
 - ``groups.slack_usergroup`` becomes the group's ``sources`` ({"slack_usergroup": …});
 - ``telegram_state`` becomes ``channel_state`` rows of channel ``telegram``.
 
+Additive (docs/architecture.md, "Schema migrations"): the data is copied, and the old
+columns and table stay for the release before this one, whose pods still serve the database
+during the rolling upgrade and after a ``helm rollback``. This release neither reads nor
+writes them; they are dropped two releases on. Identities come from the declarative config,
+which every ``serve`` applies at start, so a rolled-back release rewrites its own columns.
+
 Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-07
@@ -62,13 +68,6 @@ def upgrade() -> None:
                 )
     if rows:
         op.bulk_insert(identities, rows)
-    with op.batch_alter_table("people") as batch:
-        batch.drop_constraint("uq_people_slack_id", type_="unique")
-        batch.drop_constraint("uq_people_telegram_id", type_="unique")
-        batch.drop_constraint("uq_people_email", type_="unique")
-        batch.drop_column("slack_id")
-        batch.drop_column("telegram_id")
-        batch.drop_column("email")
 
     op.add_column("groups", sa.Column("sources", sa.JSON(), nullable=True))
     groups = sa.table(
@@ -80,9 +79,6 @@ def upgrade() -> None:
     for group in conn.execute(sa.select(groups.c.id, groups.c.slack_usergroup)).all():
         sources = {"slack_usergroup": group.slack_usergroup} if group.slack_usergroup else {}
         conn.execute(groups.update().where(groups.c.id == group.id).values(sources=sources))
-    with op.batch_alter_table("groups") as batch:
-        batch.alter_column("sources", existing_type=sa.JSON(), nullable=False)
-        batch.drop_column("slack_usergroup")
 
     state = op.create_table(
         "channel_state",
@@ -104,18 +100,12 @@ def upgrade() -> None:
     ]
     if kept:
         op.bulk_insert(state, kept)
-    op.drop_table("telegram_state")
 
 
 def downgrade() -> None:
-    op.create_table(
-        "telegram_state",
-        sa.Column("key", sa.String(length=100), nullable=False),
-        sa.Column("value", sa.JSON(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("key", name=op.f("pk_telegram_state")),
-    )
+    """Copy what this release changed back into the old columns and table, then drop the new."""
     conn = op.get_bind()
+    conn.execute(sa.text("DELETE FROM telegram_state"))
     conn.execute(
         sa.text(
             "INSERT INTO telegram_state (key, value, updated_at) "
@@ -124,7 +114,6 @@ def downgrade() -> None:
     )
     op.drop_table("channel_state")
 
-    op.add_column("groups", sa.Column("slack_usergroup", sa.String(length=32), nullable=True))
     groups = sa.table(
         "groups",
         sa.column("id", sa.Integer()),
@@ -139,10 +128,6 @@ def downgrade() -> None:
     with op.batch_alter_table("groups") as batch:
         batch.drop_column("sources")
 
-    with op.batch_alter_table("people") as batch:
-        batch.add_column(sa.Column("slack_id", sa.String(length=32), nullable=True))
-        batch.add_column(sa.Column("telegram_id", sa.BigInteger(), nullable=True))
-        batch.add_column(sa.Column("email", sa.String(length=320), nullable=True))
     for kind, column in OLD_IDENTITIES:
         value = "CAST(i.value AS BIGINT)" if kind == "telegram" else "i.value"
         conn.execute(
@@ -152,9 +137,5 @@ def downgrade() -> None:
             ),
             {"kind": kind},
         )
-    with op.batch_alter_table("people") as batch:
-        batch.create_unique_constraint("uq_people_slack_id", ["slack_id"])
-        batch.create_unique_constraint("uq_people_telegram_id", ["telegram_id"])
-        batch.create_unique_constraint("uq_people_email", ["email"])
     op.drop_index(op.f("ix_person_identities_person_id"), table_name="person_identities")
     op.drop_table("person_identities")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -93,3 +94,21 @@ def test_launcher_none_and_a_typo(make: Any) -> None:
 def test_mlflow_needs_a_tracking_server(make: Any) -> None:
     with pytest.raises(ConfigError, match="MLFLOW_TRACKING_URI must be an MLflow tracking server"):
         make(mlflow_tracking_uri="sqlite:///var/mlflow.db", launcher="none")
+
+
+@pytest.mark.parametrize("module", ["mlflow", "sklearn"])
+def test_the_local_launcher_refuses_to_start_without_the_pipelines_packages(
+    make: Any, monkeypatch: pytest.MonkeyPatch, module: str
+) -> None:
+    """The bot's image leaves the pipelines' extra out: a local launcher there would fail
+    every promotion, so the process refuses to start, saying what to do."""
+    monkeypatch.setitem(sys.modules, module, None)  # as if not installed: find_spec is None
+
+    with pytest.raises(ConfigError) as refused:
+        make(mlflow_tracking_uri="http://mlflow.test:5000", api_token="abt_secret")
+
+    message = str(refused.value)
+    assert "APPROVAL_BOT_LAUNCHER=local" in message
+    assert {"mlflow": "mlflow", "sklearn": "scikit-learn"}[module] in message
+    assert "approval-bot-pipelines image" in message
+    assert make(launcher="none", mlflow_tracking_uri="http://mlflow.test:5000").launcher is None

@@ -21,6 +21,8 @@ BOT_CHART = ROOT / "charts" / "approval-bot"
 SERVING_CHART = ROOT / "charts" / "approval-bot-serving"
 PRODUCTION_VALUES = BOT_CHART / "examples" / "production.yaml"
 MINIO_VALUES = SERVING_CHART / "examples" / "minio.yaml"
+# The example leaves its two secrets out (the chart requires them): --set them as the README does.
+MINIO_SECRETS = ("storage.readOnly.secretAccessKey=ro-secret-9d2e", "bot.apiToken=bot-token-51ac")
 
 
 class HelmError(RuntimeError):

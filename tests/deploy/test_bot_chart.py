@@ -270,16 +270,138 @@ def test_network_policy_admits_only_the_http_port(production: Rendered) -> None:
     assert len(rule["from"]) == 3
 
 
-def test_pipelines_image_defaults_to_the_chart_image() -> None:
-    def env(*assignments: str) -> dict[str, Any]:
-        deployment = template(BOT_CHART, set_values=list(assignments)).one("Deployment")
-        [container] = deployment["spec"]["template"]["spec"]["containers"]
-        return {e["name"]: e.get("value") for e in container["env"]} | {"image": container["image"]}
+def bot_container(*assignments: str) -> dict[str, Any]:
+    """The bot's env by name, its image and its init containers' images, from --set values."""
+    pod = template(BOT_CHART, set_values=list(assignments)).one("Deployment")["spec"]["template"]
+    [container] = pod["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    inits = [c["image"] for c in pod["spec"].get("initContainers", [])]
+    return env | {"image": container["image"], "init_images": inits}
 
-    default = env("image.repository=reg.example/ab", "image.tag=1.2")
-    assert default["image"] == default["APPROVAL_BOT_PIPELINES_IMAGE"] == "reg.example/ab:1.2"
-    other = env("pipelines.image=reg.example/pipes:3")
+
+def test_the_pipelines_image_is_the_bot_image_name_with_pipelines() -> None:
+    default = bot_container("image.repository=reg.example/ab", "image.tag=1.2")
+    assert default["image"] == "reg.example/ab:1.2"  # the lean bot image
+    assert default["APPROVAL_BOT_PIPELINES_IMAGE"] == "reg.example/ab-pipelines:1.2"
+    other = bot_container("pipelines.image=reg.example/pipes:3")
     assert other["APPROVAL_BOT_PIPELINES_IMAGE"] == "reg.example/pipes:3"
+
+
+def test_the_local_launcher_runs_the_bot_in_the_pipelines_image() -> None:
+    """kfp.local runs the promotion inside the pod: it needs MLflow and scikit-learn, which
+    the bot's image leaves out (the bot refuses to start without them)."""
+    local = bot_container("mlflow.trackingUri=http://mlflow:5000", "image.tag=1.2")
+    assert local["APPROVAL_BOT_LAUNCHER"] == "local"
+    assert local["image"] == local["APPROVAL_BOT_PIPELINES_IMAGE"] == "approval-bot-pipelines:1.2"
+    assert local["init_images"] == [local["image"]]  # SQLite's migrate: one image to pull
+    # the launcher is off without MLflow, and the kfp launcher only calls the KFP API
+    assert bot_container("image.tag=1.2")["image"] == "approval-bot:1.2"
+    remote = bot_container(
+        "mlflow.trackingUri=http://mlflow:5000",
+        "kfp.launcher=kfp",
+        "kfp.host=http://kfp",
+        "secrets.apiToken=t",
+        "image.tag=1.2",
+    )
+    assert remote["image"] == "approval-bot:1.2"
+
+
+def test_the_bot_is_bound_to_kubeflow_pipelines_edit_in_the_kfp_profile_namespace(
+    production: Rendered,
+) -> None:
+    binding = production.one("RoleBinding")
+    pod = production.one("Deployment")["spec"]["template"]["spec"]
+
+    assert binding["metadata"]["namespace"] == "kubeflow-user-ml"  # kfp.namespace
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": "kubeflow-pipelines-edit",
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": pod["serviceAccountName"], "namespace": "approvals"}
+    ]
+    assert production.one("ServiceAccount")["metadata"]["name"] == pod["serviceAccountName"]
+    # the projected token the KFP API reviews is that ServiceAccount's
+    assert any(v["name"] == "kfp-token" for v in pod["volumes"])
+
+
+@pytest.mark.parametrize(
+    "assignments",
+    [
+        ["kfp.rbac.create=false"],
+        ["kfp.namespace="],  # single-user KFP: no profile namespace
+        ["kfp.launcher=none"],
+    ],
+    ids=["opted-out", "single-user", "no-kfp"],
+)
+def test_no_kfp_role_binding_unless_multi_user_kfp_is_configured(assignments: list[str]) -> None:
+    rendered = template(BOT_CHART, PRODUCTION_VALUES, set_values=assignments)
+
+    assert rendered.all("RoleBinding") == []
+    assert template(BOT_CHART).all("RoleBinding") == []  # defaults: the local launcher
+
+
+def test_the_migration_jobs_pod_is_selected_by_no_service_budget_or_policy(
+    postgres: Rendered,
+) -> None:
+    job_pod = postgres.one("Job")["spec"]["template"]["metadata"]["labels"]
+    bot_pod = postgres.one("Deployment")["spec"]["template"]["metadata"]["labels"]
+    selectors = {
+        "Deployment": postgres.one("Deployment")["spec"]["selector"]["matchLabels"],
+        "Service": postgres.one("Service")["spec"]["selector"],
+        "PodDisruptionBudget": postgres.one("PodDisruptionBudget")["spec"]["selector"][
+            "matchLabels"
+        ],
+        "NetworkPolicy": postgres.one("NetworkPolicy")["spec"]["podSelector"]["matchLabels"],
+    }
+
+    for kind, selector in selectors.items():
+        assert selector.items() <= bot_pod.items(), kind
+        assert not selector.items() <= job_pod.items(), f"the {kind} selects the migration Job"
+    assert job_pod["app.kubernetes.io/component"] == "migrate"
+
+
+def test_the_migration_jobs_pod_takes_its_own_annotations(tmp_path: Path) -> None:
+    """A classic Istio sidecar would keep the hook's pod running: it can be left out."""
+    values = tmp_path / "values.yaml"
+    values.write_text('migrations: {podAnnotations: {sidecar.istio.io/inject: "false"}}\n')
+    rendered = template(BOT_CHART, values, set_values=POSTGRES)
+    job, deployment = rendered.one("Job"), rendered.one("Deployment")
+
+    assert job["spec"]["template"]["metadata"]["annotations"] == {
+        "sidecar.istio.io/inject": "false"
+    }
+    assert "sidecar.istio.io/inject" not in deployment["spec"]["template"]["metadata"].get(
+        "annotations", {}
+    )
+
+
+def test_a_changed_existing_secret_rolls_the_pods_through_its_checksum_value() -> None:
+    def annotations(*assignments: str) -> dict[str, str]:
+        rendered = template(BOT_CHART, PRODUCTION_VALUES, set_values=list(assignments))
+        return dict(rendered.one("Deployment")["spec"]["template"]["metadata"]["annotations"])
+
+    first = annotations("existingSecretChecksum=rv-1001")
+    assert (
+        first["checksum/secret"] == annotations("existingSecretChecksum=rv-1001")["checksum/secret"]
+    )
+    assert (
+        first["checksum/secret"] != annotations("existingSecretChecksum=rv-1002")["checksum/secret"]
+    )
+    assert "rv-1001" not in first["checksum/secret"]  # hashed, whatever the user put there
+    assert "checksum/secret" not in annotations()  # nothing known about the Secret: no roll
+
+
+def test_telegram_polling_runs_one_pod_replaced_with_recreate() -> None:
+    """Telegram answers a second getUpdates poller 409 Conflict: even a rolling update's
+    surge pod must not poll beside the old one."""
+    polling = template(BOT_CHART, set_values=[*POSTGRES, "telegram.mode=polling"])
+    webhook = template(BOT_CHART, set_values=[*POSTGRES, "replicaCount=3"])
+
+    assert polling.one("Deployment")["spec"]["replicas"] == 1
+    assert polling.one("Deployment")["spec"]["strategy"] == {"type": "Recreate"}
+    assert "strategy" not in webhook.one("Deployment")["spec"]  # RollingUpdate, the default
 
 
 @pytest.mark.parametrize(
@@ -293,6 +415,12 @@ def test_pipelines_image_defaults_to_the_chart_image() -> None:
         (
             ["replicaCount=2"],
             "approval-bot: more than one replica on SQLite is refused (replicaCount=2)",
+        ),
+        (
+            [*POSTGRES, "telegram.mode=polling", "replicaCount=2"],
+            "approval-bot: Telegram polling with more than one replica is refused "
+            "(replicaCount=2): Telegram answers a second poller 409 Conflict; set "
+            "telegram.mode=webhook",
         ),
         (
             ["kfp.launcher=kfp", "secrets.apiToken=t"],

@@ -5,21 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
 from pipelines import definitions
 from pipelines.steps import promotion, runtime
 from tests.deploy import helm
-from tests.deploy.helm import MINIO_VALUES, SERVING_CHART, Rendered, template
+from tests.deploy.helm import MINIO_SECRETS, MINIO_VALUES, SERVING_CHART, Rendered, template
 from tests.support import kube_schemas
 
 
 @pytest.fixture(scope="module")
 def serving() -> Rendered:
-    return template(SERVING_CHART, MINIO_VALUES, namespace="models")
+    return template(SERVING_CHART, MINIO_VALUES, set_values=MINIO_SECRETS, namespace="models")
 
 
 def test_helm_lint_passes() -> None:
-    output = helm.run("lint", "--strict", str(SERVING_CHART), "--values", str(MINIO_VALUES))
+    secrets = [arg for assignment in MINIO_SECRETS for arg in ("--set", assignment)]
+    output = helm.run(
+        "lint", "--strict", str(SERVING_CHART), "--values", str(MINIO_VALUES), *secrets
+    )
 
     assert "0 chart(s) failed" in output
 
@@ -125,6 +129,7 @@ def test_the_read_write_key_may_not_double_as_the_read_only_one() -> None:
             SERVING_CHART,
             MINIO_VALUES,
             set_values=[
+                *MINIO_SECRETS,
                 "pipelines.secret.readWrite.accessKeyId=kserve-readonly",
                 "pipelines.secret.readWrite.secretAccessKey=x",
             ],
@@ -137,8 +142,12 @@ def test_the_read_write_key_may_not_double_as_the_read_only_one() -> None:
     ("assignments", "message"),
     [
         ([], "approval-bot-serving: storage.endpoint is required"),
-        (["storage.endpoint=http://minio:9000"], "storage.endpoint is host:port without a scheme"),
-        (["bot.apiToken="], "approval-bot-serving: bot.apiToken is required"),
+        (
+            [*MINIO_SECRETS, "storage.endpoint=http://minio:9000"],
+            "storage.endpoint is host:port without a scheme",
+        ),
+        ([MINIO_SECRETS[0]], "approval-bot-serving: bot.apiToken is required"),
+        ([MINIO_SECRETS[1]], "approval-bot-serving: storage.readOnly.secretAccessKey is required"),
     ],
 )
 def test_missing_required_values_fail_naming_what_to_set(
@@ -155,8 +164,99 @@ def rbac_verbs(rendered: Rendered) -> dict[str, Any]:
     return {r["metadata"]["name"]: r["rules"] for r in rendered.all("Role")}
 
 
-def test_the_bot_chart_grants_nothing_in_the_kubernetes_api() -> None:
+def test_the_bot_chart_grants_nothing_but_kfp_in_the_profile_namespace() -> None:
     bot = template(helm.BOT_CHART, helm.PRODUCTION_VALUES)
+    [binding] = bot.all("RoleBinding")
 
     assert rbac_verbs(bot) == {}
-    assert bot.all("ClusterRole") == bot.all("RoleBinding") == []
+    assert bot.all("ClusterRole") == bot.all("ClusterRoleBinding") == []
+    assert binding["metadata"]["namespace"] == "kubeflow-user-ml"
+    assert binding["roleRef"]["name"] == "kubeflow-pipelines-edit"
+
+
+def test_knative_speaks_http1_to_the_runtime_in_the_v2_protocol(serving: Rendered) -> None:
+    """The port's name picks the protocol Knative's queue-proxy speaks to MLServer's uvicorn
+    (HTTP/1.1 only): h2c made every inference fail (test_serving_compat.py speaks it)."""
+    runtime_spec = serving.one("ServingRuntime")["spec"]
+    [container] = runtime_spec["containers"]
+    model = serving.one("InferenceService")["spec"]["predictor"]["model"]
+
+    assert [(p["name"], p["containerPort"]) for p in container["ports"]] == [("http1", 8080)]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["MLSERVER_HTTP_PORT"] == "8080"
+    assert runtime_spec["protocolVersions"] == ["v2"]
+    assert model["protocolVersion"] == "v2"
+
+
+def test_the_runtime_starts_without_a_model_until_the_first_promotion(serving: Rendered) -> None:
+    [container] = serving.one("ServingRuntime")["spec"]["containers"]
+    shell, flag, script = container["command"]
+
+    assert (shell, flag) == ("sh", "-c")
+    assert "[ -e /mnt/models/MLmodel ] || export MLSERVER_LOAD_MODELS_AT_STARTUP=false" in script
+    assert script.rstrip().endswith("exec mlserver start /mnt/models")
+    # on the runtime, not the InferenceService: helm would put it back over a promotion
+    assert "env" not in serving.one("InferenceService")["spec"]["predictor"]["model"]
+
+
+SECRET_VALUES = [
+    ("storage", "readOnly", "secretAccessKey"),
+    ("bot", "apiToken"),
+    ("pipelines", "secret", "mlflowTrackingPassword"),
+    ("pipelines", "secret", "readWrite", "secretAccessKey"),
+]
+
+
+def test_the_example_holds_no_secret_so_the_required_check_still_bites() -> None:
+    example = yaml.safe_load(MINIO_VALUES.read_text())
+
+    for path in SECRET_VALUES:
+        found: Any = example
+        for key in path:
+            found = found.get(key, {}) if isinstance(found, dict) else {}
+        assert found in ({}, "", None), f"{'.'.join(path)} has a value in the example"
+    with pytest.raises(helm.HelmError, match=r"storage\.readOnly\.secretAccessKey is required"):
+        template(SERVING_CHART, MINIO_VALUES)
+
+
+def test_the_values_schema_rejects_unknown_and_mistyped_values() -> None:
+    def fails(*assignments: str) -> str:
+        with pytest.raises(helm.HelmError) as failed:
+            template(SERVING_CHART, MINIO_VALUES, set_values=[*MINIO_SECRETS, *assignments])
+        return str(failed.value)
+
+    assert "storgae" in fails("storgae.endpoint=minio:9000")
+    assert "minReplicas" in fails("inferenceService.minReplicas=one")
+    assert "name" in fails("inferenceService.name=Iris_Serving")
+    assert "useHttps" in fails("storage.useHttps=yes")
+    assert (
+        template(  # --set gives numbers; both spellings of the flags are fine
+            SERVING_CHART, MINIO_VALUES, set_values=[*MINIO_SECRETS, "storage.useHttps=1"]
+        ).one("Secret", "kserve-minio-credentials")["metadata"]["annotations"][
+            "serving.kserve.io/s3-usehttps"
+        ]
+        == "1"
+    )
+
+
+def test_the_schema_and_values_yaml_name_the_same_values() -> None:
+    def keys(tree: dict[str, Any], prefix: str = "") -> set[str]:
+        found = set()
+        for key, value in tree.items():
+            found.add(prefix + key)
+            if isinstance(value, dict) and value.get("properties") is not None:
+                found |= keys(value["properties"], f"{prefix}{key}.")
+        return found
+
+    def value_keys(tree: dict[str, Any], prefix: str = "") -> set[str]:
+        found = set()
+        for key, value in tree.items():
+            found.add(prefix + key)
+            if isinstance(value, dict) and key not in ("resources", "annotations"):
+                found |= value_keys(value, f"{prefix}{key}.")
+        return found
+
+    values = yaml.safe_load((SERVING_CHART / "values.yaml").read_text())
+    schema = yaml.safe_load((SERVING_CHART / "values.schema.json").read_text())
+
+    assert keys(schema["properties"]) - {"global"} == value_keys(values)

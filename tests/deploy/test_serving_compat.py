@@ -8,7 +8,9 @@ real MLflow server, copies the version's artifacts to a folder as KServe's stora
 copies ``storageUri`` to /mnt/models, starts the rendered ServingRuntime's command with its
 environment on 127.0.0.1, and checks that ``POST /v2/models/iris-serving/infer`` answers what
 the pipeline's own evaluation (staging's ``mlflow.pyfunc`` predictions on the test split)
-predicts.
+predicts: as a plain HTTP/1.1 client, and as Knative's queue-proxy would for the protocol the
+runtime's port name declares. Before the first promotion there is no model: the same command
+must then start and stay up instead of exiting (a crash-looping predictor).
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.deploy.helm import MINIO_VALUES, ROOT, SERVING_CHART, template
+from tests.deploy.helm import MINIO_SECRETS, MINIO_VALUES, ROOT, SERVING_CHART, template
 from tests.support.mlflow_server import mlflow_server
 from tests.support.processes import free_port, http_responds, running_process
 
@@ -123,9 +127,42 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
 
 
 def runtime_container() -> dict[str, Any]:
-    runtime = template(SERVING_CHART, MINIO_VALUES, namespace="models").one("ServingRuntime")
-    [container] = runtime["spec"]["containers"]
+    rendered = template(SERVING_CHART, MINIO_VALUES, set_values=MINIO_SECRETS, namespace="models")
+    [container] = rendered.one("ServingRuntime")["spec"]["containers"]
     return dict(container)
+
+
+@contextmanager
+def runtime(
+    venv: Path, models: Path, workdir: Path, ready_path: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The rendered ServingRuntime's command and environment on 127.0.0.1, with ``models``
+    where KServe mounts /mnt/models (the model's files, or nothing before a promotion)."""
+    container = runtime_container()
+    ports = {
+        "MLSERVER_HTTP_PORT": free_port(),
+        "MLSERVER_GRPC_PORT": free_port(),
+        "MLSERVER_METRICS_PORT": free_port(),
+    }
+    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {
+        k: v.replace("{{.Name}}", SERVICE).replace("/mnt/models", str(models))
+        for k, v in env.items()
+    }
+    env.update({k: str(v) for k, v in ports.items()})
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"  # `mlserver` is the venv's
+    command = [part.replace("/mnt/models", str(models)) for part in container["command"]]
+    url = f"http://127.0.0.1:{ports['MLSERVER_HTTP_PORT']}"
+    with running_process(
+        command,
+        log_path=workdir / "mlserver.log",
+        env=env,
+        cwd=workdir,
+        ready=lambda: http_responds(f"{url}{ready_path}"),
+        description=f"MLServer at {url} answering {ready_path}",
+        startup_timeout=180,
+    ) as process:
+        yield url, process
 
 
 @pytest.fixture(scope="module")
@@ -133,37 +170,13 @@ def served(
     venv: Path, trained: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The ServingRuntime's command and environment, run on 127.0.0.1 against the model."""
-    container = runtime_container()
-    ports = {
-        "MLSERVER_HTTP_PORT": free_port(),
-        "MLSERVER_GRPC_PORT": free_port(),
-        "MLSERVER_METRICS_PORT": free_port(),
-    }
-    models = str(trained["models"])
-    env = {e["name"]: e["value"] for e in container["env"]}
-    env = {
-        k: v.replace("{{.Name}}", SERVICE).replace("/mnt/models", models) for k, v in env.items()
-    }
-    env.update({k: str(v) for k, v in ports.items()})
-    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"
-    command = [part.replace("/mnt/models", models) for part in container["command"]]
-    command[0] = str(venv / "bin" / command[0])
-    url = f"http://127.0.0.1:{ports['MLSERVER_HTTP_PORT']}"
     workdir = tmp_path_factory.mktemp("mlserver")
-    with running_process(
-        command,
-        log_path=workdir / "mlserver.log",
-        env=env,
-        cwd=workdir,
-        ready=lambda: http_responds(f"{url}/v2/models/{SERVICE}/ready"),
-        description=f"MLServer serving {SERVICE} at {url}",
-        startup_timeout=180,
-    ):
+    with runtime(venv, trained["models"], workdir, f"/v2/models/{SERVICE}/ready") as (url, _):
         yield url
 
 
-def infer(url: str, frame: Any) -> dict[str, Any]:
-    body = {
+def inference_body(frame: Any) -> dict[str, Any]:
+    return {
         "parameters": {"content_type": "pd"},
         "inputs": [
             {
@@ -175,9 +188,12 @@ def infer(url: str, frame: Any) -> dict[str, Any]:
             for column in frame.columns
         ],
     }
+
+
+def infer(url: str, frame: Any) -> dict[str, Any]:
     request = urllib.request.Request(
         f"{url}/v2/models/{SERVICE}/infer",
-        data=json.dumps(body).encode(),
+        data=json.dumps(inference_body(frame)).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
@@ -228,3 +244,70 @@ def test_the_runtime_has_the_pins_the_model_was_trained_with(
 
     assert "scikit-learn==1.7.2" in logged
     assert check.returncode == 0, check.stderr
+
+
+# How Knative's queue-proxy speaks to the user container, by the name of its port (Knative's
+# runtime contract, knative/serving docs/runtime-contract.md, "Protocols and Ports"): `http1`
+# is HTTP/1.1 with no attempt to upgrade to h2c; `h2c` is HTTP/2 "with prior knowledge" (the
+# HTTP/2 spec's section 3.4 then, RFC 9113 section 3.3 now: the client's first bytes are the
+# HTTP/2 preface, no Upgrade). Developers "MUST NOT set the name field to arbitrary values";
+# KServe copies the ServingRuntime's container ports into the Knative revision unchanged.
+KNATIVE_PROTOCOLS = {"http1": "HTTP/1.1", "h2c": "HTTP/2"}
+
+
+def queue_proxy(port_name: str) -> httpx.Client:
+    """An HTTP client that speaks what the queue-proxy would for ``port_name``."""
+    assert port_name in KNATIVE_PROTOCOLS, f"Knative defines no port name {port_name!r}"
+    if port_name == "h2c":  # httpx: HTTP/2 only over http:// is prior knowledge
+        return httpx.Client(http1=False, http2=True, timeout=30)
+    return httpx.Client(http1=True, http2=False, timeout=30)
+
+
+def runtime_port_name() -> str:
+    [port] = runtime_container()["ports"]
+    return str(port["name"])
+
+
+def test_the_runtime_answers_the_protocol_its_port_name_declares_to_knative(
+    served: str, trained: dict[str, Any]
+) -> None:
+    name = runtime_port_name()
+    with queue_proxy(name) as client:
+        response = client.post(
+            f"{served}/v2/models/{SERVICE}/infer", json=inference_body(trained["x_test"])
+        )
+
+    assert response.http_version == KNATIVE_PROTOCOLS[name]
+    assert response.status_code == 200, response.text
+    [output] = response.json()["outputs"]
+    assert output["data"] == trained["predictions"]
+
+
+def test_an_h2c_declaration_would_fail_against_mlservers_http1_server(served: str) -> None:
+    """What the queue-proxy would meet with the port named h2c (the old chart): MLServer's
+    REST server (uvicorn) does not speak HTTP/2, so the port must not say it does."""
+    with queue_proxy("h2c") as client, pytest.raises(httpx.HTTPError):
+        client.get(f"{served}/v2/models/{SERVICE}/ready")
+
+
+def test_before_the_first_promotion_the_runtime_starts_without_a_model(
+    venv: Path, tmp_path: Path
+) -> None:
+    """The placeholder InferenceService has no storageUri, so KServe mounts no model at
+    /mnt/models: MLServer, told to load one there, would exit and the predictor crash-loop."""
+    nothing = tmp_path / "mnt" / "models"  # not even the folder: no storage initializer ran
+    with runtime(venv, nothing, tmp_path, "/v2/health/ready") as (url, process):
+        with queue_proxy(runtime_port_name()) as client:
+            # The model the environment names is known but never loaded (told to load it,
+            # MLServer lists it LOADING, fails on the missing folder and shuts down)
+            index = client.post(f"{url}/v2/repository/index", json={})
+            live = client.get(f"{url}/v2/health/live")
+            model = client.get(f"{url}/v2/models/{SERVICE}/ready")
+        log = (tmp_path / "mlserver.log").read_text(errors="replace")
+
+        assert index.status_code == 200
+        assert [(m["name"], m["state"]) for m in index.json()] == [(SERVICE, "UNAVAILABLE")]
+        assert live.status_code == 200
+        assert model.status_code != 200  # no model until a promotion sets storageUri
+        assert process.poll() is None
+        assert "failed to load" not in log

@@ -277,7 +277,7 @@ def test_the_default_database_is_resolved_once_and_named(tmp_path):
     cli = Cli("", elsewhere, subprocess=True)
     cli.env["APPROVAL_BOT_DATA_DIR"] = str(tmp_path / "data")
     line = cli.fails("pending")
-    assert f"the database sqlite:///{tmp_path}/data/approval-bot.db is not at the" in line
+    assert f"the database sqlite:///{tmp_path}/data/approval-bot.db has no schema yet" in line
     assert "run `approval-bot migrate`" in line
     assert not (elsewhere / "var").exists()
     cli.ok("migrate")

@@ -14,6 +14,7 @@ import pytest
 
 from bot.adapters.db.migrate import upgrade
 from bot.entrypoints.cli.common import typed_name
+from bot.entrypoints.demo import DemoError, run_demo
 from tests.e2e.cli import Cli
 from tests.support.bot_server import prepare_database, running_bot
 from tests.support.mlflow_server import mlflow_server
@@ -33,6 +34,27 @@ def test_demo_needs_mlflow_and_says_how_to_start_it(tmp_path):
     cli.env["MLFLOW_TRACKING_URI"] = f"http://127.0.0.1:{free_port()}"
     line = cli.fails("demo")
     assert "no MLflow server answers at http://127.0.0.1:" in line and "make run" in line
+
+
+def test_demo_without_the_pipelines_packages_says_how_to_install_them(tmp_path, monkeypatch):
+    """The bot's image leaves the `pipelines` extra out (README "Deploy on Kubernetes")."""
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # as if not installed
+    with pytest.raises(DemoError) as refused:
+        run_demo(
+            None,  # no database: the demo stops before it needs one
+            tracking_uri=(tmp_path / "mlruns").as_uri(),
+            model_name="iris-classifier",
+            requested_by="demo",
+            latency_iterations=1,
+            bot=None,
+            pipeline_root=tmp_path / "kfp",
+            mlflow_ui=None,
+            say=lambda _line: None,
+        )
+
+    assert "needs scikit-learn" in str(refused.value)
+    assert "approval-bot[pipelines]" in str(refused.value)
+    assert not (tmp_path / "kfp").exists()  # nothing ran
 
 
 def test_demo_submits_the_challenger_the_pipelines_staged(tmp_path):

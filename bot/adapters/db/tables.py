@@ -62,6 +62,10 @@ people = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("name", String(100), nullable=False, unique=True),
+    # Retired (see RETIRED below): identities are rows of person_identities.
+    Column("slack_id", String(32), unique=True),
+    Column("telegram_id", BigInteger, unique=True),
+    Column("email", String(320), unique=True),
 )
 
 # How the channels know each person: one row per (kind, value), the kinds being those the
@@ -83,7 +87,9 @@ groups = Table(
     Column("id", Integer, primary_key=True),
     Column("name", String(100), nullable=False, unique=True),
     # Where else the members come from, by the key a channel declares: {key: value}.
-    Column("sources", JSON, nullable=False),
+    # Nullable: rows the release before migration 0008 inserts have none (read as {}).
+    Column("sources", JSON),
+    Column("slack_usergroup", String(32)),  # retired, see RETIRED below
 )
 
 group_members = Table(
@@ -300,3 +306,21 @@ audit_refusals = Table(
     Column("seq", BigInteger, index=True),
     Index("ix_audit_refusals_actor", "actor", "window_start"),
 )
+
+# Retired by migration 0008 and kept, unused, for the release before it: its pods still
+# serve the database during a rolling upgrade and after a rollback, and a migration never
+# drops what a released version reads (docs/architecture.md, "Schema migrations"). Declared
+# so that the models and the migrations agree; nothing in this release reads or writes them.
+# Drop them in a migration two releases on.
+retired_telegram_state = Table(
+    "telegram_state",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+RETIRED = {
+    "people": ("slack_id", "telegram_id", "email"),
+    "groups": ("slack_usergroup",),
+    "telegram_state": ("*",),
+}

@@ -15,6 +15,7 @@ reported as failed (``interrupted``) after a restart.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.adapters.kfp.params import promotion_params
+from bot.domain.errors import ConfigError
 from bot.domain.model import ApprovalRequest
 from bot.ports.effects import PermanentEffectError, RunStatus
 
@@ -38,7 +40,34 @@ _RUN_LOCK = threading.Lock()  # kfp.local.init is process-global
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # kfp.local colours its messages
 
+# What the pipelines' steps import beyond the bot (pyproject's `pipelines` extra).
+PIPELINE_PACKAGES = {"mlflow": "mlflow", "sklearn": "scikit-learn"}
+
 Runner = Callable[[str, Mapping[str, Any], Path, Mapping[str, str]], dict[str, Any]]
+
+
+def missing_pipeline_packages() -> list[str]:
+    """The pipelines' packages this install lacks (the bot's image has none of them)."""
+    return [name for module, name in PIPELINE_PACKAGES.items() if not _installed(module)]
+
+
+def require_pipeline_packages() -> None:
+    """Refuse to start a launcher whose runs would all fail: the bot's image leaves the
+    pipelines' packages out (README "Deploy on Kubernetes", Images)."""
+    if missing := missing_pipeline_packages():
+        raise ConfigError(
+            "APPROVAL_BOT_LAUNCHER=local runs the promotion pipeline in this process and needs "
+            f"{', '.join(missing)}, which this install lacks: run the bot from the "
+            "approval-bot-pipelines image (the chart does with kfp.launcher=local), install "
+            "'approval-bot[pipelines]', or set APPROVAL_BOT_LAUNCHER=kfp"
+        )
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ValueError:  # in sys.modules without a spec
+        return True
 
 
 def run_pipeline(

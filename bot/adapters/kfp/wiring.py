@@ -68,8 +68,9 @@ def make_launcher(settings: Settings) -> PromotionLauncher | None:
         )
     if not settings.mlflow_tracking_uri:
         return None  # see wire(): said once when the server starts
-    from bot.adapters.kfp.local import LocalLauncher
+    from bot.adapters.kfp.local import LocalLauncher, require_pipeline_packages
 
+    require_pipeline_packages()
     env = {
         "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
         "APPROVAL_BOT_URL": settings.approval_bot_url or settings.public_url,

@@ -25,10 +25,13 @@ from bot.settings import load_settings
 @handle_errors
 def migrate() -> None:
     """Create or upgrade the database schema to the latest migration."""
-    from bot.adapters.db.migrate import upgrade
+    from bot.adapters.db.migrate import SCHEMA_HEAD, upgrade
 
     rev = upgrade(load_settings().database_url)
-    click.echo(f"database at migration head {rev}")
+    if rev == SCHEMA_HEAD:
+        click.echo(f"database at migration head {rev}")
+    else:  # a newer release migrated it (a rollback): its schema only adds, nothing to do
+        click.echo(f"database at {rev}, newer than this release's head {SCHEMA_HEAD}: left as is")
     legacy = [t.name for t in container().services.admin.tokens() if t.legacy and not t.revoked_at]
     if legacy:
         click.echo(

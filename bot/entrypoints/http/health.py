@@ -16,7 +16,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Database reachable and at the migration head", responses={503: {}})
+@router.get(
+    "/readyz",
+    summary="Database reachable and at this release's migration head or a newer one",
+    responses={503: {}},
+)
 def readyz(wired: ContainerDep) -> JSONResponse:
     problem = wired.readiness_problem()
     if problem:

@@ -44,6 +44,42 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 
+{{/* The pipelines' image (the Dockerfile's `pipelines` target), beside the bot's by default. */}}
+{{- define "approval-bot.pipelinesImage" -}}
+{{- default (printf "%s-pipelines:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag)) .Values.pipelines.image }}
+{{- end }}
+
+{{/*
+The image the bot's pod runs: the bot's own, or the pipelines' when the `local` launcher runs
+the promotion pipeline inside the pod (it needs MLflow and scikit-learn, which the bot's image
+leaves out; without mlflow.trackingUri that launcher is off).
+*/}}
+{{- define "approval-bot.serveImage" -}}
+{{- if and (eq .Values.kfp.launcher "local") .Values.mlflow.trackingUri }}
+{{- include "approval-bot.pipelinesImage" . }}
+{{- else }}
+{{- include "approval-bot.image" . }}
+{{- end }}
+{{- end }}
+
+{{/* Labels of the migration Job's pod: its own, so that no selector of the chart picks it. */}}
+{{- define "approval-bot.migrateLabels" -}}
+app.kubernetes.io/name: {{ include "approval-bot.name" . }}-migrate
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: migrate
+app.kubernetes.io/part-of: {{ include "approval-bot.name" . }}
+{{- end }}
+
+{{/* One Telegram poller at a time: one replica, replaced with Recreate (no overlap). */}}
+{{- define "approval-bot.telegramPolling" -}}
+{{- if eq .Values.telegram.mode "polling" }}true{{ end }}
+{{- end }}
+
+{{/* The RoleBinding in the KFP profile namespace (multi-user KFP), when it is wanted. */}}
+{{- define "approval-bot.kfpRoleBinding" -}}
+{{- if and (eq .Values.kfp.launcher "kfp") .Values.kfp.namespace .Values.kfp.rbac.create }}true{{ end }}
+{{- end }}
+
 {{/* The Secret the pods read: the user's existingSecret or the chart's. */}}
 {{- define "approval-bot.secretName" -}}
 {{- default (include "approval-bot.fullname" .) .Values.existingSecret }}
@@ -67,6 +103,9 @@ render runs it.
 {{- end }}
 {{- if and (include "approval-bot.sqlite" .) (gt (int .Values.replicaCount) 1) }}
 {{- fail (printf "approval-bot: more than one replica on SQLite is refused (replicaCount=%d): one SQLite file cannot be shared by several pods; set database.type=postgresql with secrets.databaseUrl, or replicaCount=1" (int .Values.replicaCount)) }}
+{{- end }}
+{{- if and (include "approval-bot.telegramPolling" .) (gt (int .Values.replicaCount) 1) }}
+{{- fail (printf "approval-bot: Telegram polling with more than one replica is refused (replicaCount=%d): Telegram answers a second poller 409 Conflict; set telegram.mode=webhook (with publicUrl) to run several replicas, or replicaCount=1" (int .Values.replicaCount)) }}
 {{- end }}
 {{- if eq .Values.kfp.launcher "kfp" }}
 {{- if not .Values.kfp.host }}
@@ -100,7 +139,7 @@ render runs it.
 - name: APPROVAL_BOT_LAUNCHER
   value: {{ .Values.kfp.launcher | quote }}
 - name: APPROVAL_BOT_PIPELINES_IMAGE
-  value: {{ default (include "approval-bot.image" .) .Values.pipelines.image | quote }}
+  value: {{ include "approval-bot.pipelinesImage" . | quote }}
 {{- if .Values.config }}
 - name: APPROVAL_BOT_CONFIG
   value: /etc/approval-bot/config.yaml
