@@ -137,6 +137,9 @@ class Settings(BaseSettings):
         "iris-promotion", validation_alias=_env("APPROVAL_BOT_KFP_EXPERIMENT")
     )
     kfp_namespace: str | None = Field(None, validation_alias=_env("APPROVAL_BOT_KFP_NAMESPACE"))
+    kfp_timeout_seconds: float = Field(
+        2.0, gt=0, validation_alias=_env("APPROVAL_BOT_KFP_TIMEOUT_SECONDS")
+    )
 
     # Runtime
     sweep_seconds: float = Field(5.0, gt=0, validation_alias=_env("APPROVAL_BOT_SWEEP_SECONDS"))

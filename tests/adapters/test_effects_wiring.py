@@ -62,6 +62,7 @@ def test_mlflow_and_a_remote_kfp(make: Any, tmp_path: Path) -> None:
     assert isinstance(launcher, KfpLauncher)
     assert launcher.pipelines == ("promotion", "iris-promotion")
     assert (launcher.host, launcher.namespace) == ("http://kfp.test", "team-a")
+    assert launcher.timeout_seconds == 2.0
     assert isinstance(handlers[LAUNCH_PROMOTION], LaunchPromotion)
 
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from pipelines import cli, runner
-from tests.pipelines.fakes import FakeKfpApi
+from tests.adapters.kfp_fake import FakeKfpApi
 
 
 @pytest.fixture
@@ -105,3 +105,43 @@ def test_upload_compiles_for_the_image_the_chart_names(
     assert images == {"registry.test/approval-bot:9"}
     assert b"image: registry.test/approval-bot:9" in kfp_api.uploads[version["pipeline_version_id"]]
     assert version["display_name"] != default[0].version_name  # another image, another version
+
+
+SA = "system:serviceaccount:approvals:approval-bot"
+
+
+@pytest.fixture
+def multi_user_kfp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeKfpApi]:
+    """Multi-user KFP and a pod with only the projected ServiceAccount token (as the chart
+    mounts it): no KFP_TOKEN, no APPROVAL_BOT_KFP_TOKEN."""
+    token = tmp_path / "token"
+    token.write_text("sa-token-1")
+    for name in ("KFP_TOKEN", "APPROVAL_BOT_KFP_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KF_PIPELINES_SA_TOKEN_PATH", str(token))
+    with FakeKfpApi(multi_user=True, tokens={"sa-token-1": SA}, grants={SA: {"team-a"}}) as fake:
+        monkeypatch.setenv("KFP_HOST", fake.url)
+        yield fake
+
+
+def test_upload_sends_the_projected_service_account_token(multi_user_kfp: FakeKfpApi) -> None:
+    assert cli.main(["upload", "promotion"]) == 0
+
+    [pipeline] = multi_user_kfp.pipelines.values()
+    assert pipeline["display_name"] == "iris-promotion"
+    calls = [r for r in multi_user_kfp.requests if not r.path.endswith("/healthz")]
+    assert calls and {r.headers.get("authorization") for r in calls} == {"Bearer sa-token-1"}
+
+
+def test_submit_sends_the_projected_service_account_token(
+    multi_user_kfp: FakeKfpApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["submit", "promotion", "--namespace", "team-a", "--experiment", "approvals"]
+    params = [f"--param={k}={v}" for k, v in PARAMS.items()]
+
+    assert cli.main(args + params) == 0, capsys.readouterr().err
+
+    [run] = multi_user_kfp.runs
+    assert run["namespace"] == "team-a"
+    [create] = multi_user_kfp.created
+    assert create.headers["authorization"] == "Bearer sa-token-1"

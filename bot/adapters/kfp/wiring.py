@@ -16,8 +16,10 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.adapters.kfp.remote import CALLS_PER_LAUNCH, KfpLauncher
 from bot.domain.effects import LAUNCH_PROMOTION
 from bot.domain.errors import ConfigError
+from bot.service.outbox import RetryPolicy
 
 if TYPE_CHECKING:
     from bot.adapters.wiring import Registry
@@ -44,6 +46,19 @@ def pipeline_names(configured: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _check_kfp(settings: Settings) -> None:
+    budget = CALLS_PER_LAUNCH * settings.kfp_timeout_seconds
+    limit = min(settings.outbox_lease_seconds, RetryPolicy().timeout_seconds)
+    if budget >= limit:
+        raise ConfigError(
+            f"APPROVAL_BOT_KFP_TIMEOUT_SECONDS={settings.kfp_timeout_seconds:g}: a launch makes "
+            f"up to {CALLS_PER_LAUNCH} KFP calls ({budget:g} s), which must end within "
+            f"{limit:g} s, inside APPROVAL_BOT_OUTBOX_LEASE_SECONDS "
+            f"({settings.outbox_lease_seconds:g}) and the {RetryPolicy().timeout_seconds:g} s "
+            "a delivery may take (else another attempt could start beside it); lower it"
+        )
+
+
 def make_launcher(settings: Settings) -> PromotionLauncher | None:
     kind = settings.launcher.strip().lower()
     if kind not in LAUNCHERS:
@@ -54,8 +69,7 @@ def make_launcher(settings: Settings) -> PromotionLauncher | None:
     if kind == "none":
         return None
     if kind == "kfp":
-        from bot.adapters.kfp.remote import KfpLauncher
-
+        _check_kfp(settings)
         return KfpLauncher(
             host=settings.kfp_host,
             pipeline=pipeline_names(settings.kfp_pipeline),
@@ -65,6 +79,7 @@ def make_launcher(settings: Settings) -> PromotionLauncher | None:
             token=settings.kfp_token.get_secret_value() if settings.kfp_token else None,
             token_path=settings.kfp_token_path,
             service_account=settings.kfp_service_account,
+            timeout_seconds=settings.kfp_timeout_seconds,
         )
     if not settings.mlflow_tracking_uri:
         return None  # see wire(): said once when the server starts
