@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 PROMOTABLE_STATES = frozenset({"approved", "promoting"})
 APPROVED_STATES = PROMOTABLE_STATES | {"promoted", "promotion_failed"}
 STORAGE_URI_PREFIX = "s3://mlflow/artifacts"
+# Where a promotion serves: the promotion pipeline's parameters that the bot fills in from its
+# configuration (APPROVAL_BOT_PROMOTION_*) and a staging run may ask for (staging.py).
+TARGET_PARAMETERS = ("inference_service", "namespace", "storage_uri_prefix")
 DEPLOY_TARGETS = ("kserve", "none")
 RUNTIME = "mlserver-mlflow"
 MODEL_FORMAT = {"name": "mlflow", "version": "2"}  # MLServer accepts mlflow "1" or "2" only

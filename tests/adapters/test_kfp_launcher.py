@@ -226,12 +226,69 @@ def test_a_missing_pipeline_is_a_permanent_failure(svc: Services) -> None:
         assert svc.queries.get(rid).state is State.APPROVED
 
 
+# -- the promotion target, request overrides ---------------------------------------------
+
+
 def configured(kfp_api: FakeKfpRuns, **settings: Any) -> KfpLauncher:
     """The launcher as the bot wires it from its settings."""
-    values = {"launcher": "kfp", "kfp_host": kfp_api.url, **settings}
+    values = {
+        "launcher": "kfp",
+        "kfp_host": kfp_api.url,
+        "promotion_namespace": "models",
+        "promotion_inference_service": "iris-prod",
+        "promotion_storage_uri_prefix": "s3://models-bucket/mlflow",
+        **settings,
+    }
     made = make_launcher(Settings(**values))
     assert isinstance(made, KfpLauncher)
     return made
+
+
+def test_the_configured_promotion_target_arrives_as_the_runs_parameters(
+    svc: Services, kfp_api: FakeKfpRuns
+) -> None:
+    rid = approve(svc, NAME, "3")
+
+    deliver(dispatcher(svc, launch_handlers(svc, configured(kfp_api))))
+
+    [run] = kfp_api.runs  # KFP checked them against the pipeline's inputs (kfp_fake.py)
+    assert run["runtime_config"]["parameters"] == {
+        "model_name": NAME,
+        "model_version": "3",
+        "data_run_id": "run-data",
+        "approval_request_id": rid,
+        "namespace": "models",
+        "inference_service": "iris-prod",
+        "storage_uri_prefix": "s3://models-bucket/mlflow",
+    }
+
+
+def test_a_request_may_override_only_what_the_configuration_allows(
+    svc: Services, kfp_api: FakeKfpRuns
+) -> None:
+    elsewhere = {"parameters": {"namespace": "elsewhere", "ready_timeout_seconds": 900}}
+    refused = approve(svc, NAME, "3", promotion=elsewhere)
+    d = dispatcher(svc, launch_handlers(svc, configured(kfp_api)))
+    deliver(d)
+
+    [item] = outbox(svc, LAUNCH_PROMOTION)
+    assert (item.state, item.attempts) == ("dead", 1)
+    assert (
+        "the request sets promotion parameter(s) namespace, ready_timeout_seconds, which "
+        "APPROVAL_BOT_PROMOTION_REQUEST_OVERRIDES does not allow (allowed: none)"
+    ) in (item.last_error or "")
+    assert kfp_api.created == []
+    assert svc.queries.get(refused).state is State.APPROVED
+
+    allowed = approve(svc, "other-model", "1", promotion=elsewhere)
+    launch = configured(kfp_api, promotion_request_overrides="namespace, ready_timeout_seconds")
+    deliver(dispatcher(svc, launch_handlers(svc, launch)))
+
+    assert svc.queries.get(allowed).state is State.PROMOTING
+    [run] = kfp_api.runs
+    parameters = run["runtime_config"]["parameters"]
+    assert (parameters["namespace"], parameters["ready_timeout_seconds"]) == ("elsewhere", 900)
+    assert parameters["inference_service"] == "iris-prod"
 
 
 # -- multi-user KFP, timeouts ------------------------------------------------------------
@@ -337,3 +394,5 @@ def test_a_kfp_timeout_that_does_not_fit_in_the_outbox_lease_is_refused(
 ) -> None:
     with pytest.raises(ConfigError, match=r"APPROVAL_BOT_KFP_TIMEOUT_SECONDS=10: a launch makes"):
         configured(kfp_api, kfp_timeout_seconds=10)
+    with pytest.raises(ConfigError, match="APPROVAL_BOT_LAUNCHER=kfp needs APPROVAL_BOT_PROMOTION"):
+        configured(kfp_api, promotion_namespace=None)

@@ -18,7 +18,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from bot.adapters.kfp.params import promotion_params
@@ -78,6 +78,8 @@ class KfpLauncher:
         token: str | None = None,
         token_path: str | None = None,
         service_account: str | None = None,
+        defaults: Mapping[str, Any] | None = None,
+        overridable: Collection[str] = (),
         timeout_seconds: float = TIMEOUT_SECONDS,
     ) -> None:
         self.host = host
@@ -88,6 +90,8 @@ class KfpLauncher:
         self.token = token
         self.token_path = token_path
         self.service_account = service_account
+        self.defaults = dict(defaults or {})
+        self.overridable = frozenset(overridable)
         self.timeout_seconds = timeout_seconds
         self._client: Any = None
         self._target_cache: tuple[float, tuple[str, str]] | None = None
@@ -96,7 +100,7 @@ class KfpLauncher:
     # -- PromotionLauncher ------------------------------------------------------
 
     async def launch(self, request: ApprovalRequest, idempotency_key: str) -> str:
-        params = promotion_params(request)
+        params = promotion_params(request, defaults=self.defaults, overridable=self.overridable)
         return await asyncio.to_thread(self._launch, idempotency_key, params)
 
     async def status(self, run_id: str) -> RunStatus:

@@ -1,7 +1,9 @@
 """Wire the kfp adapter when its settings are present (called by the registry).
 
 ``APPROVAL_BOT_LAUNCHER``:
-- ``kfp``: a remote KFP server (``KFP_HOST``; in a cluster it may be left unset).
+- ``kfp``: a remote KFP server (``KFP_HOST``; in a cluster it may be left unset). Needs the
+  promotion target's namespace (``APPROVAL_BOT_PROMOTION_NAMESPACE``): without it the run would
+  look for the InferenceService in its own namespace, the KFP profile's.
 - ``local`` (default): kfp.local in this process. The promotion pipeline needs MLflow, so
   without ``MLFLOW_TRACKING_URI`` no launcher is installed: approved requests stay
   ``approved`` and the launch effect waits, saying why, until a process with a launcher
@@ -14,8 +16,9 @@ from __future__ import annotations
 import contextlib
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from bot.adapters.kfp.params import target_defaults
 from bot.adapters.kfp.remote import CALLS_PER_LAUNCH, KfpLauncher
 from bot.domain.effects import LAUNCH_PROMOTION
 from bot.domain.errors import ConfigError
@@ -46,7 +49,22 @@ def pipeline_names(configured: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def target(settings: Settings) -> dict[str, Any]:
+    """The configured promotion target, as the promotion pipeline's parameters."""
+    return target_defaults(
+        namespace=settings.promotion_namespace,
+        inference_service=settings.promotion_inference_service,
+        storage_uri_prefix=settings.promotion_storage_uri_prefix,
+    )
+
+
 def _check_kfp(settings: Settings) -> None:
+    if not settings.promotion_namespace and "namespace" not in settings.request_overrides():
+        raise ConfigError(
+            "APPROVAL_BOT_LAUNCHER=kfp needs APPROVAL_BOT_PROMOTION_NAMESPACE: the namespace of "
+            "the InferenceService the promotion patches (where charts/approval-bot-serving is "
+            "installed; README.md, Deploy on Kubernetes)"
+        )
     budget = CALLS_PER_LAUNCH * settings.kfp_timeout_seconds
     limit = min(settings.outbox_lease_seconds, RetryPolicy().timeout_seconds)
     if budget >= limit:
@@ -79,6 +97,8 @@ def make_launcher(settings: Settings) -> PromotionLauncher | None:
             token=settings.kfp_token.get_secret_value() if settings.kfp_token else None,
             token_path=settings.kfp_token_path,
             service_account=settings.kfp_service_account,
+            defaults=target(settings),
+            overridable=settings.request_overrides(),
             timeout_seconds=settings.kfp_timeout_seconds,
         )
     if not settings.mlflow_tracking_uri:
@@ -94,7 +114,8 @@ def make_launcher(settings: Settings) -> PromotionLauncher | None:
     return LocalLauncher(
         root=Path(settings.local_pipeline_root),
         env=env,
-        defaults={"deploy_target": settings.local_deploy_target},
+        defaults={**target(settings), "deploy_target": settings.local_deploy_target},
+        overridable=settings.request_overrides(),
     )
 
 
