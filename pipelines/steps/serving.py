@@ -33,7 +33,7 @@ from pipelines.errors import DeployError
 
 SERVERLESS = "Serverless"
 RAW = "RawDeployment"
-# status.deploymentMode (KServe 0.15+; renamed in 0.16) and the annotation, to our two modes
+# status.deploymentMode (KServe 0.15.1+; renamed in 0.16) and the annotation, to our two modes
 MODES = {"Serverless": SERVERLESS, "Knative": SERVERLESS, "RawDeployment": RAW, "Standard": RAW}
 MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
 INVALID_SPEC = "InvalidSpec"
@@ -59,7 +59,7 @@ def deployment_mode(service: dict[str, Any]) -> str:
         return SERVERLESS  # only Knative reports revisions that became ready, and traffic
     raise DeployError(
         f"cannot tell whether InferenceService {name} runs in Serverless or RawDeployment "
-        f"mode: its status has no deploymentMode (KServe before 0.15) and no Knative revision "
+        f"mode: its status has no deploymentMode (KServe before 0.15.1) and no Knative revision "
         f"is ready; annotate it with {MODE_ANNOTATION}: Serverless or RawDeployment"
     )
 
