@@ -222,10 +222,14 @@ class Uploaded:
 def _client(host: str, namespace: str | None, token: str | None) -> Any:
     """``token``, else the projected ServiceAccount token at ``$KF_PIPELINES_SA_TOKEN_PATH``
     (pipelines.kfp_client); every call bounded by ``REQUEST_TIMEOUT_SECONDS``."""
-    from pipelines.kfp_client import connect, token_path_from_env
+    from pipelines import kfp_client
 
-    return connect(
-        host, namespace=namespace, token=token, token_path=None if token else token_path_from_env()
+    return kfp_client.connect(
+        host,
+        namespace=namespace,
+        token=token,
+        token_path=None if token else kfp_client.token_path_from_env(),
+        timeout_seconds=kfp_client.REQUEST_TIMEOUT_SECONDS,
     )
 
 

@@ -375,12 +375,13 @@ def test_a_create_that_hangs_times_out_and_the_retry_makes_no_second_run(
 
 
 @pytest.mark.timeout(120)
-def test_a_kfp_server_that_never_answers_times_out(svc: Services) -> None:
+@pytest.mark.parametrize("namespace", [None, "team-a"])  # None: kfp.Client asks /healthz first
+def test_a_kfp_server_that_never_answers_times_out(svc: Services, namespace: str | None) -> None:
     with socket.socket() as silent:  # connections are accepted by the kernel, never answered
         silent.bind(("127.0.0.1", 0))
         silent.listen(16)
         host = f"http://127.0.0.1:{silent.getsockname()[1]}"
-        launch = launcher(host, namespace="models", timeout_seconds=0.5)
+        launch = launcher(host, namespace=namespace, timeout_seconds=0.5)
         rid = approve(svc, NAME, "3")
 
         with pytest.raises(Exception) as failed:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from pipelines import cli, runner
+from pipelines import cli, kfp_client, runner
 from tests.adapters.kfp_fake import FakeKfpApi
 
 
@@ -145,3 +146,19 @@ def test_submit_sends_the_projected_service_account_token(
     assert run["namespace"] == "team-a"
     [create] = multi_user_kfp.created
     assert create.headers["authorization"] == "Bearer sa-token-1"
+
+
+@pytest.mark.timeout(120)
+def test_a_kfp_server_that_never_answers_fails_the_upload_instead_of_hanging(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(kfp_client, "REQUEST_TIMEOUT_SECONDS", 0.5)
+    with socket.socket() as silent:  # the kernel accepts connections; nothing ever answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        host = f"http://127.0.0.1:{silent.getsockname()[1]}"
+
+        code = cli.main(["upload", "promotion", "--host", host, "--namespace", "team-a"])
+
+    assert code == 1
+    assert "timed out" in capsys.readouterr().err
