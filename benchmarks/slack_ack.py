@@ -344,6 +344,7 @@ def main() -> None:
             "MLFLOW_TRACKING_URI": mlflow.url,
             "APPROVAL_BOT_LAUNCHER": "kfp",
             "KFP_HOST": kfp.url,
+            "APPROVAL_BOT_PROMOTION_NAMESPACE": "models",
         }
         rss: dict[str, float] = {}
         for name, env_, fake_kfp in (

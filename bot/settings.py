@@ -3,6 +3,7 @@ Each channel reads its own (``bot/adapters/<channel>/settings.py``)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -26,6 +27,12 @@ from bot.domain.tokens import Scope
 
 HOUR = 3600.0
 DAY = 86400.0
+
+# Kubernetes object names (k8s.io/apimachinery/pkg/util/validation): namespaces are DNS-1123
+# labels; KServe refuses InferenceService names that do not start with a letter.
+DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
+DNS1123_RULE = "at most 63 of a-z, 0-9 and '-', starting and ending with a letter or digit"
 
 
 def _env(*names: str) -> AliasChoices:
@@ -128,6 +135,9 @@ class Settings(BaseSettings):
         "iris-promotion", validation_alias=_env("APPROVAL_BOT_KFP_EXPERIMENT")
     )
     kfp_namespace: str | None = Field(None, validation_alias=_env("APPROVAL_BOT_KFP_NAMESPACE"))
+    kfp_timeout_seconds: float = Field(
+        2.0, gt=0, validation_alias=_env("APPROVAL_BOT_KFP_TIMEOUT_SECONDS")
+    )
 
     # Runtime
     # Every number has an upper bound (docs/configuration.md, "Delivery of effects and the
@@ -169,6 +179,21 @@ class Settings(BaseSettings):
         "none", validation_alias=_env("APPROVAL_BOT_LOCAL_DEPLOY_TARGET")
     )
     approval_bot_url: str | None = Field(None, validation_alias=_env("APPROVAL_BOT_URL"))
+
+    # The promotion target: sent as the promotion run's parameters by both launchers
+    # (docs/configuration.md, "Promotion target"; bot/adapters/kfp/params.py)
+    promotion_namespace: str | None = Field(
+        None, validation_alias=_env("APPROVAL_BOT_PROMOTION_NAMESPACE")
+    )
+    promotion_inference_service: str = Field(
+        "iris-serving", validation_alias=_env("APPROVAL_BOT_PROMOTION_INFERENCE_SERVICE")
+    )
+    promotion_storage_uri_prefix: str = Field(
+        "s3://mlflow/artifacts", validation_alias=_env("APPROVAL_BOT_PROMOTION_STORAGE_URI_PREFIX")
+    )
+    promotion_request_overrides: str = Field(
+        "", validation_alias=_env("APPROVAL_BOT_PROMOTION_REQUEST_OVERRIDES")
+    )
 
     # Who may read requests in the chat channels and the console (bot/domain/access.py)
     read_access: str = Field("enrolled", validation_alias=_env("APPROVAL_BOT_READ_ACCESS"))
@@ -221,6 +246,48 @@ class Settings(BaseSettings):
 
     def bootstrap_scopes(self) -> frozenset[Scope]:
         return Scope.parse([self.api_token_scopes])
+
+    @field_validator("promotion_namespace")
+    @classmethod
+    def _namespace(cls, value: str | None) -> str | None:
+        if value is not None and not DNS1123_LABEL.fullmatch(value):
+            raise ValueError(f"{value!r} is not a Kubernetes namespace name ({DNS1123_RULE})")
+        return value
+
+    @field_validator("promotion_inference_service")
+    @classmethod
+    def _inference_service(cls, value: str) -> str:
+        if not DNS1035_LABEL.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not an InferenceService name (KServe: {DNS1123_RULE}, "
+                "starting with a letter)"
+            )
+        return value
+
+    @field_validator("promotion_storage_uri_prefix")
+    @classmethod
+    def _storage_prefix(cls, value: str) -> str:
+        scheme, sep, rest = value.partition("://")
+        if not sep or not scheme or not rest.strip("/"):
+            raise ValueError(
+                f"{value!r} is not a storage URI prefix: scheme://bucket[/path], "
+                "e.g. s3://mlflow/artifacts"
+            )
+        return value
+
+    @field_validator("promotion_request_overrides")
+    @classmethod
+    def _overrides(cls, value: str) -> str:
+        from bot.adapters.kfp.params import parse_overrides
+
+        parse_overrides(value)  # its ValueError names the problem
+        return value
+
+    def request_overrides(self) -> frozenset[str]:
+        """``APPROVAL_BOT_PROMOTION_REQUEST_OVERRIDES`` as parameter names."""
+        from bot.adapters.kfp.params import parse_overrides
+
+        return parse_overrides(self.promotion_request_overrides)
 
     @field_validator("read_access")
     @classmethod

@@ -6,8 +6,9 @@ exit code 1 (2 for usage errors). Every task runs in the image ``--image`` names
 ``$APPROVAL_BOT_PIPELINES_IMAGE``, else the pipelines' image the Helm chart names by default
 (approval-bot-pipelines:VERSION).
 ``--host`` defaults to ``$KFP_HOST``; ``--token`` to ``$KFP_TOKEN`` or
-``$APPROVAL_BOT_KFP_TOKEN`` (in a pod without either, kfp.Client uses the projected
-ServiceAccount token at ``$KF_PIPELINES_SA_TOKEN_PATH``).
+``$APPROVAL_BOT_KFP_TOKEN``; without either, the projected ServiceAccount token at
+``$KF_PIPELINES_SA_TOKEN_PATH`` is sent (read on every call). Every KFP call gives up after
+30 s.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument(
             "--token",
             default=os.environ.get("KFP_TOKEN") or os.environ.get("APPROVAL_BOT_KFP_TOKEN"),
-            help="bearer token (default $KFP_TOKEN or $APPROVAL_BOT_KFP_TOKEN)",
+            help="bearer token (default $KFP_TOKEN or $APPROVAL_BOT_KFP_TOKEN; without one, the "
+            "ServiceAccount token file at $KF_PIPELINES_SA_TOKEN_PATH)",
         )
         command.add_argument("--image", default=os.environ.get(runner.IMAGE_ENV), help=image_help)
 

@@ -144,8 +144,14 @@ def notify_approval_bot(
     disagreement_rate: float,
     challenger_accuracy: float,
     champion_accuracy: float,
+    inference_service: str,
+    namespace: str,
+    storage_uri_prefix: str,
 ) -> NamedTuple("Notified", [("approval_request_id", str), ("gates_passed", bool)]):
-    """POST the gate results to the approval bot; a failure is logged and yields an empty id."""
+    """POST the gate results to the approval bot; a failure is logged and yields an empty id.
+
+    The last three: the promotion target this request asks for ("" = the bot's configured one).
+    """
     from collections import namedtuple
 
     from pipelines.steps import runtime, staging
@@ -166,6 +172,11 @@ def notify_approval_bot(
         requested_by=requested_by,
         gates=gates,
         links=staging.links(model_name, model_version, staging_run_id),
+        promotion_target={
+            "inference_service": inference_service,
+            "namespace": namespace,
+            "storage_uri_prefix": storage_uri_prefix,
+        },
     )
     request_id = staging.notify(body)
     return namedtuple("Notified", ["approval_request_id", "gates_passed"])(

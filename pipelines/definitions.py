@@ -125,7 +125,14 @@ def staging_pipeline(
     model_name: str = MODEL_NAME,
     latency_iterations: int = 100,
     requested_by: str = "staging-pipeline",
+    inference_service: str = "",
+    namespace: str = "",
+    storage_uri_prefix: str = "",
 ) -> StagingOutputs:
+    """``inference_service``, ``namespace``, ``storage_uri_prefix``: the promotion target this
+    request asks for, by the promotion pipeline's own parameter names; empty ones are not sent,
+    so the bot's configured target applies (APPROVAL_BOT_PROMOTION_*). The bot launches a
+    request that sets them only where APPROVAL_BOT_PROMOTION_REQUEST_OVERRIDES allows."""
     latency = _configure(
         components.latency_test(
             model_name=model_name, data_run_id=data_run_id, iterations=latency_iterations
@@ -150,6 +157,9 @@ def staging_pipeline(
             disagreement_rate=shadow.outputs["disagreement_rate"],
             challenger_accuracy=shadow.outputs["challenger_accuracy"],
             champion_accuracy=shadow.outputs["champion_accuracy"],
+            inference_service=inference_service,
+            namespace=namespace,
+            storage_uri_prefix=storage_uri_prefix,
         ),
         bot=True,
     )

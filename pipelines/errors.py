@@ -11,8 +11,13 @@ KFP run's logs, so it says what failed and what to do about it.
     ├── ApprovalError             the approval bot does not confirm an approval for this version
     └── DeployError               the InferenceService patch failed
         ├── DeployPermissionError the ServiceAccount may not get/patch ``inferenceservices``
+        │                         (or get the predictor's ``deployments`` in RawDeployment mode)
+        ├── ConflictError         409: the object changed since it was read (resourceVersion)
         ├── NotReadyError         the patched InferenceService failed or did not become Ready
-        └── PromotionRolledBackError  the promotion was undone; the message says why and what
+        │   └── ServingReplacedError  it serves another model now: someone else's promotion
+        ├── PromotionRolledBackError  the promotion was undone; the message says why and what
+        └── PromotionSupersededError  another promotion replaced this one while it waited;
+                                      serving was left as that one made it
 """
 
 from __future__ import annotations
@@ -55,13 +60,29 @@ class DeployError(PipelineError):
 
 
 class DeployPermissionError(DeployError):
-    """The Kubernetes API answered 403 to the InferenceService patch."""
+    """The Kubernetes API answered 403: the ServiceAccount lacks a permission (named)."""
+
+
+class ConflictError(DeployError):
+    """The Kubernetes API answered 409: the object changed since its resourceVersion was read."""
 
 
 class NotReadyError(DeployError):
     """KServe reported the new model failed, or it was not Ready before the deadline."""
 
 
+class ServingReplacedError(NotReadyError):
+    """While waiting, the InferenceService's storageUri stopped being this promotion's."""
+
+
 class PromotionRolledBackError(DeployError):
     """The promotion failed after the aliases moved, and they and the InferenceService were
     put back. Its one-line message (the reason, then what was restored) is what the bot shows."""
+
+
+class PromotionSupersededError(DeployError):
+    """Another promotion (or a person) replaced the model this one served before it was Ready.
+
+    The InferenceService is left as the newer change made it, and only the aliases that still
+    say what this promotion set are put back: a newer promotion is never undone.
+    """

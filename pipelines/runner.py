@@ -220,9 +220,17 @@ class Uploaded:
 
 
 def _client(host: str, namespace: str | None, token: str | None) -> Any:
-    import kfp
+    """``token``, else the projected ServiceAccount token at ``$KF_PIPELINES_SA_TOKEN_PATH``
+    (pipelines.kfp_client); every call bounded by ``REQUEST_TIMEOUT_SECONDS``."""
+    from pipelines import kfp_client
 
-    return kfp.Client(host=host, existing_token=token, namespace=namespace or "kubeflow")
+    return kfp_client.connect(
+        host,
+        namespace=namespace,
+        token=token,
+        token_path=None if token else kfp_client.token_path_from_env(),
+        timeout_seconds=kfp_client.REQUEST_TIMEOUT_SECONDS,
+    )
 
 
 def upload(name: str, *, client: Any, image: str | None = None) -> Uploaded:

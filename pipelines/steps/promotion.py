@@ -13,8 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from pipelines.errors import ApprovalError, ConfigurationError, PromotionRolledBackError
-from pipelines.steps import kube, registry
+from pipelines.errors import (
+    ApprovalError,
+    ConfigurationError,
+    PromotionRolledBackError,
+    PromotionSupersededError,
+    ServingReplacedError,
+)
+from pipelines.steps import kube, registry, rollout, serving
 from pipelines.steps.approvals import BotClient, BotRequestError
 
 log = logging.getLogger(__name__)
@@ -24,6 +30,9 @@ log = logging.getLogger(__name__)
 PROMOTABLE_STATES = frozenset({"approved", "promoting"})
 APPROVED_STATES = PROMOTABLE_STATES | {"promoted", "promotion_failed"}
 STORAGE_URI_PREFIX = "s3://mlflow/artifacts"
+# Where a promotion serves: the promotion pipeline's parameters that the bot fills in from its
+# configuration (APPROVAL_BOT_PROMOTION_*) and a staging run may ask for (staging.py).
+TARGET_PARAMETERS = ("inference_service", "namespace", "storage_uri_prefix")
 DEPLOY_TARGETS = ("kserve", "none")
 RUNTIME = "mlserver-mlflow"
 MODEL_FORMAT = {"name": "mlflow", "version": "2"}  # MLServer accepts mlflow "1" or "2" only
@@ -258,11 +267,14 @@ def promote(
 ) -> Promoted:
     """Move the aliases, serve the version, wait until it is Ready; undo both if it is not.
 
-    Before anything changes, the InferenceService is read (a missing one or a missing ``get``
-    permission fails here, with nothing moved). After the alias switch, any failure — the
-    patch refused, KServe reporting the model failed to load, or no Ready within
-    ``ready_timeout_seconds`` — restores the previous aliases and the previous predictor spec
-    (its storageUri) and raises ``PromotionRolledBackError`` with the reason.
+    Before anything changes, the InferenceService (and in RawDeployment mode its predictor
+    Deployment) is read: a missing one or a missing ``get`` permission fails here, with nothing
+    moved. After the alias switch, any failure — the patch refused, KServe reporting an invalid
+    spec or a model that failed to load, the Deployment past its progress deadline, or no
+    Ready within ``ready_timeout_seconds`` (``pipelines.steps.serving``) — restores the
+    previous aliases and the fields the patch set (``rollout.restore_service``) and raises
+    ``PromotionRolledBackError`` with the reason. If another promotion replaced the served
+    model meanwhile, ``PromotionSupersededError``: serving is left to it.
     """
     check_deploy_target(deploy_target)
     client = registry.client()
@@ -275,75 +287,92 @@ def promote(
         log.info("deploy_target=none: not patching; storage URI %s", uri)
         return Promoted(change.champion_version, change.archived_version, uri)
 
-    target_namespace = namespace or kube.default_namespace()
-    before_service = kube.get_inference_service(inference_service, target_namespace)
-    before_aliases = Aliases.read(client, model_name)
-    try:
-        change = switch_aliases(model_name, model_version)
-        patched = kube.patch_inference_service(
-            inference_service, target_namespace, inference_service_patch(uri)
-        )
-        log.info("patched InferenceService %s/%s to %s", target_namespace, inference_service, uri)
-        kube.wait_until_ready(
-            inference_service,
-            target_namespace,
-            before=before_service,
-            patched=patched,
-            timeout_seconds=ready_timeout_seconds,
-            poll_seconds=poll_seconds,
-        )
-    except Exception as error:
-        reason = " ".join(str(error).split()) or type(error).__name__
-        undone = _roll_back(
-            client,
-            model_name,
-            model_version,
-            before_aliases,
-            before_service,
-            inference_service,
-            target_namespace,
-        )
-        raise PromotionRolledBackError(
-            f"promotion of {model_name} v{model_version} rolled back: {reason}. {undone}"
-        ) from error
-    log.info("InferenceService %s/%s is Ready on %s", target_namespace, inference_service, uri)
+    target = Target(inference_service, namespace or kube.default_namespace())
+    change = _deploy(
+        client,
+        model_name,
+        model_version,
+        uri,
+        target,
+        timeout_seconds=ready_timeout_seconds,
+        poll_seconds=poll_seconds,
+    )
+    log.info("InferenceService %s is Ready on %s", target, uri)
     return Promoted(change.champion_version, change.archived_version, uri)
 
 
-def _roll_back(
+@dataclass(frozen=True)
+class Target:
+    """The InferenceService a promotion patches."""
+
+    name: str
+    namespace: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def _deploy(
     client: Any,
     model_name: str,
     model_version: str,
-    before_aliases: Aliases,
-    before_service: dict[str, Any],
-    name: str,
-    namespace: str,
-) -> str:
-    """Restore both sides; return one sentence of what was restored (or could not be)."""
-    parts = []
-    try:
-        done = restore_aliases(client, model_name, model_version, before_aliases)
-        parts.append(f"Aliases restored ({', '.join(done) or 'unchanged'})")
-    except Exception as error:  # report it; the InferenceService is still put back
-        log.exception("restoring the aliases of %s failed", model_name)
-        parts.append(f"RESTORING THE ALIASES FAILED ({error}); fix them by hand")
-    try:
-        current = kube.get_inference_service(name, namespace)
-        patch = kube.merge_patch_to(current.get("spec") or {}, before_service.get("spec") or {})
-        if patch:
-            kube.patch_inference_service(name, namespace, {"spec": patch})
-        previous = ((before_service.get("spec") or {}).get("predictor") or {}).get("model") or {}
-        parts.append(
-            f"InferenceService {namespace}/{name} "
-            + (
-                f"back on {previous.get('storageUri', 'its previous spec')}"
-                if patch
-                else "unchanged"
-            )
+    uri: str,
+    target: Target,
+    *,
+    timeout_seconds: float,
+    poll_seconds: float,
+) -> AliasChange:
+    """The ``kserve`` part of ``promote``: read, switch, patch, wait; undo on failure."""
+    before_service = kube.get_inference_service(target.name, target.namespace)
+    before_deployment = None
+    if serving.deployment_mode(before_service) == serving.RAW:  # read now: a missing
+        before_deployment = kube.get_deployment(  # permission fails before anything moves
+            serving.predictor_deployment(target.name), target.namespace
         )
+    before_aliases = Aliases.read(client, model_name)
+    ours = inference_service_patch(uri)
+    try:
+        change = switch_aliases(model_name, model_version)
+        kube.patch_inference_service(target.name, target.namespace, ours)
+        log.info("patched InferenceService %s to %s", target, uri)
+        rollout.wait_until_ready(
+            target.name,
+            target.namespace,
+            uri=uri,
+            before=before_service,
+            before_deployment=before_deployment,
+            timeout_seconds=timeout_seconds,
+            poll_seconds=poll_seconds,
+        )
+    except ServingReplacedError as error:
+        # Someone else's promotion serves now: leave serving to it; only the aliases that
+        # still say what this one set are put back.
+        aliases = _restore_aliases(client, model_name, model_version, before_aliases)
+        raise PromotionSupersededError(
+            f"promotion of {model_name} v{model_version} stopped: {error}. Serving left as it "
+            f"is; {aliases}."
+        ) from error
     except Exception as error:
-        log.exception("restoring InferenceService %s/%s failed", namespace, name)
-        parts.append(
-            f"RESTORING InferenceService {namespace}/{name} FAILED ({error}); fix it by hand"
-        )
-    return "; ".join(parts) + "."
+        reason = " ".join(str(error).split()) or type(error).__name__
+        aliases = _restore_aliases(client, model_name, model_version, before_aliases)
+        try:
+            served = rollout.restore_service(
+                target.name, target.namespace, before=before_service, ours=ours, uri=uri
+            )
+        except Exception as restore_error:
+            log.exception("restoring InferenceService %s failed", target)
+            served = f"RESTORING InferenceService {target} FAILED ({restore_error}); fix it by hand"
+        raise PromotionRolledBackError(
+            f"promotion of {model_name} v{model_version} rolled back: {reason}. "
+            f"{aliases}; {served}."
+        ) from error
+    return change
+
+
+def _restore_aliases(client: Any, model_name: str, model_version: str, before: Aliases) -> str:
+    try:
+        done = restore_aliases(client, model_name, model_version, before)
+    except Exception as error:  # report it; the caller still says what happened to serving
+        log.exception("restoring the aliases of %s failed", model_name)
+        return f"RESTORING THE ALIASES FAILED ({error}); fix them by hand"
+    return f"Aliases restored ({', '.join(done) or 'unchanged'})"

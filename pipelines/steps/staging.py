@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ from pipelines.errors import ConfigurationError
 from pipelines.steps import dataset, registry
 from pipelines.steps.approvals import BotClient, BotRequestError
 from pipelines.steps.data import load_data_run
+from pipelines.steps.promotion import TARGET_PARAMETERS
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +170,21 @@ def submission_body(
     requested_by: str,
     gates: list[Gate],
     links: dict[str, str],
+    promotion_target: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The ``POST /api/v1/approvals`` body (README.md, "HTTP API"; e.g. examples/request.json)."""
+    """The ``POST /api/v1/approvals`` body (README.md, "HTTP API"; e.g. examples/request.json).
+
+    ``promotion_target``: the promotion parameters (``TARGET_PARAMETERS``) this run asks for;
+    empty ones are left out, so the bot's configured target applies. The bot launches a request
+    that sets them only where ``APPROVAL_BOT_PROMOTION_REQUEST_OVERRIDES`` allows.
+    """
+    target = {k: v for k, v in (promotion_target or {}).items() if v}
+    unknown = sorted(set(target) - set(TARGET_PARAMETERS))
+    if unknown:
+        raise ConfigurationError(
+            f"not a promotion target parameter: {', '.join(unknown)} "
+            f"(one of {', '.join(TARGET_PARAMETERS)})"
+        )
     return {
         "model_name": model_name,
         "model_version": model_version,
@@ -179,7 +194,7 @@ def submission_body(
         "requested_by": requested_by,
         "gates": [asdict(g) for g in gates],
         "links": links,
-        "promotion": {"parameters": {}},
+        "promotion": {"parameters": target},
     }
 
 

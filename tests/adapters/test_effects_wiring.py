@@ -52,6 +52,7 @@ def test_mlflow_and_a_remote_kfp(make: Any, tmp_path: Path) -> None:
         kfp_host="http://kfp.test",
         kfp_namespace="team-a",
         kfp_token_path=str(tmp_path / "token"),
+        promotion_namespace="models",
     )
 
     handlers = {k: getattr(s, "handler", s) for k, s in container.dispatcher.stages.items()}
@@ -63,6 +64,12 @@ def test_mlflow_and_a_remote_kfp(make: Any, tmp_path: Path) -> None:
     assert isinstance(launcher, KfpLauncher)
     assert launcher.pipelines == ("promotion", "iris-promotion")
     assert (launcher.host, launcher.namespace) == ("http://kfp.test", "team-a")
+    assert launcher.defaults == {
+        "namespace": "models",
+        "inference_service": "iris-serving",
+        "storage_uri_prefix": "s3://mlflow/artifacts",
+    }
+    assert launcher.timeout_seconds == 2.0
     assert isinstance(handlers[LAUNCH_PROMOTION], LaunchPromotion)
 
 
@@ -81,7 +88,11 @@ def test_local_launcher_with_mlflow_points_the_guard_at_this_bot(make: Any) -> N
         "APPROVAL_BOT_URL": "http://bot.test:8080",
         "APPROVAL_BOT_API_TOKEN": "abt_secret",
     }
-    assert launcher.defaults == {"deploy_target": "none"}
+    assert launcher.defaults == {
+        "deploy_target": "none",
+        "inference_service": "iris-serving",
+        "storage_uri_prefix": "s3://mlflow/artifacts",
+    }  # no namespace configured: the pipeline's own default
     assert launcher.root == Path("var/elsewhere")
 
 

@@ -4,21 +4,27 @@ by real decisions (service + SQLite) and the real outbox dispatcher."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.adapters.kfp.handler import LaunchPromotion
 from bot.adapters.kfp.remote import KfpLauncher
+from bot.adapters.kfp.wiring import make_launcher
 from bot.domain.effects import CHAT_NOTICE, CHAT_UPDATE, LAUNCH_PROMOTION
+from bot.domain.errors import ConfigError
 from bot.domain.model import State
 from bot.service import Services
 from bot.service.promotions import poll_promotions
+from bot.settings import Settings
+from pipelines.kfp_client import timed_out
 from tests.adapters.conftest import approve, audit_kinds, deliver, dispatcher, outbox
 from tests.adapters.kfp_fake import FakeKfpRuns
 from tests.fakes import FakeClock
-from tests.support.processes import free_port
+from tests.support.processes import free_port, wait_for
 
 NAME = "iris-classifier"
 
@@ -218,3 +224,176 @@ def test_a_missing_pipeline_is_a_permanent_failure(svc: Services) -> None:
         assert outbox(svc, CHAT_NOTICE)
         assert not kfp_api.created
         assert svc.queries.get(rid).state is State.APPROVED
+
+
+# -- the promotion target, request overrides ---------------------------------------------
+
+
+def configured(kfp_api: FakeKfpRuns, **settings: Any) -> KfpLauncher:
+    """The launcher as the bot wires it from its settings."""
+    values = {
+        "launcher": "kfp",
+        "kfp_host": kfp_api.url,
+        "promotion_namespace": "models",
+        "promotion_inference_service": "iris-prod",
+        "promotion_storage_uri_prefix": "s3://models-bucket/mlflow",
+        **settings,
+    }
+    made = make_launcher(Settings(**values))
+    assert isinstance(made, KfpLauncher)
+    return made
+
+
+def test_the_configured_promotion_target_arrives_as_the_runs_parameters(
+    svc: Services, kfp_api: FakeKfpRuns
+) -> None:
+    rid = approve(svc, NAME, "3")
+
+    deliver(dispatcher(svc, launch_handlers(svc, configured(kfp_api))))
+
+    [run] = kfp_api.runs  # KFP checked them against the pipeline's inputs (kfp_fake.py)
+    assert run["runtime_config"]["parameters"] == {
+        "model_name": NAME,
+        "model_version": "3",
+        "data_run_id": "run-data",
+        "approval_request_id": rid,
+        "namespace": "models",
+        "inference_service": "iris-prod",
+        "storage_uri_prefix": "s3://models-bucket/mlflow",
+    }
+
+
+def test_a_request_may_override_only_what_the_configuration_allows(
+    svc: Services, kfp_api: FakeKfpRuns
+) -> None:
+    elsewhere = {"parameters": {"namespace": "elsewhere", "ready_timeout_seconds": 900}}
+    refused = approve(svc, NAME, "3", promotion=elsewhere)
+    d = dispatcher(svc, launch_handlers(svc, configured(kfp_api)))
+    deliver(d)
+
+    [item] = outbox(svc, LAUNCH_PROMOTION)
+    assert (item.state, item.attempts) == ("dead", 1)
+    assert (
+        "the request sets promotion parameter(s) namespace, ready_timeout_seconds, which "
+        "APPROVAL_BOT_PROMOTION_REQUEST_OVERRIDES does not allow (allowed: none)"
+    ) in (item.last_error or "")
+    assert kfp_api.created == []
+    assert svc.queries.get(refused).state is State.APPROVED
+
+    allowed = approve(svc, "other-model", "1", promotion=elsewhere)
+    launch = configured(kfp_api, promotion_request_overrides="namespace, ready_timeout_seconds")
+    deliver(dispatcher(svc, launch_handlers(svc, launch)))
+
+    assert svc.queries.get(allowed).state is State.PROMOTING
+    [run] = kfp_api.runs
+    parameters = run["runtime_config"]["parameters"]
+    assert (parameters["namespace"], parameters["ready_timeout_seconds"]) == ("elsewhere", 900)
+    assert parameters["inference_service"] == "iris-prod"
+
+
+# -- multi-user KFP, timeouts ------------------------------------------------------------
+
+SA = "system:serviceaccount:approvals:approval-bot"
+
+
+def test_multi_user_kfp_gets_the_projected_service_account_token(
+    svc: Services, tmp_path: Path
+) -> None:
+    token = tmp_path / "token"
+    token.write_text("sa-token-1")
+    tokens = {"sa-token-1": SA}
+    with FakeKfpRuns(multi_user=True, tokens=tokens, grants={SA: {"team-a"}}) as kfp_api:
+        launch = configured(kfp_api, kfp_namespace="team-a", kfp_token_path=str(token))
+        rid = approve(svc, NAME, "3")
+
+        deliver(dispatcher(svc, launch_handlers(svc, launch)))
+
+        assert svc.queries.get(rid).state is State.PROMOTING
+        [create] = kfp_api.created
+        assert create.headers["authorization"] == "Bearer sa-token-1"
+        calls = [r for r in kfp_api.requests if not r.path.endswith("/healthz")]
+        assert {r.headers.get("authorization") for r in calls} == {"Bearer sa-token-1"}
+
+
+def test_multi_user_kfp_refuses_a_namespace_the_bot_was_not_granted(
+    svc: Services, tmp_path: Path
+) -> None:
+    token = tmp_path / "token"
+    token.write_text("sa-token-1")
+    with FakeKfpRuns(multi_user=True, tokens={"sa-token-1": SA}, grants={}) as kfp_api:
+        launch = configured(kfp_api, kfp_namespace="team-a", kfp_token_path=str(token))
+        approve(svc, NAME, "3")
+
+        deliver(dispatcher(svc, launch_handlers(svc, launch)))
+
+        [item] = outbox(svc, LAUNCH_PROMOTION)
+        assert "403" in (item.last_error or "") and "PermissionDenied" in (item.last_error or "")
+        assert kfp_api.runs == []
+
+
+def test_a_create_answered_too_late_is_found_and_not_made_twice(
+    svc: Services, kfp_api: FakeKfpRuns
+) -> None:
+    """KFP made the run but did not answer within the timeout: the launcher looks it up."""
+    launch = configured(kfp_api, kfp_timeout_seconds=0.5)
+    kfp_api.stall_creates = ["answer-late"]
+    rid = approve(svc, NAME, "3")
+
+    deliver(dispatcher(svc, launch_handlers(svc, launch)))
+
+    [run] = kfp_api.runs
+    assert len(kfp_api.created) == 1
+    [item] = outbox(svc, LAUNCH_PROMOTION)
+    assert item.state == "delivered"
+    assert svc.queries.get(rid).promotion_run_id == run["run_id"]
+
+
+def test_a_create_that_hangs_times_out_and_the_retry_makes_no_second_run(
+    svc: Services, kfp_api: FakeKfpRuns, clock: FakeClock
+) -> None:
+    """KFP does not answer and makes the run only after the launcher gave up: the next
+    attempt finds it by name before creating anything."""
+    launch = configured(kfp_api, kfp_timeout_seconds=0.5)
+    kfp_api.stall_creates = ["commit-late"]
+    d = dispatcher(svc, launch_handlers(svc, launch))
+    rid = approve(svc, NAME, "3")
+
+    deliver(d)
+
+    [item] = outbox(svc, LAUNCH_PROMOTION)
+    assert (item.state, item.attempts) == ("pending", 1)
+    assert "KFP did not answer creating run" in (item.last_error or "")
+    assert svc.queries.get(rid).state is State.APPROVED
+    kfp_api.release.set()  # KFP finally makes the run
+    wait_for(lambda: len(kfp_api.runs) == 1, timeout=30, description="the late run")
+    clock.advance(seconds=10)
+
+    deliver(d)
+
+    assert len(kfp_api.created) == 1, "found by name: no second create"
+    assert svc.queries.get(rid).promotion_run_id == kfp_api.runs[0]["run_id"]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("namespace", [None, "team-a"])  # None: kfp.Client asks /healthz first
+def test_a_kfp_server_that_never_answers_times_out(svc: Services, namespace: str | None) -> None:
+    with socket.socket() as silent:  # connections are accepted by the kernel, never answered
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        host = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        launch = launcher(host, namespace=namespace, timeout_seconds=0.5)
+        rid = approve(svc, NAME, "3")
+
+        with pytest.raises(Exception) as failed:
+            asyncio.run(launch.launch(svc.queries.get(rid), f"{rid}:launch_promotion"))
+
+    assert timed_out(failed.value), failed.value
+
+
+def test_a_kfp_timeout_that_does_not_fit_in_the_outbox_lease_is_refused(
+    kfp_api: FakeKfpRuns,
+) -> None:
+    with pytest.raises(ConfigError, match=r"APPROVAL_BOT_KFP_TIMEOUT_SECONDS=10: a launch makes"):
+        configured(kfp_api, kfp_timeout_seconds=10)
+    with pytest.raises(ConfigError, match="APPROVAL_BOT_LAUNCHER=kfp needs APPROVAL_BOT_PROMOTION"):
+        configured(kfp_api, promotion_namespace=None)

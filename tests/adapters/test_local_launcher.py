@@ -13,12 +13,14 @@ import pytest
 
 from bot.adapters.kfp.handler import LaunchPromotion
 from bot.adapters.kfp.local import LocalLauncher
+from bot.adapters.kfp.wiring import make_launcher
 from bot.domain import errors
 from bot.domain.effects import LAUNCH_PROMOTION
 from bot.domain.model import State
 from bot.service import Services
 from bot.service.promotions import poll_promotions
 from bot.service.views import request_to_dict
+from bot.settings import Settings
 from tests.adapters.conftest import (
     add_version,
     approve,
@@ -54,9 +56,19 @@ def bot_api(svc: Services) -> Iterator[FakeHttpServer]:
 
 
 def local_launcher(root: Path, mlflow: MlflowServer, bot_api: FakeHttpServer) -> LocalLauncher:
-    env = {"MLFLOW_TRACKING_URI": mlflow.url, "APPROVAL_BOT_URL": bot_api.url}
-    env["APPROVAL_BOT_API_TOKEN"] = TOKEN
-    return LocalLauncher(root=root, env=env, defaults={"deploy_target": "none"})
+    """The launcher as the bot wires it from its settings (with a promotion target)."""
+    settings = Settings(
+        launcher="local",
+        mlflow_tracking_uri=mlflow.url,
+        approval_bot_url=bot_api.url,
+        api_token=TOKEN,
+        local_pipeline_root=str(root),
+        promotion_namespace="models",
+        promotion_inference_service="iris-prod",
+    )
+    made = make_launcher(settings)
+    assert isinstance(made, LocalLauncher)
+    return made
 
 
 def run_to_the_end(
@@ -95,6 +107,9 @@ def test_an_approved_request_is_promoted_by_the_real_pipeline(
         "data_run_id": "run-data",
         "approval_request_id": rid,
         "deploy_target": "none",
+        "namespace": "models",  # the configured promotion target
+        "inference_service": "iris-prod",
+        "storage_uri_prefix": "s3://mlflow/artifacts",
     }
     assert dict(client.get_registered_model(name).aliases) == {
         "champion": challenger,

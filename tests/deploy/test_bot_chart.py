@@ -39,6 +39,7 @@ def postgres() -> Rendered:
             "publicUrl=https://bot.example.com:8443/base",
             "kfp.launcher=kfp",
             "kfp.host=http://ml-pipeline.kubeflow:8888",
+            "promotion.namespace=models",
             "ingress.enabled=true",
             "serviceMonitor.enabled=true",
             "config.people.alice.slack=U01",
@@ -301,6 +302,7 @@ def test_the_local_launcher_runs_the_bot_in_the_pipelines_image() -> None:
         "kfp.launcher=kfp",
         "kfp.host=http://kfp",
         "secrets.apiToken=t",
+        "promotion.namespace=models",
         "image.tag=1.2",
     )
     assert remote["image"] == "approval-bot:1.2"
@@ -431,6 +433,11 @@ def test_telegram_polling_runs_one_pod_replaced_with_recreate() -> None:
             "approval-bot: secrets.apiToken is required with kfp.launcher=kfp",
         ),
         (
+            ["kfp.launcher=kfp", "kfp.host=http://kfp", "secrets.apiToken=t"],
+            "approval-bot: promotion.namespace is required with kfp.launcher=kfp: set it to the "
+            "namespace of the InferenceService the promotion patches",
+        ),
+        (
             ["slack.channel=C01"],
             "approval-bot: publicUrl is required with Slack, Telegram or the ingress",
         ),
@@ -462,6 +469,49 @@ def test_the_values_schema_rejects_unknown_and_mistyped_values() -> None:
         template(BOT_CHART, set_values=["replicaCount=zero"])
     with pytest.raises(helm.HelmError, match="launcher"):
         template(BOT_CHART, set_values=["kfp.launcher=argo"])
+    with pytest.raises(helm.HelmError, match=r"promotion[./]namespace"):
+        template(BOT_CHART, set_values=["promotion.namespace=Models"])
+    with pytest.raises(helm.HelmError, match=r"promotion[./]requestOverrides"):
+        template(BOT_CHART, set_values=["promotion.requestOverrides={model_version}"])
+    with pytest.raises(helm.HelmError, match=r"kfp[./]timeoutSeconds"):
+        template(BOT_CHART, set_values=["kfp.timeoutSeconds=5"])
+
+
+def test_the_promotion_target_reaches_the_launcher_by_the_names_the_bot_reads(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The chart's values → the pod's environment → the bot's settings → the parameters the
+    launcher sends with every promotion run (bot/adapters/kfp/params.py)."""
+    from bot.adapters.kfp.remote import KfpLauncher
+    from bot.adapters.kfp.wiring import make_launcher
+    from bot.settings import load_settings
+
+    rendered = template(
+        BOT_CHART,
+        PRODUCTION_VALUES,
+        set_values=[
+            "promotion.inferenceService=iris-prod",
+            "promotion.storageUriPrefix=s3://models/mlflow",
+            "promotion.requestOverrides={namespace,ready_timeout_seconds}",
+            "kfp.timeoutSeconds=1",
+        ],
+    )
+    [container] = rendered.one("Deployment")["spec"]["template"]["spec"]["containers"]
+    monkeypatch.chdir(tmp_path)  # no .env
+    for item in container["env"]:
+        if "value" in item:
+            monkeypatch.setenv(item["name"], item["value"])
+
+    launcher = make_launcher(load_settings())
+
+    assert isinstance(launcher, KfpLauncher)
+    assert launcher.defaults == {
+        "namespace": "models",
+        "inference_service": "iris-prod",
+        "storage_uri_prefix": "s3://models/mlflow",
+    }
+    assert launcher.overridable == {"namespace", "ready_timeout_seconds"}
+    assert launcher.timeout_seconds == 1.0
 
 
 def test_the_schema_and_values_yaml_name_the_same_values() -> None:

@@ -9,6 +9,7 @@ import yaml
 
 from pipelines import definitions
 from pipelines.steps import promotion, runtime
+from pipelines.steps import serving as serving_module
 from tests.deploy import helm
 from tests.deploy.helm import MINIO_SECRETS, MINIO_VALUES, SERVING_CHART, Rendered, template
 from tests.support import kube_schemas
@@ -99,7 +100,13 @@ def test_the_promotion_may_get_and_patch_this_inference_service_only(serving: Re
             "resources": ["inferenceservices"],
             "resourceNames": ["iris-serving"],
             "verbs": ["get", "patch"],
-        }
+        },
+        {  # RawDeployment mode: the rollout of the predictor (pipelines/steps/serving.py)
+            "apiGroups": ["apps"],
+            "resources": ["deployments"],
+            "resourceNames": [serving_module.predictor_deployment("iris-serving")],
+            "verbs": ["get"],
+        },
     ]
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",

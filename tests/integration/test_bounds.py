@@ -16,9 +16,9 @@ from bot.domain.backoff import retry_delay
 from bot.domain.directory import Directory
 from bot.domain.errors import ConfigError
 from bot.entrypoints.http import create_app
-from bot.service.config import parse_config
 from bot.settings import Settings, load_settings
 from tests import builders
+from tests.builders import parse_config
 from tests.e2e.cli import Cli
 from tests.support.bot_server import prepare_database, service_for
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.pipelines.fakes import FakeApprovalBot, FakeKubernetesApi
+from tests.pipelines.fakes import FakeApprovalBot
+from tests.pipelines.kube_fake import FakeKubernetesApi
 from tests.support.mlflow_server import MlflowServer, mlflow_server
 from tests.support.moto_s3 import MotoS3, moto_s3_server
 

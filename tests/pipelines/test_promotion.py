@@ -17,7 +17,8 @@ from pipelines.errors import (
     DeployPermissionError,
 )
 from pipelines.steps import approvals, kube, promotion
-from tests.pipelines.fakes import FakeApprovalBot, FakeKubernetesApi
+from tests.pipelines.fakes import FakeApprovalBot
+from tests.pipelines.kube_fake import FakeKubernetesApi
 from tests.support.kube_schemas import undeclared_keys
 
 SCHEMA_PATH = (

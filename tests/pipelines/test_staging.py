@@ -10,9 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.adapters.kfp.params import TARGET
 from bot.domain.gates import NO_CHAMPION, GateResult
 from bot.service.schemas import SubmissionIn
+from pipelines import runner
+from pipelines.errors import ConfigurationError
 from pipelines.steps import approvals, staging
+from pipelines.steps.promotion import TARGET_PARAMETERS
 from tests.pipelines.fakes import FakeApprovalBot
 from tests.support.http_fake import FakeHttpServer, Recorded
 from tests.support.processes import free_port
@@ -113,6 +117,30 @@ def test_submission_body_has_exactly_the_documented_fields() -> None:
         "passed": True,
     }
     assert submitted["promotion"] == {"parameters": {}}
+
+
+def test_the_promotion_target_a_staging_run_asks_for_goes_in_promotion_parameters() -> None:
+    target = {"namespace": "models", "inference_service": "", "storage_uri_prefix": "s3://b/p"}
+    asked = body(promotion_target=target)
+
+    assert asked["promotion"] == {
+        "parameters": {"namespace": "models", "storage_uri_prefix": "s3://b/p"}
+    }
+    SubmissionIn.model_validate(asked)  # the bot's API takes it as it is
+    with pytest.raises(ConfigurationError, match="not a promotion target parameter: deploy_target"):
+        body(promotion_target={"deploy_target": "none"})
+
+
+def test_staging_and_promotion_name_the_target_alike() -> None:
+    """The staging pipeline's target inputs are the promotion pipeline's, by name, and the bot
+    fills in the same names from its settings (bot/adapters/kfp/params.py)."""
+    staging_inputs = runner.pipeline("staging").component_spec.inputs
+    promotion_inputs = runner.pipeline("promotion").component_spec.inputs
+
+    for name in TARGET_PARAMETERS:
+        assert name in staging_inputs and name in promotion_inputs, name
+        assert staging_inputs[name].default == "", "empty: the bot's configured target"
+    assert set(TARGET) == set(TARGET_PARAMETERS)
 
 
 def test_notify_posts_with_the_bearer_token_and_returns_the_request_id(

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from pipelines import cli, runner
-from tests.pipelines.fakes import FakeKfpApi
+from pipelines import cli, kfp_client, runner
+from tests.adapters.kfp_fake import FakeKfpApi
 
 
 @pytest.fixture
@@ -105,3 +106,59 @@ def test_upload_compiles_for_the_image_the_chart_names(
     assert images == {"registry.test/approval-bot:9"}
     assert b"image: registry.test/approval-bot:9" in kfp_api.uploads[version["pipeline_version_id"]]
     assert version["display_name"] != default[0].version_name  # another image, another version
+
+
+SA = "system:serviceaccount:approvals:approval-bot"
+
+
+@pytest.fixture
+def multi_user_kfp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeKfpApi]:
+    """Multi-user KFP and a pod with only the projected ServiceAccount token (as the chart
+    mounts it): no KFP_TOKEN, no APPROVAL_BOT_KFP_TOKEN."""
+    token = tmp_path / "token"
+    token.write_text("sa-token-1")
+    for name in ("KFP_TOKEN", "APPROVAL_BOT_KFP_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KF_PIPELINES_SA_TOKEN_PATH", str(token))
+    with FakeKfpApi(multi_user=True, tokens={"sa-token-1": SA}, grants={SA: {"team-a"}}) as fake:
+        monkeypatch.setenv("KFP_HOST", fake.url)
+        yield fake
+
+
+def test_upload_sends_the_projected_service_account_token(multi_user_kfp: FakeKfpApi) -> None:
+    assert cli.main(["upload", "promotion"]) == 0
+
+    [pipeline] = multi_user_kfp.pipelines.values()
+    assert pipeline["display_name"] == "iris-promotion"
+    calls = [r for r in multi_user_kfp.requests if not r.path.endswith("/healthz")]
+    assert calls and {r.headers.get("authorization") for r in calls} == {"Bearer sa-token-1"}
+
+
+def test_submit_sends_the_projected_service_account_token(
+    multi_user_kfp: FakeKfpApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["submit", "promotion", "--namespace", "team-a", "--experiment", "approvals"]
+    params = [f"--param={k}={v}" for k, v in PARAMS.items()]
+
+    assert cli.main(args + params) == 0, capsys.readouterr().err
+
+    [run] = multi_user_kfp.runs
+    assert run["namespace"] == "team-a"
+    [create] = multi_user_kfp.created
+    assert create.headers["authorization"] == "Bearer sa-token-1"
+
+
+@pytest.mark.timeout(120)
+def test_a_kfp_server_that_never_answers_fails_the_upload_instead_of_hanging(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(kfp_client, "REQUEST_TIMEOUT_SECONDS", 0.5)
+    with socket.socket() as silent:  # the kernel accepts connections; nothing ever answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        host = f"http://127.0.0.1:{silent.getsockname()[1]}"
+
+        code = cli.main(["upload", "promotion", "--host", host, "--namespace", "team-a"])
+
+    assert code == 1
+    assert "timed out" in capsys.readouterr().err

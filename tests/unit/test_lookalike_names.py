@@ -9,9 +9,9 @@ import pytest
 from bot.domain import errors, lookalike
 from bot.domain.errors import ConfigError
 from bot.domain.model import VoteKind
-from bot.service.config import parse_config
 from bot.service.identity import Identity
 from tests import builders
+from tests.builders import parse_config
 
 CYRILLIC_A = "\u0430"  # а
 UKRAINIAN_I = "\u0456"  # і

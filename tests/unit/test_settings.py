@@ -104,3 +104,38 @@ def test_the_audit_keys_are_listed_for_redaction(monkeypatch, tmp_path):
     assert keys.current is not None and keys.current.id == "2026-01"
     assert [k.id for k in keys.retired] == ["2025-07"]
     assert "s" * 44 not in repr(s) + repr(keys)
+
+
+def test_the_promotion_target_is_checked_and_named_by_its_variable(monkeypatch, tmp_path):
+    import pytest
+
+    from bot.domain.errors import ConfigError
+    from bot.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)
+    bad = {
+        "APPROVAL_BOT_PROMOTION_NAMESPACE": ("Models", "is not a Kubernetes namespace name"),
+        "APPROVAL_BOT_PROMOTION_INFERENCE_SERVICE": ("9iris", "is not an InferenceService name"),
+        "APPROVAL_BOT_PROMOTION_STORAGE_URI_PREFIX": ("mlflow/artifacts", "scheme://bucket"),
+        "APPROVAL_BOT_PROMOTION_REQUEST_OVERRIDES": (
+            "namespace, model_version",
+            "'model_version' identifies what was approved",
+        ),
+    }
+    for name, (value, said) in bad.items():
+        monkeypatch.setenv(name, value)
+        with pytest.raises(ConfigError) as refused:
+            load_settings()
+        assert str(refused.value).startswith(f"{name}: "), refused.value
+        assert said in str(refused.value)
+        monkeypatch.delenv(name)
+
+    monkeypatch.setenv("APPROVAL_BOT_PROMOTION_NAMESPACE", "models")
+    monkeypatch.setenv(
+        "APPROVAL_BOT_PROMOTION_REQUEST_OVERRIDES", " namespace,,ready_timeout_seconds "
+    )
+    s = load_settings()
+    assert s.promotion_namespace == "models"
+    assert s.promotion_inference_service == "iris-serving"
+    assert s.promotion_storage_uri_prefix == "s3://mlflow/artifacts"
+    assert s.request_overrides() == {"namespace", "ready_timeout_seconds"}

@@ -22,7 +22,7 @@ import os
 import re
 import threading
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -98,12 +98,14 @@ class LocalLauncher:
         root: Path,
         env: Mapping[str, str],
         defaults: Mapping[str, Any] | None = None,
+        overridable: Collection[str] = (),
         runner: Runner = run_pipeline,
         pipeline: str = PIPELINE,
     ) -> None:
         self.root = root
         self.env = dict(env)
         self.defaults = dict(defaults or {})
+        self.overridable = frozenset(overridable)
         self.runner = runner
         self.pipeline = pipeline
         self._threads: dict[str, threading.Thread] = {}
@@ -124,7 +126,10 @@ class LocalLauncher:
                 "guard asks this bot's API, and its tasks use MLflow)"
             )
         params = promotion_params(
-            request, defaults=self.defaults, accepted=pipeline_inputs(self.pipeline)
+            request,
+            defaults=self.defaults,
+            overridable=self.overridable,
+            accepted=pipeline_inputs(self.pipeline),
         )
         return await asyncio.to_thread(self.start, idempotency_key, params)
 

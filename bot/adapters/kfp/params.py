@@ -1,28 +1,82 @@
-"""The promotion pipeline's parameters for an approved request (both launchers use this)."""
+"""The promotion pipeline's parameters for an approved request (both launchers use this).
+
+Three layers, later ones winning: the configured defaults (the promotion target,
+``APPROVAL_BOT_PROMOTION_*``, docs/configuration.md), then the submission's
+``promotion.parameters`` **for the names ``APPROVAL_BOT_PROMOTION_REQUEST_OVERRIDES`` allows**,
+then the four fixed parameters that identify what was approved. A submission that sets any
+other name is not launched: the launch fails for good, saying which name and which setting,
+rather than promoting somewhere the configuration did not name.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import re
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from bot.domain.model import ApprovalRequest
+from bot.ports.effects import PermanentEffectError
 
 FIXED = ("model_name", "model_version", "data_run_id", "approval_request_id")
+# The promotion pipeline's target parameters (pipelines/definitions.py) and their settings
+TARGET = {
+    "namespace": "APPROVAL_BOT_PROMOTION_NAMESPACE",
+    "inference_service": "APPROVAL_BOT_PROMOTION_INFERENCE_SERVICE",
+    "storage_uri_prefix": "APPROVAL_BOT_PROMOTION_STORAGE_URI_PREFIX",
+}
+OVERRIDES_SETTING = "APPROVAL_BOT_PROMOTION_REQUEST_OVERRIDES"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")  # as the API accepts them (schemas.py)
+
+
+def parse_overrides(text: str) -> frozenset[str]:
+    """``"namespace, ready_timeout_seconds"`` → names; a ValueError names a bad one."""
+    names = frozenset(part.strip() for part in text.split(",") if part.strip())
+    for name in sorted(names):
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not a pipeline parameter name")
+        if name in FIXED:
+            raise ValueError(
+                f"{name!r} identifies what was approved and cannot be overridden by a request"
+            )
+    return names
+
+
+def target_defaults(
+    *, namespace: str | None, inference_service: str, storage_uri_prefix: str
+) -> dict[str, Any]:
+    """The configured promotion target as the promotion pipeline's parameters."""
+    defaults: dict[str, Any] = {
+        "inference_service": inference_service,
+        "storage_uri_prefix": storage_uri_prefix,
+    }
+    if namespace:
+        defaults["namespace"] = namespace
+    return defaults
 
 
 def promotion_params(
     request: ApprovalRequest,
     *,
-    defaults: dict[str, Any] | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    overridable: Collection[str] = (),
     accepted: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """``defaults`` < the submission's ``promotion.parameters`` < the four fixed parameters.
+    """``defaults`` < the submission's allowed ``promotion.parameters`` < the fixed four.
 
-    The fixed ones identify what was approved and cannot be overridden by a submission.
-    ``accepted`` (the pipeline's inputs, when known) drops extras the pipeline does not take.
+    ``accepted`` (the pipeline's inputs, when known) drops defaults the pipeline does not take.
+    Raises ``PermanentEffectError`` when the submission sets a name ``overridable`` lacks.
     """
     extra = request.promotion.get("parameters") or {}
-    params: dict[str, Any] = {**(defaults or {}), **(extra if isinstance(extra, dict) else {})}
+    extra = dict(extra) if isinstance(extra, dict) else {}
+    refused = sorted(name for name in extra if name not in overridable)
+    if refused:
+        allowed = ", ".join(sorted(overridable)) or "none"
+        raise PermanentEffectError(
+            f"the request sets promotion parameter(s) {', '.join(refused)}, which "
+            f"{OVERRIDES_SETTING} does not allow (allowed: {allowed}); submit it again "
+            f"without them, or allow them and `approval-bot outbox retry`"
+        )
+    params: dict[str, Any] = {**(defaults or {}), **extra}
     params.update(
         model_name=request.model_name,
         model_version=request.model_version,

@@ -2,7 +2,10 @@
 
 KFP has no run idempotency (display names are not unique), so the run's display name is the
 outbox idempotency key and is looked up (``list_runs`` filtered on ``display_name``) before a
-run is created. ``kfp.Client`` is blocking: every call runs in a worker thread.
+run is created, and again when creating it timed out (KFP may have made it anyway): a launch
+that may have been sent twice is found, not repeated. ``kfp.Client`` is blocking: every call
+runs in a worker thread, and gives up after ``timeout_seconds`` (``pipelines.kfp_client``),
+so that a launch ends well inside the outbox lease (bot/adapters/kfp/wiring.py checks it).
 
 Authentication: a bearer token (``APPROVAL_BOT_KFP_TOKEN``) or, in a cluster, the projected
 ServiceAccount token file (``KF_PIPELINES_SA_TOKEN_PATH``), re-read on every request so that
@@ -15,8 +18,7 @@ import asyncio
 import json
 import logging
 import time
-import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from bot.adapters.kfp.params import promotion_params
@@ -24,11 +26,20 @@ from bot.domain.model import ApprovalRequest
 from bot.ports.effects import PermanentEffectError, RunStatus
 
 TARGET_TTL = 60.0  # seconds a looked-up pipeline version is used before looking again
+TIMEOUT_SECONDS = 2.0  # each KFP call (APPROVAL_BOT_KFP_TIMEOUT_SECONDS)
+# The most KFP calls one launch makes: healthz (while the client is built), the run lookup,
+# two pipeline names, the version, the experiment (look up, create, look up after a 409),
+# the create, the lookup after a create that timed out.
+CALLS_PER_LAUNCH = 10
 log = logging.getLogger("bot.kfp")
 
 SUCCEEDED = frozenset({"SUCCEEDED"})
 FAILED = frozenset({"FAILED", "CANCELED", "SKIPPED"})
 EQUALS = 1  # kfp.Client spells filter operations as the enum's number
+
+
+class CreateTimedOutError(RuntimeError):
+    """Creating a run timed out and no run of its name exists (yet): retry, looking it up."""
 
 
 def run_status(run_id: str, state: str | None, error: str | None = None) -> RunStatus:
@@ -67,6 +78,9 @@ class KfpLauncher:
         token: str | None = None,
         token_path: str | None = None,
         service_account: str | None = None,
+        defaults: Mapping[str, Any] | None = None,
+        overridable: Collection[str] = (),
+        timeout_seconds: float = TIMEOUT_SECONDS,
     ) -> None:
         self.host = host
         self.pipelines = (pipeline,) if isinstance(pipeline, str) else tuple(pipeline)
@@ -76,6 +90,9 @@ class KfpLauncher:
         self.token = token
         self.token_path = token_path
         self.service_account = service_account
+        self.defaults = dict(defaults or {})
+        self.overridable = frozenset(overridable)
+        self.timeout_seconds = timeout_seconds
         self._client: Any = None
         self._target_cache: tuple[float, tuple[str, str]] | None = None
         self._experiment: str | None = None
@@ -83,7 +100,7 @@ class KfpLauncher:
     # -- PromotionLauncher ------------------------------------------------------
 
     async def launch(self, request: ApprovalRequest, idempotency_key: str) -> str:
-        params = promotion_params(request)
+        params = promotion_params(request, defaults=self.defaults, overridable=self.overridable)
         return await asyncio.to_thread(self._launch, idempotency_key, params)
 
     async def status(self, run_id: str) -> RunStatus:
@@ -93,21 +110,15 @@ class KfpLauncher:
 
     def client(self) -> Any:
         if self._client is None:
-            import kfp
+            from pipelines.kfp_client import connect
 
-            kwargs: dict[str, Any] = {"host": self.host}
-            if self.namespace:
-                kwargs["namespace"] = self.namespace
-            if self.token:
-                kwargs["existing_token"] = self.token
-            elif self.token_path:
-                from kfp.client.set_volume_credentials import ServiceAccountTokenVolumeCredentials
-
-                kwargs["credentials"] = ServiceAccountTokenVolumeCredentials(path=self.token_path)
-            with warnings.catch_warnings():
-                # "This client only works with Kubeflow Pipeline v2.0.0-beta.2 and later"
-                warnings.simplefilter("ignore", FutureWarning)
-                self._client = kfp.Client(**kwargs)
+            self._client = connect(
+                self.host,
+                namespace=self.namespace,
+                token=self.token,
+                token_path=self.token_path,
+                timeout_seconds=self.timeout_seconds,
+            )
         return self._client
 
     def find_run(self, client: Any, display_name: str) -> Any:
@@ -162,16 +173,36 @@ class KfpLauncher:
             log.info("KFP run %s already exists for %s", existing.run_id, key)
             return str(existing.run_id)
         pipeline_id, version_id = self._target(client)
-        run = client.run_pipeline(
-            experiment_id=self._experiment_id(client),
-            job_name=key,
-            params=dict(params),
-            pipeline_id=pipeline_id,
-            version_id=version_id,
-            service_account=self.service_account,
-        )
+        experiment_id = self._experiment_id(client)
+        try:
+            run = client.run_pipeline(
+                experiment_id=experiment_id,
+                job_name=key,
+                params=dict(params),
+                pipeline_id=pipeline_id,
+                version_id=version_id,
+                service_account=self.service_account,
+            )
+        except Exception as error:
+            from pipelines.kfp_client import timed_out
+
+            if not timed_out(error):
+                raise
+            return self._after_timeout(client, key, error)
         log.info("started KFP run %s (%s)", run.run_id, key)
         return str(run.run_id)
+
+    def _after_timeout(self, client: Any, key: str, error: BaseException) -> str:
+        """Creating the run timed out: KFP may have made it. Find it, or fail (retryably)
+        saying so; the next attempt looks it up again before creating anything."""
+        existing = self.find_run(client, key)
+        if existing is not None:
+            log.warning("creating KFP run %s timed out, but KFP made it: %s", key, existing.run_id)
+            return str(existing.run_id)
+        raise CreateTimedOutError(
+            f"KFP did not answer creating run {key} within {self.timeout_seconds:g}s and has no "
+            f"run of that name yet; the next attempt looks it up again before creating ({error})"
+        ) from error
 
     def _target(self, client: Any) -> tuple[str, str]:
         """The pipeline and version to run, looked up at most every ``TARGET_TTL`` seconds

@@ -1,7 +1,9 @@
 """Wire the kfp adapter when its settings are present (called by the registry).
 
 ``APPROVAL_BOT_LAUNCHER``:
-- ``kfp``: a remote KFP server (``KFP_HOST``; in a cluster it may be left unset).
+- ``kfp``: a remote KFP server (``KFP_HOST``; in a cluster it may be left unset). Needs the
+  promotion target's namespace (``APPROVAL_BOT_PROMOTION_NAMESPACE``): without it the run would
+  look for the InferenceService in its own namespace, the KFP profile's.
 - ``local`` (default): kfp.local in this process. The promotion pipeline needs MLflow, so
   without ``MLFLOW_TRACKING_URI`` no launcher is installed: approved requests stay
   ``approved`` and the launch effect waits, saying why, until a process with a launcher
@@ -14,10 +16,13 @@ from __future__ import annotations
 import contextlib
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from bot.adapters.kfp.params import target_defaults
+from bot.adapters.kfp.remote import CALLS_PER_LAUNCH, KfpLauncher
 from bot.domain.effects import LAUNCH_PROMOTION
 from bot.domain.errors import ConfigError
+from bot.service.outbox import RetryPolicy
 
 if TYPE_CHECKING:
     from bot.adapters.plugin import Wiring
@@ -44,6 +49,34 @@ def pipeline_names(configured: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def target(settings: Settings) -> dict[str, Any]:
+    """The configured promotion target, as the promotion pipeline's parameters."""
+    return target_defaults(
+        namespace=settings.promotion_namespace,
+        inference_service=settings.promotion_inference_service,
+        storage_uri_prefix=settings.promotion_storage_uri_prefix,
+    )
+
+
+def _check_kfp(settings: Settings) -> None:
+    if not settings.promotion_namespace and "namespace" not in settings.request_overrides():
+        raise ConfigError(
+            "APPROVAL_BOT_LAUNCHER=kfp needs APPROVAL_BOT_PROMOTION_NAMESPACE: the namespace of "
+            "the InferenceService the promotion patches (where charts/approval-bot-serving is "
+            "installed; README.md, Deploy on Kubernetes)"
+        )
+    budget = CALLS_PER_LAUNCH * settings.kfp_timeout_seconds
+    limit = min(settings.outbox_lease_seconds, RetryPolicy().timeout_seconds)
+    if budget >= limit:
+        raise ConfigError(
+            f"APPROVAL_BOT_KFP_TIMEOUT_SECONDS={settings.kfp_timeout_seconds:g}: a launch makes "
+            f"up to {CALLS_PER_LAUNCH} KFP calls ({budget:g} s), which must end within "
+            f"{limit:g} s, inside APPROVAL_BOT_OUTBOX_LEASE_SECONDS "
+            f"({settings.outbox_lease_seconds:g}) and the {RetryPolicy().timeout_seconds:g} s "
+            "a delivery may take (else another attempt could start beside it); lower it"
+        )
+
+
 def make_launcher(settings: Settings) -> PromotionLauncher | None:
     kind = settings.launcher.strip().lower()
     if kind not in LAUNCHERS:
@@ -54,8 +87,7 @@ def make_launcher(settings: Settings) -> PromotionLauncher | None:
     if kind == "none":
         return None
     if kind == "kfp":
-        from bot.adapters.kfp.remote import KfpLauncher
-
+        _check_kfp(settings)
         return KfpLauncher(
             host=settings.kfp_host,
             pipeline=pipeline_names(settings.kfp_pipeline),
@@ -65,6 +97,9 @@ def make_launcher(settings: Settings) -> PromotionLauncher | None:
             token=settings.kfp_token.get_secret_value() if settings.kfp_token else None,
             token_path=settings.kfp_token_path,
             service_account=settings.kfp_service_account,
+            defaults=target(settings),
+            overridable=settings.request_overrides(),
+            timeout_seconds=settings.kfp_timeout_seconds,
         )
     if not settings.mlflow_tracking_uri:
         return None  # see wire(): said once when the server starts
@@ -80,7 +115,8 @@ def make_launcher(settings: Settings) -> PromotionLauncher | None:
     return LocalLauncher(
         root=Path(settings.local_pipeline_root),
         env=env,
-        defaults={"deploy_target": settings.local_deploy_target},
+        defaults={**target(settings), "deploy_target": settings.local_deploy_target},
+        overridable=settings.request_overrides(),
     )
 
 

@@ -114,6 +114,9 @@ render runs it.
 {{- if and (not .Values.existingSecret) (not .Values.secrets.apiToken) }}
 {{- fail "approval-bot: secrets.apiToken is required with kfp.launcher=kfp (the pipelines authenticate with it): set it, e.g. --set secrets.apiToken=$(openssl rand -hex 32), or existingSecret to a Secret with the key APPROVAL_BOT_API_TOKEN" }}
 {{- end }}
+{{- if and (not .Values.promotion.namespace) (not (has "namespace" .Values.promotion.requestOverrides)) }}
+{{- fail "approval-bot: promotion.namespace is required with kfp.launcher=kfp: set it to the namespace of the InferenceService the promotion patches (where charts/approval-bot-serving is installed), e.g. --set promotion.namespace=models" }}
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -159,7 +162,12 @@ render runs it.
     "APPROVAL_BOT_KFP_PIPELINE_VERSION" .Values.kfp.pipelineVersion
     "APPROVAL_BOT_KFP_EXPERIMENT" .Values.kfp.experiment
     "APPROVAL_BOT_KFP_NAMESPACE" .Values.kfp.namespace
-    "APPROVAL_BOT_KFP_SERVICE_ACCOUNT" .Values.kfp.serviceAccount }}
+    "APPROVAL_BOT_KFP_SERVICE_ACCOUNT" .Values.kfp.serviceAccount
+    "APPROVAL_BOT_KFP_TIMEOUT_SECONDS" (toString .Values.kfp.timeoutSeconds)
+    "APPROVAL_BOT_PROMOTION_NAMESPACE" .Values.promotion.namespace
+    "APPROVAL_BOT_PROMOTION_INFERENCE_SERVICE" .Values.promotion.inferenceService
+    "APPROVAL_BOT_PROMOTION_STORAGE_URI_PREFIX" .Values.promotion.storageUriPrefix
+    "APPROVAL_BOT_PROMOTION_REQUEST_OVERRIDES" (join "," .Values.promotion.requestOverrides) }}
 {{- if $value }}
 - name: {{ $name }}
   value: {{ $value | quote }}
