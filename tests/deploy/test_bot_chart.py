@@ -35,7 +35,7 @@ def postgres() -> Rendered:
         set_values=[
             *POSTGRES,
             f"secrets.apiToken={SECRET_TOKEN}",
-            "secrets.slackBotToken=xoxb-1",
+            "channels.slack.botToken=xoxb-1",
             "publicUrl=https://bot.example.com:8443/base",
             "kfp.launcher=kfp",
             "kfp.host=http://ml-pipeline.kubeflow:8888",
@@ -398,7 +398,7 @@ def test_a_changed_existing_secret_rolls_the_pods_through_its_checksum_value() -
 def test_telegram_polling_runs_one_pod_replaced_with_recreate() -> None:
     """Telegram answers a second getUpdates poller 409 Conflict: even a rolling update's
     surge pod must not poll beside the old one."""
-    polling = template(BOT_CHART, set_values=[*POSTGRES, "telegram.mode=polling"])
+    polling = template(BOT_CHART, set_values=[*POSTGRES, "channels.telegram.mode=polling"])
     webhook = template(BOT_CHART, set_values=[*POSTGRES, "replicaCount=3"])
 
     assert polling.one("Deployment")["spec"]["replicas"] == 1
@@ -419,10 +419,10 @@ def test_telegram_polling_runs_one_pod_replaced_with_recreate() -> None:
             "approval-bot: more than one replica on SQLite is refused (replicaCount=2)",
         ),
         (
-            [*POSTGRES, "telegram.mode=polling", "replicaCount=2"],
+            [*POSTGRES, "channels.telegram.mode=polling", "replicaCount=2"],
             "approval-bot: Telegram polling with more than one replica is refused "
             "(replicaCount=2): Telegram answers a second poller 409 Conflict; set "
-            "telegram.mode=webhook",
+            "channels.telegram.mode=webhook",
         ),
         (
             ["kfp.launcher=kfp", "secrets.apiToken=t"],
@@ -438,7 +438,7 @@ def test_telegram_polling_runs_one_pod_replaced_with_recreate() -> None:
             "namespace of the InferenceService the promotion patches",
         ),
         (
-            ["slack.channel=C01"],
+            ["channels.slack.channel=C01"],
             "approval-bot: publicUrl is required with Slack, Telegram or the ingress",
         ),
     ],
@@ -518,4 +518,84 @@ def test_the_schema_and_values_yaml_name_the_same_values() -> None:
     values = yaml.safe_load((BOT_CHART / "values.yaml").read_text())
     schema = yaml.safe_load((BOT_CHART / "values.schema.json").read_text())
 
-    assert set(schema["properties"]) - {"global"} == set(values)
+    moved = {k for k, v in schema["properties"].items() if "moved" in v.get("description", "")}
+    assert moved == {"slack", "telegram", "console"}  # refused by the templates, naming
+    assert set(schema["properties"]) - {"global"} - moved == set(values)
+    assert set(schema["properties"]["channels"]["properties"]) == set(values["channels"])
+
+
+CHANNEL_VALUES = [
+    "channels.console.enabled=false",
+    "channels.slack.channel=C0MODELS",
+    "channels.slack.botToken=xoxb-bot",
+    "channels.slack.signingSecret=sign-0123",
+    "channels.telegram.chatId=-1001234567890",
+    "channels.telegram.botToken=123:tg-token",
+    "channels.telegram.webhookSecret=hook-0123",
+]
+
+
+def test_each_channels_values_reach_its_settings_by_the_names_it_reads(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """channels.<name> → the pod's environment and the chart's Secret → each channel's own
+    settings class (its SPEC in bot/adapters/<name>/), for every registered channel."""
+    from bot.adapters.registry import read_settings
+
+    rendered = template(
+        BOT_CHART, set_values=[*POSTGRES, "publicUrl=https://bot.example.com", *CHANNEL_VALUES]
+    )
+    [container] = rendered.one("Deployment")["spec"]["template"]["spec"]["containers"]
+    refs = [i["valueFrom"]["secretKeyRef"] for i in container["env"] if "valueFrom" in i]
+    secret = rendered.one("Secret", refs[0]["name"])["stringData"]
+    monkeypatch.chdir(tmp_path)  # no .env
+    for item in container["env"]:
+        if "value" in item:
+            monkeypatch.setenv(item["name"], item["value"])
+        elif item["valueFrom"]["secretKeyRef"]["key"] in secret:
+            monkeypatch.setenv(item["name"], secret[item["valueFrom"]["secretKeyRef"]["key"]])
+
+    settings = read_settings()
+
+    assert set(settings) == set(yaml.safe_load((BOT_CHART / "values.yaml").read_text())["channels"])
+    console, slack, telegram = settings["console"], settings["slack"], settings["telegram"]
+    assert console.enabled is False  # type: ignore[attr-defined]
+    assert slack.channel == "C0MODELS"  # type: ignore[attr-defined]
+    assert slack.bot_token.get_secret_value() == "xoxb-bot"  # type: ignore[attr-defined]
+    assert slack.signing_secret.get_secret_value() == "sign-0123"  # type: ignore[attr-defined]
+    assert telegram.chat_id == "-1001234567890"  # type: ignore[attr-defined]
+    assert telegram.bot_token.get_secret_value() == "123:tg-token"  # type: ignore[attr-defined]
+    assert telegram.webhook_secret.get_secret_value() == "hook-0123"  # type: ignore[attr-defined]
+    # secrets stay in the Secret: never inline in the pod spec
+    inline = {item["value"] for item in container["env"] if "value" in item}
+    assert not inline & {"xoxb-bot", "sign-0123", "123:tg-token", "hook-0123"}
+
+
+def test_a_chat_channel_needs_the_public_url_and_the_console_alone_does_not() -> None:
+    with pytest.raises(helm.HelmError, match="publicUrl is required with Slack, Telegram"):
+        template(BOT_CHART, set_values=["channels.telegram.botToken=123:tg"])
+    console_only = template(BOT_CHART, set_values=["channels.console.enabled=true"])
+    assert console_only.one("Deployment")
+
+
+def test_values_of_the_chart_before_channels_are_refused_naming_where_they_went() -> None:
+    with pytest.raises(helm.HelmError) as refused:
+        template(
+            BOT_CHART,
+            set_values=[
+                "slack.channel=C01",
+                "console=false",
+                "secrets.slackBotToken=xoxb-1",
+                "secrets.telegramWebhookSecret=w",
+            ],
+        )
+    message = str(refused.value)
+    assert "the chat channels' values moved under channels.<name>" in message
+    for moved in (
+        "slack → channels.slack",
+        "console → channels.console.enabled",
+        "secrets.slackBotToken → channels.slack.botToken",
+        "secrets.telegramWebhookSecret → channels.telegram.webhookSecret",
+    ):
+        assert moved in message
+    assert "xoxb-1" not in message

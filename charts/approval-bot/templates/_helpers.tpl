@@ -70,11 +70,6 @@ app.kubernetes.io/component: migrate
 app.kubernetes.io/part-of: {{ include "approval-bot.name" . }}
 {{- end }}
 
-{{/* One Telegram poller at a time: one replica, replaced with Recreate (no overlap). */}}
-{{- define "approval-bot.telegramPolling" -}}
-{{- if eq .Values.telegram.mode "polling" }}true{{ end }}
-{{- end }}
-
 {{/* The RoleBinding in the KFP profile namespace (multi-user KFP), when it is wanted. */}}
 {{- define "approval-bot.kfpRoleBinding" -}}
 {{- if and (eq .Values.kfp.launcher "kfp") .Values.kfp.namespace .Values.kfp.rbac.create }}true{{ end }}
@@ -94,7 +89,11 @@ Refuse values that cannot work, with the value to set. Included by the Deploymen
 render runs it.
 */}}
 {{- define "approval-bot.validate" -}}
-{{- $chat := or .Values.secrets.slackBotToken .Values.secrets.telegramBotToken .Values.slack.channel .Values.telegram.chatId }}
+{{- include "approval-bot.movedValues" . }}
+{{- $chat := false }}
+{{- range $name, $channel := include "approval-bot.channels" . | fromYaml }}
+{{- if $channel.chat }}{{ $chat = true }}{{ end }}
+{{- end }}
 {{- if and (not .Values.publicUrl) (or $chat .Values.ingress.enabled) }}
 {{- fail "approval-bot: publicUrl is required with Slack, Telegram or the ingress: set it to the URL people and the chat platforms reach the bot at, e.g. --set publicUrl=https://approval-bot.example.com" }}
 {{- end }}
@@ -104,8 +103,9 @@ render runs it.
 {{- if and (include "approval-bot.sqlite" .) (gt (int .Values.replicaCount) 1) }}
 {{- fail (printf "approval-bot: more than one replica on SQLite is refused (replicaCount=%d): one SQLite file cannot be shared by several pods; set database.type=postgresql with secrets.databaseUrl, or replicaCount=1" (int .Values.replicaCount)) }}
 {{- end }}
-{{- if and (include "approval-bot.telegramPolling" .) (gt (int .Values.replicaCount) 1) }}
-{{- fail (printf "approval-bot: Telegram polling with more than one replica is refused (replicaCount=%d): Telegram answers a second poller 409 Conflict; set telegram.mode=webhook (with publicUrl) to run several replicas, or replicaCount=1" (int .Values.replicaCount)) }}
+{{- $single := include "approval-bot.singleReplica" . | fromYaml }}
+{{- if and $single (gt (int .Values.replicaCount) 1) }}
+{{- fail (printf "approval-bot: %s with more than one replica is refused (replicaCount=%d): %s, or replicaCount=1" $single.what (int .Values.replicaCount) $single.why) }}
 {{- end }}
 {{- if eq .Values.kfp.launcher "kfp" }}
 {{- if not .Values.kfp.host }}
@@ -137,8 +137,6 @@ render runs it.
   value: {{ .Values.logFormat | quote }}
 - name: APPROVAL_BOT_LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
-- name: APPROVAL_BOT_CONSOLE
-  value: {{ .Values.console | quote }}
 - name: APPROVAL_BOT_LAUNCHER
   value: {{ .Values.kfp.launcher | quote }}
 - name: APPROVAL_BOT_PIPELINES_IMAGE
@@ -152,9 +150,6 @@ render runs it.
   value: sqlite:////app/var/data/approval-bot.db
 {{- end }}
 {{- range $name, $value := dict
-    "APPROVAL_BOT_SLACK_CHANNEL" .Values.slack.channel
-    "APPROVAL_BOT_TELEGRAM_CHAT_ID" (toString .Values.telegram.chatId)
-    "APPROVAL_BOT_TELEGRAM_MODE" .Values.telegram.mode
     "MLFLOW_TRACKING_URI" .Values.mlflow.trackingUri
     "APPROVAL_BOT_AUDIT_EXPERIMENT" .Values.mlflow.auditExperiment
     "KFP_HOST" .Values.kfp.host
@@ -171,6 +166,14 @@ render runs it.
 {{- if $value }}
 - name: {{ $name }}
   value: {{ $value | quote }}
+{{- end }}
+{{- end }}
+{{- range $name, $channel := include "approval-bot.channels" . | fromYaml }}
+{{- range $key, $value := $channel.env }}
+{{- if $value }}
+- name: {{ $key }}
+  value: {{ $value | quote }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- if .Values.kfp.serviceAccountToken.enabled }}
@@ -200,31 +203,31 @@ render runs it.
 {{- define "approval-bot.secretKeys" -}}
 - APPROVAL_BOT_DATABASE_URL
 - APPROVAL_BOT_API_TOKEN
-- SLACK_BOT_TOKEN
-- SLACK_SIGNING_SECRET
-- SLACK_APP_TOKEN
-- TELEGRAM_BOT_TOKEN
-- APPROVAL_BOT_TELEGRAM_WEBHOOK_SECRET
 - MLFLOW_TRACKING_USERNAME
 - MLFLOW_TRACKING_PASSWORD
 - APPROVAL_BOT_KFP_TOKEN
 - APPROVAL_BOT_AUDIT_KEY
 - APPROVAL_BOT_AUDIT_VERIFY_KEYS
+{{- range $name, $channel := include "approval-bot.channels" . | fromYaml }}
+{{- range $key, $_ := $channel.secrets }}
+- {{ $key }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{- define "approval-bot.secretValues" -}}
 APPROVAL_BOT_DATABASE_URL: {{ .Values.secrets.databaseUrl | quote }}
 APPROVAL_BOT_API_TOKEN: {{ .Values.secrets.apiToken | quote }}
-SLACK_BOT_TOKEN: {{ .Values.secrets.slackBotToken | quote }}
-SLACK_SIGNING_SECRET: {{ .Values.secrets.slackSigningSecret | quote }}
-SLACK_APP_TOKEN: {{ .Values.secrets.slackAppToken | quote }}
-TELEGRAM_BOT_TOKEN: {{ .Values.secrets.telegramBotToken | quote }}
-APPROVAL_BOT_TELEGRAM_WEBHOOK_SECRET: {{ .Values.secrets.telegramWebhookSecret | quote }}
 MLFLOW_TRACKING_USERNAME: {{ .Values.secrets.mlflowTrackingUsername | quote }}
 MLFLOW_TRACKING_PASSWORD: {{ .Values.secrets.mlflowTrackingPassword | quote }}
 APPROVAL_BOT_KFP_TOKEN: {{ .Values.secrets.kfpToken | quote }}
 APPROVAL_BOT_AUDIT_KEY: {{ .Values.secrets.auditKey | quote }}
 APPROVAL_BOT_AUDIT_VERIFY_KEYS: {{ .Values.secrets.auditVerifyKeys | quote }}
+{{- range $name, $channel := include "approval-bot.channels" . | fromYaml }}
+{{- range $key, $value := $channel.secrets }}
+{{ $key }}: {{ $value | quote }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* Pod-level settings shared by the Deployment and the migration Job. */}}
