@@ -14,6 +14,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.domain import errors
 from bot.domain.model import ApprovalRequest, VoteKind
@@ -24,6 +25,9 @@ from bot.service.chat.parse import EVERYTHING, VOTES, ChatCommand
 from bot.service.chat.rich import Line, Markup, Reply
 from bot.service.commands import VoteResult, Vouched
 from bot.service.identity import Identity
+
+if TYPE_CHECKING:
+    from bot.service import Services
 
 log = logging.getLogger("bot.chat")
 
@@ -57,7 +61,7 @@ class Interactions:
 
     def __init__(
         self,
-        services: object,
+        services: Services,
         *,
         channel: str,
         markup: Markup,
@@ -66,8 +70,8 @@ class Interactions:
         vouch: Vouch | None = None,
         source: str | None = None,
     ) -> None:
-        self.commands = services.commands  # type: ignore[attr-defined]
-        self.queries = services.queries  # type: ignore[attr-defined]
+        self.commands = services.commands
+        self.queries = services.queries
         self.channel = channel
         self.kind = self.queries.identities.of(channel)
         self.markup = markup
