@@ -166,6 +166,7 @@ class FakeRequests:
                 r.deadline_at <= now
                 or (r.next_reminder_at is not None and r.next_reminder_at <= now)
                 or (r.escalate_at is not None and r.escalate_at <= now)
+                or (r.auto_approve_at is not None and r.auto_approve_at <= now)
             )
         ]
         return [r.id for r in sorted(due, key=lambda r: r.deadline_at)][:limit]

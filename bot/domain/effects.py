@@ -30,6 +30,7 @@ _SHOWN = frozenset(
         EventKind.SUPERSEDED,
         EventKind.PROMOTION_STARTED,
         EventKind.PROMOTION_FINISHED,
+        EventKind.WINDOW_CLOSED,
     }
 )
 

@@ -30,6 +30,7 @@ from bot.domain.states import (
     states_for_decision,
 )
 from bot.domain.votes import Vote, VoteKind
+from bot.domain.window import VetoWindow, opens
 
 PROMOTION_DETAIL_MAX = 500  # characters of a promotion run's last word kept on the request
 
@@ -67,7 +68,7 @@ def new_request_id() -> str:
 
 
 @dataclass(slots=True)
-class ApprovalRequest:
+class ApprovalRequest(VetoWindow):
     id: str
     model_name: str
     model_version: str
@@ -93,6 +94,8 @@ class ApprovalRequest:
     escalated_at: datetime | None = None
     promotion_run_id: str | None = None
     promotion_detail: str | None = None  # how the promotion ended (its run's own words)
+    auto_approve_at: datetime | None = None  # the veto window's end (bot/domain/window.py)
+    auto_approve_policy: str | None = None  # the policy whose window it is
     events: list[Event] = field(default_factory=list, repr=False, compare=False)
 
     # -- creation ---------------------------------------------------------
@@ -115,9 +118,12 @@ class ApprovalRequest:
         promotion: dict[str, Any] | None = None,
     ) -> ApprovalRequest:
         deadline = now + policy.deadline
-        remind = now + policy.remind_every if policy.remind_every else None
+        auto = opens(policy, gates, now, deadline)  # a veto window: no reminders, escalation
+        remind = now + policy.remind_every if policy.remind_every and not auto else None
         escalate = (
-            now + policy.escalate_after if policy.escalate_after and policy.escalate_to else None
+            now + policy.escalate_after
+            if policy.escalate_after and policy.escalate_to and not auto
+            else None
         )
         req = cls(
             id=request_id or new_request_id(),
@@ -134,6 +140,8 @@ class ApprovalRequest:
             promotion=dict(promotion or {}),
             next_reminder_at=remind if remind and remind < deadline else None,
             escalate_at=escalate if escalate and escalate < deadline else None,
+            auto_approve_at=auto,
+            auto_approve_policy=policy.model if auto else None,
         )
         req.events.append(
             Event(
@@ -145,6 +153,7 @@ class ApprovalRequest:
                     "gates": [g.to_dict() for g in gates],
                     "deadline_at": deadline.isoformat(),
                     "policy": policy.model,
+                    **({"auto_approve_at": auto.isoformat()} if auto else {}),
                 },
             )
         )

@@ -36,6 +36,7 @@ class EventKind(StrEnum):
     TOKEN_CREATED = "token_created"  # noqa: S105 (an event name, not a secret)
     TOKEN_REVOKED = "token_revoked"  # noqa: S105
     OUTBOX_RETRIED = "outbox_retried"  # an operator put an effect back in the queue
+    WINDOW_CLOSED = "window_closed"  # a veto window's policy no longer approves by itself
 
 
 class EffectKind(StrEnum):
@@ -72,3 +73,4 @@ class OutboxState(StrEnum):
 # Actors that are not people.
 SYSTEM = "system"
 SYSTEM_DEADLINE = "system:deadline"
+SYSTEM_AUTO = "system:auto"  # a policy's veto window approved (bot/domain/window.py)

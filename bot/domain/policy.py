@@ -27,6 +27,9 @@ class Policy:
     allow_self_approval: bool = False
     allow_override_failed_gates: bool = False
     reject_reason_required: bool = True
+    # Approve, as the policy's decision, this long after a submission whose gates all passed
+    # unless someone rejects it first (the veto window, bot/domain/window.py).
+    auto_approve_after: timedelta | None = None
 
     @property
     def approver_groups(self) -> frozenset[str]:

@@ -58,6 +58,11 @@ def show(
         f"{r.id}  {r.model_name} v{r.model_version}  [{r.state.value}]",
         f"requested by {r.requested_by} at {ts(r.created_at)}; deadline {ts(r.deadline_at)}",
     ]
+    if r.in_window and r.auto_approve_at is not None:
+        out.append(
+            f"promotes at {ts(r.auto_approve_at)} unless rejected "
+            f"(veto window of policy {r.auto_approve_policy})"
+        )
     if r.data_run_id or r.challenger_run_id or r.staging_run_id:
         out.append(
             f"runs: challenger {r.challenger_run_id or '-'}, data {r.data_run_id or '-'}, "

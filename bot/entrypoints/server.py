@@ -79,6 +79,12 @@ async def scan(container: Container) -> None:
             result.reminded,
             result.escalated,
         )
+    if result.auto_approved or result.window_closed:
+        log.info(
+            "scan: approved by their policy's veto window %s, windows closed %s",
+            result.auto_approved,
+            result.window_closed,
+        )
 
 
 @quiet_when_unavailable

@@ -53,6 +53,8 @@ class ScanResult:
     expired: list[str] = field(default_factory=list)
     reminded: list[str] = field(default_factory=list)
     escalated: list[str] = field(default_factory=list)
+    auto_approved: list[str] = field(default_factory=list)  # their veto window ended
+    window_closed: list[str] = field(default_factory=list)  # their policy no longer approves
 
 
 class Commands:
@@ -280,7 +282,9 @@ class Commands:
     # -- scheduled scans ----------------------------------------------------
 
     def scan_due(self, *, limit: int = 100) -> ScanResult:
-        """Expire, remind and escalate what is due. Safe with several replicas."""
+        """Expire, remind and escalate what is due, approve what a veto window approves.
+        Safe with several replicas: each request is locked (skipped when another replica
+        holds it, on PostgreSQL) and saved only if still pending, so it is decided once."""
         now = self.clock.now()
         result = ScanResult()
         with self.uow() as uow:
@@ -307,6 +311,11 @@ class Commands:
         # A policy removed since submission must not keep a request open forever:
         # it still expires at its deadline, with the default expiry action.
         policy = uow.directory.policy_for(request.model_name) or Policy(model="*", rules=())
+        if request.in_window:  # no reminder, escalation or expiry (bot/domain/window.py)
+            if request.auto_approve_at is None or now < request.auto_approve_at:
+                return None
+            approved = request.auto_approve(policy=policy, now=now)
+            return result.auto_approved if approved else result.window_closed
         if now >= request.deadline_at:
             request.expire(policy=policy, now=now)
             return result.expired

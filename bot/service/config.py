@@ -137,6 +137,7 @@ def _policies(cfg: ConfigIn, problems: list[str]) -> list[Policy]:
                 allow_self_approval=pol.allow_self_approval,
                 allow_override_failed_gates=pol.allow_override_failed_gates,
                 reject_reason_required=pol.reject_reason_required,
+                auto_approve_after=durations["auto_approve_after"],
             )
         )
     return policies
@@ -144,12 +145,18 @@ def _policies(cfg: ConfigIn, problems: list[str]) -> list[Policy]:
 
 def _durations(pol: PolicyIn, at: str, problems: list[str]) -> dict[str, timedelta | None]:
     durations: dict[str, timedelta | None] = {}
-    for field in ("deadline", "remind_every", "escalate_after"):
+    for field in ("deadline", "remind_every", "escalate_after", "auto_approve_after"):
         value = getattr(pol, field)
         try:
             durations[field] = parse_duration(value) if value is not None else None
         except ValueError as exc:
             problems.append(f"{at}.{field}: {exc}")
+    window, deadline = durations.get("auto_approve_after"), durations.get("deadline")
+    if window is not None and deadline is not None and window >= deadline:
+        problems.append(
+            f"{at}.auto_approve_after: the veto window ({pol.auto_approve_after}) must end "
+            f'before the deadline ({pol.deadline}); see README.md, "Rules"'
+        )
     return durations
 
 

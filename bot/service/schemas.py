@@ -305,6 +305,7 @@ class PolicyIn(ConfigModel):
     allow_self_approval: bool = False
     allow_override_failed_gates: bool = False
     reject_reason_required: bool = True
+    auto_approve_after: str | None = None  # the veto window (bot/domain/window.py)
 
 
 class ConfigIn(ConfigModel):

@@ -137,6 +137,8 @@ def request_to_dict(
         "escalated_at": _iso(request.escalated_at),
         "promotion_run_id": request.promotion_run_id,
         "promotion_detail": request.promotion_detail,
+        "auto_approve_at": _iso(request.auto_approve_at),  # the veto window's end, if any
+        "auto_approve_policy": request.auto_approve_policy,
     }
     if policy is not None:
         out["quorum"] = quorum_to_list(request, policy)
@@ -233,6 +235,8 @@ def event_summary(record: AuditRecord) -> str:
         return f"reminder {d.get('count', '')}"
     if kind == EventKind.ESCALATED:
         return f"to {d.get('to', '')}"
+    if kind == EventKind.WINDOW_CLOSED:
+        return str(d.get("reason", ""))
     via = f"token {d['token']}" if d.get("token") else ""
     if kind == EventKind.OUTBOX_RETRIED:
         by = f" by {via}" if via else ""

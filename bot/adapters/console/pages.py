@@ -24,6 +24,8 @@ from bot.domain.names import EventKind, OutboxState
 from bot.domain.outbox import OutboxItem
 from bot.ports.store import RequestFilter
 from bot.service.audit import signing_note
+from bot.service.chat.rich import plain
+from bot.service.chat.texts import veto_window
 from bot.service.identity import Identity
 from bot.service.queries import Queries
 from bot.service.views import effect_detail, event_summary, launch_problem
@@ -134,6 +136,7 @@ class RequestView:
     votes_by: dict[str, str] = field(default_factory=dict)
     launch_problem: str | None = None  # views.launch_problem, as every channel shows it
     challenger: str | None = None  # what became of a rejected or expired challenger in MLflow
+    window: str | None = None  # the veto window, in every channel's words (chat/texts.py)
 
     @property
     def stamp(self) -> str:
@@ -261,6 +264,7 @@ def request_view(queries: Queries, request_id: str, links: RunLinks) -> RequestV
         votes_by={v.person: v.vote.value for v in r.votes},
         launch_problem=launch_problem(effects),
         challenger=challenger_fate(r, records, effects),
+        window=plain(line) if (line := veto_window(r, policy)) else None,
     )
 
 

@@ -36,6 +36,8 @@ MUTABLE = (
     "escalated_at",
     "promotion_run_id",
     "promotion_detail",
+    "auto_approve_at",
+    "auto_approve_policy",
 )
 
 
@@ -88,6 +90,8 @@ def request_row(req: ApprovalRequest) -> dict[str, Any]:
         "escalated_at": req.escalated_at,
         "promotion_run_id": req.promotion_run_id,
         "promotion_detail": req.promotion_detail,
+        "auto_approve_at": req.auto_approve_at,
+        "auto_approve_policy": req.auto_approve_policy,
     }
 
 
@@ -123,6 +127,8 @@ def request_from_row(r: Any, votes: list[Vote]) -> ApprovalRequest:
         escalated_at=r.escalated_at,
         promotion_run_id=r.promotion_run_id,
         promotion_detail=r.promotion_detail,
+        auto_approve_at=r.auto_approve_at,
+        auto_approve_policy=r.auto_approve_policy,
     )
 
 
@@ -174,6 +180,7 @@ def policy_row(pol: Policy) -> dict[str, Any]:
         "allow_self_approval": pol.allow_self_approval,
         "allow_override_failed_gates": pol.allow_override_failed_gates,
         "reject_reason_required": pol.reject_reason_required,
+        "auto_approve_after_s": _seconds(pol.auto_approve_after),
     }
 
 
@@ -189,6 +196,7 @@ def policy_from_row(r: Any) -> Policy:
         allow_self_approval=r.allow_self_approval,
         allow_override_failed_gates=r.allow_override_failed_gates,
         reject_reason_required=r.reject_reason_required,
+        auto_approve_after=_delta(r.auto_approve_after_s),
     )
 
 

@@ -39,6 +39,7 @@ SCHEMA_REVISIONS = (
     "0008",
     "0009",
     "0010",
+    "0011",
 )
 SCHEMA_HEAD = SCHEMA_REVISIONS[-1]
 REVISION_ID = re.compile(r"[0-9]{4}")  # how every revision is named (docs/architecture.md)

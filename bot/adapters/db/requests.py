@@ -157,7 +157,12 @@ class SqlRequestRepository:
             select(_c.id)
             .where(
                 _c.state == State.PENDING.value,
-                or_(_c.deadline_at <= now, _c.next_reminder_at <= now, _c.escalate_at <= now),
+                or_(
+                    _c.deadline_at <= now,
+                    _c.next_reminder_at <= now,
+                    _c.escalate_at <= now,
+                    _c.auto_approve_at <= now,
+                ),
             )
             .order_by(_c.deadline_at)
             .limit(limit)

@@ -113,6 +113,7 @@ policies = Table(
     Column("allow_self_approval", Boolean, nullable=False),
     Column("allow_override_failed_gates", Boolean, nullable=False),
     Column("reject_reason_required", Boolean, nullable=False),
+    Column("auto_approve_after_s", Integer),  # the veto window (0011); NULL: none
 )
 
 approval_requests = Table(
@@ -144,6 +145,9 @@ approval_requests = Table(
     Column("escalated_at", UtcDateTime),
     Column("promotion_run_id", String(128)),
     Column("promotion_detail", Text),
+    # The veto window (0011, bot/domain/window.py): when it ends, whose policy it is.
+    Column("auto_approve_at", UtcDateTime),
+    Column("auto_approve_policy", String(200)),
     UniqueConstraint("model_name", "model_version", "submission_key"),
     Index("ix_approval_requests_state_model", "state", "model_name"),
     Index("ix_approval_requests_created", "created_at", "id"),

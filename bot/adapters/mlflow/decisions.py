@@ -20,6 +20,7 @@ from typing import Any
 from bot.adapters.mlflow.client import MlflowError, MlflowRest, Registry, is_missing, request_of
 from bot.domain.effects import LOG_DECISION
 from bot.domain.model import ApprovalRequest
+from bot.domain.names import SYSTEM_AUTO
 from bot.domain.outbox import OutboxItem
 
 log = logging.getLogger("bot.mlflow")
@@ -29,6 +30,8 @@ APPROVERS_MAX = 500
 TAG_REQUEST_ID = "approval.request_id"
 TAG_DECISION = "approval.decision"
 TAG_KEY = "idempotency_key"
+TAG_DECIDED_BY = "approval.decided_by"  # on a policy's own decision: system:auto
+TAG_POLICY = "approval.policy"  # and the policy whose veto window approved
 MV_TAG_STATE = "approval.state"
 MV_TAG_REQUEST_ID = "approval.request_id"
 MV_TAG_BY = "approval.by"
@@ -85,6 +88,9 @@ def decision_record(request: ApprovalRequest, decision: str, key: str) -> Decisi
         "approval.model_name": request.model_name,
         "approval.model_version": request.model_version,
     }
+    if by == SYSTEM_AUTO:  # a veto window's policy decided (bot/domain/window.py)
+        params["policy"] = tags[TAG_POLICY] = request.auto_approve_policy or ""
+        tags[TAG_DECIDED_BY] = by
     mv_tags = {MV_TAG_STATE: decision, MV_TAG_REQUEST_ID: request.id, MV_TAG_BY: _short(by, 250)}
     return DecisionRecord(
         run_name=f"{request.model_name} v{request.model_version} {decision} ({request.id})",

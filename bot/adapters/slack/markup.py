@@ -95,7 +95,7 @@ class SlackMarkup(Markup):
         approve: dict[str, Any] = {
             "type": "button",
             "action_id": Action.APPROVE.value,
-            "text": plain("Approve"),
+            "text": plain(buttons.approve_label),
             "style": "primary",
             "value": buttons.request_id,
         }

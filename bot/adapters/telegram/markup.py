@@ -150,7 +150,7 @@ def lines_fit(lines: list[str], limit: int = TEXT_LIMIT) -> str:
 def keyboard(buttons: Buttons) -> InlineKeyboardMarkup:
     """Approve / Reject. Telegram has no confirmation dialog: when approving would override
     failed gates, the button says so instead."""
-    label = "⚠️ Approve over failed gates" if buttons.failed else "✅ Approve"
+    label = "⚠️ Approve over failed gates" if buttons.failed else f"✅ {buttons.approve_label}"
     return InlineKeyboardMarkup(
         [
             [

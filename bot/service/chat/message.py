@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from bot.domain.gates import GateResult
 from bot.domain.model import ApprovalRequest, Policy, State, VoteKind
 from bot.service.chat.rich import Code, Line, Part, When, bold, clip, italic, joined, link
+from bot.service.chat.texts import veto_window
 from bot.service.queries import MessageView
 from bot.service.views import launch_problem
 
@@ -42,6 +43,11 @@ class Buttons:
 
     request_id: str
     failed: tuple[str, ...] = ()
+    window: bool = False  # in its veto window: Approve reads "Approve now" (a vote as ever)
+
+    @property
+    def approve_label(self) -> str:
+        return "Approve now" if self.window else "Approve"
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +152,8 @@ def compose(
     pending = request.is_pending
     overridable = bool(policy and policy.allow_override_failed_gates)
     failed = tuple(g.name for g in request.failed_gates)
+    window = veto_window(request, policy)
+    notes = ((NO_OVERRIDE,),) if pending and failed and policy and not overridable else ()
     return RequestMessage(
         request_id=request.id,
         state=request.state,
@@ -161,8 +169,12 @@ def compose(
         links=(*links, *runs),
         quorum=quorum_line(request, policy),
         votes=tuple(vote_line(request, i) for i in range(len(request.votes))),
-        buttons=Buttons(request.id, failed if overridable else ()) if pending and buttons else None,
-        notes=((NO_OVERRIDE,),) if pending and failed and policy and not overridable else (),
+        buttons=(
+            Buttons(request.id, failed if overridable else (), request.in_window)
+            if pending and buttons
+            else None
+        ),
+        notes=(window, *notes) if window else notes,
         decision=None if pending else decision_line(request),
         reason=clip(request.reason, REASON_SHOWN) if request.reason and not pending else None,
         promotion=_promotion(request),

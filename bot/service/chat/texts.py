@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.domain import errors
-from bot.domain.model import ApprovalRequest, Group, Person, VoteKind
+from bot.domain.model import ApprovalRequest, Group, Person, Policy, VoteKind
 from bot.service.chat.rich import Code, Line, Mentions, When, bold, clip
 from bot.service.identity import IdentityKind
 
@@ -34,6 +34,24 @@ def reminder(
             who,
         )
     return (f"⏰ Reminder: {name} is waiting for your vote, deadline ", deadline, ". ", who)
+
+
+def veto_window(request: ApprovalRequest, policy: Policy | None) -> Line | None:
+    """What a pending request's veto window means (bot/domain/window.py): when it promotes,
+    or, under a policy with a window, why this one has none; None otherwise."""
+    if not request.is_pending:
+        return None
+    if request.in_window:
+        return (
+            "⏱️ Promotes at ",
+            When(request.auto_approve_at),
+            " unless rejected: the veto window of policy ",
+            Code(request.auto_approve_policy or "-"),
+            ". Approve now counts as a vote toward the quorum.",
+        )
+    if policy is not None and policy.auto_approve_after is not None and request.failed_gates:
+        return ("⏱️ No veto window: a gate failed, so this waits for approvers.",)
+    return None
 
 
 def notice(text: str) -> Line:
