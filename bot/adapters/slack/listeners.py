@@ -53,9 +53,16 @@ class SlackConversation:
         self, rendered: SlackMessage | None, *, alert: bool = False, keep: bool = False
     ) -> None:
         if self.respond is not None and rendered is not None:
-            await self.respond(
+            sent = await self.respond(
                 text=rendered.text, blocks=rendered.blocks, response_type="ephemeral"
             )
+            if sent.status_code != 200:  # Slack refused it (a used-up or expired URL)
+                log.warning(
+                    "Slack refused the answer to %s's command: %s %s",
+                    self.user_id,
+                    sent.status_code,
+                    str(sent.body)[:200],
+                )
             return
         if self.ack is not None:
             if keep and rendered is not None:  # the modal stays open, showing why

@@ -223,7 +223,8 @@ class FakeSlack:
             ]
 
     def fail(self, method: str, *failures: Failure) -> None:
-        """Answer the next calls of ``method`` with these failures, in order."""
+        """Answer the next calls of ``method`` (or posts to a response URL: ``response_url``)
+        with these failures, in order."""
         with self._lock:
             self._failures.setdefault(method, []).extend(failures)
 
@@ -312,6 +313,11 @@ class FakeSlack:
     def _respond(self, request: Recorded, key: str) -> tuple[int, Any]:
         """A response URL: takes a message (blocks checked as chat.postMessage's); answers
         HTTP 400 ``invalid_blocks`` otherwise (slackapi/java-slack-sdk#1017)."""
+        with self._lock:
+            queue = self._failures.get("response_url")
+            failure = queue.pop(0) if queue else None
+        if failure is not None:  # slack.fail("response_url", ...)
+            return failure.status, failure.body
         args = request.json()
         refusal = payload_refusal("chat.postMessage", args)
         if refusal is not None:
