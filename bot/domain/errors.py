@@ -107,7 +107,7 @@ class FailedGatesNotOverridable(Refused):
 
 class Stranger(Refused):
     """The channel vouches that its id for the person is none of its own people's (a user of
-    another Slack workspace, in a shared channel): never looked up, never a vote."""
+    another workspace of the platform, in a shared channel): never looked up, never a vote."""
 
     code = "stranger"
 
