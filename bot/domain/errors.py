@@ -13,7 +13,8 @@ Every error carries one line that names the problem; channels show it as is.
     │   ├── ReasonRequired
     │   ├── AlreadyVoted
     │   ├── AlreadyDecided
-    │   └── FailedGatesNotOverridable
+    │   ├── FailedGatesNotOverridable
+    │   └── Stranger    (the channel's id is not one of its own people: another workspace)
     ├── InvalidRequest          (a submission that cannot be accepted)
     ├── Forbidden               (the API token may not do this)
     └── ConfigError             (declarative config; names the field path)
@@ -102,6 +103,13 @@ class AlreadyDecided(Refused):
 
 class FailedGatesNotOverridable(Refused):
     code = "failed_gates"
+
+
+class Stranger(Refused):
+    """The channel vouches that its id for the person is none of its own people's (a user of
+    another workspace of the platform, in a shared channel): never looked up, never a vote."""
+
+    code = "stranger"
 
 
 class InvalidRequest(DomainError):

@@ -13,6 +13,16 @@ class PermanentEffectError(Exception):
     """An effect that can never succeed (bad configuration, missing object): dead-letter now."""
 
 
+class RetryLater(Exception):
+    """Not a failure: the platform asked to wait (a 429's retry_after, pacing). The outbox
+    schedules the next attempt after ``seconds`` without counting an attempt."""
+
+    def __init__(self, seconds: float, reason: str) -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+        self.reason = reason
+
+
 class EffectHandler(Protocol):
     """Delivers one kind of effect. Must be idempotent: the outbox delivers at least once.
 

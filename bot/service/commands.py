@@ -197,6 +197,19 @@ class Commands:
             self._decided(request)
         return VoteResult(request, cast, not request.is_pending, policy)
 
+    def refuse(
+        self, request_id: str, who: Identity, vote: VoteKind, refusal: errors.DomainError
+    ) -> None:
+        """A vote its channel refused before the rules saw it (``errors.Stranger``): in the
+        audit log as refused votes are (``record_refusal``)."""
+        plain_or_unknown(request_id)
+        with self.uow() as uow:
+            request = uow.requests.get(request_id, for_update=True)
+            if request is None:
+                raise errors.UnknownRequest(request_id)
+            record_refusal(uow, request, who.describe(), vote, refusal, self.clock.now())
+            uow.commit()
+
     def resolve(self, uow: UnitOfWork, who: Identity) -> Person:
         """The person behind ``who``; ``UnknownPerson`` when nobody has that identity."""
         kind = self.identities.of(who.channel)

@@ -6,9 +6,9 @@ A vote refused in a chat channel or the console leaves a `denied` event, except 
   is in the log already, and the refusal changes nothing (a double tap, a late click);
 - the same refusal (same identity, same request, same reason) within ``WINDOW`` of its event
   is that one event: the repeats are counted beside it (``AuditRecord.repeats``, "×N");
-- an identity that is nobody in the config leaves at most ``UNKNOWN_CAP`` events per
-  ``WINDOW`` over all requests; the refusals its cap keeps out are counted, and logged once
-  a window.
+- an identity that is nobody in the config (or a stranger: another workspace's) leaves at
+  most ``UNKNOWN_CAP`` events per ``WINDOW`` over all requests; the refusals its cap keeps
+  out are counted, and logged once a window.
 
 The counts live beside the hash chain, not in it: an event cannot change once written.
 README.md ("Audit log") says the same.
@@ -49,7 +49,7 @@ def record_refusal(
     since = now - WINDOW
     if uow.refusals.repeat(request.id, actor, refusal.code, since=since, at=now):
         return False
-    if isinstance(refusal, errors.UnknownPerson):
+    if isinstance(refusal, errors.UnknownPerson | errors.Stranger):
         written = uow.refusals.written(actor, since=since)
         if written >= UNKNOWN_CAP:
             if uow.refusals.kept_out(actor, since=since, at=now) == 1:

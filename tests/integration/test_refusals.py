@@ -100,6 +100,22 @@ def test_an_unknown_identity_is_capped_over_all_requests(svc, clock):
     assert svc.admin.verify_audit()[1] is None
 
 
+def test_a_vote_its_channel_refused_is_audited_and_capped_like_an_unknown_one(svc):
+    """``Commands.refuse``: a person of another Slack workspace (issue 22) is refused by the
+    channel; the attempt is a `denied` event, repeats counted, capped over all requests."""
+    bob = Identity("slack", "U02BOB")  # enrolled, but clicking from another workspace
+    refusal = errors.Stranger("your Slack account (U02BOB) belongs to another workspace")
+    rids = [submit(svc, f"model-{i}") for i in range(UNKNOWN_CAP + 2)]
+    for rid in rids:
+        svc.commands.refuse(rid, bob, VoteKind.APPROVE, refusal)
+    svc.commands.refuse(rids[0], bob, VoteKind.APPROVE, refusal)
+    assert denied(svc, rids[0]) == [("slack user U02BOB", "stranger", 2)]
+    assert [rid for rid in rids if denied(svc, rid)] == rids[:UNKNOWN_CAP]
+    assert svc.queries.get(rids[0]).votes == []
+    with pytest.raises(errors.UnknownRequest):
+        svc.commands.refuse("nope", bob, VoteKind.APPROVE, refusal)
+
+
 def test_already_voted_and_already_decided_write_nothing(svc):
     rid = submit(svc)
     bob = Identity("telegram", "1002")

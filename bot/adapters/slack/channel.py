@@ -37,7 +37,7 @@ from bot.adapters.slack import SPEC
 from bot.adapters.slack.listeners import register
 from bot.adapters.slack.markup import SOURCE, SlackMarkup
 from bot.adapters.slack.settings import SlackSettings
-from bot.adapters.slack.transport import SlackTransport
+from bot.adapters.slack.transport import SlackTransport, retry_after
 from bot.adapters.slack.usergroups import UsergroupDirectory
 from bot.service.chat.interactions import Interactions
 from bot.service.chat.parse import READS
@@ -46,19 +46,40 @@ from bot.service.chat.publisher import Publisher
 log = logging.getLogger("bot.slack")
 EVENTS_PATH = "/slack/events"
 RATE_LIMIT_RETRIES = 3
+OUTBOX_WAIT_SECONDS = 2.0  # the longest Retry-After the outbox's clients wait out themselves
 TIMEOUT_SECONDS = 10
 OFFERED = (*READS, "whoami", "help")  # /approvals: votes are the buttons'
 
 
-def make_client(settings: SlackSettings, *, posting: bool = False) -> AsyncWebClient:
-    """The Web API client: 429s wait ``Retry-After`` and retry; other failures are the outbox's.
+class ShortWaits(AsyncRateLimitErrorRetryHandler):
+    """Retries a 429 only when its ``Retry-After`` is at most ``longest`` seconds; a longer
+    wait goes back to the caller (the outbox, which schedules it: ``SlackRateLimited``)."""
+
+    def __init__(self, longest: float, max_retry_count: int) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.longest = longest
+
+    async def _can_retry_async(self, *, response: Any = None, **kw: Any) -> bool:
+        retry = await super()._can_retry_async(response=response, **kw)
+        return retry and retry_after(response.headers) <= self.longest
+
+
+def make_client(
+    settings: SlackSettings, *, posting: bool = False, wait_at_most: float | None = None
+) -> AsyncWebClient:
+    """The Web API client: 429s wait ``Retry-After`` (up to ``wait_at_most``) and retry; other
+    failures are the outbox's.
 
     ``posting``: for ``chat.postMessage``, which is not idempotent. A dropped connection or
     a 5xx may come after Slack posted: retrying in the client would post twice. Only 429s
     (Slack did nothing) are retried; the outbox retries the rest, and looks first.
     """
     assert settings.bot_token is not None
-    handlers: list[Any] = [AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)]
+    handlers: list[Any] = [
+        AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)
+        if wait_at_most is None
+        else ShortWaits(wait_at_most, RATE_LIMIT_RETRIES)
+    ]
     if not posting:
         handlers = [
             AsyncConnectionErrorRetryHandler(max_retry_count=1),
@@ -105,15 +126,16 @@ class SlackChannel(ChannelBase):
         settings = wiring.channel_settings(SPEC.name)
         assert isinstance(settings, SlackSettings) and settings.channel is not None
         services = wiring.services
-        client = make_client(settings)
-        post_client = make_client(settings, posting=True)
-        self.clients = (client, post_client)
+        client = make_client(settings)  # Bolt's: the answers to clicks and commands
+        outbox = make_client(settings, wait_at_most=OUTBOX_WAIT_SECONDS)
+        post_client = make_client(settings, posting=True, wait_at_most=OUTBOX_WAIT_SECONDS)
+        self.clients = (client, outbox, post_client)
         self.session: aiohttp.ClientSession | None = None
         markup = SlackMarkup()
         self.stage = Publisher(
             SPEC.name,
             markup,
-            SlackTransport(client, post_client, channel_id=settings.channel),
+            SlackTransport(outbox, post_client, channel_id=settings.channel),
             services.uow,
             lease_seconds=wiring.settings.outbox_lease_seconds,
         )

@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from functools import partial, update_wrapper
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.ids import COMMAND, Action, Block, View
 from bot.adapters.slack.markup import SlackMessage, modal_metadata, reject_modal
-from bot.domain.model import ApprovalRequest
+from bot.adapters.slack.workspace import stranger
+from bot.domain.model import ApprovalRequest, VoteKind
 from bot.service.chat.interactions import Interactions
 from bot.service.chat.parse import parse
 
@@ -52,9 +53,16 @@ class SlackConversation:
         self, rendered: SlackMessage | None, *, alert: bool = False, keep: bool = False
     ) -> None:
         if self.respond is not None and rendered is not None:
-            await self.respond(
+            sent = await self.respond(
                 text=rendered.text, blocks=rendered.blocks, response_type="ephemeral"
             )
+            if sent.status_code != 200:  # Slack refused it (a used-up or expired URL)
+                log.warning(
+                    "Slack refused the answer to %s's command: %s %s",
+                    self.user_id,
+                    sent.status_code,
+                    str(sent.body)[:200],
+                )
             return
         if self.ack is not None:
             if keep and rendered is not None:  # the modal stays open, showing why
@@ -106,20 +114,36 @@ async def ignore_retries(
 
 
 async def approve(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, *, chat: Interactions
+    ack: AsyncAck,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    *,
+    chat: Interactions,
 ) -> None:
     """Approve button: vote as the Slack user who clicked; say why when refused."""
     await ack()
     conv, request_id = clicked(body, client)
+    if (where := stranger(body, context)) is not None:
+        await chat.stranger(conv, where, request_id, VoteKind.APPROVE)
+        return
     await chat.approve(conv, request_id)
 
 
 async def reject(
-    ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, *, chat: Interactions
+    ack: AsyncAck,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    *,
+    chat: Interactions,
 ) -> None:
     """Reject button: open the reason modal (the trigger id lives 3 s)."""
     await ack()
     conv, request_id = clicked(body, client)
+    if (where := stranger(body, context)) is not None:
+        await chat.stranger(conv, where)
+        return
     await chat.ask_reason(conv, request_id)
 
 
@@ -128,6 +152,7 @@ async def reject_submitted(
     body: dict[str, Any],
     view: dict[str, Any],
     client: AsyncWebClient,
+    context: AsyncBoltContext,
     *,
     chat: Interactions,
 ) -> None:
@@ -143,6 +168,9 @@ async def reject_submitted(
         ack=ack,
         budget=MODAL_ANSWER_BUDGET,
     )
+    if (where := stranger(body, context)) is not None:
+        await chat.stranger(conv, where, str(meta.get("id") or ""), VoteKind.REJECT)
+        return
     await chat.reject(conv, str(meta.get("id") or ""), field.get("value"))
 
 
@@ -151,6 +179,7 @@ async def approvals_command(
     command: dict[str, Any],
     respond: AsyncRespond,
     client: AsyncWebClient,
+    context: AsyncBoltContext,
     *,
     chat: Interactions,
 ) -> None:
@@ -159,6 +188,9 @@ async def approvals_command(
     words = str(command.get("text") or "").split(maxsplit=1)
     name, rest = (words[0], words[1] if len(words) > 1 else "") if words else ("help", "")
     conv = SlackConversation(user_id=str(command["user_id"]), client=client, respond=respond)
+    if (where := stranger(command, context)) is not None:
+        await chat.stranger(conv, where)
+        return
     await chat.command(conv, parse(name, rest, prefix=f"{COMMAND} ", offered=chat.offered))
 
 

@@ -2,25 +2,49 @@
 
 Pure functions from the core's rich text (``bot/service/chat``) to Slack JSON: no I/O, no
 rules, no wording (the core words everything). ``SlackMarkup.escape`` is the one place
-text is made safe for mrkdwn.
+text is made safe for mrkdwn; ``plain_text`` objects take text as it is.
+
+Every field is kept within Block Kit's limits, taken from the Slack SDK's models (a
+section's text 3,000 characters, a header's 150, a confirm dialog's text 300, ...), so
+that no request within the API's own limits makes a message Slack refuses: long lists
+show what fits and "… +N more", a cut never splits an entity or a ``<…>`` link.
+``tests/adapters/slack/block_kit.py`` is how the strict fake Slack checks it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from slack_sdk.models import views
+from slack_sdk.models.blocks import (
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    HeaderBlock,
+    InputBlock,
+    SectionBlock,
+)
+
 from bot.adapters.slack.ids import Action, Block, View
 from bot.domain.model import Group, Person
 from bot.service.chat.message import Buttons, RequestMessage
-from bot.service.chat.rich import PLAIN, Markup, Reply, clip, joined
+from bot.service.chat.rich import PLAIN, Markup, Reply
 
 Blocks = list[dict[str, Any]]
 
-TEXT_LIMIT = 2900  # a section's text may hold 3000 characters
+TEXT_LIMIT = SectionBlock.text_max_length  # 3000: a section's text, any text object's
+# A section field's text (docs.slack.dev/reference/block-kit/blocks/section-block).
+FIELD_LIMIT = 2000
+HEADER_LIMIT = HeaderBlock.text_max_length  # 150
+BUTTON_LIMIT = ButtonElement.text_max_length  # 75
+CONTEXT_ELEMENTS = ContextBlock.elements_max_length  # 10
 SOURCE = "slack_usergroup"  # the group source Slack vouches for (``SPEC.group_source``)
+# The end of a cut: an entity (&amp;) or a <…> (link, mention, date) left open.
+_CUT_ENTITY = re.compile(r"&[#\w]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +62,16 @@ class SlackMarkup(Markup):
     def escape(self, text: str) -> str:
         """Slack's three control characters (mrkdwn and ``text`` alike)."""
         return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+    def clip(self, text: str, limit: int) -> str:
+        """Cut where nothing breaks: not inside an entity, nor inside a ``<…>``."""
+        if len(text) <= limit:
+            return text
+        cut = _CUT_ENTITY.sub("", text[: limit - 1])
+        opened = cut.rfind("<")
+        if opened > cut.rfind(">"):
+            cut = cut[:opened]
+        return cut + "…"
 
     def link(self, label: str, url: str) -> str:
         return f"<{self.escape(url)}|{self.escape(label)}>"
@@ -62,79 +96,102 @@ class SlackMarkup(Markup):
     def reply(self, reply: Reply) -> SlackMessage:
         if reply.message is not None:
             return self.message(reply.message)
-        text = clip(self.lines(reply.lines), TEXT_LIMIT)
-        return SlackMessage(text, [section(text)], PLAIN.lines(reply.lines))
+        text = self.clip(self.lines(reply.lines), TEXT_LIMIT)
+        return SlackMessage(text, [self.section(text)], PLAIN.lines(reply.lines))
 
     def message(self, message: RequestMessage) -> SlackMessage:
         """The request message: evidence, progress, buttons while it is pending."""
-        fields = [mrkdwn(f"*{label}*\n{self.render(value)}") for label, value in message.fields]
+        fields = [
+            self.mrkdwn(f"*{label}*\n{self.render(value)}", FIELD_LIMIT)
+            for label, value in message.fields
+        ]
         blocks: Blocks = [
-            {"type": "header", "text": plain(message.title)},
+            {"type": "header", "text": plain(message.title, HEADER_LIMIT)},
             {"type": "section", "fields": fields},
         ]
         if message.gates:
-            blocks.append(section("*Gates*\n" + self.lines(message.gates)))
+            blocks.append(self.listed("*Gates*\n", [self.render(g) for g in message.gates]))
         if message.links:
-            blocks.append(context(self.render(joined(message.links, " · "))))
-        blocks.append(section(f"*Quorum*  {self.render(message.quorum)}"))
+            links = self.fit([self.render(link) for link in message.links], TEXT_LIMIT, " · ")
+            blocks.append(self.context(links))
+        blocks.append(self.section(f"*Quorum*  {self.render(message.quorum)}"))
         if message.votes:
-            blocks.append(section("*Votes*\n" + self.lines(message.votes)))
+            blocks.append(self.listed("*Votes*\n", [self.render(v) for v in message.votes]))
         if message.buttons is not None:
             blocks.append(self.buttons(message.buttons))
-        blocks += [context(self.render(note)) for note in message.notes]
+        blocks += [self.context(self.render(note)) for note in message.notes]
         if message.decision is not None:
             quote = "".join(f"\n>{self.escape(x)}" for x in (message.reason or "").splitlines())
-            blocks.append(section(self.render(message.decision) + quote))
+            blocks.append(self.section(self.render(message.decision) + quote))
         if message.promotion is not None:
-            blocks.append(context(self.render(message.promotion)))
+            blocks.append(self.context(self.render(message.promotion)))
         if message.problem is not None:
-            blocks.append(section(self.render(message.problem)))
+            blocks.append(self.section(self.render(message.problem)))
         return SlackMessage(self.escape(message.notification), blocks)
 
     def buttons(self, buttons: Buttons) -> dict[str, Any]:
         approve: dict[str, Any] = {
             "type": "button",
             "action_id": Action.APPROVE.value,
-            "text": plain(buttons.approve_label),
+            "text": plain(buttons.approve_label, BUTTON_LIMIT),
             "style": "primary",
             "value": buttons.request_id,
         }
         if buttons.failed:
-            names = self.escape(", ".join(buttons.failed))
-            approve["confirm"] = {
-                "title": plain("Approve over failed gates?", 100),
-                "text": mrkdwn(
-                    f"These gates failed: *{names}*. Your approval will be recorded "
-                    "as an override in the audit log."
-                ),
-                "confirm": plain("Approve anyway", 30),
-                "deny": plain("Cancel", 30),
-                "style": "danger",
-            }
+            approve["confirm"] = override_confirm(buttons.failed)
         reject = {
             "type": "button",
             "action_id": Action.REJECT.value,
-            "text": plain("Reject"),
+            "text": plain("Reject", BUTTON_LIMIT),
             "style": "danger",
             "value": buttons.request_id,
         }
         return {"type": "actions", "block_id": Block.ACTIONS.value, "elements": [approve, reject]}
 
+    # -- blocks -------------------------------------------------------------------------
 
-def mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": clip(text, TEXT_LIMIT)}
+    def mrkdwn(self, text: str, limit: int = TEXT_LIMIT) -> dict[str, Any]:
+        """Rendered mrkdwn, ``verbatim``: Slack parses only what the markup wrote (a bare
+        ``@here`` in a model's name stays text; ``<@U…>`` mentions still notify)."""
+        return {"type": "mrkdwn", "text": self.clip(text, limit), "verbatim": True}
+
+    def section(self, text: str) -> dict[str, Any]:
+        return {"type": "section", "text": self.mrkdwn(text)}
+
+    def listed(self, head: str, lines: list[str]) -> dict[str, Any]:
+        """A section of lines under ``head``: those that fit, then how many more."""
+        return self.section(head + self.fit(lines, TEXT_LIMIT - len(head)))
+
+    def context(self, *texts: str) -> dict[str, Any]:
+        return {
+            "type": "context",
+            "elements": [self.mrkdwn(t) for t in texts if t][:CONTEXT_ELEMENTS],
+        }
 
 
-def section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": mrkdwn(text)}
+CONFIRM = (
+    "These gates failed: ",
+    ". Your approval will be recorded as an override in the audit log.",
+)
 
 
-def context(*texts: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [mrkdwn(t) for t in texts if t][:10]}
+def override_confirm(failed: tuple[str, ...]) -> dict[str, Any]:
+    """The Approve button's confirmation when gates failed: plain_text (the only kind a
+    confirm dialog takes), its text within 300 characters however many gates failed."""
+    head, tail = CONFIRM
+    names = PLAIN.fit(list(failed), ConfirmObject.text_max_length - len(head) - len(tail), ", ")
+    return {
+        "title": plain("Approve over failed gates?", ConfirmObject.title_max_length),
+        "text": plain(head + names + tail, ConfirmObject.text_max_length),
+        "confirm": plain("Approve anyway", ConfirmObject.confirm_max_length),
+        "deny": plain("Cancel", ConfirmObject.deny_max_length),
+        "style": "danger",
+    }
 
 
-def plain(text: str, limit: int = 150) -> dict[str, Any]:
-    return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
+def plain(text: str, limit: int) -> dict[str, Any]:
+    """A plain_text object: the text as it is (Slack parses nothing in it), within ``limit``."""
+    return {"type": "plain_text", "text": PLAIN.clip(text, limit), "emoji": True}
 
 
 # -- the reject modal ---------------------------------------------------------------
@@ -142,21 +199,27 @@ def plain(text: str, limit: int = 150) -> dict[str, Any]:
 
 def reject_modal(request_id: str, *, channel: str | None, ts: str | None) -> dict[str, Any]:
     meta = json.dumps({"id": request_id, "channel": channel, "ts": ts}, separators=(",", ":"))
-    escape = SlackMarkup().escape
+    markup = SlackMarkup()
+    escape = markup.escape
     return {
         "type": "modal",
         "callback_id": View.REJECT.value,
         "private_metadata": meta,
-        "title": plain("Reject request", 24),
-        "submit": plain("Reject", 24),
-        "close": plain("Cancel", 24),
+        "title": plain("Reject request", views.View.title_max_length),
+        "submit": plain("Reject", views.View.submit_max_length),
+        "close": plain("Cancel", views.View.close_max_length),
         "blocks": [
-            section(f"Reject request `{escape(request_id)}`? The challenger will not be promoted."),
+            markup.section(
+                f"Reject request `{escape(request_id)}`? The challenger will not be promoted."
+            ),
             {
                 "type": "input",
                 "block_id": Block.REASON.value,
-                "label": plain("Reason"),
-                "hint": plain("Recorded in the audit log and with the decision in MLflow.", 2000),
+                "label": plain("Reason", InputBlock.label_max_length),
+                "hint": plain(
+                    "Recorded in the audit log and with the decision in MLflow.",
+                    InputBlock.hint_max_length,
+                ),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": Block.REASON_INPUT.value,

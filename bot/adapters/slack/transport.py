@@ -5,12 +5,14 @@ their outbox key, so a deliverer that takes over an unfinished post finds it in 
 history (``conversations.history``) and a redelivered reply finds itself in the thread
 (``conversations.replies``) instead of posting twice. Posts go through a client that does not
 retry by itself (only 429s, which Slack did not act on): a retry is the outbox's, and looks
-first.
+first. The outbox's clients wait out a 429 only when Slack asks for a short wait; a longer
+one comes back as ``SlackRateLimited`` (``RetryLater``), and the outbox schedules the next
+attempt after it, without holding a delivery meanwhile.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -18,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.markup import SlackMessage
 from bot.ports.chat import ChatRefused, MessageGone, Ref, Updated
+from bot.ports.effects import RetryLater
 
 # Errors that retrying cannot fix: dead-letter at once (and report it).
 PERMANENT = frozenset(
@@ -43,6 +46,28 @@ REPLY_EVENT = "approval_reply"
 LOOKBACK_PAGES = 10  # how far back a lookup pages through the channel (200 messages a page)
 
 
+class SlackRateLimited(ChatRefused, RetryLater):
+    """Slack answered 429: it did nothing, and asks to wait ``seconds`` (``Retry-After``).
+    Refused for now (a post's claim is released), and not a failure: the outbox tries again
+    after the wait."""
+
+    def __init__(self, seconds: float, reason: str) -> None:
+        RetryLater.__init__(self, seconds, reason)
+        self.permanent = False
+
+
+def retry_after(headers: Mapping[str, Any] | None) -> float:
+    """Slack's ``Retry-After`` (seconds; a header's value may come as a list); 1 without."""
+    for key, value in (headers or {}).items():
+        if key.lower() == "retry-after":
+            found = value[0] if isinstance(value, list | tuple) else value
+            try:
+                return max(1.0, float(found))
+            except (TypeError, ValueError):
+                break
+    return 1.0
+
+
 def slack_error(exc: SlackApiError) -> str:
     return str(exc.response.get("error") or exc.response.status_code)
 
@@ -53,6 +78,9 @@ def refused(exc: SlackApiError) -> ChatRefused | None:
     if exc.response.status_code not in (200, 429):
         return None
     error = slack_error(exc)
+    if exc.response.status_code == 429:
+        wait = retry_after(exc.response.headers)
+        return SlackRateLimited(wait, f"Slack says {error}: retry after {wait:g} s")
     return ChatRefused(f"Slack says {error}", permanent=error in PERMANENT)
 
 

@@ -10,6 +10,7 @@ service's answer. Votes and reads block (the database), so they run in worker th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Collection
@@ -179,6 +180,29 @@ class Interactions:
         if not request.is_pending:
             return None, texts.not_pending(request)
         return request, ()
+
+    async def stranger(
+        self,
+        conv: Conversation,
+        where: str,
+        request_id: str | None = None,
+        vote: VoteKind | None = None,
+    ) -> None:
+        """Someone the channel says is none of its own people (another workspace: ``where``):
+        told so, whoever they are there; a vote they tried is audited as refused votes are."""
+        refusal = texts.stranger(self.kind, conv.user_id, where)
+        log.info("%s %s of %s refused: another workspace", self.channel, conv.user_id, where)
+        if request_id and vote is not None:
+            with contextlib.suppress(errors.DomainError, StoreUnavailable):  # nothing to note
+                await asyncio.to_thread(
+                    self.commands.refuse, request_id, self.who(conv.user_id), vote, refusal
+                )
+        line = (
+            texts.explain(refusal, self.kind, conv.user_id)
+            if vote is not None
+            else texts.not_answered(refusal)
+        )
+        await conv.answer(self.say(line), alert=True, keep=True)
 
     # -- commands ---------------------------------------------------------------------
 

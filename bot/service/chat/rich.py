@@ -122,6 +122,31 @@ class Markup:
 
     # How each style wraps what it styles (already rendered, so already escaped).
     BOLD = ITALIC = CODE = "{}"
+    MORE = "… +{} more"  # after the items ``fit`` left out
+
+    def clip(self, text: str, limit: int) -> str:
+        """Rendered ``text`` in at most ``limit`` characters (a markup a cut can break
+        overrides it)."""
+        return clip(text, limit)
+
+    def fit(self, items: Sequence[str], limit: int, sep: str = "\n") -> str:
+        """As many of the rendered ``items`` as fit in ``limit`` characters, joined by
+        ``sep``, then how many were left out ("… +3 more"); a first item longer than the
+        limit is clipped."""
+        whole = sep.join(items)
+        if len(whole) <= limit or len(items) == 1:
+            return self.clip(whole, limit)
+        kept, used = 0, -len(sep)
+        for item in items[:-1]:  # keep one more while it and the count after it fit
+            more = sep + self.MORE.format(len(items) - kept - 1)
+            if used + len(sep) + len(item) + len(more) > limit:
+                break
+            used += len(sep) + len(item)
+            kept += 1
+        more = sep + self.MORE.format(len(items) - max(kept, 1))
+        if kept == 0:
+            return self.clip(items[0], limit - len(more)) + more
+        return sep.join(items[:kept]) + more
 
     def escape(self, text: str) -> str:
         """Text from anywhere, made safe in this markup: the only place that escapes."""

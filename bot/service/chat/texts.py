@@ -75,6 +75,19 @@ def explain(exc: errors.DomainError, kind: IdentityKind, user_id: str) -> Line:
     return (f"⚠️ {exc.message}.",)
 
 
+def stranger(kind: IdentityKind, user_id: str, where: str) -> errors.Stranger:
+    """Why someone of another workspace (``where``) is not heard, whoever they are there."""
+    return errors.Stranger(
+        f"your {kind.account} ({user_id}) belongs to another workspace ({where}); only "
+        "people of the workspace the bot is installed in can vote or ask it anything"
+    )
+
+
+def not_answered(exc: errors.DomainError) -> Line:
+    """Why a command was not answered."""
+    return (f"⛔ Not answered: {exc.message}.",)
+
+
 def counted(request: ApprovalRequest, vote: VoteKind, decided: bool) -> Line:
     """A vote that was counted, for the person who cast it."""
     name = f"{request.model_name} v{request.model_version}"

@@ -200,16 +200,24 @@ class SlackBot:
     def post_payload(self, payload: dict[str, Any], **kw: Any) -> httpx.Response:
         return self.post(urlencode({"payload": json.dumps(payload)}), **kw)
 
-    def click(self, action: Action, request_id: str, user: str, **kw: Any) -> httpx.Response:
-        return self.post_payload(block_actions(self, action, request_id, user), **kw)
+    def click(
+        self, action: Action, request_id: str, user: str, *, team: str | None = None, **kw: Any
+    ) -> httpx.Response:
+        """``user`` clicks; ``team``: the workspace the payload names (the bot's by default)."""
+        payload = block_actions(self, action, request_id, user)
+        if team is not None:
+            payload["team"]["id"] = payload["user"]["team_id"] = team
+        return self.post_payload(payload, **kw)
 
-    def submit_modal(self, view: dict[str, Any], user: str, reason: str) -> httpx.Response:
-        return self.post_payload(view_submission(view, user, reason))
+    def submit_modal(
+        self, view: dict[str, Any], user: str, reason: str, *, team: str = TEAM
+    ) -> httpx.Response:
+        return self.post_payload(view_submission(view, user, reason, team=team))
 
-    def command(self, text: str, user: str) -> httpx.Response:
+    def command(self, text: str, user: str, *, team: str = TEAM) -> httpx.Response:
         form = {
             "token": "legacy",
-            "team_id": TEAM,
+            "team_id": team,
             "team_domain": "acme",
             "channel_id": CHANNEL,
             "channel_name": "approvals",
@@ -254,7 +262,9 @@ def block_actions(bot: SlackBot, action: Action, request_id: str, user: str) -> 
     }
 
 
-def view_submission(view: dict[str, Any], user: str, reason: str) -> dict[str, Any]:
+def view_submission(
+    view: dict[str, Any], user: str, reason: str, *, team: str = TEAM
+) -> dict[str, Any]:
     """What Slack sends when ``user`` submits the modal the bot opened, with ``reason`` typed."""
     state = {
         "values": {
@@ -265,8 +275,8 @@ def view_submission(view: dict[str, Any], user: str, reason: str) -> dict[str, A
     }
     return {
         "type": "view_submission",
-        "team": {"id": TEAM, "domain": "acme"},
-        "user": {"id": user, "username": user.lower(), "team_id": TEAM},
+        "team": {"id": team, "domain": "acme"},
+        "user": {"id": user, "username": user.lower(), "team_id": team},
         "api_app_id": "A0APP001",
         "token": "legacy",
         "trigger_id": f"trigger-{user}-submit",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
 
 from bot.adapters.slack.ids import Action
 from tests.adapters.slack.conftest import ALICE, BOB, CAROL, STRANGER, SlackBot, eventually
+from tests.adapters.slack.fake_slack import Failure
 
 
 def ask(bot: SlackBot, text: str, user: str = BOB) -> dict[str, Any]:
@@ -120,3 +122,13 @@ def test_read_access_can_be_opened_to_anyone_in_the_workspace(slack, sqlite_url)
     with running_bot(sqlite_url, slack, read_access="anyone") as open_bot:
         rid = open_bot.submit()
         assert rid in ask(open_bot, "pending", user=STRANGER)["text"]
+
+
+def test_an_answer_slack_refuses_is_logged(bot: SlackBot, caplog: pytest.LogCaptureFixture) -> None:
+    """A response URL can be used up or expire (5 uses in 30 minutes): Slack answers 404
+    ``expired_url``, which ``respond()`` does not raise; the bot says so instead of nothing."""
+    bot.slack.fail("response_url", Failure(404, "expired_url", {}))
+    with caplog.at_level(logging.WARNING, logger="bot.slack"):
+        bot.command("help", BOB)
+        eventually(lambda: "refused the answer" in caplog.text, "the warning")
+    assert "404 expired_url" in caplog.text

@@ -11,6 +11,7 @@ from bot.domain.quorum import Rule
 from bot.service.chat import texts
 from bot.service.chat.message import compose
 from bot.service.chat.rich import Reply
+from tests.adapters.slack import block_kit
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 MARKUP = SlackMarkup()
@@ -106,3 +107,30 @@ def test_the_notification_and_the_reminders_escape_what_came_from_outside() -> N
     said = MARKUP.reply(Reply((reminder,))).text
     assert "<!here>" not in said and "&lt;!here&gt;" in said
     assert "<@U2>" in said  # a mention is markup, not text: it still notifies
+
+
+def test_a_cut_never_splits_an_entity_or_a_link() -> None:
+    assert MARKUP.clip("tom &amp; jerry", 8) == "tom …"
+    assert MARKUP.clip("see <https://x.example/abcdef|the run> now", 20) == "see …"
+    assert MARKUP.clip("short", 5) == "short"
+
+
+def test_fifty_gates_at_their_longest_show_what_fits_and_how_many_more() -> None:
+    policy = Policy("*", (Rule("ml-leads", 1),), allow_override_failed_gates=True)
+    gates = tuple(
+        GateResult(f"{n:02d}" + "<&>" * 66, 0.2, 0.05, "<", False) for n in range(50)
+    )  # 200 characters each, 1,000 once escaped
+    request = ApprovalRequest.submit(
+        model_name="m", model_version="1", requested_by="alice", policy=policy, now=NOW, gates=gates
+    )
+    blocks = request_blocks(request, policy)
+    section = next(
+        t for b in blocks if (t := b.get("text", {}).get("text", "")).startswith("*Gates*")
+    )
+    assert len(section) <= 3000 and section.endswith(" more")
+    shown = section.count("❌")
+    assert f"… +{50 - shown} more" in section
+    assert block_kit.message_problems(blocks) == []
+    confirm = _approve_button(blocks)["confirm"]["text"]
+    assert confirm["type"] == "plain_text" and len(confirm["text"]) <= 300
+    assert "<&>" in confirm["text"]  # plain_text: as it is, escaped by nobody
