@@ -25,7 +25,11 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 # binutils' strip, for this stage only: manylinux wheels ship their shared objects with symbol
-# tables (ICU's alone carries 8.8 MB), which the image does not need at run time.
+# tables (ICU's extension alone carries 8.8 MB), which the bot's image does not need at run
+# time. Only the bot's image (no EXTRAS) is stripped, and never the libraries auditwheel
+# vendored (`<package>.libs/`): patchelf rewrote those, and strip breaks some of them (numpy's
+# OpenBLAS: "ELF load command address/offset not page-aligned"). scripts/offline-image-build.sh
+# loads every shared object of the bot's image to prove none broke.
 RUN apt-get update -q \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends binutils \
     && rm -rf /var/lib/apt/lists/*
@@ -38,7 +42,10 @@ COPY requirements/ requirements/
 RUN python3 -c 'import sys, tomllib; project = tomllib.load(open("pyproject.toml", "rb"))["project"]; extras = [e for e in sys.argv[1].split(",") if e]; print("\n".join(project["dependencies"] + [d for e in extras for d in project["optional-dependencies"][e]]))' "$EXTRAS" \
         > /tmp/dependencies.txt \
     && pip install --requirement /tmp/dependencies.txt --constraint requirements/model.txt \
-    && find /opt/venv -type f \( -name '*.so' -o -name '*.so.*' \) -exec strip --strip-unneeded {} + \
+    && if [ -z "$EXTRAS" ]; then \
+        find /opt/venv -type f \( -name '*.so' -o -name '*.so.*' \) ! -path '*.libs/*' \
+            -exec strip --strip-unneeded {} +; \
+    fi \
     && find /opt/venv -depth -type d -name tests -path '*/site-packages/*/tests' -exec rm -rf {} +
 COPY README.md alembic.ini ./
 COPY migrations/ migrations/

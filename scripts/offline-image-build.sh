@@ -129,6 +129,16 @@ if [[ " $TARGETS " == *" app "* ]]; then
     enter app
     say "inside the bot's image: approval-bot --help"
     run approval-bot --help | grep -q "serve" || die "approval-bot --help does not list 'serve'"
+    say "inside: every shared object loads (the build stage stripped them)"
+    run python3 -c 'import ctypes, glob, sys
+paths = glob.glob("/opt/venv/lib/python3*/site-packages/**/*.so*", recursive=True)
+broken = []
+for path in paths:
+    try:
+        ctypes.CDLL(path)
+    except OSError as error:
+        broken.append(f"{path}: {error}")
+sys.exit("\n".join(broken) if broken else 0)' || die "a shared object of the bot's image does not load (above)"
     say "inside: approval-bot migrate (SQLite under /tmp)"
     run env APPROVAL_BOT_DATABASE_URL=sqlite:////tmp/smoke.db approval-bot migrate
     say "inside: none of $PIPELINES_ONLY"
