@@ -22,6 +22,7 @@ from bot.domain.audit import (
 from bot.domain.directory import Directory
 from bot.domain.effects import Effect
 from bot.domain.events import Event
+from bot.domain.evidence import EvidenceInfo, Picture
 from bot.domain.model import (
     DECIDED,
     ApprovalRequest,
@@ -64,6 +65,7 @@ class _Store:
         self.chat: dict[tuple[str, str], dict[str, Any]] = {}
         self.chat_claims: dict[tuple[str, str], tuple[str, datetime]] = {}
         self.channel_state: dict[tuple[str, str], Any] = {}
+        self.evidence: dict[str, tuple[Picture, ...]] = {}
 
 
 class FakeRequests:
@@ -476,6 +478,23 @@ class FakeChannelState:
         return self.s.channel_state.pop((channel, key), None) is not None
 
 
+class FakeEvidence:
+    def __init__(self, store: _Store) -> None:
+        self.store = store
+
+    def add(self, request_id: str, pictures: Sequence[Picture]) -> None:
+        if pictures:
+            assert request_id not in self.store.evidence, "added twice (a primary key refuses)"
+            self.store.evidence[request_id] = tuple(pictures)
+
+    def listed(self, request_id: str) -> list[EvidenceInfo]:
+        return [p.info for p in self.store.evidence.get(request_id, ())]
+
+    def picture(self, request_id: str, index: int) -> Picture | None:
+        found = [p for p in self.store.evidence.get(request_id, ()) if p.info.index == index]
+        return found[0] if found else None
+
+
 class FakeTokens:
     def __init__(self, store: _Store, seen: Tracker) -> None:
         self.s = store
@@ -530,6 +549,7 @@ class FakeUnitOfWork(RecordingUnitOfWork):
         self.tokens = FakeTokens(self._work, self)
         self.chat = FakeChat(self._work)
         self.channel_state = FakeChannelState(self._work)
+        self.evidence = FakeEvidence(self._work)
         return self
 
     def __exit__(

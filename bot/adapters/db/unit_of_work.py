@@ -19,6 +19,7 @@ from bot.adapters.db.channel_state import SqlChannelStateRepository
 from bot.adapters.db.chat import SqlChatMessageRepository
 from bot.adapters.db.directory import SqlDirectoryRepository
 from bot.adapters.db.engine import READONLY
+from bot.adapters.db.evidence import SqlEvidenceRepository
 from bot.adapters.db.health import StoreHealth, unavailable_reason
 from bot.adapters.db.outbox import SqlOutbox
 from bot.adapters.db.refusals import SqlRefusalLog
@@ -77,6 +78,7 @@ class SqlUnitOfWork(RecordingUnitOfWork):
         self.tokens = SqlTokenRepository(conn, self)
         self.chat = SqlChatMessageRepository(conn)
         self.channel_state = SqlChannelStateRepository(conn)
+        self.evidence = SqlEvidenceRepository(conn)
         return self
 
     def __exit__(
