@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 MAX_BYTES = 1024 * 1024  # one picture
 MAX_SIDE = 4096  # pixels, width or height
-MAX_PIXELS = 4096 * 4096  # one picture
+MAX_PIXELS = 4096 * 3072  # one picture (12 megapixels)
 MAX_RAW_BYTES = 80 * 1024 * 1024  # a PNG's image data once inflated (counted, never kept)
 PNG = "image/png"
 JPEG = "image/jpeg"
