@@ -62,12 +62,8 @@ def pictures(items: Sequence[tuple[bytes, str]]) -> tuple[Picture, ...]:
             raise ImageError(exc.problem, f"evidence[{i}].data") from None
         total += image.pixels
         if total > MAX_TOTAL_PIXELS:
-            raise ImageError(
-                f"the pictures have more than {MAX_TOTAL_PIXELS} pixels together"
-            )
+            raise ImageError(f"the pictures have more than {MAX_TOTAL_PIXELS} pixels together")
         digest = hashlib.sha256(data).hexdigest()
-        info = EvidenceInfo(
-            i, image.media_type, image.width, image.height, len(data), digest, alt
-        )
+        info = EvidenceInfo(i, image.media_type, image.width, image.height, len(data), digest, alt)
         out.append(Picture(info, data))
     return tuple(out)

@@ -148,8 +148,9 @@ def _png(data: bytes) -> ImageInfo:
         raise ImageError("corrupt PNG (its IDAT chunks are missing or not consecutive)")
     expected = _raw_size(width, height, depth * samples, interlace == 1)
     if expected > MAX_RAW_BYTES:
-        raise ImageError(f"PNG image data would inflate to {expected} bytes (the most is "
-                         f"{MAX_RAW_BYTES})")
+        raise ImageError(
+            f"PNG image data would inflate to {expected} bytes (the most is {MAX_RAW_BYTES})"
+        )
     _inflate_exactly(b"".join(body for k, body in chunks if k == b"IDAT"), expected)
     return info
 

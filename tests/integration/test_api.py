@@ -101,7 +101,9 @@ def test_bad_gate_op_and_unknown_field_are_422(client):
 def test_a_body_over_the_limit_is_413(client):
     """64 KiB everywhere; a submission may be larger by its evidence pictures."""
     raw = json.dumps({"padding": "y" * 70 * 1024}).encode()
-    r = client.post("/api/v1/outbox/1/retry", content=raw, headers={"Content-Type": "application/json"})
+    r = client.post(
+        "/api/v1/outbox/1/retry", content=raw, headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 413
     assert r.json()["error"] == "payload_too_large"
     b = body()
