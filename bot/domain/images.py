@@ -22,6 +22,7 @@ from dataclasses import dataclass
 MAX_BYTES = 1024 * 1024  # one picture
 MAX_SIDE = 4096  # pixels, width or height
 MAX_PIXELS = 4096 * 3072  # one picture (12 megapixels)
+MAX_RATIO = 20  # a picture to look at, not a strip (chat apps refuse longer ones as photos)
 MAX_RAW_BYTES = 80 * 1024 * 1024  # a PNG's image data once inflated (counted, never kept)
 PNG = "image/png"
 JPEG = "image/jpeg"
@@ -82,6 +83,8 @@ def _sized(media_type: str, width: int, height: int) -> ImageInfo:
         raise ImageError(
             f"{kind} of {width}×{height} pixels: a side is longer than {MAX_SIDE} pixels"
         )
+    if max(width, height) > MAX_RATIO * min(width, height):
+        raise ImageError(f"{kind} of {width}×{height} pixels is longer than {MAX_RATIO}:1")
     if width * height > MAX_PIXELS:
         raise ImageError(f"{kind} of {width}×{height} pixels is more than {MAX_PIXELS} pixels")
     return ImageInfo(media_type, width, height)
