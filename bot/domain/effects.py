@@ -67,8 +67,7 @@ def effects_for(
         out += [Effect(CHAT_POST, f"{rid}:post:{c}", rid, {"channel": c}) for c in channels]
         if event.data.get("evidence"):  # after the post (a lane keeps one channel in order)
             out += [
-                Effect(CHAT_EVIDENCE, f"{rid}:evidence:{c}", rid, {"channel": c})
-                for c in channels
+                Effect(CHAT_EVIDENCE, f"{rid}:evidence:{c}", rid, {"channel": c}) for c in channels
             ]
         return out
     if event.kind in (EventKind.REMINDED, EventKind.ESCALATED):

@@ -41,7 +41,9 @@ def test_the_request_page_shows_each_picture_with_its_alt_text(sqlite_url, tmp_p
         for i, (picture, alt) in enumerate(zip(pictures, alts, strict=True)):
             image = images.nth(i)
             image.scroll_into_view_if_needed()
-            page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+            page.wait_for_function(
+                "(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle()
+            )
             assert image.get_attribute("alt") == alt
             width = image.evaluate("img => img.naturalWidth")
             assert width == (400, 300)[i], "decoded by the browser at its own size"
@@ -56,4 +58,3 @@ def test_the_request_page_shows_each_picture_with_its_alt_text(sqlite_url, tmp_p
         assert other.headers["content-type"] == "image/png"  # local: the peer is trusted
         assert httpx.get(f"{bot.url}/requests/nope/evidence/0", timeout=10).status_code == 404
         assert httpx.get(f"{bot.url}/requests/x/evidence/99", timeout=10).status_code == 404
-

@@ -20,9 +20,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.markup import SlackMessage
 from bot.domain.evidence import Picture
-from bot.service.chat.rich import clip
 from bot.ports.chat import ChatRefused, MessageGone, Ref, Updated
 from bot.ports.effects import RetryLater
+from bot.service.chat.rich import clip
 
 # Errors that retrying cannot fix: dead-letter at once (and report it).
 PERMANENT = frozenset(
@@ -196,9 +196,7 @@ class SlackTransport:
             self.client.conversations_replies(channel=ref["channel"], ts=ref["ts"], limit=200)
         )
         return {
-            str(f.get("name"))
-            for m in response.get("messages") or []
-            for f in m.get("files") or []
+            str(f.get("name")) for m in response.get("messages") or [] for f in m.get("files") or []
         }
 
     async def find_post(self, request_id: str) -> Ref | None:

@@ -72,7 +72,11 @@ class Files:
             return {"ok": False, "error": "alt_txt_too_large"}
         file_id = f"F0FAKE{next(self._ids):04d}"
         self.uploads[file_id] = Upload(file_id, filename, length, alt)
-        return {"ok": True, "upload_url": f"{self.base_url}/upload/v1/{file_id}", "file_id": file_id}
+        return {
+            "ok": True,
+            "upload_url": f"{self.base_url}/upload/v1/{file_id}",
+            "file_id": file_id,
+        }
 
     def receive(self, file_id: str, body: bytes) -> tuple[int, str]:
         upload = self.uploads.get(file_id)

@@ -16,6 +16,9 @@ values) the way Telegram does:
   ``bot_limit`` for the bot, a write is answered 429 with ``retry_after``; a write to a
   chat before its ``retry_after`` ran out is answered 429 again and recorded in
   ``violations``;
+- ``sendPhoto`` / ``sendMediaGroup`` take photos as Telegram does (``fake_media.py``: size,
+  dimensions, the picture decoded, captions, 2–10 items an album), replying to a message
+  of the chat; they are kept in ``photos``;
 - ``answerCallbackQuery`` answers a query the fake handed out, once;
 - ``getUpdates`` long-polls the pushed updates from ``offset`` on, and forgets the ones
   below it (as Telegram does once an offset confirms them); 409 while a webhook is set.
