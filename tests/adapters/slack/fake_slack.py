@@ -20,6 +20,8 @@ It refuses what Slack refuses (``block_kit.py`` says how, and cites where Slack 
   characters (``msg_too_long``);
 - ``chat.update`` of a ts it never posted (or deleted): ``message_not_found``;
 - calls past the rate limits (``rate_limits.py``): HTTP 429, ``Retry-After``, ``ratelimited``.
+- file uploads other than Slack's upload flow (``fake_files.py``: files.getUploadURLExternal,
+  the bytes, files.completeUploadExternal into a thread; ``files.upload`` is retired).
 
 Each refusal is kept in ``refused`` (the ``slack`` fixture fails a test that leaves one it
 did not expect: ``slack.expect_refusals()``). ``auth.test`` names the workspace
