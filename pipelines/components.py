@@ -90,17 +90,29 @@ def register_challenger(
 
 @_component
 def latency_test(model_name: str, data_run_id: str, iterations: int) -> NamedTuple(
-    "Latency", [("latency_p99_ms", float), ("model_version", str), ("challenger_run_id", str)]
+    "Latency",
+    [
+        ("latency_p99_ms", float),
+        ("model_version", str),
+        ("challenger_run_id", str),
+        ("latencies_ms", str),
+    ],
 ):
-    """p99 latency (ms) of single-row predictions of the version @challenger points at now."""
+    """p99 latency (ms) of single-row predictions of the version @challenger points at now;
+    ``latencies_ms``: every timing, as JSON (the evidence picture's data)."""
+    import json
     from collections import namedtuple
 
     from pipelines.steps import runtime, staging
 
     runtime.configure_logging()
     result = staging.latency_test(model_name, data_run_id, iterations)
-    return namedtuple("Latency", ["latency_p99_ms", "model_version", "challenger_run_id"])(
-        result.latency_p99_ms, result.model_version, result.challenger_run_id
+    fields = ["latency_p99_ms", "model_version", "challenger_run_id", "latencies_ms"]
+    return namedtuple("Latency", fields)(
+        result.latency_p99_ms,
+        result.model_version,
+        result.challenger_run_id,
+        json.dumps(list(result.latencies_ms)),
     )
 
 
@@ -112,6 +124,7 @@ def shadow_test(model_name: str, model_version: str, data_run_id: str) -> NamedT
         ("challenger_accuracy", float),
         ("champion_accuracy", float),
         ("champion_version", str),
+        ("comparison", str),
     ],
 ):
     """Challenger vs @champion on the test split (no champion: accuracy -1.0, passes)."""
@@ -123,12 +136,19 @@ def shadow_test(model_name: str, model_version: str, data_run_id: str) -> NamedT
     result = staging.shadow_test(model_name, model_version, data_run_id)
     return namedtuple(
         "Shadow",
-        ["disagreement_rate", "challenger_accuracy", "champion_accuracy", "champion_version"],
+        [
+            "disagreement_rate",
+            "challenger_accuracy",
+            "champion_accuracy",
+            "champion_version",
+            "comparison",
+        ],
     )(
         result.disagreement_rate,
         result.challenger_accuracy,
         result.champion_accuracy,
         result.champion_version,
+        result.comparison,
     )
 
 
@@ -147,10 +167,14 @@ def notify_approval_bot(
     inference_service: str,
     namespace: str,
     storage_uri_prefix: str,
+    latencies_ms: str,
+    comparison: str,
 ) -> NamedTuple("Notified", [("approval_request_id", str), ("gates_passed", bool)]):
-    """POST the gate results to the approval bot; a failure is logged and yields an empty id.
+    """Render the evidence pictures (logged to MLflow), then POST them with the gate results
+    to the approval bot; a failure to reach the bot is logged and yields an empty id.
 
-    The last three: the promotion target this request asks for ("" = the bot's configured one).
+    ``inference_service``, ``namespace``, ``storage_uri_prefix``: the promotion target this
+    request asks for ("" = the bot's configured one).
     """
     from collections import namedtuple
 
@@ -177,6 +201,14 @@ def notify_approval_bot(
             "namespace": namespace,
             "storage_uri_prefix": storage_uri_prefix,
         },
+        evidence=staging.evidence(
+            latencies_ms,
+            comparison,
+            latency_p99_ms=latency_p99_ms,
+            staging_run_id=staging_run_id,
+            model_name=model_name,
+            model_version=model_version,
+        ),
     )
     request_id = staging.notify(body)
     return namedtuple("Notified", ["approval_request_id", "gates_passed"])(

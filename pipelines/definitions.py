@@ -160,6 +160,8 @@ def staging_pipeline(
             inference_service=inference_service,
             namespace=namespace,
             storage_uri_prefix=storage_uri_prefix,
+            latencies_ms=latency.outputs["latencies_ms"],
+            comparison=shadow.outputs["comparison"],
         ),
         bot=True,
     )

@@ -22,6 +22,7 @@ from bot.domain.audit import (
 from bot.domain.directory import Directory
 from bot.domain.effects import Effect
 from bot.domain.events import Event
+from bot.domain.evidence import EvidenceInfo, Picture
 from bot.domain.model import (
     DECIDED,
     ApprovalRequest,
@@ -65,6 +66,7 @@ class _Store:
         self.chat_claims: dict[tuple[str, str], tuple[str, datetime]] = {}
         self.channel_state: dict[tuple[str, str], Any] = {}
         self.named_leases: dict[str, tuple[str, datetime]] = {}  # name -> (holder, until)
+        self.evidence: dict[str, tuple[Picture, ...]] = {}
 
 
 class FakeRequests:
@@ -499,6 +501,23 @@ class FakeLeases:
         return held[0] if held is not None and held[1] > now else None
 
 
+class FakeEvidence:
+    def __init__(self, store: _Store) -> None:
+        self.store = store
+
+    def add(self, request_id: str, pictures: Sequence[Picture]) -> None:
+        if pictures:
+            assert request_id not in self.store.evidence, "added twice (a primary key refuses)"
+            self.store.evidence[request_id] = tuple(pictures)
+
+    def listed(self, request_id: str) -> list[EvidenceInfo]:
+        return [p.info for p in self.store.evidence.get(request_id, ())]
+
+    def picture(self, request_id: str, index: int) -> Picture | None:
+        found = [p for p in self.store.evidence.get(request_id, ()) if p.info.index == index]
+        return found[0] if found else None
+
+
 class FakeTokens:
     def __init__(self, store: _Store, seen: Tracker) -> None:
         self.s = store
@@ -554,6 +573,7 @@ class FakeUnitOfWork(RecordingUnitOfWork):
         self.chat = FakeChat(self._work)
         self.channel_state = FakeChannelState(self._work)
         self.leases = FakeLeases(self._work)
+        self.evidence = FakeEvidence(self._work)
         return self
 
     def __exit__(

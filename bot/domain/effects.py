@@ -21,6 +21,7 @@ CHAT_POST = EffectKind.CHAT_POST
 CHAT_UPDATE = EffectKind.CHAT_UPDATE
 CHAT_REMIND = EffectKind.CHAT_REMIND
 CHAT_NOTICE = EffectKind.CHAT_NOTICE
+CHAT_EVIDENCE = EffectKind.CHAT_EVIDENCE
 
 # Events that change what a request's chat message shows.
 _SHOWN = frozenset(
@@ -64,6 +65,10 @@ def effects_for(
     out: list[Effect] = []
     if event.kind == EventKind.SUBMITTED:
         out += [Effect(CHAT_POST, f"{rid}:post:{c}", rid, {"channel": c}) for c in channels]
+        if event.data.get("evidence"):  # after the post (a lane keeps one channel in order)
+            out += [
+                Effect(CHAT_EVIDENCE, f"{rid}:evidence:{c}", rid, {"channel": c}) for c in channels
+            ]
         return out
     if event.kind in (EventKind.REMINDED, EventKind.ESCALATED):
         out += [

@@ -116,5 +116,16 @@ class InvalidRequest(DomainError):
     code = "invalid_request"
 
 
+class InvalidField(InvalidRequest):
+    """One field of what was sent is wrong (a 422 naming it, as pydantic's errors do)."""
+
+    code = "validation_error"
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
 class ConfigError(DomainError):
     code = "config_error"

@@ -49,6 +49,7 @@ class EffectKind(StrEnum):
     CHAT_UPDATE = "chat.update"
     CHAT_REMIND = "chat.remind"
     CHAT_NOTICE = "chat.notice"
+    CHAT_EVIDENCE = "chat.evidence"  # the request's pictures, in its message's thread
 
 
 def is_chat(kind: str) -> bool:

@@ -260,8 +260,37 @@ def _submit_measured(
         requested_by=requested_by,
         gates=gates,
         links=_links(mlflow_ui, model_name, version, run_id, experiment_id),
+        evidence=staged_evidence(client, model_name, version),
     )
     return commands.submit(SubmissionIn.model_validate(body)).request.id
+
+
+def staged_evidence(client: Any, model_name: str, version: str) -> list[dict[str, str]]:
+    """The pictures the staging pipeline rendered for this version (its MLflow run in
+    ``iris-staging``, README.md "Evidence"), as a submission carries them."""
+    import base64
+    import tempfile
+
+    from pipelines.steps.evidence import STAGING_EXPERIMENT
+
+    experiment = client.get_experiment_by_name(STAGING_EXPERIMENT)
+    wanted = f"tags.model_name = '{model_name}' and tags.model_version = '{version}'"
+    runs = (
+        client.search_runs(
+            [experiment.experiment_id], wanted, order_by=["start_time DESC"], max_results=1
+        )
+        if experiment is not None
+        else []
+    )
+    if not runs:
+        return []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(client.download_artifacts(runs[0].info.run_id, "evidence", tmp))
+        alts = json.loads((folder / "alt.json").read_text())
+        return [
+            {"data": base64.b64encode((folder / name).read_bytes()).decode(), "alt": alt}
+            for name, alt in alts.items()
+        ]
 
 
 def _gate(g: dict[str, Any]) -> str:

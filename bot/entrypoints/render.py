@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.domain.audit import AuditRecord
+from bot.domain.evidence import EvidenceInfo
 from bot.domain.model import ApprovalRequest, Policy
 from bot.domain.outbox import OutboxItem
 from bot.service.views import (
@@ -53,6 +54,7 @@ def show(
     policy: Policy | None,
     history: Sequence[AuditRecord],
     effects: Sequence[OutboxItem] = (),
+    evidence: Sequence[EvidenceInfo] = (),
 ) -> str:
     out = [
         f"{r.id}  {r.model_name} v{r.model_version}  [{r.state.value}]",
@@ -94,7 +96,19 @@ def show(
     if effects:
         out.append("effects:")
         out += [f"  {i.kind}: {effect_detail(i)}" for i in effects]
+    out += evidence_lines(evidence)
     if history:
         out.append("history:")
         out += [f"  #{h.seq} {ts(h.at)} {h.kind} by {h.actor}" for h in history]
     return "\n".join(out)
+
+
+def evidence_lines(evidence: Sequence[EvidenceInfo]) -> list[str]:
+    """The pictures, as the audit log holds them: type, pixels, bytes, SHA-256, alt text."""
+    if not evidence:
+        return []
+    return ["evidence:"] + [
+        f"  #{e.index} {e.media_type} {e.width}×{e.height} px, {e.size} bytes, "
+        f"sha256 {e.sha256}\n     {e.alt}"
+        for e in evidence
+    ]

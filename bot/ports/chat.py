@@ -8,9 +8,11 @@ Everything the core says is rendered first by the channel's ``Markup``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any, Protocol
 
+from bot.domain.evidence import Picture
 from bot.domain.model import ApprovalRequest
 
 Ref = dict[str, Any]  # where a message is, as the channel knows it (stored as JSON)
@@ -59,6 +61,14 @@ class Transport(Protocol):
     async def find_post(self, request_id: str) -> Ref | None:
         """The request's message, posted by a deliverer that did not finish; None when not
         found, or when the platform has no way to look."""
+        ...
+
+    async def pictures(
+        self, ref: Ref, pictures: Sequence[Picture], *, request_id: str, look_first: bool
+    ) -> int:
+        """Show the request's evidence pictures with their alt text, in reply to its message
+        at ``ref``; how many were sent. ``look_first``: a redelivery: where the platform can
+        look, send only those not there yet."""
         ...
 
 

@@ -12,6 +12,7 @@ from bot.domain.audit import AuditCheck, AuditHead, AuditRecord
 from bot.domain.directory import Directory
 from bot.domain.effects import Effect
 from bot.domain.events import Aggregate, Event
+from bot.domain.evidence import EvidenceInfo, Picture
 from bot.domain.model import ApprovalRequest, Person, Policy, State
 from bot.domain.names import OutboxState
 from bot.domain.outbox import DeliveryOutcome, OutboxItem, Retry
@@ -299,6 +300,17 @@ class EventRecorder(Protocol):
         ...
 
 
+class EvidenceRepository(Protocol):
+    """The pictures a request was submitted with (``bot/domain/evidence.py``)."""
+
+    def add(self, request_id: str, pictures: Sequence[Picture]) -> None: ...
+    def listed(self, request_id: str) -> list[EvidenceInfo]:
+        """What is stored, without the bytes, in order."""
+        ...
+
+    def picture(self, request_id: str, index: int) -> Picture | None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``commit`` first records the events of every domain object its
     repositories handed out or took in (the audit log and the effects' outbox rows)."""
@@ -321,6 +333,8 @@ class UnitOfWork(Protocol):
     def channel_state(self) -> ChannelStateRepository: ...
     @property
     def leases(self) -> LeaseRepository: ...
+    @property
+    def evidence(self) -> EvidenceRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

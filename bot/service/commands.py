@@ -12,6 +12,8 @@ from typing import Any
 
 from bot.domain import errors, text
 from bot.domain.durations import MAX_SHOWN
+from bot.domain.evidence import Picture, pictures
+from bot.domain.images import ImageError
 from bot.domain.model import ApprovalRequest, GateResult, Person, Policy, State, Vote, VoteKind
 from bot.domain.names import EventKind
 from bot.domain.tokens import ApiToken
@@ -21,6 +23,15 @@ from bot.service.clock import SystemClock
 from bot.service.identity import Identity, IdentityKinds
 from bot.service.refusals import record_refusal
 from bot.service.schemas import SubmissionIn, plain_or_unknown
+
+
+def checked_pictures(body: SubmissionIn) -> tuple[Picture, ...]:
+    """The submission's pictures, each a whole PNG or JPEG within the limits; a 422
+    naming the bad one otherwise (before anything is stored)."""
+    try:
+        return pictures([(e.data, e.alt) for e in body.evidence])
+    except ImageError as exc:
+        raise errors.InvalidField(exc.path, exc.problem) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +100,7 @@ class Commands:
                 f"token {token.name!r} may submit only as {', '.join(token.requested_by)}, "
                 f"not as {body.requested_by!r}"
             )
+        pictures = checked_pictures(body)
         now = self.clock.now()
         for attempt in range(2):
             with self.uow() as uow:
@@ -108,6 +120,10 @@ class Commands:
                     if attempt:
                         raise
                     continue  # a concurrent identical submission won: answer with it
+                uow.evidence.add(request.id, pictures)
+                if pictures:  # the audit shows what the approvers saw
+                    submitted = next(e for e in request.events if e.kind is EventKind.SUBMITTED)
+                    submitted.data["evidence"] = [p.info.to_dict() for p in pictures]
                 if token is not None:  # which token submitted (and superseded)
                     for ev in (*request.events, *(e for o in superseded for e in o.events)):
                         ev.data.update(token.audit())

@@ -13,6 +13,7 @@ from bot.domain import errors
 from bot.domain.access import ReadAccess
 from bot.domain.audit import AuditRecord
 from bot.domain.directory import Directory
+from bot.domain.evidence import EvidenceInfo, Picture
 from bot.domain.model import ApprovalRequest, Person, Policy, State
 from bot.domain.names import OutboxState, is_chat
 from bot.domain.outbox import OutboxItem
@@ -60,6 +61,20 @@ class Queries:
         if request is None:
             raise errors.UnknownRequest(request_id)
         return request
+
+    def evidence(self, request_id: str) -> list[EvidenceInfo]:
+        """The request's pictures, without their bytes (an unknown request has none)."""
+        plain_or_unknown(request_id)
+        with self.uow(readonly=True) as uow:
+            return uow.evidence.listed(request_id)
+
+    def picture(self, request_id: str, index: int) -> Picture:
+        plain_or_unknown(request_id)
+        with self.uow(readonly=True) as uow:
+            found = uow.evidence.picture(request_id, index)
+        if found is None:
+            raise errors.NotFound(f"request {request_id} has no picture {index}")
+        return found
 
     def message(self, request_id: str, channel: str) -> MessageView:
         """The request, its policy, its decision effects and where ``channel`` shows it, in

@@ -6,6 +6,8 @@ renders them as ``path: problem`` lines.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -14,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -26,7 +29,7 @@ from pydantic import (
 )
 from pydantic.json_schema import WithJsonSchema
 
-from bot.domain import errors, text
+from bot.domain import errors, evidence, images, text
 from bot.domain.gates import GATE_OPS, disagreement
 from bot.service.cursor import CURSOR_PATTERN
 
@@ -226,6 +229,51 @@ class PromotionIn(Strict):
         return v
 
 
+def _base64_image(v: Any) -> bytes:
+    """The picture's bytes: base64 (RFC 4648, with padding, no line breaks), at most
+    ``images.MAX_BYTES`` once decoded. What the bytes are is checked by the service."""
+    if not isinstance(v, str):
+        raise ValueError("must be a string of base64")
+    if len(v) > IMAGE_BASE64_CHARS:
+        raise ValueError(f"more than {images.MAX_BYTES} bytes once decoded")
+    try:
+        return base64.b64decode(v, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("not base64 (RFC 4648, with padding, no line breaks)") from None
+
+
+IMAGE_BASE64_CHARS = 4 * -(-images.MAX_BYTES // 3)
+EVIDENCE_FORMAT = "image-base64"  # a PNG or JPEG in base64 (tests/support/schemathesis_hooks.py)
+ImageData = Annotated[
+    bytes,
+    BeforeValidator(_base64_image),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": EVIDENCE_FORMAT,
+            "contentEncoding": "base64",
+            "maxLength": IMAGE_BASE64_CHARS,
+            "description": f"A PNG or JPEG image, base64: at most {images.MAX_BYTES} bytes, "
+            f"each side at most {images.MAX_SIDE} pixels, at most {images.MAX_PIXELS} "
+            "pixels. Recognised by its bytes; checked whole (a truncated or corrupt file "
+            "is refused) and by its header before it is inflated (422 naming the problem).",
+        }
+    ),
+]
+AltText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=evidence.MAX_ALT, pattern=text.LINE_PATTERN),
+    _stripped,
+]
+
+
+class EvidenceIn(Strict):
+    """A picture the approvers see with the request (README.md, "Evidence")."""
+
+    data: ImageData
+    alt: Annotated[AltText, Field(description="One sentence that states the numbers shown")]
+
+
 class SubmissionIn(Strict):
     model_name: Name
     model_version: Annotated[
@@ -261,6 +309,13 @@ class SubmissionIn(Strict):
         ),
     ] = Field(default_factory=dict)
     promotion: PromotionIn = Field(default_factory=PromotionIn)
+    evidence: list[EvidenceIn] = Field(
+        default_factory=list,
+        max_length=evidence.MAX_PICTURES,
+        description=f"At most {evidence.MAX_PICTURES} pictures, at most "
+        f"{evidence.MAX_TOTAL_PIXELS} pixels together; stored with the request, their "
+        "SHA-256 in its `submitted` audit event. One bad picture refuses the submission.",
+    )
 
     @field_validator("model_version", mode="before")
     @classmethod

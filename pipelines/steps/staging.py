@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ class LatencyResult:
     latency_p99_ms: float
     model_version: str
     challenger_run_id: str
+    latencies_ms: tuple[float, ...] = ()  # every timed prediction, for the evidence picture
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class ShadowResult:
     challenger_accuracy: float
     champion_accuracy: float
     champion_version: str
+    comparison: str = "{}"  # JSON: confusion matrices, disagreement by class (evidence.render)
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,34 @@ def latency_test(model_name: str, data_run_id: str, iterations: int = 100) -> La
     log.info(
         "%s v%s: p99 %.3f ms over %d single-row predictions", model_name, version, p99, iterations
     )
-    return LatencyResult(latency_p99_ms=p99, model_version=version, challenger_run_id=run_id)
+    return LatencyResult(
+        latency_p99_ms=p99,
+        model_version=version,
+        challenger_run_id=run_id,
+        latencies_ms=tuple(round(v, 4) for v in latencies_ms),
+    )
+
+
+def confusion_matrix(y_true: Any, y_pred: Any) -> list[list[int]]:
+    """Rows: the true class; columns: the predicted one (``dataset.CLASSES``)."""
+    return [
+        [int(((y_true == t) & (y_pred == p)).sum()) for p in dataset.CLASSES]
+        for t in dataset.CLASSES
+    ]
+
+
+def comparison(y_true: Any, challenger: Any, champion: Any | None) -> str:
+    """What the evidence pictures show of the shadow test, as JSON (a KFP output)."""
+    shown: dict[str, Any] = {"challenger": confusion_matrix(y_true, challenger), "champion": None}
+    if champion is not None:
+        differ = champion != challenger
+        shown["champion"] = confusion_matrix(y_true, champion)
+        shown["per_class"] = [
+            float(differ[y_true == c].mean()) if (y_true == c).any() else 0.0
+            for c in dataset.CLASSES
+        ]
+        shown["rate"] = float(differ.mean())
+    return json.dumps(shown)
 
 
 def shadow_test(model_name: str, model_version: str, data_run_id: str) -> ShadowResult:
@@ -135,7 +165,8 @@ def shadow_test(model_name: str, model_version: str, data_run_id: str) -> Shadow
     champion_version = registry.alias_version(client, model_name, registry.CHAMPION)
     if champion_version is None:
         log.info("no @champion yet: shadow test passes with champion accuracy %s", NO_CHAMPION)
-        return ShadowResult(0.0, challenger_accuracy, NO_CHAMPION, "")
+        shown = comparison(y_true, challenger_pred, None)
+        return ShadowResult(0.0, challenger_accuracy, NO_CHAMPION, "", shown)
     champion = mlflow.pyfunc.load_model(registry.model_uri(model_name, champion_version))
     champion_pred = np.asarray(champion.predict(parts.x_test))
     result = ShadowResult(
@@ -143,6 +174,7 @@ def shadow_test(model_name: str, model_version: str, data_run_id: str) -> Shadow
         challenger_accuracy=challenger_accuracy,
         champion_accuracy=float((champion_pred == y_true).mean()),
         champion_version=champion_version,
+        comparison=comparison(y_true, challenger_pred, champion_pred),
     )
     log.info("shadow test v%s vs champion v%s: %s", model_version, champion_version, result)
     return result
@@ -171,6 +203,7 @@ def submission_body(
     gates: list[Gate],
     links: dict[str, str],
     promotion_target: Mapping[str, str] | None = None,
+    evidence: Sequence[Mapping[str, str]] = (),
 ) -> dict[str, Any]:
     """The ``POST /api/v1/approvals`` body (README.md, "HTTP API"; e.g. examples/request.json).
 
@@ -195,7 +228,39 @@ def submission_body(
         "gates": [asdict(g) for g in gates],
         "links": links,
         "promotion": {"parameters": target},
+        **({"evidence": list(evidence)} if evidence else {}),
     }
+
+
+def evidence(
+    latencies_ms: str,
+    comparison: str,
+    *,
+    latency_p99_ms: float,
+    staging_run_id: str,
+    model_name: str,
+    model_version: str,
+) -> list[dict[str, str]]:
+    """The evidence pictures (``pipelines/steps/evidence.py``), logged as artifacts of an
+    MLflow run of the staging experiment, as the submission carries them."""
+    from pipelines.steps import evidence as pictures
+
+    rendered = pictures.render(
+        latencies_ms,
+        comparison,
+        p99=latency_p99_ms,
+        p99_max=LATENCY_P99_MAX_MS,
+        disagreement_max=DISAGREEMENT_MAX,
+    )
+    run_id = pictures.log_to_mlflow(
+        rendered, staging_run_id=staging_run_id, model_name=model_name, model_version=model_version
+    )
+    log.info(
+        "evidence: %s in MLflow run %s",
+        ", ".join(f"{p.name} ({len(p.png)} bytes)" for p in rendered),
+        run_id,
+    )
+    return [p.as_evidence() for p in rendered]
 
 
 def notify(body: dict[str, Any]) -> str:

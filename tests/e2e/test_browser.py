@@ -127,6 +127,19 @@ def shown_numbers(show: str) -> list[str]:
     return re.findall(r"^  (#\d+) ", show.split("\nhistory:\n", 1)[1], re.M)
 
 
+def shown_pictures(page) -> int:
+    """The evidence the staging pipeline rendered, loaded by the browser under the console's
+    CSP, each with an alt text that states numbers; how many."""
+    images = page.locator("#evidence img")
+    for i in range(images.count()):
+        image = images.nth(i)
+        page.wait_for_function(
+            "(img) => img.complete && img.naturalWidth === 800", arg=image.element_handle()
+        )
+        assert re.search(r"\d\.\d", image.get_attribute("alt") or ""), image.get_attribute("alt")
+    return images.count()
+
+
 def fits_a_phone(page, url: str) -> None:
     """On a phone every column of the gates is on the screen: nothing to scroll sideways."""
     page.set_viewport_size(PHONE)
@@ -163,6 +176,7 @@ def test_make_run_then_the_demo_then_one_click_ends_promoted(tmp_path, chromium)
         fits_a_phone(page, first)
         page.goto(first)
         assert "no champion yet" in page.inner_text("#gates")
+        assert shown_pictures(page) == 2  # latency, and the challenger's confusion matrix
         assert "you@localhost, the local person" in page.inner_text("#who")
         shot = b.screenshot(page, "request-page")
         if os.environ.get("APPROVAL_BOT_UPDATE_SCREENSHOT") == "1":
@@ -195,6 +209,7 @@ def test_make_run_then_the_demo_then_one_click_ends_promoted(tmp_path, chromium)
         second = loop.demo()
         page.goto(second)
         assert "(champion v1)" in page.inner_text("#gates")
+        assert shown_pictures(page) == 3  # and the disagreement by class
         approve_and_wait_for_promotion(page, second, "second-demo")
         assert "@champion is now v2; v1 archived" in page.inner_text("#promotion")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.e2e.cli import Cli
+from tests.support.pictures import b64, png
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "examples" / "config.yaml"
@@ -379,3 +381,29 @@ def test_serve_refuses_a_bad_audit_key_and_a_signed_log_without_its_key(real_cli
         "set here: set it (the same key as the other replicas; docs/audit-log.md) so that "
         "nothing is written unsigned"
     )
+
+
+def test_show_lists_the_evidence_with_sizes_and_hashes(cli, tmp_path):
+    cli.ok("migrate")
+    cli.ok("apply", "-f", str(CONFIG))
+    picture = png(40, 20)
+    evidence = [{"data": b64(picture), "alt": "p99 2.7 ms against a 100 ms threshold."}]
+    rid = submit(cli, tmp_path, requested_by="bob", evidence=evidence)
+    shown = cli.ok("show", rid)
+    digest = hashlib.sha256(picture).hexdigest()
+    assert f"#0 image/png 40×20 px, {len(picture)} bytes, sha256 {digest}" in shown
+    assert "p99 2.7 ms against a 100 ms threshold." in shown
+    listed = json.loads(cli.ok("show", rid, "--format", "json"))["evidence"]
+    assert [(e["sha256"], e["size"]) for e in listed] == [(digest, len(picture))]
+    bad = [{"data": b64(picture[:-30]), "alt": "cut"}]
+    path = tmp_path / "bad.json"
+    path.write_text(
+        json.dumps(
+            {
+                **json.loads((ROOT / "examples" / "request.json").read_text()),
+                "staging_run_id": "other",
+                "evidence": bad,
+            }
+        )
+    )
+    assert "evidence[0].data: truncated PNG" in cli.fails("submit", "-f", str(path))

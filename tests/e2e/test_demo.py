@@ -103,6 +103,9 @@ def test_demo_submits_the_challenger_the_pipelines_staged(tmp_path):
     )
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.startswith(f"{request['id']}  iris-classifier v1  [pending]")
+    # The pictures the staging pipeline rendered (and logged to MLflow) came along.
+    assert "#0 image/png 800×500 px" in shown.stdout and "#1 image/png 800×500 px" in shown.stdout
+    assert "no champion yet" in shown.stdout.split("evidence:", 1)[1]
     links = request["links"]
     assert links["MLflow model version"] == (f"{server.url}/#/models/iris-classifier/versions/1")
     assert links["MLflow challenger run"].endswith(f"/runs/{request['challenger_run_id']}")

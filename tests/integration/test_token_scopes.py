@@ -100,6 +100,7 @@ def test_a_submit_token_submits_and_reads_nothing(api):
     assert created.status_code == 201, created.text
     rid = created.json()["id"]
     forbidden(api.call(submitter, "GET", f"/api/v1/approvals/{rid}"), "read")
+    forbidden(api.call(submitter, "GET", f"/api/v1/approvals/{rid}/evidence/0"), "read")
     forbidden(api.call(submitter, "GET", "/api/v1/approvals"), "read")
     forbidden(api.call(submitter, "GET", "/api/v1/audit"), "read")
     forbidden(api.call(submitter, "GET", "/api/v1/outbox"), "read")

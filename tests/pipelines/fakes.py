@@ -10,6 +10,11 @@ import itertools
 import threading
 from typing import Any
 
+from pydantic import ValidationError
+
+from bot.domain import errors
+from bot.service.commands import checked_pictures
+from bot.service.schemas import SubmissionIn
 from tests.support.http_fake import FakeHttpServer, Recorded
 
 BOT_TOKEN = "test-pipeline-token"
@@ -50,6 +55,10 @@ class FakeApprovalBot(FakeHttpServer):
         if not self._authorized(request):
             return 401, {"detail": "missing or invalid token"}
         body = request.json()
+        try:  # the bot's own checks: the schema, then each picture's bytes
+            checked_pictures(SubmissionIn.model_validate(body))
+        except (ValidationError, errors.InvalidRequest) as exc:
+            return 422, {"error": "validation_error", "message": str(exc)}
         key = (body["model_name"], body["model_version"], body["staging_run_id"])
         with self._state_lock:
             for existing in self.approvals.values():

@@ -7,12 +7,19 @@ The approval bot and the Kubernetes API are real-protocol fakes on 127.0.0.1.
 
 from __future__ import annotations
 
+import base64
+import io
+import json
+import re
+import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from tests.pipelines.conftest import INFERENCE_SERVICE, NAMESPACE, Stack, start_stack
 
@@ -140,6 +147,37 @@ def test_first_staging_has_no_champion_and_submits_its_gates(stack: Stack, first
     gates = {g["name"]: g for g in submitted["gates"]}
     assert gates["challenger_accuracy"]["threshold"] == -1.0
     assert gates["latency_p99_ms"]["value"] == round(outputs["latency_p99_ms"], 3)
+    pictures = evidence_of(stack, submitted)
+    assert list(pictures) == ["latency.png", "confusion.png"]  # nothing to disagree with yet
+    assert f"p99 {outputs['latency_p99_ms']:.2f} ms" in pictures["latency.png"]
+    assert "challenger alone (first promotion, no champion yet)" in pictures["confusion.png"]
+
+
+def evidence_of(stack: Stack, submitted: dict[str, Any]) -> dict[str, str]:
+    """The submission's pictures (decoded: whole PNGs of 800×500, each ≤ 200 KB, with an alt
+    text stating numbers) by their name in the staging run's MLflow artifacts, which hold the
+    same bytes; name → alt text."""
+    client = stack.client()
+    experiment = client.get_experiment_by_name("iris-staging")
+    (run,) = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.`kfp.run_id` = '{submitted['staging_run_id']}'",
+    )
+    into = tempfile.mkdtemp(dir=stack.pipeline_root)
+    folder = Path(client.download_artifacts(run.info.run_id, "evidence", into))
+    alts = json.loads((folder / "alt.json").read_text())
+    shown: dict[str, str] = {}
+    for sent, name in zip(submitted["evidence"], alts, strict=True):
+        data = base64.b64decode(sent["data"])
+        assert data == (folder / name).read_bytes()
+        assert len(data) <= 200 * 1024
+        image = Image.open(io.BytesIO(data))
+        image.load()  # decodes it whole
+        assert (image.format, image.size) == ("PNG", (800, 500))
+        assert sent["alt"] == alts[name] and re.search(r"\d\.\d", sent["alt"])
+        shown[name] = sent["alt"]
+        print(f"[{stack.name}] {name}: {len(data)} bytes; alt: {sent['alt']}")
+    return shown
 
 
 def test_promotion_refuses_while_pending_and_moves_nothing(first: Round) -> None:
@@ -177,6 +215,10 @@ def test_second_round_measures_against_the_champion_and_archives_it(
         first.staging["challenger_accuracy"]
     )
     assert 0.0 <= second.staging["disagreement_rate"] < 0.05
+    pictures = evidence_of(stack, stack.bot.approvals[second.staging["approval_request_id"]])
+    assert list(pictures) == ["latency.png", "confusion.png", "disagreement.png"]
+    assert "champion accuracy" in pictures["confusion.png"]
+    assert "by true class: setosa" in pictures["disagreement.png"]
     assert second.aliases_while_pending == {"champion": old, "challenger": new}
     assert second.promotion["archived_version"] == old
     assert aliases(stack) == {"champion": new, "archived": old}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from typing import Any
 
+from bot.domain.evidence import Picture
 from bot.ports.chat import Ref, Updated
 
 SENT: dict[str, list[dict[str, Any]]] = {}  # message id -> what it showed, oldest first
@@ -33,3 +35,9 @@ class ToyTransport:
 
     async def find_post(self, request_id: str) -> Ref | None:
         return None
+
+    async def pictures(
+        self, ref: Ref, pictures: Sequence[Picture], *, request_id: str, look_first: bool
+    ) -> int:
+        REPLIES.append({"to": ref, "pictures": [p.info.sha256 for p in pictures]})
+        return len(pictures)

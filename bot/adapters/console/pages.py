@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from bot.adapters.console import SPEC
 from bot.domain.audit import AuditRecord
 from bot.domain.effects import ARCHIVE_CHALLENGER
+from bot.domain.evidence import EvidenceInfo
 from bot.domain.model import ApprovalRequest, Person, Policy, State
 from bot.domain.names import EventKind, OutboxState
 from bot.domain.outbox import OutboxItem
@@ -137,6 +138,7 @@ class RequestView:
     launch_problem: str | None = None  # views.launch_problem, as every channel shows it
     challenger: str | None = None  # what became of a rejected or expired challenger in MLflow
     window: str | None = None  # the veto window, in every channel's words (chat/texts.py)
+    evidence: list[EvidenceInfo] = field(default_factory=list)  # the pictures, shown as sent
 
     @property
     def stamp(self) -> str:
@@ -265,6 +267,7 @@ def request_view(queries: Queries, request_id: str, links: RunLinks) -> RequestV
         launch_problem=launch_problem(effects),
         challenger=challenger_fate(r, records, effects),
         window=plain(line) if (line := veto_window(r, policy)) else None,
+        evidence=queries.evidence(r.id),
     )
 
 

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from bot.adapters.console import outage, pages, security
+from bot.adapters.console import evidence, outage, pages, security
 from bot.adapters.console.identity import Gatekeeper, Via
 from bot.domain import errors
 from bot.domain.model import VoteKind
@@ -374,6 +374,9 @@ def mount(app: FastAPI, console: Console) -> None:
     def static(request: Request, name: str) -> Response:
         return console.static(request, name)
 
+    def picture(request: Request, request_id: str, index: str) -> Response:
+        return evidence.picture(console, request, request_id, index)
+
     def favicon(request: Request) -> Response:  # browsers ask for it at the root
         return console.static(request, "favicon.ico")
 
@@ -382,6 +385,7 @@ def mount(app: FastAPI, console: Console) -> None:
         ("/requests/{request_id}", request_page, ["GET"]),
         ("/requests/{request_id}/status", status, ["GET"]),
         ("/requests/{request_id}/vote", vote, ["POST"]),
+        ("/requests/{request_id}/evidence/{index}", picture, ["GET"]),
         ("/audit", audit, ["GET"]),
         ("/audit.csv", audit_csv, ["GET"]),
         ("/console/static/{name}", static, ["GET"]),

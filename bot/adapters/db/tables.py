@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -263,6 +264,23 @@ chat_messages = Table(
     Column("claim_token", String(32)),
     Column("lease_until", UtcDateTime),
     UniqueConstraint("request_id", "channel"),
+)
+
+# The pictures a request was submitted with (0013, bot/domain/evidence.py): checked PNG or
+# JPEG bytes, at most a few per request, each with its alt text and SHA-256 (which the
+# request's `submitted` audit event holds too).
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("request_id", ForeignKey("approval_requests.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("media_type", String(32), nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("alt", Text, nullable=False),
+    Column("data", LargeBinary, nullable=False),
 )
 
 # What a channel keeps across restarts and replicas, by channel and key (e.g. where its long

@@ -19,6 +19,7 @@ from bot.adapters.db.channel_state import SqlChannelStateRepository
 from bot.adapters.db.chat import SqlChatMessageRepository
 from bot.adapters.db.directory import SqlDirectoryRepository
 from bot.adapters.db.engine import READONLY
+from bot.adapters.db.evidence import SqlEvidenceRepository
 from bot.adapters.db.health import StoreHealth, unavailable_reason
 from bot.adapters.db.leases import SqlLeaseRepository
 from bot.adapters.db.outbox import SqlOutbox
@@ -80,6 +81,7 @@ class SqlUnitOfWork(RecordingUnitOfWork):
         self.chat = SqlChatMessageRepository(conn)
         self.channel_state = SqlChannelStateRepository(conn)
         self.leases = SqlLeaseRepository(conn)
+        self.evidence = SqlEvidenceRepository(conn)
         return self
 
     def __exit__(

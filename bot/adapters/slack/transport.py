@@ -12,15 +12,17 @@ attempt after it, without holding a delivery meanwhile.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.markup import SlackMessage
+from bot.domain.evidence import Picture
 from bot.ports.chat import ChatRefused, MessageGone, Ref, Updated
 from bot.ports.effects import RetryLater
+from bot.service.chat.rich import clip
 
 # Errors that retrying cannot fix: dead-letter at once (and report it).
 PERMANENT = frozenset(
@@ -44,6 +46,15 @@ GONE = frozenset({"message_not_found", "cant_update_message", "thread_not_found"
 REQUEST_EVENT = "approval_request"
 REPLY_EVENT = "approval_reply"
 LOOKBACK_PAGES = 10  # how far back a lookup pages through the channel (200 messages a page)
+# files.getUploadURLExternal's alt_txt: "Description of image for screen-reader", up to
+# 1000 characters (docs.slack.dev/reference/methods/files.getUploadURLExternal).
+ALT_MAX = 1000
+TITLE_MAX = 250  # a file's title, shown above the picture
+
+
+def file_name(request_id: str, picture: Picture) -> str:
+    extension = "png" if picture.info.media_type == "image/png" else "jpg"
+    return f"{request_id}-evidence-{picture.info.index}.{extension}"
 
 
 class SlackRateLimited(ChatRefused, RetryLater):
@@ -149,6 +160,44 @@ class SlackTransport:
             )
         )
         return True
+
+    async def pictures(
+        self, ref: Ref, pictures: Sequence[Picture], *, request_id: str, look_first: bool
+    ) -> int:
+        """Uploaded into the message's thread with Slack's upload flow (files.upload is
+        retired): ``files.getUploadURLExternal`` per file, the bytes to its URL, then one
+        ``files.completeUploadExternal`` sharing them in the thread (slack_sdk's
+        ``files_upload_v2``). Each file is named after the request and its place, so a
+        redelivery sees in the thread which are there already (needs ``files:write``)."""
+        names = {p.info.index: file_name(request_id, p) for p in pictures}
+        if look_first:
+            there = await self._thread_files(ref)
+            pictures = [p for p in pictures if names[p.info.index] not in there]
+        if not pictures:
+            return 0
+        uploads = [
+            {
+                "content": p.data,
+                "filename": names[p.info.index],
+                "title": clip(p.info.alt, TITLE_MAX),
+                "alt_txt": clip(p.info.alt, ALT_MAX),
+            }
+            for p in pictures
+        ]
+        await calling(
+            self.post_client.files_upload_v2(
+                file_uploads=uploads, channel=ref["channel"], thread_ts=ref["ts"]
+            )
+        )
+        return len(pictures)
+
+    async def _thread_files(self, ref: Ref) -> set[str]:
+        response = await calling(
+            self.client.conversations_replies(channel=ref["channel"], ts=ref["ts"], limit=200)
+        )
+        return {
+            str(f.get("name")) for m in response.get("messages") or [] for f in m.get("files") or []
+        }
 
     async def find_post(self, request_id: str) -> Ref | None:
         wanted = {"event_type": REQUEST_EVENT, "request_id": request_id}

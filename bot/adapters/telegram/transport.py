@@ -7,25 +7,32 @@ a dropped connection may have sent it.
 
 from __future__ import annotations
 
+import html
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
-from telegram import LinkPreviewOptions, ReplyParameters
-from telegram.constants import ParseMode
+from telegram import InputMediaPhoto, LinkPreviewOptions, ReplyParameters
+from telegram.constants import MediaGroupLimit, MessageLimit, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter
 from telegram.ext import ExtBot
 
 from bot.adapters.telegram.api import TelegramApi
 from bot.adapters.telegram.markup import TelegramMessage
 from bot.adapters.telegram.pacing import Paced
+from bot.domain.evidence import MAX_PICTURES, Picture
 from bot.ports.chat import ChatRefused, MessageGone, Ref, Updated
+from bot.service.chat.rich import clip
 
 log = logging.getLogger("bot.telegram")
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 # BadRequest descriptions (lower case) that say the message can no longer be edited.
 GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
+
+
+# An album takes 2 to 10 photos (telegram.constants.MediaGroupLimit): the bot's most fits.
+assert MAX_PICTURES <= MediaGroupLimit.MAX_MEDIA_LENGTH
 
 
 def chat_ref(chat_id: str) -> int | str:
@@ -114,6 +121,36 @@ class TelegramTransport:
             )
         )
         return True
+
+    async def pictures(
+        self, ref: Ref, pictures: Sequence[Picture], *, request_id: str, look_first: bool
+    ) -> int:
+        """One photo (``sendPhoto``), or an album (``sendMediaGroup``), replying to the
+        request's message, each captioned with its alt text (escaped HTML). The Bot API has no
+        way to look for an earlier album: a redelivery after a lost answer sends it again."""
+        bot = await self._bot()
+        reply = ReplyParameters(ref["message_id"], allow_sending_without_reply=True)
+        captions = [
+            html.escape(clip(p.info.alt, MessageLimit.CAPTION_LENGTH), quote=False)
+            for p in pictures
+        ]
+        if len(pictures) == 1:
+            await calling(
+                bot.send_photo(
+                    ref["chat_id"],
+                    pictures[0].data,
+                    caption=captions[0],
+                    parse_mode=ParseMode.HTML,
+                    reply_parameters=reply,
+                )
+            )
+            return 1
+        media = [
+            InputMediaPhoto(p.data, caption=c, parse_mode=ParseMode.HTML, filename=f"{i}.img")
+            for i, (p, c) in enumerate(zip(pictures, captions, strict=True))
+        ]
+        await calling(bot.send_media_group(ref["chat_id"], media, reply_parameters=reply))
+        return len(pictures)
 
     async def find_post(self, request_id: str) -> Ref | None:
         # The Bot API cannot look for the post of a deliverer that did not finish (it

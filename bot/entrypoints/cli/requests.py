@@ -97,11 +97,13 @@ def show(request_id: str, fmt: str) -> None:
     request, policy = queries.get_with_policy(request_id)
     history = queries.history([request])[request.id]
     effects = queries.effects([request])[request.id]
+    evidence = queries.evidence(request.id)
     if fmt == "json":
         newer = queries.newer_approval(request)
-        emit_json(request_to_dict(request, policy, history, effects, newer_approval=newer))
+        out = request_to_dict(request, policy, history, effects, newer_approval=newer)
+        emit_json({**out, "evidence": [e.to_dict() for e in evidence]})
     else:
-        click.echo(render.show(request, policy, history, effects))
+        click.echo(render.show(request, policy, history, effects, evidence))
 
 
 HISTORY_DEFAULT = 10  # as the chat channels' /history

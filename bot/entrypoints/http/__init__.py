@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from bot.bootstrap import Container
 from bot.entrypoints.http import approvals, audit, docs, errors, health, outbox
-from bot.entrypoints.http.limits import MAX_BODY, BodyLimit
+from bot.entrypoints.http.limits import MAX_BODY, MAX_SUBMISSION, BodyLimit
 
 
 def create_app(container: Container, *, lifespan: Any = None) -> FastAPI:
@@ -33,5 +33,5 @@ def create_app(container: Container, *, lifespan: Any = None) -> FastAPI:
     docs.install(app, enabled=container.settings.api_docs)
     for mount in container.mounts:
         mount(app)
-    app.add_middleware(BodyLimit, limit=MAX_BODY)
+    app.add_middleware(BodyLimit, limit=MAX_BODY, larger={"/api/v1/approvals": MAX_SUBMISSION})
     return app

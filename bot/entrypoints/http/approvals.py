@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
+from bot.domain.evidence import MAX_PICTURES, EvidenceInfo
 from bot.domain.model import State
 from bot.entrypoints.http.deps import (
     API_CHECKS,
@@ -59,7 +60,9 @@ def submit(
         else:
             response.status_code = 200
             log.info("already submitted: %s v%s", body.model_name, body.model_version)
-        return request_to_dict(result.request, result.policy)
+        out = request_to_dict(result.request, result.policy)
+        out["evidence"] = evidence_list(wired.services.queries.evidence(result.request.id))
+        return out
 
 
 @router.get("/approvals", summary="List requests (cursor pagination)")
@@ -96,4 +99,33 @@ def get_approval(request_id: RequestIdPath, services: ServicesDep, _who: Reader)
         history = queries.history([request])[request.id]
         effects = queries.effects([request])[request.id]
         newer = queries.newer_approval(request)
-        return request_to_dict(request, policy, history, effects, newer_approval=newer)
+        out = request_to_dict(request, policy, history, effects, newer_approval=newer)
+        out["evidence"] = evidence_list(queries.evidence(request.id))
+        return out
+
+
+def evidence_list(found: list[EvidenceInfo]) -> list[dict[str, Any]]:
+    return [i.to_dict() for i in found]
+
+
+@router.get(
+    "/approvals/{request_id}/evidence/{index}",
+    summary="One of the request's evidence pictures (PNG or JPEG)",
+    responses={
+        200: {"content": {"image/png": {}, "image/jpeg": {}}, "description": "The picture"},
+        **documented(404),
+    },
+    response_class=Response,
+)
+def get_evidence(
+    request_id: RequestIdPath,
+    index: Annotated[int, Path(ge=0, lt=MAX_PICTURES)],
+    services: ServicesDep,
+    _who: Reader,
+) -> Response:
+    found = services.queries.picture(request_id, index)
+    return Response(
+        found.data,
+        media_type=found.info.media_type,
+        headers={"ETag": f'"{found.info.sha256}"', "X-Content-Type-Options": "nosniff"},
+    )

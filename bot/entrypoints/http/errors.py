@@ -132,6 +132,8 @@ async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse
 
 
 async def on_domain(_req: Request, exc: errors.DomainError) -> JSONResponse:
+    if isinstance(exc, errors.InvalidField):
+        return JSONResponse(unprocessable([{"path": exc.path, "message": exc.problem}]), 422)
     if isinstance(exc, errors.NotFound):
         status = 404
     elif isinstance(exc, errors.Forbidden):

@@ -8,26 +8,34 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.domain.evidence import MAX_ALT, MAX_PICTURES
 from bot.entrypoints.http.errors import error_body, unprocessable
+from bot.service.schemas import IMAGE_BASE64_CHARS
 
 MAX_BODY = 64 * 1024
+# A submission may carry its evidence pictures (base64, README.md "Evidence").
+MAX_SUBMISSION = MAX_BODY + MAX_PICTURES * (IMAGE_BASE64_CHARS + 4 * MAX_ALT)
 
 
 class BodyLimit:
     """Bodies here are small (the API, the chat channels' callbacks), so the body is
     buffered up to the limit and then replayed to the app."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int = MAX_BODY, larger: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.larger = larger or {}  # path → its own limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope.get("path", ""), self.limit)
         declared = dict(scope.get("headers") or {}).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._reject(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._reject(send, limit)
             return
         chunks: list[bytes] = []
         size = 0
@@ -37,8 +45,8 @@ class BodyLimit:
                 return  # the client went away
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
-                await self._reject(send)
+            if size > limit:
+                await self._reject(send, limit)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -58,8 +66,8 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _reject(self, send: Send) -> None:
-        message = f"request body is larger than {self.limit} bytes"
+    async def _reject(self, send: Send, limit: int) -> None:
+        message = f"request body is larger than {limit} bytes"
         await _send(send, 413, error_body("payload_too_large", message))
 
 

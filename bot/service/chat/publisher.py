@@ -27,7 +27,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain import errors
-from bot.domain.effects import CHAT_NOTICE, CHAT_REMIND
+from bot.domain.effects import CHAT_EVIDENCE, CHAT_NOTICE, CHAT_REMIND
+from bot.domain.evidence import Picture
 from bot.domain.model import Group, Person
 from bot.domain.outbox import OutboxItem
 from bot.domain.reminders import to_remind
@@ -78,6 +79,7 @@ class Prepared:
     people: tuple[Person, ...] = ()  # a reminder's
     groups: tuple[Group, ...] = ()
     escalated_to: str | None = None
+    pictures: tuple[Picture, ...] = ()  # the evidence's, read with the claim
 
 
 class Publisher:
@@ -123,6 +125,9 @@ class Publisher:
             if item.kind != CHAT_NOTICE and slot.ref is None and slot.claim is None:
                 slot.claim = self._claim(uow, rid, now)
                 slot.ref = slot.claim.ref
+            if item.kind == CHAT_EVIDENCE:
+                out[item.id] = Prepared(slot, pictures=_pictures(uow, rid))
+                continue
             if item.kind != CHAT_REMIND:
                 out[item.id] = Prepared(slot)
                 continue
@@ -156,6 +161,8 @@ class Publisher:
                     return await self._remind(item, prepared)
                 if item.kind == CHAT_NOTICE:
                     return await self._notice(item, slot)
+                if item.kind == CHAT_EVIDENCE:
+                    return await self._pictures(item, prepared)
                 return await self._show(slot)
             except ChatRefused as exc:
                 if exc.permanent:
@@ -249,6 +256,17 @@ class Publisher:
         where = "as a reply" if slot.ref is not None else "in the channel"
         return f"notice {where}" if posted else f"notice already {where}"
 
+    async def _pictures(self, item: OutboxItem, prepared: Prepared) -> str:
+        """The evidence, in reply to the request's message (posted first if it is not)."""
+        slot = prepared.slot
+        if not prepared.pictures:
+            return "no pictures"
+        ref, _posted, _note = await self._ensure(slot, self.markup.message(from_view(slot.view)))
+        sent = await self.transport.pictures(
+            ref, prepared.pictures, request_id=slot.request_id, look_first=item.attempts > 1
+        )
+        return f"{sent} of {len(prepared.pictures)} picture(s) sent to {self._where(ref)}"
+
     @staticmethod
     def _where(ref: Ref) -> str:
         return "/".join(str(v) for v in ref.values())
@@ -281,3 +299,8 @@ class Publisher:
             slot.recorded = True
             uow.chat.abandon(rid, self.channel, token=token, at=now)
         return False
+
+
+def _pictures(uow: UnitOfWork, request_id: str) -> tuple[Picture, ...]:
+    found = (uow.evidence.picture(request_id, i.index) for i in uow.evidence.listed(request_id))
+    return tuple(p for p in found if p is not None)

@@ -20,6 +20,8 @@ It refuses what Slack refuses (``block_kit.py`` says how, and cites where Slack 
   characters (``msg_too_long``);
 - ``chat.update`` of a ts it never posted (or deleted): ``message_not_found``;
 - calls past the rate limits (``rate_limits.py``): HTTP 429, ``Retry-After``, ``ratelimited``.
+- file uploads other than Slack's upload flow (``fake_files.py``: files.getUploadURLExternal,
+  the bytes, files.completeUploadExternal into a thread; ``files.upload`` is retired).
 
 Each refusal is kept in ``refused`` (the ``slack`` fixture fails a test that leaves one it
 did not expect: ``slack.expect_refusals()``). ``auth.test`` names the workspace
@@ -44,7 +46,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.adapters.slack import block_kit
+from tests.adapters.slack import block_kit, fake_files
 from tests.adapters.slack.rate_limits import Limit, RateLimits
 from tests.support.http_fake import FakeHttpServer, Recorded
 
@@ -146,6 +148,8 @@ class FakeSlack:
         self.http.route("POST", r"/api/(?P<method>[\w.]+)", self._api)
         self.http.route("GET", r"/api/(?P<method>[\w.]+)", self._api)
         self.http.route("POST", r"/response/(?P<key>.*)", self._respond)
+        self.http.route("POST", r"/upload/v1/(?P<file_id>\w+)", self._upload)
+        self.files: fake_files.Files | None = None  # the upload flow (fake_files.py)
         self.team = team
         self.rate_limits = RateLimits(limits, clock)
         self.refused: list[Refusal] = []  # payloads refused as Slack refuses them
@@ -385,9 +389,46 @@ class FakeSlack:
             body = {**ok, "users": self.usergroups.get(args.get("usergroup", ""), [])}
         elif method == "apps.connections.open":
             body = {**ok, "url": self.socket_url}
+        elif method == "files.getUploadURLExternal":
+            with self._lock:
+                body = self._files().get_upload_url(args)
+        elif method == "files.completeUploadExternal":
+            body = self._complete(args)
+        elif method == "files.upload":  # retired (docs.slack.dev: use the two methods above)
+            body = {"ok": False, "error": "method_deprecated"}
         else:
             body = {"ok": False, "error": "unknown_method"}
         return 200, body, {}
+
+    def _files(self) -> fake_files.Files:
+        if self.files is None:
+            self.files = fake_files.Files(self.http.url)
+        return self.files
+
+    def _upload(self, request: Recorded, file_id: str) -> tuple[int, str]:
+        with self._lock:
+            return self._files().receive(file_id, request.body or b"")
+
+    def _complete(self, args: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            top = {(m["channel"], m["ts"]) for m in self.messages if not m.get("thread_ts")}
+            body, message = self._files().complete(args, top)
+            if message is not None:
+                message["ts"] = f"1700000000.{next(self._ts):06d}"
+                self.messages.append(message)
+        return body
+
+    def uploaded(self, thread_ts: str | None = None) -> list[dict[str, Any]]:
+        """The files shared (in ``thread_ts``'s thread), in order, with their bytes."""
+        with self._lock:
+            found = [
+                f
+                for m in self.messages
+                if m.get("files") and (thread_ts is None or m.get("thread_ts") == thread_ts)
+                for f in m["files"]
+            ]
+            uploads = self._files().uploads
+            return [{**f, "data": uploads[f["id"]].data} for f in found]
 
     @staticmethod
     def _shown(message: dict[str, Any], with_metadata: bool) -> dict[str, Any]:

@@ -21,6 +21,10 @@ METHOD_SCOPES = {
     "conversations.history": {"channels:history", "groups:history"},
     "conversations.replies": {"channels:history", "groups:history"},
     "usergroups.users.list": {"usergroups:read"},
+    # files_upload_v2 calls both: the evidence pictures (files.upload is retired).
+    "files.upload.v2": {"files:write"},
+    "files.getUploadURLExternal": {"files:write"},
+    "files.completeUploadExternal": {"files:write"},
 }
 SLASH_COMMAND_SCOPE = "commands"  # features.slash_commands
 
@@ -29,7 +33,7 @@ def methods_called() -> set[str]:
     """The Web API methods the Slack channel's code calls (``client.chat_update`` ...)."""
     found = set()
     for path in (ROOT / "bot" / "adapters" / "slack").glob("*.py"):
-        for name in re.findall(r"\.([a-z]+_[A-Za-z_]+)\b", path.read_text()):
+        for name in re.findall(r"\.([a-z]+_[A-Za-z0-9_]+)\b", path.read_text()):
             if callable(getattr(AsyncWebClient, name, None)) and not name.startswith("api_"):
                 found.add(name.replace("_", "."))
     return found

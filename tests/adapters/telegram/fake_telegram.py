@@ -16,6 +16,9 @@ values) the way Telegram does:
   ``bot_limit`` for the bot, a write is answered 429 with ``retry_after``; a write to a
   chat before its ``retry_after`` ran out is answered 429 again and recorded in
   ``violations``;
+- ``sendPhoto`` / ``sendMediaGroup`` take photos as Telegram does (``fake_media.py``: size,
+  dimensions, the picture decoded, captions, 2–10 items an album), replying to a message
+  of the chat; they are kept in ``photos``;
 - ``answerCallbackQuery`` answers a query the fake handed out, once;
 - ``getUpdates`` long-polls the pushed updates from ``offset`` on, and forgets the ones
   below it (as Telegram does once an offset confirms them); 409 while a webhook is set.
@@ -36,13 +39,16 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
 
+from tests.adapters.telegram import fake_media
 from tests.support.http_fake import FakeHttpServer, Recorded
 
 BOT_ID = 7000000001
 BOT_USERNAME = "approval_test_bot"
 TOKEN = f"{BOT_ID}:AAE-fake-token-for-tests-0123456789"
 GROUP = -1001234567890
-WRITES = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup"})
+WRITES = frozenset(
+    {"sendMessage", "editMessageText", "editMessageReplyMarkup", "sendPhoto", "sendMediaGroup"}
+)
 # Form fields python-telegram-bot sends as JSON; the others are plain strings.
 JSON_FIELDS = frozenset(
     {
@@ -175,12 +181,17 @@ class _Flood:
 
 
 def form(request: Recorded) -> dict[str, Any]:
-    """A Bot API call's arguments, as python-telegram-bot sends them."""
+    """A Bot API call's arguments, as python-telegram-bot sends them (files, when uploaded,
+    under ``_files`` by field name: fake_media.py)."""
     raw: dict[str, str] = {k: v[-1] for k, v in request.query.items()}
     ctype = request.headers.get("content-type", "")
+    files: dict[str, bytes] = {}
     if request.body and ctype.startswith("application/json"):
         return {**raw, **json.loads(request.body)}
-    if request.body:
+    if request.body and ctype.startswith("multipart/form-data"):
+        fields, files = fake_media.multipart(ctype, request.body)
+        raw.update(fields)
+    elif request.body:
         raw.update({k: v[-1] for k, v in parse_qs(request.body.decode()).items()})
     args: dict[str, Any] = {}
     for key, value in raw.items():
@@ -191,6 +202,8 @@ def form(request: Recorded) -> dict[str, Any]:
                 args[key] = value
         else:
             args[key] = value
+    if files:
+        args["_files"] = files
     return args
 
 
@@ -230,6 +243,7 @@ class FakeTelegram:
         self.poll_cap = poll_cap  # the longest a getUpdates waits here, whatever it asks
         self.webhook: dict[str, Any] | None = None
         self.messages: dict[tuple[int | str, int], Stored] = {}
+        self.photos: list[fake_media.Photo] = []  # sendPhoto and sendMediaGroup, in order
         self.violations: list[str] = []
         self.unknown_chats: set[int | str] = set()
         self._bot_flood = _Flood(*bot_limit)
@@ -476,6 +490,57 @@ class FakeTelegram:
         )
         self.messages[(chat_id, stored.message_id)] = stored
         return self._message_json(stored)
+
+    def _replied_to(self, args: dict[str, Any]) -> int | None:
+        chat_id = args["chat_id"]
+        if chat_id in self.unknown_chats:
+            raise _Refused(bad_request("chat not found"))
+        reply = args.get("reply_parameters") or {}
+        to = reply.get("message_id")
+        if to is not None and (chat_id, int(to)) not in self.messages:
+            if not reply.get("allow_sending_without_reply"):
+                raise _Refused(bad_request("message to be replied not found"))
+            return None
+        return to
+
+    def _photo(self, args: dict[str, Any], data: bytes, caption: str, group: str | None) -> dict:
+        try:
+            fake_media.check_photo(data)
+            fake_media.check_caption(caption, parse_html)
+        except fake_media.MediaRefused as exc:
+            raise _Refused(bad_request(str(exc))) from None
+        photo = fake_media.Photo(
+            args["chat_id"], next(self._message_ids), data, caption, self._replied_to(args), group
+        )
+        out = {
+            "message_id": photo.message_id,
+            "date": int(time.time()),
+            "chat": chat(photo.chat_id),
+            "from": BOT_USER,
+            "photo": [{"file_id": f"photo{photo.message_id}", "file_unique_id": "u",
+                       "width": 1, "height": 1}],
+            **({"caption": caption} if caption else {}),
+            **({"media_group_id": group} if group else {}),
+        }  # fmt: skip
+        return out, photo
+
+    def _m_sendPhoto(self, args: dict[str, Any]) -> dict[str, Any]:
+        self._replied_to(args)
+        data = (args.get("_files") or {}).get("photo")
+        out, photo = self._photo(args, data or b"", str(args.get("caption") or ""), None)
+        self.photos.append(photo)
+        return out
+
+    def _m_sendMediaGroup(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        self._replied_to(args)
+        try:
+            items = fake_media.media_items(args, args.get("_files") or {})
+        except fake_media.MediaRefused as exc:
+            raise _Refused(bad_request(str(exc))) from None
+        group = f"album{next(self._message_ids)}"
+        sent = [self._photo(args, data, caption, group) for data, caption in items]
+        self.photos += [photo for _out, photo in sent]  # all or nothing, as an album
+        return [out for out, _photo in sent]
 
     def _m_editMessageText(self, args: dict[str, Any]) -> dict[str, Any]:
         key = (args["chat_id"], int(args["message_id"]))
