@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.domain.divergence import Divergence
 from bot.domain.events import Aggregate, Event
 from bot.domain.model import ApprovalRequest, ExpiryAction, State
 from bot.domain.names import EffectKind, EventKind, is_chat
@@ -21,6 +22,7 @@ CHAT_POST = EffectKind.CHAT_POST
 CHAT_UPDATE = EffectKind.CHAT_UPDATE
 CHAT_REMIND = EffectKind.CHAT_REMIND
 CHAT_NOTICE = EffectKind.CHAT_NOTICE
+CHAT_ALERT = EffectKind.CHAT_ALERT
 
 # Events that change what a request's chat message shows.
 _SHOWN = frozenset(
@@ -39,7 +41,7 @@ _SHOWN = frozenset(
 class Effect:
     kind: EffectKind
     key: str
-    request_id: str
+    request_id: str | None  # None: not about one request (a divergence's alert)
     payload: dict[str, Any] = field(default_factory=dict)
 
 
@@ -127,4 +129,18 @@ def effects_of(aggregate: Aggregate, event: Event, channels: tuple[str, ...]) ->
         return effects_for(aggregate, event, event.id, channels)
     if isinstance(aggregate, DeliveryOutcome) and event.kind == EventKind.EFFECT_FAILED:
         return failure_notices(aggregate, event, channels)
+    if isinstance(aggregate, Divergence):
+        return alerts(aggregate, event, channels)
     return []
+
+
+def alerts(divergence: Divergence, event: Event, channels: tuple[str, ...]) -> list[Effect]:
+    """A divergence is posted to every channel when seen, and its post updated when it is
+    resolved (docs/watch.md)."""
+    if event.kind not in (EventKind.SERVING_DIVERGED, EventKind.SERVING_CONVERGED):
+        return []
+    did = divergence.id
+    return [
+        Effect(CHAT_ALERT, f"divergence:{did}:{event.kind}:{c}", None, {"channel": c, "divergence": did})
+        for c in channels
+    ]

@@ -37,6 +37,9 @@ class EventKind(StrEnum):
     TOKEN_REVOKED = "token_revoked"  # noqa: S105
     OUTBOX_RETRIED = "outbox_retried"  # an operator put an effect back in the queue
     WINDOW_CLOSED = "window_closed"  # a veto window's policy no longer approves by itself
+    # The registry ↔ serving watch (docs/watch.md): what serving and @champion disagree on
+    SERVING_DIVERGED = "serving_diverged"
+    SERVING_CONVERGED = "serving_converged"
 
 
 class EffectKind(StrEnum):
@@ -49,6 +52,7 @@ class EffectKind(StrEnum):
     CHAT_UPDATE = "chat.update"
     CHAT_REMIND = "chat.remind"
     CHAT_NOTICE = "chat.notice"
+    CHAT_ALERT = "chat.alert"  # a divergence of serving and the registry (docs/watch.md)
 
 
 def is_chat(kind: str) -> bool:
@@ -74,3 +78,4 @@ class OutboxState(StrEnum):
 SYSTEM = "system"
 SYSTEM_DEADLINE = "system:deadline"
 SYSTEM_AUTO = "system:auto"  # a policy's veto window approved (bot/domain/window.py)
+SYSTEM_WATCH = "system:watch"  # the registry ↔ serving watch (bot/domain/divergence.py)

@@ -10,6 +10,7 @@ from typing import Any, Protocol, Self
 
 from bot.domain.audit import AuditCheck, AuditHead, AuditRecord
 from bot.domain.directory import Directory
+from bot.domain.divergence import Divergence
 from bot.domain.effects import Effect
 from bot.domain.events import Aggregate, Event
 from bot.domain.model import ApprovalRequest, Person, Policy, State
@@ -269,6 +270,29 @@ class ChannelStateRepository(Protocol):
         ...
 
 
+class DivergenceRepository(Protocol):
+    """What the registry ↔ serving watch saw differ (``bot/domain/divergence.py``)."""
+
+    def open_for(self, model: str) -> Divergence | None:
+        """The model's divergence that is not resolved yet (at most one)."""
+        ...
+
+    def get(self, divergence_id: str) -> Divergence | None: ...
+
+    def add(self, divergence: Divergence) -> bool:
+        """Store a new one; False (nothing stored, its events forgotten) when the model has
+        an open one already (another replica's, in a race)."""
+        ...
+
+    def save(self, divergence: Divergence) -> None:
+        """Store its resolution and where its alerts are."""
+        ...
+
+    def states(self) -> dict[str, bool]:
+        """model -> open (True) or resolved (False), for every model that diverged."""
+        ...
+
+
 class EventRecorder(Protocol):
     """Writes what the tracked domain objects raised, at commit
     (``bot/service/unit_of_work.py``)."""
@@ -302,6 +326,8 @@ class UnitOfWork(Protocol):
     def chat(self) -> ChatMessageRepository: ...
     @property
     def channel_state(self) -> ChannelStateRepository: ...
+    @property
+    def divergences(self) -> DivergenceRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

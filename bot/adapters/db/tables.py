@@ -311,6 +311,27 @@ audit_refusals = Table(
     Index("ix_audit_refusals_actor", "actor", "window_start"),
 )
 
+# What the registry ↔ serving watch saw differ (bot/domain/divergence.py, docs/watch.md).
+# open_model is the model while the divergence is open and NULL once resolved: its unique
+# constraint keeps one open divergence per model across replicas (NULLs never collide).
+divergences = Table(
+    "divergences",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("model", String(200), nullable=False, index=True),
+    Column("open_model", String(200), unique=True),
+    Column("service", String(300), nullable=False),
+    Column("served_uri", Text),
+    Column("served_version", String(64)),
+    Column("champion_version", String(64)),
+    Column("champion_uri", Text),
+    Column("detail", JSON, nullable=False),
+    Column("detected_at", UtcDateTime, nullable=False),
+    Column("resolved_at", UtcDateTime),
+    Column("resolution", Text),
+    Column("refs", JSON, nullable=False),
+)
+
 # Retired by migration 0008 and kept, unused, for the release before it: its pods still
 # serve the database during a rolling upgrade and after a rollback, and a migration never
 # drops what a released version reads (docs/architecture.md, "Schema migrations"). Declared

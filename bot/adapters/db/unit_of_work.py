@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine
 
 from bot.adapters.db.audit import SqlAuditLog
 from bot.adapters.db.channel_state import SqlChannelStateRepository
+from bot.adapters.db.divergences import SqlDivergenceRepository
 from bot.adapters.db.chat import SqlChatMessageRepository
 from bot.adapters.db.directory import SqlDirectoryRepository
 from bot.adapters.db.engine import READONLY
@@ -38,6 +39,7 @@ class SqlUnitOfWork(RecordingUnitOfWork):
     tokens: SqlTokenRepository
     chat: SqlChatMessageRepository
     channel_state: SqlChannelStateRepository
+    divergences: SqlDivergenceRepository
 
     def __init__(
         self,
@@ -77,6 +79,7 @@ class SqlUnitOfWork(RecordingUnitOfWork):
         self.tokens = SqlTokenRepository(conn, self)
         self.chat = SqlChatMessageRepository(conn)
         self.channel_state = SqlChannelStateRepository(conn)
+        self.divergences = SqlDivergenceRepository(conn, self)
         return self
 
     def __exit__(
