@@ -6,7 +6,7 @@ Nothing here changes anything; each call reads in one unit of work.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.domain import errors
@@ -37,6 +37,7 @@ class Counts:
 
     requests: dict[str, int]
     outbox: dict[str, int]
+    diverged: dict[str, bool] = field(default_factory=dict)  # model -> open (docs/watch.md)
 
 
 class Queries:
@@ -182,7 +183,9 @@ class Queries:
 
     def counts(self) -> Counts:
         with self.uow(readonly=True) as uow:
-            return Counts(uow.requests.count_by_state(), uow.outbox.counts())
+            return Counts(
+                uow.requests.count_by_state(), uow.outbox.counts(), uow.divergences.states()
+            )
 
 
 def message_view(uow: UnitOfWork, request_id: str, channel: str) -> MessageView:
