@@ -269,6 +269,23 @@ class ChannelStateRepository(Protocol):
         ...
 
 
+class LeaseRepository(Protocol):
+    """Named leases: one holder at a time across replicas (``bot/service/leases.py``)."""
+
+    def take(self, name: str, holder: str, *, until: datetime, now: datetime) -> bool:
+        """Hold ``name`` until ``until`` if it is free, expired (at ``now``) or already
+        ``holder``'s (a renewal); False when someone else holds it."""
+        ...
+
+    def give_up(self, name: str, holder: str) -> None:
+        """Free ``name`` if ``holder`` holds it (nothing otherwise)."""
+        ...
+
+    def holder(self, name: str, *, now: datetime) -> str | None:
+        """Who holds ``name`` at ``now`` (None: free or expired)."""
+        ...
+
+
 class EventRecorder(Protocol):
     """Writes what the tracked domain objects raised, at commit
     (``bot/service/unit_of_work.py``)."""
@@ -302,6 +319,8 @@ class UnitOfWork(Protocol):
     def chat(self) -> ChatMessageRepository: ...
     @property
     def channel_state(self) -> ChannelStateRepository: ...
+    @property
+    def leases(self) -> LeaseRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

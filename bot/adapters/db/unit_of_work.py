@@ -20,6 +20,7 @@ from bot.adapters.db.chat import SqlChatMessageRepository
 from bot.adapters.db.directory import SqlDirectoryRepository
 from bot.adapters.db.engine import READONLY
 from bot.adapters.db.health import StoreHealth, unavailable_reason
+from bot.adapters.db.leases import SqlLeaseRepository
 from bot.adapters.db.outbox import SqlOutbox
 from bot.adapters.db.refusals import SqlRefusalLog
 from bot.adapters.db.requests import SqlRequestRepository
@@ -38,6 +39,7 @@ class SqlUnitOfWork(RecordingUnitOfWork):
     tokens: SqlTokenRepository
     chat: SqlChatMessageRepository
     channel_state: SqlChannelStateRepository
+    leases: SqlLeaseRepository
 
     def __init__(
         self,
@@ -77,6 +79,7 @@ class SqlUnitOfWork(RecordingUnitOfWork):
         self.tokens = SqlTokenRepository(conn, self)
         self.chat = SqlChatMessageRepository(conn)
         self.channel_state = SqlChannelStateRepository(conn)
+        self.leases = SqlLeaseRepository(conn)
         return self
 
     def __exit__(
