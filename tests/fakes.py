@@ -66,6 +66,7 @@ class _Store:
         self.chat_claims: dict[tuple[str, str], tuple[str, datetime]] = {}
         self.divergences: dict[str, Divergence] = {}
         self.channel_state: dict[tuple[str, str], Any] = {}
+        self.named_leases: dict[str, tuple[str, datetime]] = {}  # name -> (holder, until)
 
 
 class FakeRequests:
@@ -522,6 +523,28 @@ class FakeChannelState:
         return self.s.channel_state.pop((channel, key), None) is not None
 
 
+class FakeLeases:
+    """As ``bot/adapters/db/leases.py``: free, expired or one's own is taken."""
+
+    def __init__(self, store: _Store) -> None:
+        self.s = store
+
+    def take(self, name: str, holder: str, *, until: datetime, now: datetime) -> bool:
+        held = self.s.named_leases.get(name)
+        if held is not None and held[0] != holder and held[1] > now:
+            return False
+        self.s.named_leases[name] = (holder, until)
+        return True
+
+    def give_up(self, name: str, holder: str) -> None:
+        if self.s.named_leases.get(name, ("", None))[0] == holder:
+            del self.s.named_leases[name]
+
+    def holder(self, name: str, *, now: datetime) -> str | None:
+        held = self.s.named_leases.get(name)
+        return held[0] if held is not None and held[1] > now else None
+
+
 class FakeTokens:
     def __init__(self, store: _Store, seen: Tracker) -> None:
         self.s = store
@@ -577,6 +600,7 @@ class FakeUnitOfWork(RecordingUnitOfWork):
         self.chat = FakeChat(self._work)
         self.channel_state = FakeChannelState(self._work)
         self.divergences = FakeDivergences(self._work, self)
+        self.leases = FakeLeases(self._work)
         return self
 
     def __exit__(

@@ -290,6 +290,20 @@ class DivergenceRepository(Protocol):
 
     def states(self) -> dict[str, bool]:
         """model -> open (True) or resolved (False), for every model that diverged."""
+class LeaseRepository(Protocol):
+    """Named leases: one holder at a time across replicas (``bot/service/leases.py``)."""
+
+    def take(self, name: str, holder: str, *, until: datetime, now: datetime) -> bool:
+        """Hold ``name`` until ``until`` if it is free, expired (at ``now``) or already
+        ``holder``'s (a renewal); False when someone else holds it."""
+        ...
+
+    def give_up(self, name: str, holder: str) -> None:
+        """Free ``name`` if ``holder`` holds it (nothing otherwise)."""
+        ...
+
+    def holder(self, name: str, *, now: datetime) -> str | None:
+        """Who holds ``name`` at ``now`` (None: free or expired)."""
         ...
 
 
@@ -328,6 +342,8 @@ class UnitOfWork(Protocol):
     def channel_state(self) -> ChannelStateRepository: ...
     @property
     def divergences(self) -> DivergenceRepository: ...
+    @property
+    def leases(self) -> LeaseRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -4,6 +4,7 @@
 - ``queries``: the read models every channel shows;
 - ``admin``: the declarative config, API tokens;
 - ``audit``: checking the audit chain (in full, or on from the last check);
+- ``leases``: work one replica at a time does (named leases in the database);
 - ``chat``: the chat core every chat channel shares (``bot/service/chat``);
 - ``outbox``: delivering effects (``OutboxDispatcher``) and kicking delivery (``Delivery``).
 
@@ -28,6 +29,7 @@ from bot.service.chat.state import ChatMessages
 from bot.service.clock import SystemClock
 from bot.service.commands import Commands
 from bot.service.identity import IdentityKinds
+from bot.service.leases import Leases
 from bot.service.queries import Queries
 from bot.service.unit_of_work import Recorder
 
@@ -46,6 +48,7 @@ class Services:
     admin: Admin
     chat: ChatMessages
     audit: AuditChecks
+    leases: Leases
 
 
 def build_services(
@@ -79,4 +82,5 @@ def build_services(
         admin=Admin(uow, clock=clock, audit_keys=audit_keys),
         chat=ChatMessages(uow, clock=clock),
         audit=AuditChecks(uow, clock=clock, keys=audit_keys),
+        leases=Leases(uow, clock),
     )

@@ -40,6 +40,7 @@ SCHEMA_REVISIONS = (
     "0009",
     "0010",
     "0011",
+    "0012",
     "0013",
 )
 SCHEMA_HEAD = SCHEMA_REVISIONS[-1]

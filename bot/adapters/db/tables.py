@@ -332,6 +332,16 @@ divergences = Table(
     Column("refs", JSON, nullable=False),
 )
 
+# Named leases (bot/service/leases.py): one holder at a time across replicas, until
+# expires_at; a holder renews its own, anyone takes an expired one.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
 # Retired by migration 0008 and kept, unused, for the release before it: its pods still
 # serve the database during a rolling upgrade and after a rollback, and a migration never
 # drops what a released version reads (docs/architecture.md, "Schema migrations"). Declared

@@ -21,6 +21,7 @@ from bot.adapters.db.chat import SqlChatMessageRepository
 from bot.adapters.db.directory import SqlDirectoryRepository
 from bot.adapters.db.engine import READONLY
 from bot.adapters.db.health import StoreHealth, unavailable_reason
+from bot.adapters.db.leases import SqlLeaseRepository
 from bot.adapters.db.outbox import SqlOutbox
 from bot.adapters.db.refusals import SqlRefusalLog
 from bot.adapters.db.requests import SqlRequestRepository
@@ -40,6 +41,7 @@ class SqlUnitOfWork(RecordingUnitOfWork):
     chat: SqlChatMessageRepository
     channel_state: SqlChannelStateRepository
     divergences: SqlDivergenceRepository
+    leases: SqlLeaseRepository
 
     def __init__(
         self,
@@ -80,6 +82,7 @@ class SqlUnitOfWork(RecordingUnitOfWork):
         self.chat = SqlChatMessageRepository(conn)
         self.channel_state = SqlChannelStateRepository(conn)
         self.divergences = SqlDivergenceRepository(conn, self)
+        self.leases = SqlLeaseRepository(conn)
         return self
 
     def __exit__(
