@@ -141,6 +141,11 @@ def alerts(divergence: Divergence, event: Event, channels: tuple[str, ...]) -> l
         return []
     did = divergence.id
     return [
-        Effect(CHAT_ALERT, f"divergence:{did}:{event.kind}:{c}", None, {"channel": c, "divergence": did})
+        Effect(
+            CHAT_ALERT,
+            f"divergence:{did}:{event.kind}:{c}",
+            None,
+            {"channel": c, "divergence": did},
+        )
         for c in channels
     ]

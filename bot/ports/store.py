@@ -290,6 +290,8 @@ class DivergenceRepository(Protocol):
 
     def states(self) -> dict[str, bool]:
         """model -> open (True) or resolved (False), for every model that diverged."""
+
+
 class LeaseRepository(Protocol):
     """Named leases: one holder at a time across replicas (``bot/service/leases.py``)."""
 

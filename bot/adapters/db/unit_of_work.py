@@ -16,9 +16,9 @@ from sqlalchemy import Connection, Engine
 
 from bot.adapters.db.audit import SqlAuditLog
 from bot.adapters.db.channel_state import SqlChannelStateRepository
-from bot.adapters.db.divergences import SqlDivergenceRepository
 from bot.adapters.db.chat import SqlChatMessageRepository
 from bot.adapters.db.directory import SqlDirectoryRepository
+from bot.adapters.db.divergences import SqlDivergenceRepository
 from bot.adapters.db.engine import READONLY
 from bot.adapters.db.health import StoreHealth, unavailable_reason
 from bot.adapters.db.leases import SqlLeaseRepository
