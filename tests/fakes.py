@@ -502,6 +502,10 @@ class FakeDivergences:
         self.s.divergences[divergence.id] = kept
         self.seen.track(divergence)
 
+    def open_all(self) -> list[Divergence]:
+        found = [d for d in self.s.divergences.values() if d.is_open]
+        return [copy.deepcopy(d) for d in sorted(found, key=lambda d: d.detected_at)]
+
     def states(self) -> dict[str, bool]:
         out: dict[str, bool] = {}
         for d in self.s.divergences.values():

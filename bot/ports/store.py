@@ -291,6 +291,9 @@ class DivergenceRepository(Protocol):
     def states(self) -> dict[str, bool]:
         """model -> open (True) or resolved (False), for every model that diverged."""
 
+    def open_all(self) -> list[Divergence]:
+        """Every divergence not resolved yet, oldest first."""
+
 
 class LeaseRepository(Protocol):
     """Named leases: one holder at a time across replicas (``bot/service/leases.py``)."""

@@ -13,6 +13,7 @@ from bot.domain import errors
 from bot.domain.access import ReadAccess
 from bot.domain.audit import AuditRecord
 from bot.domain.directory import Directory
+from bot.domain.divergence import Divergence
 from bot.domain.model import ApprovalRequest, Person, Policy, State
 from bot.domain.names import OutboxState, is_chat
 from bot.domain.outbox import OutboxItem
@@ -180,6 +181,11 @@ class Queries:
     def outbox_items(self, state: OutboxState | None = None, limit: int = 100) -> list[OutboxItem]:
         with self.uow(readonly=True) as uow:
             return uow.outbox.items(state=state, limit=limit)
+
+    def open_divergences(self) -> list[Divergence]:
+        """What the serving watch saw differ and is not resolved yet (docs/watch.md)."""
+        with self.uow(readonly=True) as uow:
+            return uow.divergences.open_all()
 
     def counts(self) -> Counts:
         with self.uow(readonly=True) as uow:

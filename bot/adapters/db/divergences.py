@@ -32,6 +32,7 @@ GET = select(t.divergences).where(_c.id == bindparam("where_id"))
 # One open divergence per model: a second replica's insert is skipped (open_model is unique).
 ADD = insert_ignoring_duplicates(t.divergences, COLUMNS, returning=("id",))
 SAVE = update(t.divergences).where(_c.id == bindparam("where_id"))
+OPEN_ALL = select(t.divergences).where(_c.open_model.is_not(None)).order_by(_c.detected_at)
 STATES = select(_c.model, func.count(_c.open_model)).group_by(_c.model)
 
 
@@ -91,6 +92,9 @@ class SqlDivergenceRepository:
             },
         )
         self.seen.track(divergence)
+
+    def open_all(self) -> list[Divergence]:
+        return [_divergence(row) for row in self.conn.execute(OPEN_ALL)]
 
     def states(self) -> dict[str, bool]:
         return {row[0]: bool(row[1]) for row in self.conn.execute(STATES)}
