@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.domain import errors
 from bot.domain.events import Event
 from bot.domain.names import SYSTEM_WATCH, EventKind
 
@@ -126,6 +127,18 @@ class Divergence:
         self.events.append(
             Event(EventKind.SERVING_CONVERGED, actor, {**self.summary(), "resolution": how})
         )
+
+    def move_alias_back(self, actor: str) -> None:
+        """Ask for ``@champion`` back on the served version (``serving_alias_back``; the
+        MLflow effect moves it only while it still names ``champion_version``)."""
+        if not self.is_open:
+            raise errors.Refused(f"divergence {self.id} of {self.model} is resolved already")
+        if self.served_version is None:
+            raise errors.Refused(
+                f"{self.service} serves {self.served_uri or 'nothing'}, which is no registered "
+                f"version of {self.model}: there is no version to move @champion back to"
+            )
+        self.events.append(Event(EventKind.SERVING_ALIAS_BACK, actor, self.summary()))
 
     def summary(self) -> dict[str, Any]:
         """What the audit log and the alert say."""

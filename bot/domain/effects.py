@@ -23,6 +23,7 @@ CHAT_UPDATE = EffectKind.CHAT_UPDATE
 CHAT_REMIND = EffectKind.CHAT_REMIND
 CHAT_NOTICE = EffectKind.CHAT_NOTICE
 CHAT_ALERT = EffectKind.CHAT_ALERT
+ALIAS_BACK = EffectKind.ALIAS_BACK
 
 # Events that change what a request's chat message shows.
 _SHOWN = frozenset(
@@ -137,9 +138,17 @@ def effects_of(aggregate: Aggregate, event: Event, channels: tuple[str, ...]) ->
 def alerts(divergence: Divergence, event: Event, channels: tuple[str, ...]) -> list[Effect]:
     """A divergence is posted to every channel when seen, and its post updated when it is
     resolved (docs/watch.md)."""
+    did = divergence.id
+    if event.kind == EventKind.SERVING_ALIAS_BACK:
+        payload = {
+            "divergence": did,
+            "model": divergence.model,
+            "version": divergence.served_version,
+            "champion": divergence.champion_version,  # moved only while it still names it
+        }
+        return [Effect(ALIAS_BACK, f"divergence:{did}:alias_back:{event.id}", None, payload)]
     if event.kind not in (EventKind.SERVING_DIVERGED, EventKind.SERVING_CONVERGED):
         return []
-    did = divergence.id
     return [
         Effect(
             CHAT_ALERT,

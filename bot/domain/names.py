@@ -40,6 +40,7 @@ class EventKind(StrEnum):
     # The registry ↔ serving watch (docs/watch.md): what serving and @champion disagree on
     SERVING_DIVERGED = "serving_diverged"
     SERVING_CONVERGED = "serving_converged"
+    SERVING_ALIAS_BACK = "serving_alias_back"  # someone asked to move @champion back
 
 
 class EffectKind(StrEnum):
@@ -52,6 +53,7 @@ class EffectKind(StrEnum):
     CHAT_UPDATE = "chat.update"
     CHAT_REMIND = "chat.remind"
     CHAT_NOTICE = "chat.notice"
+    ALIAS_BACK = "mlflow.alias_back"  # @champion back to the served version (docs/watch.md)
     CHAT_ALERT = "chat.alert"  # a divergence of serving and the registry (docs/watch.md)
 
 

@@ -1,7 +1,8 @@
 """The registry ↔ serving watch: the divergences it saw (docs/watch.md).
 
 Additive (docs/architecture.md, "Schema migrations"): one new table, which the release
-before this one never reads.
+before this one never reads, and a nullable column, policies.rollback_groups (who is
+authorized like a rollback; NULL: the approver groups), which it never writes or reads.
 
 Revision ID: 0013
 Revises: 0012
@@ -41,8 +42,11 @@ def upgrade() -> None:
         sa.UniqueConstraint("open_model", name=op.f("uq_divergences_open_model")),
     )
     op.create_index(op.f("ix_divergences_model"), "divergences", ["model"], unique=False)
+    op.add_column("policies", sa.Column("rollback_groups", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("policies") as batch:
+        batch.drop_column("rollback_groups")
     op.drop_index(op.f("ix_divergences_model"), table_name="divergences")
     op.drop_table("divergences")

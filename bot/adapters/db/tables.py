@@ -114,6 +114,7 @@ policies = Table(
     Column("allow_override_failed_gates", Boolean, nullable=False),
     Column("reject_reason_required", Boolean, nullable=False),
     Column("auto_approve_after_s", Integer),  # the veto window (0011); NULL: none
+    Column("rollback_groups", JSON),  # (0013) NULL or []: the approver groups
 )
 
 approval_requests = Table(
