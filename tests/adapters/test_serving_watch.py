@@ -23,16 +23,20 @@ import pytest
 from bot.adapters.db import SqlUnitOfWorkFactory, make_engine
 from bot.adapters.db.migrate import upgrade
 from bot.adapters.metrics import Metrics
-from bot.adapters.mlflow.client import MlflowRest
+from bot.adapters.mlflow.alias_back import AliasBack
+from bot.adapters.mlflow.client import MlflowRest, Registry
 from bot.adapters.registry import identity_kinds
 from bot.adapters.watch.kube import KubeServing
 from bot.adapters.watch.registry import RegistryChampions
+from bot.domain import errors
 from bot.domain.divergence import WatchTarget
+from bot.domain.effects import ALIAS_BACK
 from bot.domain.model import State
 from bot.domain.names import EventKind
 from bot.service import Services, build_services
 from bot.service.chat.publisher import Publisher
 from bot.service.outbox import OutboxDispatcher, RetryPolicy
+from bot.service.identity import Identity
 from bot.service.watch import Watch
 from pipelines.steps.promotion import storage_uri
 from tests import builders
@@ -126,7 +130,11 @@ def world(
     toy = ToyTransport()
     dispatcher = OutboxDispatcher(
         svc.uow,
-        {"chat:toy": Publisher("toy", ToyMarkup(), toy, svc.uow), "*": NotedHandler()},
+        {
+            "chat:toy": Publisher("toy", ToyMarkup(), toy, svc.uow),
+            ALIAS_BACK: AliasBack(Registry(mlflow.url)),
+            "*": NotedHandler(),
+        },
         clock=clock,
         retry=RetryPolicy(max_attempts=3, base_seconds=10, cap_seconds=60),
         jitter=lambda: 0.0,
@@ -237,3 +245,31 @@ def test_the_metric_reads_the_divergences(world: World) -> None:
         "approval_bot_serving_diverged", {"model": world.name}
     )
     assert value == 1.0
+
+
+def test_moving_the_alias_back_is_authorized_like_a_rollback_and_resolves_the_alert(
+    world: World,
+) -> None:
+    watch = world.watch()
+    world.client.set_registered_model_alias(world.name, "champion", "2")  # by hand
+    assert watch.check().outcomes == {world.name: "diverged"}
+    [found] = world.svc.queries.open_divergences()
+    actions = world.svc.watch
+    with pytest.raises(errors.NotEligible, match="ml-leads, sre"):
+        actions.move_alias_back(found.id, Identity("cli", "dave"))  # in no group
+    # Rollback is for the on-call group only: an approver may not, the on-call may.
+    policy = builders.policy_patch(rollback_groups=["sre"])
+    world.svc.admin.apply(builders.directory(policies=policy))
+    with pytest.raises(errors.NotEligible, match="rollback_groups"):
+        actions.move_alias_back(found.id, Identity("cli", "bob"))
+    actions.move_alias_back(found.id, Identity("cli", "carol"))
+    world.deliver()
+
+    assert world.client.get_registered_model(world.name).aliases["champion"] == "1"
+    [asked] = world.events(EventKind.SERVING_ALIAS_BACK)
+    assert (asked["divergence"], asked["served_version"]) == (found.id, "1")
+    assert watch.check().outcomes == {world.name: "resolved"}
+    world.deliver()
+    assert "Resolved" in world.alerts()[0][-1]["text"]
+    with pytest.raises(errors.Refused, match="resolved already"):
+        actions.move_alias_back(found.id, Identity("cli", "carol"))

@@ -3,6 +3,8 @@ and PostgreSQL alike: one open divergence per model, however many replicas race 
 
 from __future__ import annotations
 
+import pytest
+
 from bot.domain.divergence import Champion, Divergence, Observation, Served, WatchTarget
 from bot.domain.names import EventKind
 from bot.service import Services
@@ -51,3 +53,22 @@ def test_one_open_divergence_per_model_and_its_resolution(service: Services) -> 
     assert kinds.count(EventKind.SERVING_DIVERGED) == 2  # the refused one was not recorded
     assert kinds.count(EventKind.SERVING_CONVERGED) == 1
     assert add(service, Divergence.detect(seen("iris"), now)), "a new one after it resolved"
+
+
+def test_rollback_groups_are_kept_and_default_to_the_approver_groups(service: Services) -> None:
+    from bot.domain.errors import ConfigError
+    from tests import builders
+
+    service.admin.apply(builders.directory())
+    with service.uow(readonly=True) as uow:
+        policy = uow.directory.policy_for("iris")
+    assert policy is not None and policy.rollback_groups == ()
+    assert policy.may_roll_back(frozenset({"ml-leads"})), "default: the approver groups"
+    service.admin.apply(builders.directory(policies=builders.policy_patch(rollback_groups=["sre"])))
+    with service.uow(readonly=True) as uow:
+        policy = uow.directory.policy_for("iris")
+    assert policy is not None and policy.rollback_groups == ("sre",)
+    assert policy.may_roll_back(frozenset({"sre"}))
+    assert not policy.may_roll_back(frozenset({"ml-leads"}))
+    with pytest.raises(ConfigError, match=r"policies\[0\]\.rollback_groups\[0\]: unknown group"):
+        builders.directory(policies=builders.policy_patch(rollback_groups=["oncall"]))
