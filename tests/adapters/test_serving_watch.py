@@ -35,8 +35,8 @@ from bot.domain.model import State
 from bot.domain.names import EventKind
 from bot.service import Services, build_services
 from bot.service.chat.publisher import Publisher
-from bot.service.outbox import OutboxDispatcher, RetryPolicy
 from bot.service.identity import Identity
+from bot.service.outbox import OutboxDispatcher, RetryPolicy
 from bot.service.watch import Watch
 from pipelines.steps.promotion import storage_uri
 from tests import builders
