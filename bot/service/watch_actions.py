@@ -54,8 +54,9 @@ class WatchActions:
         groups = uow.directory.groups_of(person.name) | vouched
         if not policy.may_roll_back(groups):
             allowed = sorted(policy.rollback_groups or policy.approver_groups)
+            which = "rollback_groups" if policy.rollback_groups else "approver groups"
             raise errors.NotEligible(
                 f"{person.name} may not move {found.model}'s @champion back: that is for "
-                f"{', '.join(allowed)} (the policy's rollback_groups)"
+                f"{', '.join(allowed)} (the policy's {which}, docs/watch.md)"
             )
         return person.name

@@ -255,7 +255,7 @@ def test_moving_the_alias_back_is_authorized_like_a_rollback_and_resolves_the_al
     assert watch.check().outcomes == {world.name: "diverged"}
     [found] = world.svc.queries.open_divergences()
     actions = world.svc.watch
-    with pytest.raises(errors.NotEligible, match="ml-leads, sre"):
+    with pytest.raises(errors.NotEligible, match=r"ml-leads, sre \(the policy's approver"):
         actions.move_alias_back(found.id, Identity("cli", "dave"))  # in no group
     # Rollback is for the on-call group only: an approver may not, the on-call may.
     policy = builders.policy_patch(rollback_groups=["sre"])
