@@ -41,12 +41,12 @@ class Served:
 
 @dataclass(frozen=True, slots=True)
 class Champion:
-    """What the registry says: the version ``@champion`` names (None: none), its storage URI
-    as a promotion serves it, and when the registered model last changed (MLflow)."""
+    """What the registry says: the version ``@champion`` names (None: none) and its storage
+    URI as a promotion serves it. MLflow keeps no history of aliases, and setting one does
+    not change the registered model's ``last_updated_timestamp``: it cannot say who or when."""
 
     version: str | None
     uri: str | None
-    changed_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +102,6 @@ class Divergence:
             for k, v in (
                 ("served_changed_by", seen.served.changed_by),
                 ("served_changed_at", seen.served.changed_at),
-                ("registry_changed_at", seen.champion.changed_at),
             )
             if v
         }

@@ -4,12 +4,11 @@ The storage URI of a version is computed exactly as the promotion pipeline compu
 it patches into the InferenceService: MLflow's download URI of the version, with
 ``mlflow-artifacts:/`` mapped under ``APPROVAL_BOT_PROMOTION_STORAGE_URI_PREFIX``
 (``pipelines/steps/promotion.py: storage_uri``, imported, so the two cannot drift apart).
-MLflow keeps no history of aliases: "when" is the registered model's last update.
+MLflow keeps no history of aliases (setting one does not even change the registered model's
+``last_updated_timestamp``): the alert's who/when come from Kubernetes only.
 """
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
 
 import httpx
 
@@ -45,7 +44,7 @@ class RegistryChampions:
             raise WatchUnavailable(f"reading {model}'s @champion: {exc}") from None
         except (CredentialsRefused, httpx.HTTPError, OSError, ValueError) as exc:
             raise WatchUnavailable(f"reading {model}'s @champion: {exc}") from None
-        return Champion(version, uri, _when(found.get("last_updated_timestamp")))
+        return Champion(version, uri)
 
     def version_serving(self, model: str, uri: str) -> str | None:
         try:
@@ -54,11 +53,4 @@ class RegistryChampions:
                     return version
         except (MlflowError, CredentialsRefused, httpx.HTTPError, OSError, ValueError):
             return None  # said as "no registered version": the alert still goes out
-        return None
-
-
-def _when(millis: object) -> str | None:
-    try:
-        return datetime.fromtimestamp(int(str(millis)) / 1000, UTC).isoformat(timespec="seconds")
-    except (TypeError, ValueError):
         return None

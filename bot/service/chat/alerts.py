@@ -43,8 +43,6 @@ def alert_lines(d: Divergence) -> tuple[Line, ...]:
     by, at = d.detail.get("served_changed_by"), d.detail.get("served_changed_at")
     if by or at:
         lines.append((f"Serving last changed by {by or 'someone'}" + (f" at {at}" if at else ""),))
-    if d.detail.get("registry_changed_at"):
-        lines.append((f"Registered model last changed at {d.detail['registry_changed_at']}",))
     lines.append(("Seen ", When(d.detected_at), f" (divergence {d.id})"))
     if not d.is_open:
         lines.append(("Resolved ", When(d.resolved_at), f": {d.resolution or ''}"))
