@@ -20,6 +20,7 @@ from bot.domain.audit import (
     chain_hash,
 )
 from bot.domain.directory import Directory
+from bot.domain.divergence import Divergence
 from bot.domain.effects import Effect
 from bot.domain.events import Event
 from bot.domain.evidence import EvidenceInfo, Picture
@@ -64,6 +65,7 @@ class _Store:
         self.tokens: dict[str, ApiToken] = {}  # by hash
         self.chat: dict[tuple[str, str], dict[str, Any]] = {}
         self.chat_claims: dict[tuple[str, str], tuple[str, datetime]] = {}
+        self.divergences: dict[str, Divergence] = {}
         self.channel_state: dict[tuple[str, str], Any] = {}
         self.named_leases: dict[str, tuple[str, datetime]] = {}  # name -> (holder, until)
         self.evidence: dict[str, tuple[Picture, ...]] = {}
@@ -465,6 +467,54 @@ class FakeChat:
             del self.s.chat_claims[key]
 
 
+class FakeDivergences:
+    """As ``bot/adapters/db/divergences.py``: one open divergence per model."""
+
+    def __init__(self, store: _Store, seen: Tracker) -> None:
+        self.s = store
+        self.seen = seen
+
+    def _out(self, found: Divergence | None) -> Divergence | None:
+        if found is None:
+            return None
+        copied = copy.deepcopy(found)
+        self.seen.track(copied)
+        return copied
+
+    def open_for(self, model: str) -> Divergence | None:
+        found = [d for d in self.s.divergences.values() if d.model == model and d.is_open]
+        return self._out(found[0] if found else None)
+
+    def get(self, divergence_id: str) -> Divergence | None:
+        return self._out(self.s.divergences.get(divergence_id))
+
+    def add(self, divergence: Divergence) -> bool:
+        if divergence.is_open and self.open_for(divergence.model) is not None:
+            self.seen.forget(divergence)
+            return False
+        kept = copy.deepcopy(divergence)
+        kept.events = []
+        self.s.divergences[divergence.id] = kept
+        self.seen.track(divergence)
+        return True
+
+    def save(self, divergence: Divergence) -> None:
+        kept = copy.deepcopy(divergence)
+        kept.events = []
+        self.s.divergences[divergence.id] = kept
+        self.seen.track(divergence)
+
+    def open_all(self) -> list[Divergence]:
+        found = [d for d in self.s.divergences.values() if d.is_open]
+        return [copy.deepcopy(d) for d in sorted(found, key=lambda d: d.detected_at)]
+
+    def states(self) -> dict[str, bool]:
+        out: dict[str, bool] = {}
+        for d in self.s.divergences.values():
+            out[d.model] = out.get(d.model, False) or d.is_open
+        return out
+
+
 class FakeChannelState:
     def __init__(self, store: _Store) -> None:
         self.s = store
@@ -572,6 +622,7 @@ class FakeUnitOfWork(RecordingUnitOfWork):
         self.tokens = FakeTokens(self._work, self)
         self.chat = FakeChat(self._work)
         self.channel_state = FakeChannelState(self._work)
+        self.divergences = FakeDivergences(self._work, self)
         self.leases = FakeLeases(self._work)
         self.evidence = FakeEvidence(self._work)
         return self

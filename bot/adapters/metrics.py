@@ -61,6 +61,14 @@ class _DatabaseGauges(Collector):
         )
         dead.add_metric([], outbox.get(OutboxState.DEAD, 0))
         yield dead
+        diverged = GaugeMetricFamily(
+            "approval_bot_serving_diverged",
+            "1 while a model's serving and its @champion disagree, 0 after (docs/watch.md)",
+            labels=["model"],
+        )
+        for model, is_open in sorted(counts.diverged.items()):
+            diverged.add_metric([model], 1 if is_open else 0)
+        yield diverged
 
 
 class Metrics:

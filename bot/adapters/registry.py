@@ -23,11 +23,13 @@ CHANNELS: tuple[str, ...] = (
     "bot.adapters.console",
 )
 
-# Effect systems: each module's ``wire(wiring)`` registers its handlers when configured.
+# Effect systems: each module's ``wire(wiring)`` registers its handlers when configured
+# (the serving watch: its periodic check, docs/watch.md).
 EFFECT_SYSTEMS: tuple[str, ...] = (
     "bot.adapters.effects.wiring",
     "bot.adapters.mlflow.wiring",
     "bot.adapters.kfp.wiring",
+    "bot.adapters.watch.wiring",
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.domain.divergence import Divergence
 from bot.domain.events import Aggregate, Event
 from bot.domain.model import ApprovalRequest, ExpiryAction, State
 from bot.domain.names import EffectKind, EventKind, is_chat
@@ -22,6 +23,8 @@ CHAT_UPDATE = EffectKind.CHAT_UPDATE
 CHAT_REMIND = EffectKind.CHAT_REMIND
 CHAT_NOTICE = EffectKind.CHAT_NOTICE
 CHAT_EVIDENCE = EffectKind.CHAT_EVIDENCE
+CHAT_ALERT = EffectKind.CHAT_ALERT
+ALIAS_BACK = EffectKind.ALIAS_BACK
 
 # Events that change what a request's chat message shows.
 _SHOWN = frozenset(
@@ -40,7 +43,7 @@ _SHOWN = frozenset(
 class Effect:
     kind: EffectKind
     key: str
-    request_id: str
+    request_id: str | None  # None: not about one request (a divergence's alert)
     payload: dict[str, Any] = field(default_factory=dict)
 
 
@@ -132,4 +135,31 @@ def effects_of(aggregate: Aggregate, event: Event, channels: tuple[str, ...]) ->
         return effects_for(aggregate, event, event.id, channels)
     if isinstance(aggregate, DeliveryOutcome) and event.kind == EventKind.EFFECT_FAILED:
         return failure_notices(aggregate, event, channels)
+    if isinstance(aggregate, Divergence):
+        return alerts(aggregate, event, channels)
     return []
+
+
+def alerts(divergence: Divergence, event: Event, channels: tuple[str, ...]) -> list[Effect]:
+    """A divergence is posted to every channel when seen, and its post updated when it is
+    resolved (docs/watch.md)."""
+    did = divergence.id
+    if event.kind == EventKind.SERVING_ALIAS_BACK:
+        payload = {
+            "divergence": did,
+            "model": divergence.model,
+            "version": divergence.served_version,
+            "champion": divergence.champion_version,  # moved only while it still names it
+        }
+        return [Effect(ALIAS_BACK, f"divergence:{did}:alias_back:{event.id}", None, payload)]
+    if event.kind not in (EventKind.SERVING_DIVERGED, EventKind.SERVING_CONVERGED):
+        return []
+    return [
+        Effect(
+            CHAT_ALERT,
+            f"divergence:{did}:{event.kind}:{c}",
+            None,
+            {"channel": c, "divergence": did},
+        )
+        for c in channels
+    ]

@@ -37,6 +37,10 @@ class EventKind(StrEnum):
     TOKEN_REVOKED = "token_revoked"  # noqa: S105
     OUTBOX_RETRIED = "outbox_retried"  # an operator put an effect back in the queue
     WINDOW_CLOSED = "window_closed"  # a veto window's policy no longer approves by itself
+    # The registry ↔ serving watch (docs/watch.md): what serving and @champion disagree on
+    SERVING_DIVERGED = "serving_diverged"
+    SERVING_CONVERGED = "serving_converged"
+    SERVING_ALIAS_BACK = "serving_alias_back"  # someone asked to move @champion back
 
 
 class EffectKind(StrEnum):
@@ -50,6 +54,8 @@ class EffectKind(StrEnum):
     CHAT_REMIND = "chat.remind"
     CHAT_NOTICE = "chat.notice"
     CHAT_EVIDENCE = "chat.evidence"  # the request's pictures, in its message's thread
+    ALIAS_BACK = "mlflow.alias_back"  # @champion back to the served version (docs/watch.md)
+    CHAT_ALERT = "chat.alert"  # a divergence of serving and the registry (docs/watch.md)
 
 
 def is_chat(kind: str) -> bool:
@@ -75,3 +81,4 @@ class OutboxState(StrEnum):
 SYSTEM = "system"
 SYSTEM_DEADLINE = "system:deadline"
 SYSTEM_AUTO = "system:auto"  # a policy's veto window approved (bot/domain/window.py)
+SYSTEM_WATCH = "system:watch"  # the registry ↔ serving watch (bot/domain/divergence.py)

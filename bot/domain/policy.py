@@ -30,7 +30,15 @@ class Policy:
     # Approve, as the policy's decision, this long after a submission whose gates all passed
     # unless someone rejects it first (the veto window, bot/domain/window.py).
     auto_approve_after: timedelta | None = None
+    # Who may undo what serving and the registry say (a rollback, the serving watch's
+    # "Move the alias back"): these groups; empty, the approver groups (``may_roll_back``).
+    rollback_groups: tuple[str, ...] = ()
 
     @property
     def approver_groups(self) -> frozenset[str]:
         return frozenset(r.group for r in self.rules)
+
+    def may_roll_back(self, groups: frozenset[str]) -> bool:
+        """Is someone in ``groups`` authorized like a rollback?"""
+        allowed = frozenset(self.rollback_groups) or self.approver_groups
+        return bool(allowed & groups)

@@ -10,6 +10,7 @@ from typing import Any, Protocol, Self
 
 from bot.domain.audit import AuditCheck, AuditHead, AuditRecord
 from bot.domain.directory import Directory
+from bot.domain.divergence import Divergence
 from bot.domain.effects import Effect
 from bot.domain.events import Aggregate, Event
 from bot.domain.evidence import EvidenceInfo, Picture
@@ -270,6 +271,31 @@ class ChannelStateRepository(Protocol):
         ...
 
 
+class DivergenceRepository(Protocol):
+    """What the registry ↔ serving watch saw differ (``bot/domain/divergence.py``)."""
+
+    def open_for(self, model: str) -> Divergence | None:
+        """The model's divergence that is not resolved yet (at most one)."""
+        ...
+
+    def get(self, divergence_id: str) -> Divergence | None: ...
+
+    def add(self, divergence: Divergence) -> bool:
+        """Store a new one; False (nothing stored, its events forgotten) when the model has
+        an open one already (another replica's, in a race)."""
+        ...
+
+    def save(self, divergence: Divergence) -> None:
+        """Store its resolution and where its alerts are."""
+        ...
+
+    def states(self) -> dict[str, bool]:
+        """model -> open (True) or resolved (False), for every model that diverged."""
+
+    def open_all(self) -> list[Divergence]:
+        """Every divergence not resolved yet, oldest first."""
+
+
 class LeaseRepository(Protocol):
     """Named leases: one holder at a time across replicas (``bot/service/leases.py``)."""
 
@@ -331,6 +357,8 @@ class UnitOfWork(Protocol):
     def chat(self) -> ChatMessageRepository: ...
     @property
     def channel_state(self) -> ChannelStateRepository: ...
+    @property
+    def divergences(self) -> DivergenceRepository: ...
     @property
     def leases(self) -> LeaseRepository: ...
     @property

@@ -32,6 +32,7 @@ from bot.service.identity import IdentityKinds
 from bot.service.leases import Leases
 from bot.service.queries import Queries
 from bot.service.unit_of_work import Recorder
+from bot.service.watch_actions import WatchActions
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class Services:
     chat: ChatMessages
     audit: AuditChecks
     leases: Leases
+    watch: WatchActions  # what people may do about a divergence (docs/watch.md)
 
 
 def build_services(
@@ -83,4 +85,5 @@ def build_services(
         chat=ChatMessages(uow, clock=clock),
         audit=AuditChecks(uow, clock=clock, keys=audit_keys),
         leases=Leases(uow, clock),
+        watch=WatchActions(uow, identities),
     )

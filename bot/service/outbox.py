@@ -121,9 +121,9 @@ LANES = _lanes()
 
 def ordering(item: OutboxItem) -> tuple[str, str]:
     """Effects with the same key are delivered one after the other, in order: a request's
-    messages in one channel. A decision's MLflow run and its promotion launch do not wait
-    for each other (nor for the messages)."""
-    request = item.request_id or f"#{item.id}"
+    (or a divergence's alert's) messages in one channel. A decision's MLflow run and its
+    promotion launch do not wait for each other (nor for the messages)."""
+    request = item.request_id or item.payload.get("divergence") or f"#{item.id}"
     if is_chat(item.kind):
         return request, f"chat:{item.payload.get('channel', '')}"
     return request, item.kind

@@ -6,13 +6,14 @@ Nothing here changes anything; each call reads in one unit of work.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.domain import errors
 from bot.domain.access import ReadAccess
 from bot.domain.audit import AuditRecord
 from bot.domain.directory import Directory
+from bot.domain.divergence import Divergence
 from bot.domain.evidence import EvidenceInfo, Picture
 from bot.domain.model import ApprovalRequest, Person, Policy, State
 from bot.domain.names import OutboxState, is_chat
@@ -38,6 +39,7 @@ class Counts:
 
     requests: dict[str, int]
     outbox: dict[str, int]
+    diverged: dict[str, bool] = field(default_factory=dict)  # model -> open (docs/watch.md)
 
 
 class Queries:
@@ -195,9 +197,16 @@ class Queries:
         with self.uow(readonly=True) as uow:
             return uow.outbox.items(state=state, limit=limit)
 
+    def open_divergences(self) -> list[Divergence]:
+        """What the serving watch saw differ and is not resolved yet (docs/watch.md)."""
+        with self.uow(readonly=True) as uow:
+            return uow.divergences.open_all()
+
     def counts(self) -> Counts:
         with self.uow(readonly=True) as uow:
-            return Counts(uow.requests.count_by_state(), uow.outbox.counts())
+            return Counts(
+                uow.requests.count_by_state(), uow.outbox.counts(), uow.divergences.states()
+            )
 
 
 def message_view(uow: UnitOfWork, request_id: str, channel: str) -> MessageView:

@@ -26,6 +26,12 @@ kserve/kserve @ aaac4e29 (v0.20) and its history (docs/kserve.md):
   ProgressDeadlineExceeded, is not Ready). ``kserve="legacy"`` (KServe <= 0.14) has no
   status.deploymentMode (the mode is the annotation), puts the Deployment's revision
   annotation in latestCreatedRevision, and Ready is exactly Available.
+- Field management (https://kubernetes.io/docs/reference/using-api/server-side-apply/#field-management;
+  kubernetes/apiserver pkg/endpoints/handlers: ``managerOrUserAgent``): every write that
+  changes the object records, in ``metadata.managedFields``, the manager (the ``fieldManager``
+  query parameter, else the User-Agent up to its first ``/``), ``operation: Update``, the
+  time and the fields it set (FieldsV1, ``f:<name>`` keys); a field one manager sets is taken
+  from every other manager's set (an Update always forces: sigs.k8s.io/structured-merge-diff).
 - InvalidSpec (``reconcileModel`` in pkg/controller/.../components/predictor.go): the
   predictor reconciler stops before deploying anything; only modelStatus changes
   (``UpdateModelTransitionStatus``), conditions and revisions stay as they were.
@@ -35,6 +41,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -188,10 +195,12 @@ class FakeKubernetesApi(FakeHttpServer):
         with self._lock:
             self._bump(self.objects[(namespace, name)])
 
-    def apply(self, namespace: str, name: str, patch: dict[str, Any]) -> None:
+    def apply(
+        self, namespace: str, name: str, patch: dict[str, Any], *, manager: str = "other-writer"
+    ) -> None:
         """Another writer's merge patch (e.g. another promotion), straight into the store."""
         with self._lock:
-            self._write((namespace, name), patch)
+            self._write((namespace, name), patch, manager=manager)
 
     # -- the API server ----------------------------------------------------------------
 
@@ -267,21 +276,71 @@ class FakeKubernetesApi(FakeHttpServer):
                         f'"{name}": the object has been modified; please apply your changes to '
                         "the latest version and try again",
                     )
-            self._write(key, patch)
+            manager = (request.query.get("fieldManager") or [None])[0]
+            agent = request.headers.get("user-agent", "").split("/", 1)[0]
+            self._write(key, patch, manager=(manager or agent or "unknown")[:128])
             return 200, copy.deepcopy(self.objects[key])
 
-    def _write(self, key: Key, patch: dict[str, Any]) -> None:
+    def _write(self, key: Key, patch: dict[str, Any], *, manager: str) -> None:
         current = self.objects[key]
         patched = merge_patch(current, {k: v for k, v in patch.items() if k != "status"})
         if patched == current:
             return
         self._bump(patched)
+        self._manage(patched, patch, manager)
         if patched.get("spec") != current.get("spec"):
             patched["metadata"]["generation"] = current["metadata"]["generation"] + 1
             self.objects[key] = patched
             self._schedule(key)
         else:
             self.objects[key] = patched
+
+    @staticmethod
+    def _manage(obj: dict[str, Any], patch: dict[str, Any], manager: str) -> None:
+        """Record ``manager``'s Update in ``metadata.managedFields`` (module docstring)."""
+
+        def paths(value: Any, at: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+            if value is None:  # a deletion: nobody owns the field any more
+                return set()
+            if not isinstance(value, dict) or not value:
+                return {at}
+            return {p for k, v in value.items() for p in paths(v, (*at, f"f:{k}"))}
+
+        def tree(found: set[tuple[str, ...]]) -> dict[str, Any]:
+            root: dict[str, Any] = {}
+            for path in found:
+                node = root
+                for step in path:
+                    node = node.setdefault(step, {})
+            return root
+
+        def flat(fields: dict[str, Any], at: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+            if not fields:
+                return {at} if at else set()
+            return {p for k, v in fields.items() for p in flat(v, (*at, k))}
+
+        meta = {k: v for k, v in (patch.get("metadata") or {}).items() if k != "resourceVersion"}
+        mine = paths({"spec": patch.get("spec"), "metadata": meta or None})
+        if not mine:
+            return
+        entries = []
+        for entry in obj["metadata"].get("managedFields") or []:
+            kept = flat(entry.get("fieldsV1") or {}) - mine
+            if entry.get("manager") == manager:
+                mine |= kept
+            elif kept:
+                entries.append({**entry, "fieldsV1": tree(kept)})
+        entries.append(
+            {
+                "manager": manager,
+                "operation": "Update",
+                "apiVersion": "serving.kserve.io/v1beta1",
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "fieldsType": "FieldsV1",
+                "fieldsV1": tree(mine),
+            }
+        )
+        obj["metadata"]["managedFields"] = entries
 
     # -- the controller ---------------------------------------------------------------
 

@@ -30,6 +30,8 @@ from bot.domain.states import DECISION_FILTERS, State
 from bot.domain.text import COMMENT_MAX
 from bot.ports.store import RequestFilter
 from bot.service import Services
+from bot.service.chat.alerts import alert_lines
+from bot.service.chat.rich import plain
 from bot.service.cursor import decode_cursor, encode_cursor
 from bot.service.logctx import bind_request
 from bot.service.views import AUDIT_HEADERS, audit_rows, to_csv
@@ -132,6 +134,7 @@ class Console:
             viewer=viewer,
             pending=queries.pending(),
             recent=recent,
+            alerts=[[plain(line) for line in alert_lines(d)] for d in queries.open_divergences()],
         )
 
     def request_page(

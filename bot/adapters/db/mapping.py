@@ -181,6 +181,7 @@ def policy_row(pol: Policy) -> dict[str, Any]:
         "allow_override_failed_gates": pol.allow_override_failed_gates,
         "reject_reason_required": pol.reject_reason_required,
         "auto_approve_after_s": _seconds(pol.auto_approve_after),
+        "rollback_groups": list(pol.rollback_groups),
     }
 
 
@@ -197,6 +198,7 @@ def policy_from_row(r: Any) -> Policy:
         allow_override_failed_gates=r.allow_override_failed_gates,
         reject_reason_required=r.reject_reason_required,
         auto_approve_after=_delta(r.auto_approve_after_s),
+        rollback_groups=tuple(r.rollback_groups or ()),
     )
 
 

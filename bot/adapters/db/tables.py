@@ -115,6 +115,7 @@ policies = Table(
     Column("allow_override_failed_gates", Boolean, nullable=False),
     Column("reject_reason_required", Boolean, nullable=False),
     Column("auto_approve_after_s", Integer),  # the veto window (0011); NULL: none
+    Column("rollback_groups", JSON),  # (0014) NULL or []: the approver groups
 )
 
 approval_requests = Table(
@@ -327,6 +328,27 @@ audit_refusals = Table(
     Column("count", Integer, nullable=False),
     Column("seq", BigInteger, index=True),
     Index("ix_audit_refusals_actor", "actor", "window_start"),
+)
+
+# What the registry ↔ serving watch saw differ (bot/domain/divergence.py, docs/watch.md).
+# open_model is the model while the divergence is open and NULL once resolved: its unique
+# constraint keeps one open divergence per model across replicas (NULLs never collide).
+divergences = Table(
+    "divergences",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("model", String(200), nullable=False, index=True),
+    Column("open_model", String(200), unique=True),
+    Column("service", String(300), nullable=False),
+    Column("served_uri", Text),
+    Column("served_version", String(64)),
+    Column("champion_version", String(64)),
+    Column("champion_uri", Text),
+    Column("detail", JSON, nullable=False),
+    Column("detected_at", UtcDateTime, nullable=False),
+    Column("resolved_at", UtcDateTime),
+    Column("resolution", Text),
+    Column("refs", JSON, nullable=False),
 )
 
 # Named leases (bot/service/leases.py): one holder at a time across replicas, until

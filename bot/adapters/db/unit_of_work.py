@@ -18,6 +18,7 @@ from bot.adapters.db.audit import SqlAuditLog
 from bot.adapters.db.channel_state import SqlChannelStateRepository
 from bot.adapters.db.chat import SqlChatMessageRepository
 from bot.adapters.db.directory import SqlDirectoryRepository
+from bot.adapters.db.divergences import SqlDivergenceRepository
 from bot.adapters.db.engine import READONLY
 from bot.adapters.db.evidence import SqlEvidenceRepository
 from bot.adapters.db.health import StoreHealth, unavailable_reason
@@ -40,6 +41,7 @@ class SqlUnitOfWork(RecordingUnitOfWork):
     tokens: SqlTokenRepository
     chat: SqlChatMessageRepository
     channel_state: SqlChannelStateRepository
+    divergences: SqlDivergenceRepository
     leases: SqlLeaseRepository
 
     def __init__(
@@ -80,6 +82,7 @@ class SqlUnitOfWork(RecordingUnitOfWork):
         self.tokens = SqlTokenRepository(conn, self)
         self.chat = SqlChatMessageRepository(conn)
         self.channel_state = SqlChannelStateRepository(conn)
+        self.divergences = SqlDivergenceRepository(conn, self)
         self.leases = SqlLeaseRepository(conn)
         self.evidence = SqlEvidenceRepository(conn)
         return self

@@ -184,11 +184,33 @@ class MlflowRest:
         body = {"name": name, "version": version, "key": key, "value": value}
         self.call("POST", "model-versions/set-tag", body=body)
 
+    def registered_model(self, name: str) -> dict[str, Any]:
+        found = self.call("GET", "registered-models/get", params={"name": name})
+        return dict(found.get("registered_model") or {})
+
     def aliases(self, name: str) -> dict[str, str]:
         """alias → version of a registered model."""
-        found = self.call("GET", "registered-models/get", params={"name": name})
-        model = found.get("registered_model") or {}
+        model = self.registered_model(name)
         return {str(a["alias"]): str(a["version"]) for a in model.get("aliases") or []}
+
+    def download_uri(self, name: str, version: str) -> str:
+        """Where a version's files are (what ``get_model_version_download_uri`` answers)."""
+        found = self.call(
+            "GET", "model-versions/get-download-uri", params={"name": name, "version": version}
+        )
+        return str(found["artifact_uri"])
+
+    def versions(self, name: str, *, limit: int) -> list[str]:
+        """The model's newest ``limit`` version numbers, newest first."""
+        found = self.call(
+            "GET",
+            "model-versions/search",
+            params={"filter": f"name='{name}'", "max_results": 200},
+        )
+        numbers = sorted(
+            (int(v["version"]) for v in found.get("model_versions") or []), reverse=True
+        )
+        return [str(n) for n in numbers[:limit]]
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
         body = {"name": name, "alias": alias, "version": version}

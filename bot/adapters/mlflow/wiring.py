@@ -1,14 +1,15 @@
 """Wire the mlflow adapter when its settings are present (called by the registry).
 
-With ``MLFLOW_TRACKING_URI`` set, ``mlflow.log_decision`` and ``mlflow.archive_challenger`` go
-to MLflow; without it they wait (visibly, in ``show`` and the API) until a process with MLflow
-configured delivers them, or go to the webhook when one is set.
+With ``MLFLOW_TRACKING_URI`` set, ``mlflow.log_decision``, ``mlflow.archive_challenger`` and
+``mlflow.alias_back`` (docs/watch.md) go to MLflow; without it they wait (visibly, in ``show``
+and the API) until a process with MLflow configured delivers them, or go to the webhook when
+one is set.
 """
 
 from __future__ import annotations
 
 from bot.adapters.plugin import Wiring
-from bot.domain.effects import ARCHIVE_CHALLENGER, LOG_DECISION
+from bot.domain.effects import ALIAS_BACK, ARCHIVE_CHALLENGER, LOG_DECISION
 from bot.domain.errors import ConfigError
 from bot.domain.names import EventKind
 
@@ -45,3 +46,6 @@ def wire(wiring: Wiring) -> None:
         on_moved_on=lambda rid, data: commands.observed(rid, EventKind.CHALLENGER_MOVED_ON, data),
     )
     wiring.add_effect_handler(ARCHIVE_CHALLENGER, archive)
+    from bot.adapters.mlflow.alias_back import AliasBack
+
+    wiring.add_effect_handler(ALIAS_BACK, AliasBack(mlflow))  # docs/watch.md

@@ -13,6 +13,7 @@ from bot.entrypoints.cli import admin, requests, run
 from bot.entrypoints.cli.audit import audit
 from bot.entrypoints.cli.common import SuggestingGroup
 from bot.entrypoints.cli.outbox import outbox
+from bot.entrypoints.cli.watch import watch
 
 
 @click.group(cls=SuggestingGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,7 +23,7 @@ def cli(ctx: click.Context) -> None:
     ctx.ensure_object(dict)
 
 
-for command in (*run.COMMANDS, *admin.COMMANDS, *requests.COMMANDS, audit, outbox):
+for command in (*run.COMMANDS, *admin.COMMANDS, *requests.COMMANDS, audit, outbox, watch):
     cli.add_command(command)
 
 

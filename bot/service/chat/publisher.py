@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain import errors
-from bot.domain.effects import CHAT_EVIDENCE, CHAT_NOTICE, CHAT_REMIND
+from bot.domain.effects import CHAT_ALERT, CHAT_EVIDENCE, CHAT_NOTICE, CHAT_REMIND
 from bot.domain.evidence import Picture
 from bot.domain.model import Group, Person
 from bot.domain.outbox import OutboxItem
@@ -36,6 +36,7 @@ from bot.ports.chat import ChatRefused, MessageGone, Ref, Transport, Updated
 from bot.ports.effects import PermanentEffectError
 from bot.ports.store import ChatClaim, UnitOfWork, UnitOfWorkFactory
 from bot.service.chat import texts
+from bot.service.chat.alerts import Alerts, AlertSlot
 from bot.service.chat.message import from_view
 from bot.service.chat.rich import Markup, Reply
 from bot.service.locks import KeyedLocks
@@ -100,6 +101,7 @@ class Publisher:
         self.uow = uow
         self.lease_seconds = lease_seconds
         self._locks = KeyedLocks()
+        self.alerts = Alerts(channel, markup, transport)  # a divergence's (docs/watch.md)
 
     # -- 1. with the claim -----------------------------------------------------------
 
@@ -109,7 +111,11 @@ class Publisher:
         slots: dict[str, Slot] = {}
         out: dict[int, Any] = {}
         directory = None
+        alerts: dict[str, Any] = {}
         for item in items:
+            if item.kind == CHAT_ALERT:
+                out[item.id] = self.alerts.prepare(uow, item, alerts)
+                continue
             rid = item.request_id
             if rid is None:
                 out[item.id] = None
@@ -154,6 +160,13 @@ class Publisher:
     async def deliver(self, item: OutboxItem, prepared: Prepared | None) -> str | None:
         if prepared is None:
             return "no request: nothing to show"
+        if isinstance(prepared, AlertSlot):
+            try:
+                return await self.alerts.deliver(item, prepared)
+            except ChatRefused as exc:
+                if exc.permanent:
+                    raise PermanentEffectError(str(exc)) from exc
+                raise
         slot = prepared.slot
         async with self._locks(slot.request_id):
             try:
@@ -274,6 +287,8 @@ class Publisher:
     # -- 3. with the outcome ---------------------------------------------------------
 
     def record(self, uow: UnitOfWork, item: OutboxItem, prepared: Any, now: datetime) -> bool:
+        if isinstance(prepared, AlertSlot):
+            return self.alerts.record(uow, prepared)
         if not isinstance(prepared, Prepared):
             return False
         slot = prepared.slot

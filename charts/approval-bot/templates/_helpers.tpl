@@ -118,6 +118,30 @@ render runs it.
 {{- fail "approval-bot: promotion.namespace is required with kfp.launcher=kfp: set it to the namespace of the InferenceService the promotion patches (where charts/approval-bot-serving is installed), e.g. --set promotion.namespace=models" }}
 {{- end }}
 {{- end }}
+{{- if and .Values.watch.enabled (not .Values.watch.models) }}
+{{- fail "approval-bot: watch.models is required with watch.enabled: the models whose serving to compare with MLflow's @champion, e.g. --set watch.models={iris-classifier} (docs/watch.md)" }}
+{{- end }}
+{{- if and .Values.watch.enabled (not .Values.mlflow.trackingUri) }}
+{{- fail "approval-bot: mlflow.trackingUri is required with watch.enabled: the watch reads @champion from MLflow (docs/watch.md)" }}
+{{- end }}
+{{- end }}
+
+{{/*
+The InferenceServices the serving watch reads, by namespace (YAML: namespace -> [names]): each
+watch.models entry is `model` (the promotion target: promotion.inferenceService in
+promotion.namespace, else the release's namespace, as the bot reads it) or
+`model=namespace/name` (docs/watch.md).
+*/}}
+{{- define "approval-bot.watchedServices" -}}
+{{- $byNamespace := dict }}
+{{- range .Values.watch.models }}
+{{- $where := printf "%s/%s" (default $.Release.Namespace $.Values.promotion.namespace) $.Values.promotion.inferenceService }}
+{{- if contains "=" . }}{{ $where = splitList "=" . | last | trim }}{{ end }}
+{{- $namespace := splitList "/" $where | first }}
+{{- $names := get $byNamespace $namespace | default (list) }}
+{{- $_ := set $byNamespace $namespace (append $names (splitList "/" $where | last) | uniq) }}
+{{- end }}
+{{- toYaml $byNamespace }}
 {{- end }}
 
 {{- define "approval-bot.ingressHost" -}}
@@ -162,7 +186,10 @@ render runs it.
     "APPROVAL_BOT_PROMOTION_NAMESPACE" .Values.promotion.namespace
     "APPROVAL_BOT_PROMOTION_INFERENCE_SERVICE" .Values.promotion.inferenceService
     "APPROVAL_BOT_PROMOTION_STORAGE_URI_PREFIX" .Values.promotion.storageUriPrefix
-    "APPROVAL_BOT_PROMOTION_REQUEST_OVERRIDES" (join "," .Values.promotion.requestOverrides) }}
+    "APPROVAL_BOT_PROMOTION_REQUEST_OVERRIDES" (join "," .Values.promotion.requestOverrides)
+    "APPROVAL_BOT_WATCH" (ternary "on" "" .Values.watch.enabled)
+    "APPROVAL_BOT_WATCH_SECONDS" (ternary (toString .Values.watch.intervalSeconds) "" .Values.watch.enabled)
+    "APPROVAL_BOT_WATCH_MODELS" (ternary (join "," .Values.watch.models) "" .Values.watch.enabled) }}
 {{- if $value }}
 - name: {{ $name }}
   value: {{ $value | quote }}

@@ -150,3 +150,29 @@ def test_a_challenger_that_cannot_be_archived_says_so(svc):
     page = browser(app).get(f"/requests/{rid}").text
     assert "The challenger is not archived yet: see mlflow.archive_challenger below." in page
     assert "waiting: MLflow not configured" in page
+
+
+def test_the_index_shows_an_open_divergence_until_it_is_resolved(svc):
+    """The console is `make run`'s channel: the serving watch's alert shows on its index."""
+    from bot.domain.divergence import Champion, Divergence, Observation, Served, WatchTarget
+
+    app, _ = console_app(svc)
+    seen = Observation(
+        WatchTarget("iris-classifier", "local"),
+        Served("s3://mlflow/artifacts/1/models/m-a/artifacts", "the local launcher"),
+        Champion("3", "s3://mlflow/artifacts/1/models/m-c/artifacts"),
+        served_version="2",
+    )
+    found = Divergence.detect(seen, svc.clock.now())
+    with svc.uow() as uow:
+        uow.divergences.add(found)
+        uow.commit()
+    page = browser(app).get("/").text
+    assert "Serving and the registry disagree: iris-classifier" in page
+    assert "@champion: v3" in page and "m-a/artifacts (v2)" in page
+    with svc.uow() as uow:
+        again = uow.divergences.get(found.id)
+        again.resolve(svc.clock.now(), "agree again")
+        uow.divergences.save(again)
+        uow.commit()
+    assert "Serving and the registry" not in browser(app).get("/").text
