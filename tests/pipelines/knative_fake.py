@@ -62,7 +62,9 @@ def route_traffic(
     namespace, name = key
     last = rolled_out
     if canary is None or last is None:
-        return [{"revisionName": revision_name(name, routed), "latestRevision": True, "percent": 100}]
+        return [
+            {"revisionName": revision_name(name, routed), "latestRevision": True, "percent": 100}
+        ]
     targets: list[dict[str, Any]] = [
         {"revisionName": revision_name(name, routed), "latestRevision": True, "percent": canary}
     ]
@@ -91,6 +93,10 @@ def propagate(served: Any, *, name: str, created: int, ready: int, traffic: list
         if served.rolled_out != ready:
             if target["percent"] == 100:
                 served.previous_rolled_out, served.rolled_out = served.rolled_out, ready
-        elif ready == created and target["percent"] < 100:
-            if totals.get(ready_name) == 100 and served.previous_rolled_out is not None:
-                served.rolled_out = served.previous_rolled_out
+        elif (
+            ready == created
+            and target["percent"] < 100
+            and totals.get(ready_name) == 100
+            and served.previous_rolled_out is not None
+        ):  # split over the same revision: a rolled-out revision rolled back
+            served.rolled_out = served.previous_rolled_out
