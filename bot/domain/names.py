@@ -37,6 +37,8 @@ class EventKind(StrEnum):
     TOKEN_REVOKED = "token_revoked"  # noqa: S105
     OUTBOX_RETRIED = "outbox_retried"  # an operator put an effect back in the queue
     WINDOW_CLOSED = "window_closed"  # a veto window's policy no longer approves by itself
+    ROLLOUT_PROGRESSED = "rollout_progressed"  # a canary step, as its promotion reported it
+    ROLLOUT_CONTROLLED = "rollout_controlled"  # pause, resume, roll back, promote now
 
 
 class EffectKind(StrEnum):

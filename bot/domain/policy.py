@@ -30,6 +30,8 @@ class Policy:
     # Approve, as the policy's decision, this long after a submission whose gates all passed
     # unless someone rejects it first (the veto window, bot/domain/window.py).
     auto_approve_after: timedelta | None = None
+    # Who may roll a canary back (bot/domain/rollout.py); empty: the approver groups.
+    rollback_groups: tuple[str, ...] = ()
 
     @property
     def approver_groups(self) -> frozenset[str]:

@@ -29,6 +29,7 @@ from bot.service.clock import SystemClock
 from bot.service.commands import Commands
 from bot.service.identity import IdentityKinds
 from bot.service.queries import Queries
+from bot.service.rollouts import Rollouts
 from bot.service.unit_of_work import Recorder
 
 
@@ -46,6 +47,7 @@ class Services:
     admin: Admin
     chat: ChatMessages
     audit: AuditChecks
+    rollouts: Rollouts
 
 
 def build_services(
@@ -66,17 +68,19 @@ def build_services(
     identities = identities or IdentityKinds()
     recorder = Recorder(clock, tuple(channels))
     uow.recorder = recorder
+    commands = Commands(
+        uow, clock=clock, identities=identities, id_factory=id_factory, on_decided=on_decided
+    )
     return Services(
         uow=uow,
         clock=clock,
         channels=tuple(channels),
         identities=identities,
         recorder=recorder,
-        commands=Commands(
-            uow, clock=clock, identities=identities, id_factory=id_factory, on_decided=on_decided
-        ),
+        commands=commands,
         queries=Queries(uow, read_access=read_access, identities=identities),
         admin=Admin(uow, clock=clock, audit_keys=audit_keys),
         chat=ChatMessages(uow, clock=clock),
         audit=AuditChecks(uow, clock=clock, keys=audit_keys),
+        rollouts=Rollouts(commands),
     )

@@ -138,6 +138,7 @@ def _policies(cfg: ConfigIn, problems: list[str]) -> list[Policy]:
                 allow_override_failed_gates=pol.allow_override_failed_gates,
                 reject_reason_required=pol.reject_reason_required,
                 auto_approve_after=durations["auto_approve_after"],
+                rollback_groups=tuple(dict.fromkeys(pol.rollback_groups)),
             )
         )
     return policies
@@ -166,6 +167,9 @@ def _check_references(cfg: ConfigIn, pol: PolicyIn, at: str, problems: list[str]
             problems.append(f"{at}.rules[{j}].group: unknown group {rule.group!r}")
     if len({r.group for r in pol.rules}) != len(pol.rules):
         problems.append(f"{at}.rules: a group appears in two rules; merge them")
+    for j, group in enumerate(pol.rollback_groups):
+        if group not in cfg.groups:
+            problems.append(f"{at}.rollback_groups[{j}]: unknown group {group!r}")
     if pol.escalate_to is not None and pol.escalate_to not in cfg.groups:
         problems.append(f"{at}.escalate_to: unknown group {pol.escalate_to!r}")
     if (pol.escalate_to is None) != (pol.escalate_after is None):

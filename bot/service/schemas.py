@@ -306,6 +306,8 @@ class PolicyIn(ConfigModel):
     allow_override_failed_gates: bool = False
     reject_reason_required: bool = True
     auto_approve_after: str | None = None  # the veto window (bot/domain/window.py)
+    # who may roll a canary back (bot/domain/rollout.py); empty: the approver groups
+    rollback_groups: list[PersonName] = Field(default_factory=list)
 
 
 class ConfigIn(ConfigModel):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -51,15 +52,17 @@ class RecordingControl:
 def metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[QueueProxyExporter, str]]:
     require_prometheus()
     exporter = QueueProxyExporter(NAMESPACE)
-    with serve_exporter(exporter) as target:
-        with prometheus_server(tmp_path_factory.mktemp("prometheus"), target) as url:
-            exporter.set("warm-up")
-            wait_for(
-                lambda: bool(query(url, 'revision_request_count{revision_name="warm-up"}')),
-                timeout=30,
-                description="Prometheus scraping the exporter",
-            )
-            yield exporter, url
+    with ExitStack() as stack:
+        target = stack.enter_context(serve_exporter(exporter))
+        workdir = tmp_path_factory.mktemp("prometheus")
+        url = stack.enter_context(prometheus_server(workdir, target))
+        exporter.set("warm-up")
+        wait_for(
+            lambda: bool(query(url, 'revision_request_count{revision_name="warm-up"}')),
+            timeout=30,
+            description="Prometheus scraping the exporter",
+        )
+        yield exporter, url
 
 
 @pytest.fixture
@@ -175,7 +178,7 @@ def test_no_data_for_the_canary_is_a_failure(
     case = Case(stack, kube)
     exporter.set(revision(case, 1))  # the canary revision gets no requests: no series at all
 
-    with pytest.raises(PromotionRolledBackError, match="failed at 10%.*no data for the canary"):
+    with pytest.raises(PromotionRolledBackError, match=r"failed at 10%.*no data for the canary"):
         run_canary(case, url, RecordingControl())
 
     assert case.aliases() == {"champion": "1", "challenger": "2"}

@@ -38,6 +38,7 @@ MUTABLE = (
     "promotion_detail",
     "auto_approve_at",
     "auto_approve_policy",
+    "rollout",
 )
 
 
@@ -92,6 +93,7 @@ def request_row(req: ApprovalRequest) -> dict[str, Any]:
         "promotion_detail": req.promotion_detail,
         "auto_approve_at": req.auto_approve_at,
         "auto_approve_policy": req.auto_approve_policy,
+        "rollout": req.rollout,
     }
 
 
@@ -129,6 +131,7 @@ def request_from_row(r: Any, votes: list[Vote]) -> ApprovalRequest:
         promotion_detail=r.promotion_detail,
         auto_approve_at=r.auto_approve_at,
         auto_approve_policy=r.auto_approve_policy,
+        rollout=dict(r.rollout) if r.rollout else None,
     )
 
 
@@ -181,6 +184,7 @@ def policy_row(pol: Policy) -> dict[str, Any]:
         "allow_override_failed_gates": pol.allow_override_failed_gates,
         "reject_reason_required": pol.reject_reason_required,
         "auto_approve_after_s": _seconds(pol.auto_approve_after),
+        "rollback_groups": list(pol.rollback_groups) or None,
     }
 
 
@@ -197,6 +201,7 @@ def policy_from_row(r: Any) -> Policy:
         allow_override_failed_gates=r.allow_override_failed_gates,
         reject_reason_required=r.reject_reason_required,
         auto_approve_after=_delta(r.auto_approve_after_s),
+        rollback_groups=tuple(r.rollback_groups or ()),
     )
 
 

@@ -114,6 +114,7 @@ policies = Table(
     Column("allow_override_failed_gates", Boolean, nullable=False),
     Column("reject_reason_required", Boolean, nullable=False),
     Column("auto_approve_after_s", Integer),  # the veto window (0011); NULL: none
+    Column("rollback_groups", JSON),  # who may roll a canary back (0016); NULL: the approvers
 )
 
 approval_requests = Table(
@@ -148,6 +149,7 @@ approval_requests = Table(
     # The veto window (0011, bot/domain/window.py): when it ends, whose policy it is.
     Column("auto_approve_at", UtcDateTime),
     Column("auto_approve_policy", String(200)),
+    Column("rollout", JSON),  # a canary's progress and control (0016, bot/domain/rollout.py)
     UniqueConstraint("model_name", "model_version", "submission_key"),
     Index("ix_approval_requests_state_model", "state", "model_name"),
     Index("ix_approval_requests_created", "created_at", "id"),
