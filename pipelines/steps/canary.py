@@ -34,6 +34,7 @@ from pipelines.steps.control import Control
 log = logging.getLogger(__name__)
 
 DEFAULT_STEPS = (10, 25, 50, 100)
+CANARY_DWELL_SECONDS = 300  # the promotion pipeline's default dwell per step
 FIELD = "canaryTrafficPercent"
 PATCH_ATTEMPTS = 3
 

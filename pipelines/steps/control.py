@@ -68,3 +68,13 @@ class BotControl:
             self.client.report_rollout(self.request_id, progress)
         except BotRequestError as error:
             log.warning("canary progress not reported: %s", error)
+
+
+def controls(approval_request_id: str) -> Control:
+    """The bot's control when the run knows its request and the bot (it always does when the
+    bot launched it); else none."""
+    import os
+
+    if approval_request_id.strip() and os.environ.get("APPROVAL_BOT_URL"):
+        return BotControl(BotClient.from_env(), approval_request_id)
+    return NoControl()
