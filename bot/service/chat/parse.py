@@ -64,6 +64,8 @@ def parse(
 ) -> ChatCommand:
     """The command ``name`` with its arguments (``rest``); ``usage`` when not understood."""
     name = name.lower()
+    if name == "promote_now":  # Telegram's commands have no hyphens
+        name = "promote-now"
     args = rest.split()
     if name == "start":  # what a chat app sends first, by convention
         name = "help"
