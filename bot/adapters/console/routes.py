@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from bot.adapters.console import outage, pages, security
+from bot.adapters.console import outage, pages, rollout, security
 from bot.adapters.console.identity import Gatekeeper, Via
 from bot.domain import errors
 from bot.domain.model import VoteKind
@@ -42,6 +42,7 @@ STATIC = {"console.css": "text/css", "console.js": "text/javascript", "favicon.i
 DONE = {
     "approve": "Your approval is recorded.",
     "reject": "Your rejection is recorded.",
+    **rollout.DONE,
 }
 
 
@@ -365,6 +366,9 @@ def mount(app: FastAPI, console: Console) -> None:
     async def vote(request: Request, request_id: str) -> Response:
         return await console.vote(request, request_id)
 
+    async def control(request: Request, request_id: str) -> Response:
+        return await rollout.control(console, request, request_id)
+
     def audit(request: Request) -> Response:
         return console.audit(request)
 
@@ -382,6 +386,7 @@ def mount(app: FastAPI, console: Console) -> None:
         ("/requests/{request_id}", request_page, ["GET"]),
         ("/requests/{request_id}/status", status, ["GET"]),
         ("/requests/{request_id}/vote", vote, ["POST"]),
+        ("/requests/{request_id}/rollout", control, ["POST"]),
         ("/audit", audit, ["GET"]),
         ("/audit.csv", audit_csv, ["GET"]),
         ("/console/static/{name}", static, ["GET"]),
