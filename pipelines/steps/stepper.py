@@ -42,7 +42,7 @@ class Stepper:
         self.previous = previous_revision(before)
         self.prometheus = Prometheus(plan.prometheus_url)
         self.canary = ""
-        self.control_poll = min(CONTROL_POLL_SECONDS, max(poll_seconds, 0.01))
+        self.control_poll = CONTROL_POLL_SECONDS
 
     def walk(self) -> None:
         """First step's split, then dwell → analysis → next step; the last removes the

@@ -45,10 +45,7 @@ def promoting(bot: SlackBot) -> tuple[str, dict]:
 
 def actions_of(blocks: str) -> list[str]:
     return [
-        e["action_id"]
-        for b in json.loads(blocks)
-        if b["type"] == "actions"
-        for e in b["elements"]
+        e["action_id"] for b in json.loads(blocks) if b["type"] == "actions" for e in b["elements"]
     ]
 
 
