@@ -2,8 +2,8 @@
 
 The server runs on 127.0.0.1 on a free port with a temporary storage directory, scraping the
 exporter every 500 ms. Without ``/usr/bin/prometheus`` the tests that need it skip, saying how
-to get it (``make test`` installs it when run as root); with
-``APPROVAL_BOT_REQUIRE_PROMETHEUS=1`` (CI) they fail instead.
+to get it (``.ci/run`` installs it); with ``APPROVAL_BOT_REQUIRE_PROMETHEUS=1`` (CI) they fail
+instead.
 
 ``QueueProxyExporter`` serves Knative queue-proxy metrics as a revision's queue-proxy exports
 them (knative.dev/serving pkg/queue; docs "Serving metrics"): ``revision_request_count`` (by
@@ -42,7 +42,7 @@ def require_prometheus() -> None:
         return
     message = (
         f"no Prometheus at {PROMETHEUS}: install Debian's (`apt-get install prometheus`; "
-        "`make test` does it when run as root) to run the canary analysis tests"
+        ".ci/run does) to run the canary analysis tests"
     )
     if REQUIRE:
         pytest.fail(message)
