@@ -24,9 +24,9 @@ def deploy(
     model_version: str,
     uri: str,
     target: Any,
+    *,
     plan: canary.Plan,
     control: Control | None,
-    *,
     timeout_seconds: float,
     poll_seconds: float,
 ) -> Any:

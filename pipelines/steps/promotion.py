@@ -295,22 +295,8 @@ def promote(
         return Promoted(change.champion_version, change.archived_version, uri)
 
     target = Target(inference_service, namespace or kube.default_namespace())
-    if canary_plan is not None:
-        from pipelines.steps import canary_deploy
-
-        change = canary_deploy.deploy(
-            client,
-            model_name,
-            model_version,
-            uri,
-            target,
-            canary_plan,
-            control,
-            timeout_seconds=ready_timeout_seconds,
-            poll_seconds=poll_seconds,
-        )
-        return Promoted(change.champion_version, change.archived_version, uri)
-    change = _deploy(
+    deploy = _deploy if canary_plan is None else _canary(canary_plan, control)
+    change = deploy(
         client,
         model_name,
         model_version,
@@ -321,6 +307,15 @@ def promote(
     )
     log.info("InferenceService %s is Ready on %s", target, uri)
     return Promoted(change.champion_version, change.archived_version, uri)
+
+
+def _canary(plan: Any, control: Any) -> Any:
+    """``_deploy`` with a canary (pipelines/steps/canary_deploy.py)."""
+    from functools import partial
+
+    from pipelines.steps import canary_deploy
+
+    return partial(canary_deploy.deploy, plan=plan, control=control)
 
 
 @dataclass(frozen=True)

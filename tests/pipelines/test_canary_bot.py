@@ -37,6 +37,55 @@ def revision(case: Case, n: int) -> str:
     return f"{case.service}-predictor-{n:05d}"
 
 
+def promoting(svc: Any, model: str) -> str:
+    """A request for ``model`` v2, approved, its promotion run started."""
+    body = builders.submission(model_name=model, model_version="2", requested_by="dave")
+    rid = str(svc.commands.submit(body).request.id)
+    svc.commands.vote(rid, Identity("cli", "bob"), VoteKind.APPROVE)
+    svc.commands.vote(rid, Identity("cli", "carol"), VoteKind.APPROVE)
+    svc.commands.promotion_started(rid, "run-1")
+    return rid
+
+
+def traffic_back(case: Case, svc: Any, rid: str, back: list[float]) -> Any:
+    """An ``on_get`` hook: notes when the fake cluster first reports 100% on the previous
+    revision after the rollback was asked."""
+
+    def watch(fake: FakeKubernetesApi, namespace: str, name: str) -> None:
+        predictor = fake.objects[(namespace, name)]["status"]["components"]["predictor"]
+        on_previous = any(
+            t["revisionName"] == revision(case, 1) and t["percent"] == 100
+            for t in predictor["traffic"]
+        )
+        if svc.rollouts.view(rid).control == "rollback" and on_previous and not back:
+            back.append(time.monotonic())
+
+    return watch
+
+
+def promote_in_background(
+    case: Case, prometheus: str, control: BotControl, failure: list[BaseException]
+) -> threading.Thread:
+    def promote() -> None:
+        try:
+            promotion.promote(
+                case.model,
+                "2",
+                inference_service=case.service,
+                namespace=NAMESPACE,
+                ready_timeout_seconds=30,
+                poll_seconds=0.05,
+                canary_plan=canary.parse_plan("10,25,50,100", 3, prometheus),
+                control=control,
+            )
+        except BaseException as error:  # reported by the test
+            failure.append(error)
+
+    run = threading.Thread(target=promote)
+    run.start()
+    return run
+
+
 def test_a_rollback_asked_in_chat_reaches_the_run_through_the_bots_api(
     stack: Stack,  # noqa: F811
     kube: FakeKubernetesApi,  # noqa: F811
@@ -54,43 +103,12 @@ def test_a_rollback_asked_in_chat_reaches_the_run_through_the_bots_api(
         running_bot(db_url, tmp_path, env=env, name="replica-a") as replica,
         service_for(db_url) as svc,
     ):
-        body = builders.submission(model_name=case.model, model_version="2", requested_by="dave")
-        rid = svc.commands.submit(body).request.id
-        svc.commands.vote(rid, Identity("cli", "bob"), VoteKind.APPROVE)
-        svc.commands.vote(rid, Identity("cli", "carol"), VoteKind.APPROVE)
-        svc.commands.promotion_started(rid, "run-1")
+        rid = promoting(svc, case.model)
         control = BotControl(BotClient(replica.url, TOKEN), rid)
         back: list[float] = []
-
-        def watch(fake: FakeKubernetesApi, namespace: str, name: str) -> None:
-            predictor = fake.objects[(namespace, name)]["status"]["components"]["predictor"]
-            on_previous = any(
-                t["revisionName"] == revision(case, 1) and t["percent"] == 100
-                for t in predictor["traffic"]
-            )
-            if svc.rollouts.view(rid).control == "rollback" and on_previous and not back:
-                back.append(time.monotonic())
-
-        kube.on_get = watch
+        kube.on_get = traffic_back(case, svc, rid, back)
         failure: list[BaseException] = []
-
-        def promote() -> None:
-            try:
-                promotion.promote(
-                    case.model,
-                    "2",
-                    inference_service=case.service,
-                    namespace=NAMESPACE,
-                    ready_timeout_seconds=30,
-                    poll_seconds=0.05,
-                    canary_plan=canary.parse_plan("10,25,50,100", 3, prometheus),
-                    control=control,
-                )
-            except BaseException as error:  # reported below
-                failure.append(error)
-
-        run = threading.Thread(target=promote)
-        run.start()
+        run = promote_in_background(case, prometheus, control, failure)
         wait_for(
             lambda: svc.rollouts.view(rid).progress.get("step") == 25,
             timeout=90,
@@ -103,8 +121,8 @@ def test_a_rollback_asked_in_chat_reaches_the_run_through_the_bots_api(
             for c in svc.queries.get(rid).rollout["progress"].get("analysis", [])
         ] in ([], [("error_ratio", True), ("p99_latency_ms", True)])
 
-        svc.rollouts.control(rid, Identity("cli", "alice"), RolloutAction.ROLLBACK)
         clicked = time.monotonic()
+        svc.rollouts.control(rid, Identity("cli", "alice"), RolloutAction.ROLLBACK)
         run.join(timeout=60)
         assert not run.is_alive()
         [error] = failure
