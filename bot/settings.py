@@ -3,9 +3,10 @@ Each channel reads its own (``bot/adapters/<channel>/settings.py``)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import (
     AliasChoices,
@@ -194,6 +195,17 @@ class Settings(BaseSettings):
     promotion_request_overrides: str = Field(
         "", validation_alias=_env("APPROVAL_BOT_PROMOTION_REQUEST_OVERRIDES")
     )
+    # A canary for every promotion (docs/kserve.md, "Canary"): steps, dwell, the analysis
+    promotion_canary_steps: str = Field(
+        "", validation_alias=_env("APPROVAL_BOT_PROMOTION_CANARY_STEPS")
+    )
+    promotion_canary_dwell_seconds: int = Field(
+        300, ge=1, le=86400, validation_alias=_env("APPROVAL_BOT_PROMOTION_CANARY_DWELL_SECONDS")
+    )
+    promotion_canary_checks: str = Field(
+        "", validation_alias=_env("APPROVAL_BOT_PROMOTION_CANARY_CHECKS")
+    )
+    prometheus_url: str = Field("", validation_alias=_env("APPROVAL_BOT_PROMETHEUS_URL"))
 
     # Who may read requests in the chat channels and the console (bot/domain/access.py)
     read_access: str = Field("enrolled", validation_alias=_env("APPROVAL_BOT_READ_ACCESS"))
@@ -274,6 +286,38 @@ class Settings(BaseSettings):
                 "e.g. s3://mlflow/artifacts"
             )
         return value
+
+    @model_validator(mode="after")
+    def _canary(self) -> Settings:
+        steps = self.promotion_canary_steps.strip()
+        if not steps:
+            return self
+        if steps != "default":
+            parts = [p.strip() for p in steps.split(",")]
+            numbers = [int(p) for p in parts if p.isdigit()]
+            rising = all(a < b for a, b in itertools.pairwise(numbers))
+            if len(numbers) != len(parts) or not rising or numbers[-1] != 100 or numbers[0] < 1:
+                raise ValueError(
+                    f"APPROVAL_BOT_PROMOTION_CANARY_STEPS {steps!r}: percentages rising to 100, "
+                    "e.g. 10,25,50,100, or 'default' (docs/kserve.md, \"Canary\")"
+                )
+        if not self.prometheus_url.strip():
+            raise ValueError(
+                "APPROVAL_BOT_PROMOTION_CANARY_STEPS needs APPROVAL_BOT_PROMETHEUS_URL: a canary "
+                'is judged on Prometheus (docs/kserve.md, "Canary")'
+            )
+        return self
+
+    def canary_parameters(self) -> dict[str, Any]:
+        """The promotion pipeline's canary parameters (none without canary steps)."""
+        if not self.promotion_canary_steps.strip():
+            return {}
+        return {
+            "canary_steps": self.promotion_canary_steps.strip(),
+            "canary_dwell_seconds": self.promotion_canary_dwell_seconds,
+            "prometheus_url": self.prometheus_url.strip(),
+            "canary_checks": self.promotion_canary_checks,
+        }
 
     @field_validator("promotion_request_overrides")
     @classmethod

@@ -246,19 +246,28 @@ def promote(
     namespace: str,
     storage_uri_prefix: str,
     ready_timeout_seconds: int,
+    approval_request_id: str,
+    canary_steps: str,
+    canary_dwell_seconds: int,
+    prometheus_url: str,
+    canary_checks: str,
 ) -> NamedTuple(
     "Promoted", [("champion_version", str), ("archived_version", str), ("storage_uri", str)]
 ):
     """@champion → this version, then serve it and wait for Ready; on failure undo both.
 
     One task, so that the rollback knows exactly what the aliases and the InferenceService
-    were before (see ``pipelines.steps.promotion.promote``).
+    were before (see ``pipelines.steps.promotion.promote``). ``canary_steps`` (empty: none):
+    serve in traffic steps, analysed on Prometheus, steered from chat through the bot's API
+    (``pipelines.steps.canary``).
     """
     from collections import namedtuple
 
-    from pipelines.steps import promotion, runtime
+    from pipelines.steps import canary, promotion, runtime
+    from pipelines.steps.control import controls
 
     runtime.configure_logging()
+    plan = canary.parse_plan(canary_steps, canary_dwell_seconds, prometheus_url, canary_checks)
     result = promotion.promote(
         model_name,
         model_version,
@@ -267,6 +276,8 @@ def promote(
         namespace=namespace,
         storage_uri_prefix=storage_uri_prefix,
         ready_timeout_seconds=ready_timeout_seconds,
+        canary_plan=plan,
+        control=controls(approval_request_id) if plan else None,
     )
     return namedtuple("Promoted", ["champion_version", "archived_version", "storage_uri"])(
         result.champion_version, result.archived_version, result.storage_uri

@@ -16,6 +16,7 @@ from typing import NamedTuple
 from kfp import dsl, kubernetes
 
 from pipelines import components
+from pipelines.steps.canary import CANARY_DWELL_SECONDS
 from pipelines.steps.data import DATA_EXPERIMENT
 from pipelines.steps.promotion import READY_TIMEOUT_SECONDS, STORAGE_URI_PREFIX
 from pipelines.steps.runtime import SECRET_NAME
@@ -193,6 +194,10 @@ def promotion_pipeline(
     namespace: str = "",
     storage_uri_prefix: str = STORAGE_URI_PREFIX,
     ready_timeout_seconds: int = READY_TIMEOUT_SECONDS,
+    canary_steps: str = "",
+    canary_dwell_seconds: int = CANARY_DWELL_SECONDS,
+    prometheus_url: str = "",
+    canary_checks: str = "",
 ) -> PromotionOutputs:
     verify = _configure(
         components.verify_approval(
@@ -213,7 +218,13 @@ def promotion_pipeline(
             namespace=namespace,
             storage_uri_prefix=storage_uri_prefix,
             ready_timeout_seconds=ready_timeout_seconds,
-        ).after(verify)
+            approval_request_id=approval_request_id,
+            canary_steps=canary_steps,
+            canary_dwell_seconds=canary_dwell_seconds,
+            prometheus_url=prometheus_url,
+            canary_checks=canary_checks,
+        ).after(verify),
+        bot=True,  # a canary reads its control signal and reports its steps to the bot
     )
     return PromotionOutputs(
         champion_version=promoted.outputs["champion_version"],

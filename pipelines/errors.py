@@ -86,3 +86,11 @@ class PromotionSupersededError(DeployError):
     The InferenceService is left as the newer change made it, and only the aliases that still
     say what this promotion set are put back: a newer promotion is never undone.
     """
+
+
+class CanaryFailedError(DeployError):
+    """The canary analysis failed at a step (its numbers in the message): roll back."""
+
+
+class CanaryRollbackRequestedError(DeployError):
+    """Someone asked for a rollback from chat (the bot's control signal): roll back."""

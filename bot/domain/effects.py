@@ -35,6 +35,8 @@ _SHOWN = frozenset(
         EventKind.PROMOTION_STARTED,
         EventKind.PROMOTION_FINISHED,
         EventKind.WINDOW_CLOSED,
+        EventKind.ROLLOUT_PROGRESSED,
+        EventKind.ROLLOUT_CONTROLLED,
     }
 )
 

@@ -20,6 +20,7 @@ from bot.domain.names import SYSTEM, SYSTEM_DEADLINE, EventKind
 from bot.domain.people import Group, Person
 from bot.domain.policy import ExpiryAction, Policy
 from bot.domain.quorum import RuleProgress, assign
+from bot.domain.rollout import Canary
 from bot.domain.states import (
     APPROVED_LIKE,
     DECIDED,
@@ -68,7 +69,7 @@ def new_request_id() -> str:
 
 
 @dataclass(slots=True)
-class ApprovalRequest(VetoWindow):
+class ApprovalRequest(VetoWindow, Canary):
     id: str
     model_name: str
     model_version: str
@@ -96,6 +97,7 @@ class ApprovalRequest(VetoWindow):
     promotion_detail: str | None = None  # how the promotion ended (its run's own words)
     auto_approve_at: datetime | None = None  # the veto window's end (bot/domain/window.py)
     auto_approve_policy: str | None = None  # the policy whose window it is
+    rollout: dict[str, Any] | None = None  # a canary's progress and control (domain/rollout.py)
     events: list[Event] = field(default_factory=list, repr=False, compare=False)
 
     # -- creation ---------------------------------------------------------

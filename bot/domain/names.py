@@ -41,6 +41,8 @@ class EventKind(StrEnum):
     SERVING_DIVERGED = "serving_diverged"
     SERVING_CONVERGED = "serving_converged"
     SERVING_ALIAS_BACK = "serving_alias_back"  # someone asked to move @champion back
+    ROLLOUT_PROGRESSED = "rollout_progressed"  # a canary step, as its promotion reported it
+    ROLLOUT_CONTROLLED = "rollout_controlled"  # pause, resume, roll back, promote now
 
 
 class EffectKind(StrEnum):

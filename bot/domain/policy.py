@@ -31,7 +31,8 @@ class Policy:
     # unless someone rejects it first (the veto window, bot/domain/window.py).
     auto_approve_after: timedelta | None = None
     # Who may undo what serving and the registry say (a rollback, the serving watch's
-    # "Move the alias back"): these groups; empty, the approver groups (``may_roll_back``).
+    # "Move the alias back", a canary's Roll back: bot/domain/rollout.py): these groups;
+    # empty, the approver groups (``may_roll_back``).
     rollback_groups: tuple[str, ...] = ()
 
     @property

@@ -31,6 +31,7 @@ from bot.service.commands import Commands
 from bot.service.identity import IdentityKinds
 from bot.service.leases import Leases
 from bot.service.queries import Queries
+from bot.service.rollouts import Rollouts
 from bot.service.unit_of_work import Recorder
 from bot.service.watch_actions import WatchActions
 
@@ -51,6 +52,7 @@ class Services:
     audit: AuditChecks
     leases: Leases
     watch: WatchActions  # what people may do about a divergence (docs/watch.md)
+    rollouts: Rollouts
 
 
 def build_services(
@@ -71,19 +73,21 @@ def build_services(
     identities = identities or IdentityKinds()
     recorder = Recorder(clock, tuple(channels))
     uow.recorder = recorder
+    commands = Commands(
+        uow, clock=clock, identities=identities, id_factory=id_factory, on_decided=on_decided
+    )
     return Services(
         uow=uow,
         clock=clock,
         channels=tuple(channels),
         identities=identities,
         recorder=recorder,
-        commands=Commands(
-            uow, clock=clock, identities=identities, id_factory=id_factory, on_decided=on_decided
-        ),
+        commands=commands,
         queries=Queries(uow, read_access=read_access, identities=identities),
         admin=Admin(uow, clock=clock, audit_keys=audit_keys),
         chat=ChatMessages(uow, clock=clock),
         audit=AuditChecks(uow, clock=clock, keys=audit_keys),
         leases=Leases(uow, clock),
         watch=WatchActions(uow, identities),
+        rollouts=Rollouts(commands),
     )

@@ -138,7 +138,7 @@ def _policies(cfg: ConfigIn, problems: list[str]) -> list[Policy]:
                 allow_override_failed_gates=pol.allow_override_failed_gates,
                 reject_reason_required=pol.reject_reason_required,
                 auto_approve_after=durations["auto_approve_after"],
-                rollback_groups=tuple(pol.rollback_groups),
+                rollback_groups=tuple(dict.fromkeys(pol.rollback_groups)),
             )
         )
     return policies

@@ -361,7 +361,8 @@ class PolicyIn(ConfigModel):
     allow_override_failed_gates: bool = False
     reject_reason_required: bool = True
     auto_approve_after: str | None = None  # the veto window (bot/domain/window.py)
-    # who is authorized like a rollback (docs/watch.md); empty: the approver groups
+    # who is authorized like a rollback (a canary's, docs/kserve.md; the watch's, docs/watch.md);
+    # empty: the approver groups
     rollback_groups: list[PersonName] = Field(default_factory=list)
 
 

@@ -56,6 +56,19 @@ class BotClient:
 
         return self._request("GET", f"{APPROVALS_PATH}/{quote(request_id, safe='')}")
 
+    def rollout(self, request_id: str) -> dict[str, Any]:
+        """``GET /api/v1/approvals/{id}/rollout``: the control signal of a canary."""
+        from urllib.parse import quote
+
+        return self._request("GET", f"{APPROVALS_PATH}/{quote(request_id, safe='')}/rollout")
+
+    def report_rollout(self, request_id: str, progress: dict[str, Any]) -> dict[str, Any]:
+        """``PUT /api/v1/approvals/{id}/rollout``: a canary's progress, shown in chat."""
+        from urllib.parse import quote
+
+        path = f"{APPROVALS_PATH}/{quote(request_id, safe='')}/rollout"
+        return self._request("PUT", path, json_body=progress)
+
     def _request(
         self, method: str, path: str, *, json_body: dict[str, Any] | None = None
     ) -> dict[str, Any]:

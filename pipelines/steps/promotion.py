@@ -264,6 +264,8 @@ def promote(
     storage_uri_prefix: str = STORAGE_URI_PREFIX,
     ready_timeout_seconds: float = READY_TIMEOUT_SECONDS,
     poll_seconds: float = POLL_SECONDS,
+    canary_plan: Any = None,
+    control: Any = None,
 ) -> Promoted:
     """Move the aliases, serve the version, wait until it is Ready; undo both if it is not.
 
@@ -275,8 +277,13 @@ def promote(
     previous aliases and the fields the patch set (``rollout.restore_service``) and raises
     ``PromotionRolledBackError`` with the reason. If another promotion replaced the served
     model meanwhile, ``PromotionSupersededError``: serving is left to it.
+
+    ``canary_plan`` (``canary.parse_plan``): serve in traffic steps with an analysis at each,
+    rolled back on a failure or from chat through ``control`` (pipelines/steps/canary.py).
     """
     check_deploy_target(deploy_target)
+    if canary_plan is not None and deploy_target != "kserve":
+        raise ConfigurationError("a canary needs deploy_target=kserve: nothing to split")
     client = registry.client()
     registry.require_version(client, model_name, model_version)
     uri = storage_uri(
@@ -288,7 +295,8 @@ def promote(
         return Promoted(change.champion_version, change.archived_version, uri)
 
     target = Target(inference_service, namespace or kube.default_namespace())
-    change = _deploy(
+    deploy = _deploy if canary_plan is None else _canary(canary_plan, control)
+    change = deploy(
         client,
         model_name,
         model_version,
@@ -299,6 +307,15 @@ def promote(
     )
     log.info("InferenceService %s is Ready on %s", target, uri)
     return Promoted(change.champion_version, change.archived_version, uri)
+
+
+def _canary(plan: Any, control: Any) -> Any:
+    """``_deploy`` with a canary (pipelines/steps/canary_deploy.py)."""
+    from functools import partial
+
+    from pipelines.steps import canary_deploy
+
+    return partial(canary_deploy.deploy, plan=plan, control=control)
 
 
 @dataclass(frozen=True)

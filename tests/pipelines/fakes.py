@@ -35,6 +35,11 @@ class FakeApprovalBot(FakeHttpServer):
         self._state_lock = threading.Lock()
         self.route("POST", r"/api/v1/approvals", self._submit)
         self.route("GET", r"/api/v1/approvals/(?P<request_id>[^/]+)", self._get)
+        # a canary's control and progress, as bot/entrypoints/http/rollouts.py answers them
+        self.route("GET", r"/api/v1/approvals/(?P<request_id>[^/]+)/rollout", self._rollout)
+        self.route("PUT", r"/api/v1/approvals/(?P<request_id>[^/]+)/rollout", self._progress)
+        self.controls: dict[str, tuple[str, str]] = {}  # request id → (signal, by)
+        self.progress: dict[str, list[dict[str, Any]]] = {}
 
     @property
     def env(self) -> dict[str, str]:
@@ -85,3 +90,24 @@ class FakeApprovalBot(FakeHttpServer):
             if request_id not in self.approvals:
                 return 404, {"detail": f"approval request {request_id} not found"}
             return 200, copy.deepcopy(self.approvals[request_id])
+
+    def _rollout(self, request: Recorded, request_id: str) -> tuple[int, Any]:
+        if not self._authorized(request):
+            return 401, {"detail": "missing or invalid token"}
+        with self._state_lock:
+            if request_id not in self.approvals:
+                return 404, {"detail": f"approval request {request_id} not found"}
+            control, by = self.controls.get(request_id, ("run", None))
+            state = self.approvals[request_id]["state"]
+            progress = (self.progress.get(request_id) or [{}])[-1]
+        body = {"request_id": request_id, "state": state, "control": control}
+        return 200, {**body, "control_by": by, "progress": progress}
+
+    def _progress(self, request: Recorded, request_id: str) -> tuple[int, Any]:
+        if not self._authorized(request):
+            return 401, {"detail": "missing or invalid token"}
+        with self._state_lock:
+            if self.approvals.get(request_id, {}).get("state") != "promoting":
+                return 409, {"detail": f"request {request_id} is not promoting"}
+            self.progress.setdefault(request_id, []).append(request.json())
+        return self._rollout(request, request_id)

@@ -46,6 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.pipelines import knative_fake as knative
 from tests.support.http_fake import FakeHttpServer, Recorded
 
 SERVERLESS = "Serverless"
@@ -107,6 +108,14 @@ class Served:
     ksvc_generation: int = 1
     steps: list[Callable[[], None]] = field(default_factory=list)
     countdown: int = 0
+    # Serverless: what the Knative route and KServe's status remember (knative_fake.py)
+    routed: int = 1  # the revision a ``latestRevision: true`` target resolves to
+    canary: int | None = None  # the canaryTrafficPercent the route was last built with
+    rolled_out: int | None = 1  # status latestRolledoutRevision (persists, as in KServe)
+    previous_rolled_out: int | None = None
+    configuration: Any = None  # the predictor spec (less canaryTrafficPercent) last applied
+    ready: int = 1  # latestReadyRevision
+    shown: tuple[dict[str, Any], dict[str, Any]] | None = None  # last conditions, modelStatus
 
 
 class FakeKubernetesApi(FakeHttpServer):
@@ -167,7 +176,9 @@ class FakeKubernetesApi(FakeHttpServer):
                 },
                 "status": {},
             }
-            self._served[(namespace, name)] = Served()
+            self._served[(namespace, name)] = Served(
+                configuration=knative.configuration_of(self.objects[(namespace, name)]["spec"])
+            )
             self._good.add(uri)
             if self.mode == RAW:
                 self.deployments[(namespace, f"{name}-predictor")] = self._deployment(
@@ -348,6 +359,13 @@ class FakeKubernetesApi(FakeHttpServer):
         uri = self.served_uri(*key) or ""
         rollout = self.rollout_for.get(uri) or (READY if uri in self._good else self.rollout)
         served = self._served[key]
+        spec = self.objects[key]["spec"]
+        if self.mode == SERVERLESS and knative.configuration_of(spec) == served.configuration:
+            # only the traffic changed: the route is rebuilt, no revision is made; a rollout
+            # in progress goes on after it
+            served.steps = [lambda: self._route_updated(key), *served.steps]
+            served.countdown = self.react_after
+            return
         if self.mode == SERVERLESS:
             script = {
                 READY: [self._revision_created, self._revision_ready, self._serverless_rolled_out],
@@ -405,20 +423,24 @@ class FakeKubernetesApi(FakeHttpServer):
         model: dict[str, Any],
     ) -> None:
         name = key[1]
-        predictor = {
+        served = self._served[key]
+        served.routed, served.ready, served.shown = traffic, ready, (conditions, model)
+        routes = knative.route_traffic(
+            key, canary=served.canary, routed=traffic, rolled_out=served.rolled_out
+        )
+        knative.propagate(served, name=name, created=created, ready=ready, traffic=routes)
+        predictor: dict[str, Any] = {
             "latestCreatedRevision": self._revision(name, created),
             "latestReadyRevision": self._revision(name, ready),
-            "traffic": [
-                {
-                    "revisionName": self._revision(name, traffic),
-                    "latestRevision": True,
-                    "percent": 100,
-                }
-            ],
+            "traffic": routes,
             "url": f"http://{name}-predictor.{key[0]}.example.com",
         }
-        if traffic == created:
-            predictor["latestRolledoutRevision"] = self._revision(name, traffic)
+        for field_name, n in (
+            ("latestRolledoutRevision", served.rolled_out),
+            ("previousRolledoutRevision", served.previous_rolled_out),
+        ):
+            if n is not None:
+                predictor[field_name] = self._revision(name, n)
         kinds = ("PredictorConfigurationReady", "PredictorRouteReady", "PredictorReady")
         listed = [conditions.get(k, condition(k)) for k in kinds]
         latest = conditions["PredictorConfigurationReady"]
@@ -462,8 +484,25 @@ class FakeKubernetesApi(FakeHttpServer):
             model=model_status("UpToDate", "Loaded"),
         )
 
+    def _route_updated(self, key: Key) -> None:
+        served = self._served[key]
+        served.canary = knative.canary_of(self.objects[key]["spec"])
+        served.ksvc_generation += 1
+        conditions, model = served.shown or ({}, {})
+        self._serverless(
+            key,
+            created=served.revision,
+            ready=served.ready,
+            traffic=served.routed,
+            conditions=conditions,
+            model=model,
+        )
+
     def _revision_created(self, key: Key) -> None:
         served = self._served[key]
+        spec = self.objects[key]["spec"]  # KServe rebuilds the Knative Service: a new
+        served.configuration = knative.configuration_of(spec)  # configuration and its route
+        served.canary = knative.canary_of(spec)
         served.revision += 1
         served.ksvc_generation += 1
         old = served.revision - 1

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from bot.adapters.registry import message_channels as channels_for
 from bot.adapters.registry import read_settings
 from bot.adapters.slack.settings import SlackSettings
@@ -139,3 +141,25 @@ def test_the_promotion_target_is_checked_and_named_by_its_variable(monkeypatch, 
     assert s.promotion_inference_service == "iris-serving"
     assert s.promotion_storage_uri_prefix == "s3://mlflow/artifacts"
     assert s.request_overrides() == {"namespace", "ready_timeout_seconds"}
+
+
+def test_a_canary_for_every_promotion_needs_prometheus(monkeypatch, tmp_path):
+    from bot.adapters.kfp.wiring import target
+    from bot.domain.errors import ConfigError
+    from bot.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("APPROVAL_BOT_PROMOTION_CANARY_STEPS", "10,50,100")
+    with pytest.raises(ConfigError, match="needs APPROVAL_BOT_PROMETHEUS_URL"):
+        load_settings()
+    monkeypatch.setenv("APPROVAL_BOT_PROMOTION_CANARY_STEPS", "50,10,100")
+    monkeypatch.setenv("APPROVAL_BOT_PROMETHEUS_URL", "http://prometheus:9090")
+    with pytest.raises(ConfigError, match="percentages rising to 100"):
+        load_settings()
+    monkeypatch.setenv("APPROVAL_BOT_PROMOTION_CANARY_STEPS", "10,50,100")
+    monkeypatch.setenv("APPROVAL_BOT_PROMOTION_CANARY_DWELL_SECONDS", "120")
+    params = target(load_settings())
+    assert params["canary_steps"] == "10,50,100" and params["canary_dwell_seconds"] == 120
+    assert params["prometheus_url"] == "http://prometheus:9090"
+    monkeypatch.delenv("APPROVAL_BOT_PROMOTION_CANARY_STEPS")
+    assert "canary_steps" not in target(load_settings())

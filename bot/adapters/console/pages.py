@@ -26,6 +26,7 @@ from bot.domain.outbox import OutboxItem
 from bot.ports.store import RequestFilter
 from bot.service.audit import signing_note
 from bot.service.chat.rich import plain
+from bot.service.chat.rollout import rollout_buttons, rollout_lines
 from bot.service.chat.texts import veto_window
 from bot.service.identity import Identity
 from bot.service.queries import Queries
@@ -139,6 +140,8 @@ class RequestView:
     challenger: str | None = None  # what became of a rejected or expired challenger in MLflow
     window: str | None = None  # the veto window, in every channel's words (chat/texts.py)
     evidence: list[EvidenceInfo] = field(default_factory=list)  # the pictures, shown as sent
+    rollout: list[str] = field(default_factory=list)  # a canary, as chat/rollout.py words it
+    rollout_actions: list[tuple[str, str]] = field(default_factory=list)  # (action, label)
 
     @property
     def stamp(self) -> str:
@@ -268,6 +271,10 @@ def request_view(queries: Queries, request_id: str, links: RunLinks) -> RequestV
         challenger=challenger_fate(r, records, effects),
         window=plain(line) if (line := veto_window(r, policy)) else None,
         evidence=queries.evidence(r.id),
+        rollout=[plain(line) for line in rollout_lines(r)],
+        rollout_actions=[(a.value, label) for a, label in buttons.labelled()]
+        if (buttons := rollout_buttons(r))
+        else [],
     )
 
 

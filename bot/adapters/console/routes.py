@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from bot.adapters.console import evidence, outage, pages, security
+from bot.adapters.console import evidence, outage, pages, rollout, security
 from bot.adapters.console.identity import Gatekeeper, Via
 from bot.domain import errors
 from bot.domain.model import VoteKind
@@ -44,6 +44,7 @@ STATIC = {"console.css": "text/css", "console.js": "text/javascript", "favicon.i
 DONE = {
     "approve": "Your approval is recorded.",
     "reject": "Your rejection is recorded.",
+    **rollout.DONE,
 }
 
 
@@ -356,9 +357,6 @@ def _query(f: Mapping[str, str], **extra: str) -> str:
 def mount(app: FastAPI, console: Console) -> None:
     """Add the console's routes to the ASGI app."""
 
-    def index(request: Request) -> Response:
-        return console.index(request)
-
     def request_page(request: Request, request_id: str) -> Response:
         return console.request_page(request, request_id)
 
@@ -368,11 +366,8 @@ def mount(app: FastAPI, console: Console) -> None:
     async def vote(request: Request, request_id: str) -> Response:
         return await console.vote(request, request_id)
 
-    def audit(request: Request) -> Response:
-        return console.audit(request)
-
-    def audit_csv(request: Request) -> Response:
-        return console.audit_csv(request)
+    async def control(request: Request, request_id: str) -> Response:
+        return await rollout.control(console, request, request_id)
 
     def static(request: Request, name: str) -> Response:
         return console.static(request, name)
@@ -384,13 +379,14 @@ def mount(app: FastAPI, console: Console) -> None:
         return console.static(request, "favicon.ico")
 
     routes: list[tuple[str, Callable[..., Any], list[str]]] = [
-        ("/", index, ["GET"]),
+        ("/", console.index, ["GET"]),
         ("/requests/{request_id}", request_page, ["GET"]),
         ("/requests/{request_id}/status", status, ["GET"]),
         ("/requests/{request_id}/vote", vote, ["POST"]),
         ("/requests/{request_id}/evidence/{index}", picture, ["GET"]),
-        ("/audit", audit, ["GET"]),
-        ("/audit.csv", audit_csv, ["GET"]),
+        ("/requests/{request_id}/rollout", control, ["POST"]),
+        ("/audit", console.audit, ["GET"]),
+        ("/audit.csv", console.audit_csv, ["GET"]),
         ("/console/static/{name}", static, ["GET"]),
         ("/favicon.ico", favicon, ["GET"]),
     ]

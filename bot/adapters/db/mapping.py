@@ -38,6 +38,7 @@ MUTABLE = (
     "promotion_detail",
     "auto_approve_at",
     "auto_approve_policy",
+    "rollout",
 )
 
 
@@ -92,6 +93,7 @@ def request_row(req: ApprovalRequest) -> dict[str, Any]:
         "promotion_detail": req.promotion_detail,
         "auto_approve_at": req.auto_approve_at,
         "auto_approve_policy": req.auto_approve_policy,
+        "rollout": req.rollout,
     }
 
 
@@ -129,6 +131,7 @@ def request_from_row(r: Any, votes: list[Vote]) -> ApprovalRequest:
         promotion_detail=r.promotion_detail,
         auto_approve_at=r.auto_approve_at,
         auto_approve_policy=r.auto_approve_policy,
+        rollout=dict(r.rollout) if r.rollout else None,
     )
 
 

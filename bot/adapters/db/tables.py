@@ -115,7 +115,8 @@ policies = Table(
     Column("allow_override_failed_gates", Boolean, nullable=False),
     Column("reject_reason_required", Boolean, nullable=False),
     Column("auto_approve_after_s", Integer),  # the veto window (0011); NULL: none
-    Column("rollback_groups", JSON),  # (0014) NULL or []: the approver groups
+    # (0014) who may roll a canary back or undo a divergence; NULL or []: the approver groups
+    Column("rollback_groups", JSON),
 )
 
 approval_requests = Table(
@@ -150,6 +151,7 @@ approval_requests = Table(
     # The veto window (0011, bot/domain/window.py): when it ends, whose policy it is.
     Column("auto_approve_at", UtcDateTime),
     Column("auto_approve_policy", String(200)),
+    Column("rollout", JSON),  # a canary's progress and control (0015, bot/domain/rollout.py)
     UniqueConstraint("model_name", "model_version", "submission_key"),
     Index("ix_approval_requests_state_model", "state", "model_name"),
     Index("ix_approval_requests_created", "created_at", "id"),

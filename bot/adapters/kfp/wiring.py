@@ -51,10 +51,13 @@ def pipeline_names(configured: str) -> list[str]:
 
 def target(settings: Settings) -> dict[str, Any]:
     """The configured promotion target, as the promotion pipeline's parameters."""
-    return target_defaults(
-        namespace=settings.promotion_namespace,
-        inference_service=settings.promotion_inference_service,
-        storage_uri_prefix=settings.promotion_storage_uri_prefix,
+    return (
+        target_defaults(
+            namespace=settings.promotion_namespace,
+            inference_service=settings.promotion_inference_service,
+            storage_uri_prefix=settings.promotion_storage_uri_prefix,
+        )
+        | settings.canary_parameters()
     )
 
 

@@ -40,7 +40,7 @@ from bot.adapters.slack.settings import SlackSettings
 from bot.adapters.slack.transport import SlackTransport, retry_after
 from bot.adapters.slack.usergroups import UsergroupDirectory
 from bot.service.chat.interactions import Interactions
-from bot.service.chat.parse import READS
+from bot.service.chat.parse import READS, ROLLOUT
 from bot.service.chat.publisher import Publisher
 
 log = logging.getLogger("bot.slack")
@@ -48,7 +48,8 @@ EVENTS_PATH = "/slack/events"
 RATE_LIMIT_RETRIES = 3
 OUTBOX_WAIT_SECONDS = 2.0  # the longest Retry-After the outbox's clients wait out themselves
 TIMEOUT_SECONDS = 10
-OFFERED = (*READS, "whoami", "help")  # /approvals: votes are the buttons'
+# /approvals: votes are the buttons'; a canary's buttons have commands too
+OFFERED = (*READS, "whoami", *ROLLOUT, "help")
 
 
 class ShortWaits(AsyncRateLimitErrorRetryHandler):

@@ -14,6 +14,11 @@ class Action(StrEnum):
 
     APPROVE = "approval:v1:approve"
     REJECT = "approval:v1:reject"
+    # a running canary (bot/service/chat/rollout.py)
+    PAUSE = "approval:v1:rollout:pause"
+    RESUME = "approval:v1:rollout:resume"
+    ROLLBACK = "approval:v1:rollout:rollback"
+    PROMOTE_NOW = "approval:v1:rollout:promote_now"
 
 
 class View(StrEnum):
@@ -28,6 +33,7 @@ class Block(StrEnum):
     REASON = "approval:v1:reason"
     REASON_INPUT = "approval:v1:reason_input"
     ACTIONS = "approval:v1:actions"
+    ROLLOUT = "approval:v1:rollout"
 
 
 COMMAND = "/approvals"

@@ -26,6 +26,7 @@ from bot.adapters.slack.ids import COMMAND, Action, Block, View
 from bot.adapters.slack.markup import SlackMessage, modal_metadata, reject_modal
 from bot.adapters.slack.workspace import stranger
 from bot.domain.model import ApprovalRequest, VoteKind
+from bot.domain.rollout import RolloutAction
 from bot.service.chat.interactions import Interactions
 from bot.service.chat.parse import parse
 
@@ -205,9 +206,29 @@ def bind(
     return update_wrapper(partial(listener, chat=chat), listener)
 
 
+async def rollout(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    *,
+    chat: Interactions,
+) -> None:
+    """Pause, Resume, Roll back, Promote now on a running canary, as the user who clicked."""
+    await ack()
+    conv, request_id = clicked(body, client)
+    if (where := stranger(body, context)) is not None:
+        await chat.stranger(conv, where)
+        return
+    action_id = str(((body.get("actions") or [{}])[0]).get("action_id") or "")
+    await chat.rollout(conv, request_id, RolloutAction[Action(action_id).name])
+
+
 def register(app: AsyncApp, chat: Interactions) -> None:
     """Attach the listeners to ``app``, each bound to the chat core."""
     app.use(ignore_retries)
+    for action in (Action.PAUSE, Action.RESUME, Action.ROLLBACK, Action.PROMOTE_NOW):
+        app.action(action.value)(bind(rollout, chat))
     app.action(Action.APPROVE.value)(bind(approve, chat))
     app.action(Action.REJECT.value)(bind(reject, chat))
     app.view(View.REJECT.value)(bind(reject_submitted, chat))

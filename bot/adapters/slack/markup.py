@@ -33,6 +33,7 @@ from bot.adapters.slack.ids import Action, Block, View
 from bot.domain.model import Group, Person
 from bot.service.chat.message import Buttons, RequestMessage
 from bot.service.chat.rich import PLAIN, Markup, Reply
+from bot.service.chat.rollout import RolloutButtons
 
 Blocks = list[dict[str, Any]]
 
@@ -127,6 +128,10 @@ class SlackMarkup(Markup):
             blocks.append(self.context(self.render(message.promotion)))
         if message.problem is not None:
             blocks.append(self.section(self.render(message.problem)))
+        if message.rollout:
+            blocks.append(self.listed("", [self.render(line) for line in message.rollout]))
+        if message.rollout_buttons is not None:
+            blocks.append(rollout_actions(message.rollout_buttons))
         return SlackMessage(self.escape(message.notification), blocks)
 
     def buttons(self, buttons: Buttons) -> dict[str, Any]:
@@ -237,3 +242,25 @@ def modal_metadata(raw: str) -> dict[str, Any]:
     except json.JSONDecodeError:
         return {}
     return meta if isinstance(meta, dict) else {}
+
+
+def rollout_actions(buttons: RolloutButtons) -> dict[str, Any]:
+    """Pause or Resume, Roll back (confirmed first), Promote now; the value is the request."""
+    elements = []
+    for action, label in buttons.labelled():
+        element: dict[str, Any] = {
+            "type": "button",
+            "action_id": Action[action.name].value,
+            "text": plain(label, BUTTON_LIMIT),
+            "value": buttons.request_id,
+        }
+        if action.name == "ROLLBACK":
+            element["style"] = "danger"
+            element["confirm"] = {
+                "title": plain("Roll the canary back?", 100),
+                "text": plain("All traffic goes back to the previous revision.", 300),
+                "confirm": plain("Roll back", 30),
+                "deny": plain("Cancel", 30),
+            }
+        elements.append(element)
+    return {"type": "actions", "block_id": Block.ROLLOUT.value, "elements": elements}

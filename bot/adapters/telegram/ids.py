@@ -18,6 +18,11 @@ VERSION = "v1"
 class Button(StrEnum):
     APPROVE = "a"
     REJECT = "r"
+    # a running canary (bot/service/chat/rollout.py)
+    PAUSE = "p"
+    RESUME = "c"
+    ROLLBACK = "b"
+    PROMOTE_NOW = "n"
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from bot.adapters.telegram import ids, markup
 from bot.adapters.telegram.api import App, TelegramApi
 from bot.adapters.telegram.markup import TelegramMessage
 from bot.domain.model import ApprovalRequest
+from bot.domain.rollout import RolloutAction
 from bot.service.chat.interactions import Interactions
 from bot.service.chat.parse import ChatCommand, parse
 from bot.service.chat.state import ChannelState
@@ -152,8 +153,10 @@ async def on_tap(update: Update, deps: Deps) -> None:
     conv = Tap(query, deps)
     if tap.button is ids.Button.APPROVE:
         await deps.chat.approve(conv, tap.request_id)
-    else:
+    elif tap.button is ids.Button.REJECT:
         await deps.chat.ask_reason(conv, tap.request_id)
+    else:
+        await deps.chat.rollout(conv, tap.request_id, RolloutAction[tap.button.name])
 
 
 def command_of(text: str, bot_username: str | None) -> ChatCommand | None:

@@ -17,6 +17,7 @@ from bot.adapters.telegram.ids import Button, callback_data
 from bot.domain.model import ApprovalRequest, Person
 from bot.service.chat.message import Buttons, RequestMessage
 from bot.service.chat.rich import PLAIN, Markup, Mentions, Reply, clip, joined
+from bot.service.chat.rollout import RolloutButtons
 
 TEXT_LIMIT = 4096  # a message's text, after entities are parsed
 ALERT_LIMIT = 200  # answerCallbackQuery's text
@@ -78,6 +79,7 @@ class TelegramMarkup(Markup):
             quote = f"\n<blockquote>{self.escape(reason)}</blockquote>" if reason else ""
             tail.append(self.render(message.decision) + quote)
         tail += [self.render(x) for x in (message.promotion, message.problem) if x is not None]
+        tail += [self.render(line) for line in message.rollout]
         text = fit(
             head=head,
             gates=[self.render(g) for g in message.gates],
@@ -87,6 +89,8 @@ class TelegramMarkup(Markup):
             tail=tail,
         )
         markup = keyboard(message.buttons) if buttons and message.buttons else None
+        if buttons and message.rollout_buttons is not None:
+            markup = rollout_keyboard(message.rollout_buttons)
         return TelegramMessage(text, markup, message.notification)
 
 
@@ -184,4 +188,18 @@ def reject_prompt(request: ApprovalRequest, user_id: int, first_name: str) -> st
         f"✍️ {user_link(user_id, first_name or 'You')}, why reject "
         f"{esc(request.model_name)} v{esc(request.model_version)} "
         f"(request <code>{esc(request.id)}</code>)? Reply to this message with the reason."
+    )
+
+
+def rollout_keyboard(buttons: RolloutButtons) -> InlineKeyboardMarkup:
+    """Pause or Resume, Roll back, Promote now on a running canary."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    label, callback_data=callback_data(Button[action.name], buttons.request_id)
+                )
+                for action, label in buttons.labelled()
+            ]
+        ]
     )

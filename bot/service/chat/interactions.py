@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING
 
 from bot.domain import errors
 from bot.domain.model import ApprovalRequest, VoteKind
+from bot.domain.rollout import RolloutAction
 from bot.ports.chat import Conversation
 from bot.ports.store import StoreUnavailable
 from bot.service.chat import answers, texts
-from bot.service.chat.parse import EVERYTHING, VOTES, ChatCommand
+from bot.service.chat.parse import EVERYTHING, ROLLOUT, VOTES, ChatCommand
 from bot.service.chat.rich import Line, Markup, Reply
+from bot.service.chat.rollout import COMMANDS, done_line
 from bot.service.commands import VoteResult, Vouched
 from bot.service.identity import Identity
 
@@ -72,6 +74,7 @@ class Interactions:
         source: str | None = None,
     ) -> None:
         self.commands = services.commands
+        self.rollouts = services.rollouts
         self.queries = services.queries
         self.channel = channel
         self.kind = self.queries.identities.of(channel)
@@ -204,6 +207,34 @@ class Interactions:
         )
         await conv.answer(self.say(line), alert=True, keep=True)
 
+    # -- a canary's rollout -----------------------------------------------------------
+
+    async def rollout(self, conv: Conversation, request_id: str, action: RolloutAction) -> bool:
+        """Pause, Resume, Roll back or Promote now (a button or a command); answered with
+        what was done or why not. The promotion run acts on it (bot/domain/rollout.py)."""
+        ok = False
+        try:
+            vouched = None
+            if self.vouch is not None and self.source is not None:
+                vouched = Vouched(self.source, await self.vouch(conv.user_id))
+            who = self.who(conv.user_id)
+            control = self.rollouts.control
+            await asyncio.to_thread(control, request_id, who, action, vouched=vouched)
+            line, ok = done_line(action, request_id), True
+        except errors.UnknownPerson as exc:
+            line = texts.explain(exc, self.kind, conv.user_id)
+        except errors.DomainError as exc:
+            log.info("%s %s by %s refused: %s", self.channel, action, conv.user_id, exc)
+            line = (f"⛔ Not done: {exc.message}.",)
+        except StoreUnavailable:
+            line = (texts.UNAVAILABLE,)
+        except Exception:
+            ref = secrets.token_hex(4)
+            log.exception("%s %s on %s failed (ref %s)", self.channel, action, request_id, ref)
+            line = texts.failed(ref)
+        await conv.answer(self.say(line), alert=not ok, keep=not ok)
+        return ok
+
     # -- commands ---------------------------------------------------------------------
 
     async def command(
@@ -214,6 +245,10 @@ class Interactions:
             assert command.request_id is not None
             vote = self.approve if command.name == "approve" else self.reject
             await vote(conv, command.request_id, command.text)
+            return
+        if command.name in ROLLOUT and command.name in self.offered:
+            assert command.request_id is not None
+            await self.rollout(conv, command.request_id, COMMANDS[command.name])
             return
         try:
             vouched = frozenset[str]()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from bot.domain.gates import GateResult
 from bot.domain.model import ApprovalRequest, Policy, State, VoteKind
 from bot.service.chat.rich import Code, Line, Part, When, bold, clip, italic, joined, link
+from bot.service.chat.rollout import RolloutButtons, rollout_buttons, rollout_lines
 from bot.service.chat.texts import veto_window
 from bot.service.queries import MessageView
 from bot.service.views import launch_problem
@@ -76,6 +77,8 @@ class RequestMessage:
     promotion: Line | None
     problem: Line | None  # what keeps the decision from taking effect
     evidence: tuple[Evidence, ...] = ()
+    rollout: tuple[Line, ...] = ()  # a canary's step, traffic, analysis (chat/rollout.py)
+    rollout_buttons: RolloutButtons | None = None
 
 
 def gate_line(gate: GateResult) -> Line:
@@ -179,6 +182,8 @@ def compose(
         reason=clip(request.reason, REASON_SHOWN) if request.reason and not pending else None,
         promotion=_promotion(request),
         problem=(f"⚠️ {problem}",) if problem else None,
+        rollout=rollout_lines(request),
+        rollout_buttons=rollout_buttons(request) if buttons else None,
     )
 
 

@@ -7,6 +7,9 @@
     history [MODEL] [N]     the last N requests (of MODEL), default 10
     audit ID                the audit trail of one request
     whoami                  who the bot thinks you are, and your groups
+    pause ID                pause a running canary (resume ID goes on)
+    rollback ID             roll a running canary back
+    promote-now ID          skip a canary's remaining steps
     help                    this text
 
 A channel hands over the command's name and the rest of the text, and says how its people
@@ -23,7 +26,8 @@ HISTORY_DEFAULT = 10
 HISTORY_MAX = 50
 READS = ("pending", "show", "history", "audit")
 VOTES = ("approve", "reject")
-EVERYTHING = (*READS, *VOTES, "whoami", "help")
+ROLLOUT = ("pause", "resume", "rollback", "promote-now")  # a canary (chat/rollout.py)
+EVERYTHING = (*READS, *VOTES, "whoami", *ROLLOUT, "help")
 # (usage after the name, what it does), in the order help lists them
 USAGE = {
     "pending": ("", "requests waiting for a decision"),
@@ -33,6 +37,10 @@ USAGE = {
     "history": (" [MODEL] [N]", f"the last N requests (default {HISTORY_DEFAULT})"),
     "audit": (" ID", "the audit trail of one request"),
     "whoami": ("", "who the bot thinks you are, and your groups"),
+    "pause": (" ID", "pause a running canary"),
+    "resume": (" ID", "resume a paused canary"),
+    "rollback": (" ID", "roll a running canary back"),
+    "promote-now": (" ID", "skip a canary's remaining steps"),
     "help": ("", "this text"),
 }
 
@@ -56,6 +64,8 @@ def parse(
 ) -> ChatCommand:
     """The command ``name`` with its arguments (``rest``); ``usage`` when not understood."""
     name = name.lower()
+    if name == "promote_now":  # Telegram's commands have no hyphens
+        name = "promote-now"
     args = rest.split()
     if name == "start":  # what a chat app sends first, by convention
         name = "help"
@@ -63,7 +73,7 @@ def parse(
         return usage(f"I don't know {prefix}{name[:50]}")
     if name in ("pending", "whoami", "help"):
         return usage(f"{prefix}{name} takes no arguments") if args else ChatCommand(name)
-    if name in ("show", "audit"):
+    if name in ("show", "audit", *ROLLOUT):
         if len(args) != 1:
             return usage(f"{prefix}{name} takes one request id: {prefix}{name} ID")
         return ChatCommand(name, request_id=args[0])
