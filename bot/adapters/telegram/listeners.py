@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from telegram import CallbackQuery, ForceReply, LinkPreviewOptions, Message, ReplyParameters, Update
-from telegram.constants import ChatType, ParseMode
+from telegram.constants import ChatID, ChatType, ParseMode
 from telegram.ext import CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot.adapters.telegram import ids, markup
 from bot.adapters.telegram.api import App, TelegramApi
 from bot.adapters.telegram.markup import TelegramMessage
+from bot.adapters.telegram.pacing import Paced
 from bot.domain.model import ApprovalRequest
 from bot.service.chat.interactions import Interactions
 from bot.service.chat.parse import ChatCommand, parse
@@ -40,6 +41,15 @@ ANSWER_BUDGET = 2.0  # seconds a tap waits for its vote before answering
 MESSAGE_BUDGET = 60.0  # a command or a reason is answered by a message, whenever ready
 REPLY_WAIT = 20.0  # seconds an answer in the chat may wait for its flood-control slot
 _COMMAND = re.compile(r"/(\S+)(.*)\Z", re.DOTALL)
+# Who Telegram names as the sender of what no person sent: every anonymous admin, whoever
+# writes as a channel, channel posts (Bot API, Message.from and sender_chat).
+STAND_INS = frozenset(int(c) for c in ChatID)
+
+
+def not_a_person(message: Message) -> bool:
+    """Sent anonymously or as a chat: nobody's identity, whatever ``from`` says."""
+    sender = message.from_user
+    return message.sender_chat is not None or sender is None or sender.id in STAND_INS
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +159,10 @@ async def on_tap(update: Update, deps: Deps) -> None:
     if tap is None:
         await query.answer("This button is not known any more; try /pending.", show_alert=True)
         return
+    if query.from_user.id in STAND_INS:
+        log.info("telegram tap by %s, a stand-in and not a person: refused", query.from_user.id)
+        await query.answer(markup.alert(markup.NOT_A_PERSON), show_alert=True)
+        return
     conv = Tap(query, deps)
     if tap.button is ids.Button.APPROVE:
         await deps.chat.approve(conv, tap.request_id)
@@ -172,8 +186,22 @@ async def on_command(update: Update, deps: Deps) -> None:
     if message is None or message.from_user is None or message.text is None:
         return
     command = command_of(message.text, deps.api.bot.username)
-    if command is not None:
-        await deps.chat.command(Said(message, deps), command, where=str(message.chat.id))
+    if command is None:
+        return
+    if not_a_person(message):
+        await refuse_stand_in(message, deps)
+        return
+    await deps.chat.command(Said(message, deps), command, where=str(message.chat.id))
+
+
+async def refuse_stand_in(message: Message, deps: Deps) -> None:
+    """A command or a reason sent anonymously or as a channel: refused, in a word (the id
+    Telegram gives is not theirs, so nobody is told to enrol it)."""
+    chat, user = message.sender_chat, message.from_user
+    sender = chat.id if chat is not None else user.id if user is not None else None
+    log.info("telegram message from %s, not a person: refused", sender)
+    if not message.is_automatic_forward:  # a channel's post is nobody's to answer
+        await Said(message, deps).tell(TelegramMessage(markup.NOT_A_PERSON))
 
 
 async def on_message(update: Update, deps: Deps) -> None:
@@ -189,7 +217,9 @@ async def on_message(update: Update, deps: Deps) -> None:
     ):
         key = ids.prompt_key(message.chat.id, replied.message_id)
         binding = await asyncio.to_thread(deps.state.get, key)
-        if isinstance(binding, dict):
+        if isinstance(binding, dict) and not_a_person(message):
+            await refuse_stand_in(message, deps)
+        elif isinstance(binding, dict):
             await reason_given(message, key, binding, deps)
             return
     if message.chat.type == ChatType.PRIVATE:
@@ -215,6 +245,9 @@ async def reason_given(message: Message, key: str, binding: dict[str, Any], deps
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if isinstance(context.error, Paced):  # an answer that would wait too long: dropped
+        log.warning("Telegram answer not sent: %s", context.error)
+        return
     log.error("unhandled Telegram update: %r", context.error, exc_info=context.error)
 
 

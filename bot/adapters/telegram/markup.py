@@ -175,6 +175,10 @@ NOT_YOUR_PROMPT = (
     "This prompt is for the person who tapped Reject; your reply does not count. "
     "Tap Reject yourself to reject."
 )
+NOT_A_PERSON = (
+    "⚠️ You are writing anonymously or as a channel, so Telegram does not say who you are: "
+    "write as yourself (turn off “Remain anonymous”) to vote or use commands."
+)
 REASON_REQUIRED = "⚠️ A reason is required to reject: reply to the prompt with it, as text."
 
 
