@@ -9,7 +9,8 @@ its settings are checked before, ``settings.py``).
   Any number of replicas can serve it.
 - ``APPROVAL_BOT_TELEGRAM_MODE=polling``: one process long-polls ``getUpdates``, keeping
   the offset in the database, so a restart neither loses nor repeats an update. Telegram
-  serves one poller per bot: run one replica.
+  serves one poller per bot: the replicas take turns by a lease in the database
+  (``poller.py``), the others standing by.
 
 Settings that turn Telegram on but cannot work are refused with one line
 (``TelegramSettings.check``).
@@ -91,7 +92,7 @@ class TelegramChannel(ChannelBase):
         secret = settings.webhook_secret
         self.secret = secret.get_secret_value() if secret is not None else None
         self.webhook_url = webhook_url(wiring.settings)
-        self.poller = Poller(self.api, state) if self.polling else None
+        self.poller = Poller(self.api, state, services.leases) if self.polling else None
         self.task: asyncio.Task[None] | None = None
 
     def mount(self, app: Any) -> None:
