@@ -203,6 +203,7 @@ def _container(
             base_seconds=settings.outbox_base_seconds,
             cap_seconds=settings.outbox_cap_seconds,
             lease_seconds=settings.outbox_lease_seconds,
+            give_up_after_seconds=settings.outbox_give_up_after_seconds,
         ),
         on_outcome=metrics.effect,
     )

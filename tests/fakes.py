@@ -381,7 +381,10 @@ class FakeOutbox:
         changes: dict[str, Any] = {"state": outcome.state, "last_error": outcome.error}
         if outcome.state is OutboxState.DELIVERED:
             changes["delivered_at"] = at
-        if outcome.state is OutboxState.WAITING:
+            changes["failing_since"] = None
+        if outcome.state is OutboxState.PENDING:
+            changes["failing_since"] = outcome.failing_since
+        if not outcome.counted:
             changes["attempts"] = item.attempts - 1
         if outcome.next_attempt_at is not None:
             changes["next_attempt_at"] = outcome.next_attempt_at
@@ -404,7 +407,12 @@ class FakeOutbox:
         if item is None or item.state not in retryable:
             return False
         self._set(
-            item.id, state=OutboxState.PENDING, attempts=0, next_attempt_at=now, last_error=None
+            item.id,
+            state=OutboxState.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            last_error=None,
+            failing_since=None,
         )
         self.seen.track(retry)
         return True

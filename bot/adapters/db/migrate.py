@@ -41,6 +41,7 @@ SCHEMA_REVISIONS = (
     "0010",
     "0011",
     "0012",
+    "0015",
 )
 SCHEMA_HEAD = SCHEMA_REVISIONS[-1]
 REVISION_ID = re.compile(r"[0-9]{4}")  # how every revision is named (docs/architecture.md)
