@@ -470,6 +470,14 @@ class FakeChat:
         if held is not None and held[0] == token:
             del self.s.chat_claims[key]
 
+    def move(self, channel: str, field: str, old: Any, new: Any) -> int:
+        moved = 0
+        for key, ref in self.s.chat.items():
+            if key[1] == channel and ref.get(field) == old:
+                self.s.chat[key] = {**ref, field: new}
+                moved += 1
+        return moved
+
 
 class FakeChannelState:
     def __init__(self, store: _Store) -> None:

@@ -257,6 +257,11 @@ class ChatMessageRepository(Protocol):
         """Drop the claim: nothing was posted under it (the channel refused)."""
         ...
 
+    def move(self, channel: str, field: str, old: Any, new: Any) -> int:
+        """Every ``channel`` message whose ref has ``field`` = ``old`` gets ``new`` there
+        (a chat that changed its id); how many."""
+        ...
+
 
 class ChannelStateRepository(Protocol):
     """Small JSON values a channel keeps across restarts and replicas, by channel and key

@@ -33,14 +33,14 @@ from telegram.error import InvalidToken, TelegramError
 
 from bot.adapters.plugin import ChannelBase, Wiring
 from bot.adapters.retry import until_done
-from bot.adapters.telegram import SPEC
+from bot.adapters.telegram import SPEC, ids
 from bot.adapters.telegram.api import App, TelegramApi
 from bot.adapters.telegram.listeners import Deps, register
 from bot.adapters.telegram.markup import TelegramMarkup
 from bot.adapters.telegram.pacing import Limits, Pacer
 from bot.adapters.telegram.poller import ALLOWED_UPDATES, Poller
 from bot.adapters.telegram.settings import DOCS, TelegramSettings
-from bot.adapters.telegram.transport import TelegramTransport
+from bot.adapters.telegram.transport import TelegramTransport, chat_ref
 from bot.service.chat.interactions import Interactions
 from bot.service.chat.publisher import Publisher
 from bot.settings import Settings
@@ -79,12 +79,17 @@ class TelegramChannel(ChannelBase):
             settings.bot_token.get_secret_value(), settings.api_url, self.pacer, setup
         )
         markup = TelegramMarkup()
-        state = services.chat.state(SPEC.name)
-        deps = Deps(Interactions(services, channel=SPEC.name, markup=markup), self.api, state)
+        self.state = state = services.chat.state(SPEC.name)
+        self.messages = services.chat
+        self.configured = settings.chat_id.strip()
+        self.stale: str | None = None  # the configured chat id moved (a supergroup now)
+        self.transport = TelegramTransport(self.api, chat_id=self.configured, on_moved=self._moved)
+        interactions = Interactions(services, channel=SPEC.name, markup=markup)
+        deps = Deps(interactions, self.api, state, self.transport.moved)
         self.stage = Publisher(
             SPEC.name,
             markup,
-            TelegramTransport(self.api, chat_id=settings.chat_id.strip()),
+            self.transport,
             services.uow,
             lease_seconds=wiring.settings.outbox_lease_seconds,
         )
@@ -94,6 +99,35 @@ class TelegramChannel(ChannelBase):
         self.webhook_url = webhook_url(wiring.settings)
         self.poller = Poller(self.api, state, services.leases) if self.polling else None
         self.task: asyncio.Task[None] | None = None
+
+    async def _moved(self, old: int | str, new: int) -> None:
+        """Group ``old`` became supergroup ``new``: its messages are found there now (stored
+        for every replica), and a configured ``old`` is reported as stale."""
+        moved = await asyncio.to_thread(self.messages.move, SPEC.name, "chat_id", old, new)
+        await asyncio.to_thread(self.state.put, ids.moved_key(old), new)
+        log.warning("Telegram chat %s is supergroup %s now: %d message(s) moved", old, new, moved)
+        self._note_stale(old, new)
+
+    def _note_stale(self, old: int | str, new: int) -> None:
+        if str(old) != self.configured or self.stale is not None:
+            return
+        self.stale = (
+            f"APPROVAL_BOT_TELEGRAM_CHAT_ID={old} is stale: that group became supergroup {new}, "
+            f"where requests are posted now; set APPROVAL_BOT_TELEGRAM_CHAT_ID={new} ({DOCS})"
+        )
+        log.error("%s", self.stale)
+
+    async def _follow_moves(self) -> None:
+        """At start: a move another replica (or an earlier run) saw."""
+        new = await asyncio.to_thread(self.state.get, ids.moved_key(self.configured))
+        if isinstance(new, int):
+            if self.transport.chat_id == chat_ref(self.configured):
+                self.transport.chat_id = new
+            self._note_stale(self.configured, new)
+
+    def warnings(self) -> list[str]:
+        """What works but needs the operator's attention (``/readyz`` shows it)."""
+        return [self.stale] if self.stale else []
 
     def mount(self, app: Any) -> None:
         if self.polling:
@@ -160,6 +194,7 @@ class TelegramChannel(ChannelBase):
             await self.poller.run()
 
     async def _connect_once(self) -> App:
+        await self._follow_moves()
         app = await self.api.ready()
         if self.poller is not None:
             await app.bot.delete_webhook()  # getUpdates refuses while one is set

@@ -52,11 +52,16 @@ def not_a_person(message: Message) -> bool:
     return message.sender_chat is not None or sender is None or sender.id in STAND_INS
 
 
+async def _unmoved(old: int | str, new: int) -> None:
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Deps:
     chat: Interactions
     api: TelegramApi
     state: ChannelState  # the reject prompts waiting for their reply
+    moved: Callable[[int | str, int], Awaitable[None]] = _unmoved  # a group's new id
 
 
 async def say(deps: Deps, chat_id: int, html: str, *, reply_to: int | None = None) -> Message:
@@ -244,6 +249,18 @@ async def reason_given(message: Message, key: str, binding: dict[str, Any], deps
         await asyncio.to_thread(deps.state.drop, key)
 
 
+async def on_migrated(update: Update, deps: Deps) -> None:
+    """The service messages of a group upgraded to a supergroup (``migrate_to_chat_id`` in
+    the old group, ``migrate_from_chat_id`` in the new one): its messages move with it."""
+    message = update.message
+    if message is None:
+        return
+    if message.migrate_to_chat_id is not None:
+        await deps.moved(message.chat.id, message.migrate_to_chat_id)
+    elif message.migrate_from_chat_id is not None:
+        await deps.moved(message.migrate_from_chat_id, message.chat.id)
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if isinstance(context.error, Paced):  # an answer that would wait too long: dropped
         log.warning("Telegram answer not sent: %s", context.error)
@@ -264,6 +281,7 @@ def bind(
 def register(app: App, deps: Deps) -> None:
     """Attach the handlers to ``app``, each bound to ``deps``."""
     message = filters.UpdateType.MESSAGE
+    app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, bind(on_migrated, deps)))
     app.add_handler(CallbackQueryHandler(bind(on_tap, deps)))
     app.add_handler(MessageHandler(message & filters.COMMAND, bind(on_command, deps)))
     app.add_handler(MessageHandler(message & ~filters.COMMAND, bind(on_message, deps)))

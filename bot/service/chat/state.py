@@ -46,5 +46,13 @@ class ChatMessages:
         with self.uow(readonly=True) as uow:
             return uow.chat.get(request_id, channel)
 
+    def move(self, channel: str, field: str, old: Any, new: Any) -> int:
+        """The chat ``old`` is ``new`` now (a Telegram group became a supergroup): every
+        message of ``channel`` there is found under the new id; how many."""
+        with self.uow() as uow:
+            moved = uow.chat.move(channel, field, old, new)
+            uow.commit()
+        return moved
+
     def state(self, channel: str) -> ChannelState:
         return ChannelState(self.uow, self.clock, channel)

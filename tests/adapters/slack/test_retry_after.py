@@ -51,7 +51,7 @@ def test_a_long_retry_after_goes_back_to_the_outbox(sqlite_url: str, slack: Fake
 
 
 def _waiting(items: list[OutboxItem]) -> list[OutboxItem]:
-    return [i for i in items if i.state.value == "pending" and "ratelimited" in (i.last_error or "")]
+    return [i for i in items if i.state.value == "pending" and "ratelimited" in str(i.last_error)]
 
 
 def test_the_transport_says_how_long_slack_asks_to_wait(slack: FakeSlack) -> None:
