@@ -33,7 +33,7 @@ from bot.adapters.telegram.markup import TelegramMessage
 from bot.adapters.telegram.pacing import Paced
 from bot.domain.model import ApprovalRequest
 from bot.service.chat.interactions import Interactions
-from bot.service.chat.parse import ChatCommand, parse
+from bot.service.chat.parse import VOTES, ChatCommand, parse
 from bot.service.chat.state import ChannelState
 
 log = logging.getLogger("bot.telegram")
@@ -134,6 +134,9 @@ class Said:
     message: Message
     deps: Deps
     budget: float = MESSAGE_BUDGET
+    # A vote in a group: its confirmation is what the request message's edit shows, so it
+    # costs none of the group's 20 messages a minute (a refusal is still said).
+    shown_by_edit: bool = False
 
     @property
     def user_id(self) -> str:
@@ -143,8 +146,9 @@ class Said:
     async def answer(
         self, rendered: TelegramMessage | None, *, alert: bool = False, keep: bool = False
     ) -> None:
-        if rendered is not None:
-            await self.tell(rendered)
+        if rendered is None or (self.shown_by_edit and not alert):
+            return
+        await self.tell(rendered)
 
     async def tell(self, rendered: TelegramMessage) -> None:
         await say(self.deps, self.message.chat.id, rendered.html, reply_to=self.message.message_id)
@@ -196,7 +200,10 @@ async def on_command(update: Update, deps: Deps) -> None:
     if not_a_person(message):
         await refuse_stand_in(message, deps)
         return
-    await deps.chat.command(Said(message, deps), command, where=str(message.chat.id))
+    vote = command.name in VOTES and message.chat.type != ChatType.PRIVATE
+    await deps.chat.command(
+        Said(message, deps, shown_by_edit=vote), command, where=str(message.chat.id)
+    )
 
 
 async def refuse_stand_in(message: Message, deps: Deps) -> None:
@@ -244,6 +251,7 @@ async def reason_given(message: Message, key: str, binding: dict[str, Any], deps
     if not reason:
         await conv.tell(TelegramMessage(markup.REASON_REQUIRED))
         return
+    conv.shown_by_edit = message.chat.type != ChatType.PRIVATE
     outcome = await deps.chat.reject(conv, str(binding["request_id"]), reason)
     if outcome.ok or outcome.refused is not None:
         await asyncio.to_thread(deps.state.drop, key)
