@@ -64,6 +64,7 @@ class _Store:
         self.chat: dict[tuple[str, str], dict[str, Any]] = {}
         self.chat_claims: dict[tuple[str, str], tuple[str, datetime]] = {}
         self.channel_state: dict[tuple[str, str], Any] = {}
+        self.seen_updates: dict[tuple[str, str], datetime] = {}
         self.named_leases: dict[str, tuple[str, datetime]] = {}  # name -> (holder, until)
 
 
@@ -491,6 +492,21 @@ class FakeChannelState:
 
     def delete(self, channel: str, key: str) -> bool:
         return self.s.channel_state.pop((channel, key), None) is not None
+
+    def first_seen(self, channel: str, update: str, at: datetime) -> bool:
+        if (channel, update) in self.s.seen_updates:
+            return False
+        self.s.seen_updates[(channel, update)] = at
+        return True
+
+    def unsee(self, channel: str, update: str) -> None:
+        self.s.seen_updates.pop((channel, update), None)
+
+    def forget_seen(self, channel: str, before: datetime) -> int:
+        old = [k for k, at in self.s.seen_updates.items() if k[0] == channel and at < before]
+        for key in old:
+            del self.s.seen_updates[key]
+        return len(old)
 
 
 class FakeLeases:

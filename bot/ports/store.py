@@ -273,6 +273,19 @@ class ChannelStateRepository(Protocol):
         """Remove ``key``; False when it was not there."""
         ...
 
+    def first_seen(self, channel: str, update: str, at: datetime) -> bool:
+        """Note that ``channel`` got inbound ``update`` (its platform's id for it); False
+        when it was noted before (a redelivery). Conditional: two replicas never both win."""
+        ...
+
+    def unsee(self, channel: str, update: str) -> None:
+        """Forget ``update`` (its processing failed: a redelivery processes it)."""
+        ...
+
+    def forget_seen(self, channel: str, before: datetime) -> int:
+        """Forget the updates noted before ``before``; how many."""
+        ...
+
 
 class LeaseRepository(Protocol):
     """Named leases: one holder at a time across replicas (``bot/service/leases.py``)."""

@@ -28,7 +28,6 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 
 from bot.adapters.plugin import ChannelBase, Wiring
@@ -41,6 +40,7 @@ from bot.adapters.telegram.pacing import Limits, Pacer
 from bot.adapters.telegram.poller import ALLOWED_UPDATES, Poller
 from bot.adapters.telegram.settings import DOCS, TelegramSettings
 from bot.adapters.telegram.transport import TelegramTransport, chat_ref
+from bot.adapters.telegram.updates import Malformed, Seen, parse_body, read_update
 from bot.service.chat.interactions import Interactions
 from bot.service.chat.publisher import Publisher
 from bot.settings import Settings
@@ -98,6 +98,7 @@ class TelegramChannel(ChannelBase):
         self.secret = secret.get_secret_value() if secret is not None else None
         self.webhook_url = webhook_url(wiring.settings)
         self.poller = Poller(self.api, state, services.leases) if self.polling else None
+        self.seen = Seen(state)
         self.task: asyncio.Task[None] | None = None
 
     async def _moved(self, old: int | str, new: int) -> None:
@@ -135,7 +136,9 @@ class TelegramChannel(ChannelBase):
         app.add_api_route(WEBHOOK_PATH, self.webhook, methods=["POST"], include_in_schema=False)
 
     async def webhook(self, request: Request) -> Response:
-        """An update from Telegram: processed before the 200, so none is lost in a crash."""
+        """An update from Telegram: processed before the 200, so none is lost in a crash;
+        once per ``update_id`` (Telegram sends it again when our answer is slow); a
+        malformed one is answered 200 with one warning line (``updates.py``)."""
         assert self.secret is not None
         given = request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode(), self.secret.encode()):
@@ -144,33 +147,33 @@ class TelegramChannel(ChannelBase):
                 status_code=403,
             )
         try:
-            data = await request.json()
-        except ValueError:
-            return JSONResponse(
-                {"error": "bad_request", "message": "the body is not JSON"}, status_code=400
-            )
-        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-            return JSONResponse(
-                {"error": "bad_request", "message": "not a Telegram update (no update_id)"},
-                status_code=400,
-            )
+            data = parse_body(await request.body())
+        except Malformed as exc:
+            log.warning("Telegram webhook: ignored a body: %s", exc)
+            return Response(status_code=200)
+        update_id = data["update_id"]
         try:
             app = await self.api.ready()
         except (TelegramError, OSError) as exc:
-            log.warning("Telegram update %s not processed: %s", data["update_id"], exc)
+            log.warning("Telegram update %s not processed: %s", update_id, exc)
             # Telegram delivers it again later.
             return JSONResponse(
                 {"error": "unavailable", "message": "Telegram is not reachable yet"},
                 status_code=503,
             )
         try:
-            update = Update.de_json(data, app.bot)
-        except Exception:
-            log.warning("Telegram update %s could not be read", data["update_id"], exc_info=True)
-            return JSONResponse(
-                {"error": "bad_request", "message": "not a Telegram update"}, status_code=400
-            )
-        await app.process_update(update)
+            update = read_update(data, app.bot)
+        except Malformed as exc:
+            log.warning("Telegram update %s ignored: %s", update_id, exc)
+            return Response(status_code=200)
+        if not await self.seen.first(str(update_id)):
+            log.info("Telegram update %s again: processed already", update_id)
+            return Response(status_code=200)
+        try:
+            await app.process_update(update)
+        except BaseException:
+            await self.seen.forget(str(update_id))  # a redelivery processes it
+            raise
         return Response(status_code=200)
 
     async def start(self) -> None:
