@@ -107,9 +107,14 @@ class Tap:
 
     async def prompt_reason(self, request: ApprovalRequest) -> None:
         """A ForceReply prompt bound to this request and this person (their reply to it is
-        the reason), replying to the request's message."""
-        await self.query.answer("✍️ Reply to my message with your reason.")
+        the reason), replying to the request's message. In a channel nobody can reply: the
+        tap is answered with the command to send the bot instead."""
         user, message = self.query.from_user, self.query.message
+        if message is not None and message.chat.type == ChatType.CHANNEL:
+            text = markup.reject_in_private(request.id, self.deps.api.bot.username)
+            await self.query.answer(text, show_alert=True)
+            return
+        await self.query.answer("✍️ Reply to my message with your reason.")
         prompt = await self.deps.api.bot.send_message(
             message.chat.id if message is not None else user.id,
             markup.reject_prompt(request, user.id, user.first_name),

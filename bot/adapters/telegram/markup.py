@@ -179,6 +179,17 @@ NOT_A_PERSON = (
     "⚠️ You are writing anonymously or as a channel, so Telegram does not say who you are: "
     "write as yourself (turn off “Remain anonymous”) to vote or use commands."
 )
+
+
+def reject_in_private(request_id: str, bot_username: str | None) -> str:
+    """The Reject tap in a channel, where nobody can reply to a prompt (an alert: plain)."""
+    where = f"@{bot_username}" if bot_username else "the bot"
+    return alert(
+        f"A channel cannot take a reply with your reason: send /reject {request_id} "
+        f"<reason> to {where} in a private chat."
+    )
+
+
 REASON_REQUIRED = "⚠️ A reason is required to reject: reply to the prompt with it, as text."
 
 

@@ -157,6 +157,7 @@ class FakeTelegram:
         self.violations: list[str] = []
         self.unknown_chats: set[int | str] = set()
         self.migrated: dict[int | str, int] = {}  # an upgraded group's old id -> new id
+        self.channels: set[int | str] = set()  # chats that are channels, not groups
         self.clock = clock  # when a callback query was asked (QUERY_TTL)
         self._polls = 0  # getUpdates calls seen: a newer one ends the waiting one
         self._bot_flood = _Flood(*bot_limit)
@@ -343,7 +344,7 @@ class FakeTelegram:
         out: dict[str, Any] = {
             "message_id": m.message_id,
             "date": m.date,
-            "chat": chat(m.chat_id),
+            "chat": chat(m.chat_id, "channel" if m.chat_id in self.channels else None),
             "from": BOT_USER,
             "text": m.text,
         }

@@ -110,3 +110,19 @@ def test_reject_tap_on_a_decided_request_says_so(webhook_bot: TelegramBot) -> No
     assert answer["show_alert"] is True
     assert "already rejected" in answer["text"]
     assert [m for m in bot.replies(message.message_id) if "why reject" in m.text] == []
+
+
+def test_reject_in_a_channel_says_how_instead_of_an_unanswerable_prompt(
+    webhook_bot: TelegramBot,
+) -> None:
+    """Nobody can reply to a ForceReply prompt in a channel (@channelname): the Reject tap
+    there sent one anyway, and the request could not be rejected."""
+    bot = webhook_bot
+    bot.telegram.channels.add(GROUP)
+    rid = bot.submit(requested_by="dave")
+    message = bot.message(rid)
+    answer = bot.answer(bot.tap(BOB, Button.REJECT, rid))
+    assert answer["show_alert"] is True
+    assert f"/reject {rid} <reason>" in answer["text"]
+    assert "@approval_test_bot" in answer["text"]
+    assert bot.replies(message.message_id) == []
