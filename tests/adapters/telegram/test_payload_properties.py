@@ -88,7 +88,7 @@ def test_the_running_bot_sends_only_what_telegram_takes(sqlite_url: str) -> None
         runs = itertools.count()
 
         @settings(
-            max_examples=25,
+            max_examples=15,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
         )
@@ -121,11 +121,17 @@ def test_the_running_bot_sends_only_what_telegram_takes(sqlite_url: str) -> None
             bot.say(CAROL, reason, reply_to=prompt[-1])
             bot.wait_message(rid, lambda m: "Rejected" in m.text, "the rejected message")
             bot.answer_to(bot.say(BOB, f"/show {rid}"))
-            refused = [c for c in telegram.log() if c.status not in (200, 409)]
+            refused = [c for c in telegram.log() if c.status != 200 and not _harmless(c)]
             assert refused == [], _described(refused)
 
         one()
         assert len(telegram.calls("sendMessage")) >= 1
+
+
+def _harmless(call: Any) -> bool:
+    """An edit to what the message shows already (the transport takes it as done), and the
+    long poll's 409 when a test's poller stops."""
+    return call.status == 409 or "message is not modified" in call.description
 
 
 def _described(calls: list[Any]) -> list[str]:
