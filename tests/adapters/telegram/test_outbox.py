@@ -206,7 +206,13 @@ def _redeliver_update(bot: TelegramBot, rid: str, key: str) -> OutboxItem:
         bot.container.dispatcher.deliver_due(),
         bot.container.delivery.loop,  # type: ignore[arg-type]
     ).result(timeout=10)
-    [item] = [i for i in _outbox(bot, rid) if i.key == key]
+
+    def finished() -> list[OutboxItem]:  # the sweep may have claimed it first: wait for it
+        done = (OutboxState.PENDING, OutboxState.DELIVERING)
+        return [i for i in _outbox(bot, rid) if i.key == key and i.state not in done]
+
+    eventually(finished, f"the delivery of {key} to finish")
+    [item] = finished()
     return item
 
 
