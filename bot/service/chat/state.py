@@ -11,7 +11,7 @@ from bot.ports.clock import Clock
 from bot.ports.store import UnitOfWorkFactory
 from bot.service.clock import SystemClock
 
-SEEN_FOR = timedelta(days=1)  # Telegram redelivers a webhook update for far less than that
+SEEN_FOR = timedelta(days=1)  # platforms redeliver an update for far less than that
 PRUNE_EVERY = 500  # inbound updates between two prunings
 
 
@@ -69,7 +69,7 @@ class ChatMessages:
             return uow.chat.get(request_id, channel)
 
     def move(self, channel: str, field: str, old: Any, new: Any) -> int:
-        """The chat ``old`` is ``new`` now (a Telegram group became a supergroup): every
+        """The chat ``old`` is ``new`` now (a group became a supergroup): every
         message of ``channel`` there is found under the new id; how many."""
         with self.uow() as uow:
             moved = uow.chat.move(channel, field, old, new)
