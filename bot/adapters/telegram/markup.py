@@ -116,12 +116,20 @@ def clip_units(text: str, limit: int) -> str:
     return "".join(kept) + "…"
 
 
+def visible(rendered: str) -> str:
+    """What Telegram shows of ``rendered`` (and counts): its text without the tags (an
+    ``href`` is not counted), the entities parsed."""
+    return html.unescape(_TAG.sub("", rendered))
+
+
 def plain_fit(rendered: str, limit: int = TEXT_LIMIT) -> str:
     """The last resort for a text too long with nothing left to drop (a long problem and a
-    long reason): its plain text, cut, escaped again (the formatting is lost, not the
-    message)."""
-    plain = html.unescape(_TAG.sub("", rendered))
-    return html.escape(clip_units(plain, limit), quote=False)
+    long reason): its plain text, the middle cut out so that the title and the decision at
+    the end stay, escaped again (the formatting is lost, not the message)."""
+    plain = visible(rendered)
+    tail = clip_units(plain[::-1], limit // 4)[::-1].lstrip("…")
+    head = clip_units(plain, limit - units(tail) - 2)
+    return html.escape(f"{head}\n{tail}", quote=False)
 
 
 def fit(
@@ -156,7 +164,7 @@ def fit(
         return "\n\n".join(p for p in parts if p)
 
     text = build()
-    while units(text) > limit and (votes or gates):
+    while units(visible(text)) > limit and (votes or gates):
         if votes:
             votes.pop(0)
             dropped_votes += 1
@@ -164,18 +172,18 @@ def fit(
             gates.pop()
             dropped_gates += 1
         text = build()
-    return text if units(text) <= limit else plain_fit(text, limit)
+    return text if units(visible(text)) <= limit else plain_fit(text, limit)
 
 
 def lines_fit(lines: list[str], limit: int = TEXT_LIMIT) -> str:
     """Join whole lines, dropping the last ones (with a note) past Telegram's limit."""
     kept = list(lines)
     dropped = 0
-    while units("\n".join(kept)) > limit - 40 and len(kept) > 1:
+    while units(visible("\n".join(kept))) > limit - 40 and len(kept) > 1:
         kept.pop()
         dropped += 1
     text = "\n".join(kept + ([f"… and {dropped} more"] if dropped else []))
-    return text if units(text) <= limit else plain_fit(text, limit)
+    return text if units(visible(text)) <= limit else plain_fit(text, limit)
 
 
 def keyboard(buttons: Buttons) -> InlineKeyboardMarkup:
