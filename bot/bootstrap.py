@@ -72,6 +72,14 @@ class Container:
     def readiness_problem(self) -> str | None:
         return readiness_problem(self.engine)
 
+    def warnings(self) -> list[str]:
+        """The channels' warnings: what works but needs the operator (a stale setting)."""
+        found: list[str] = []
+        for channel in self.channels.values():
+            warnings = getattr(channel, "warnings", None)
+            found += warnings() if callable(warnings) else []
+        return found
+
     def secrets(self) -> list[str]:
         """Every configured secret, the channels' too (for log redaction)."""
         channels = [v for c in self.settings_of.values() for v in c.secrets()]
@@ -203,6 +211,7 @@ def _container(
             base_seconds=settings.outbox_base_seconds,
             cap_seconds=settings.outbox_cap_seconds,
             lease_seconds=settings.outbox_lease_seconds,
+            give_up_after_seconds=settings.outbox_give_up_after_seconds,
         ),
         on_outcome=metrics.effect,
     )

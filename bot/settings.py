@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.domain.access import ReadAccess
 from bot.domain.audit_keys import Keyring
+from bot.domain.durations import parse_duration
 from bot.domain.errors import ConfigError
 from bot.domain.tokens import Scope
 
@@ -150,8 +151,13 @@ class Settings(BaseSettings):
         10.0, gt=0, le=HOUR, validation_alias=_env("APPROVAL_BOT_POLL_SECONDS")
     )
     webhook_url: str | None = Field(None, validation_alias=_env("APPROVAL_BOT_WEBHOOK_URL"))
-    outbox_max_attempts: int = Field(
-        8, ge=1, le=100, validation_alias=_env("APPROVAL_BOT_OUTBOX_MAX_ATTEMPTS")
+    # An effect is retried until it has failed for this long (a duration: 30m, 24h, 2d).
+    outbox_give_up_after: str = Field(
+        "24h", validation_alias=_env("APPROVAL_BOT_OUTBOX_GIVE_UP_AFTER")
+    )
+    # Also dead-letter after this many failed attempts (unset: only the window counts).
+    outbox_max_attempts: int | None = Field(
+        None, ge=1, le=100, validation_alias=_env("APPROVAL_BOT_OUTBOX_MAX_ATTEMPTS")
     )
     outbox_base_seconds: float = Field(
         2.0, gt=0, le=HOUR, validation_alias=_env("APPROVAL_BOT_OUTBOX_BASE_SECONDS")
@@ -220,6 +226,16 @@ class Settings(BaseSettings):
         if not self.local_pipeline_root:
             self.local_pipeline_root = str(self.data_dir / "kfp-local")
         return self
+
+    @field_validator("outbox_give_up_after")
+    @classmethod
+    def _give_up_after(cls, value: str) -> str:
+        parse_duration(value)  # its ValueError names the form and the bound
+        return value.strip()
+
+    @property
+    def outbox_give_up_after_seconds(self) -> float:
+        return parse_duration(self.outbox_give_up_after).total_seconds()
 
     @field_validator("audit_key")
     @classmethod

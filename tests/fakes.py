@@ -67,6 +67,7 @@ class _Store:
         self.chat_claims: dict[tuple[str, str], tuple[str, datetime]] = {}
         self.divergences: dict[str, Divergence] = {}
         self.channel_state: dict[tuple[str, str], Any] = {}
+        self.seen_updates: dict[tuple[str, str], datetime] = {}
         self.named_leases: dict[str, tuple[str, datetime]] = {}  # name -> (holder, until)
         self.evidence: dict[str, tuple[Picture, ...]] = {}
 
@@ -385,7 +386,10 @@ class FakeOutbox:
         changes: dict[str, Any] = {"state": outcome.state, "last_error": outcome.error}
         if outcome.state is OutboxState.DELIVERED:
             changes["delivered_at"] = at
-        if outcome.state is OutboxState.WAITING:
+            changes["failing_since"] = None
+        if outcome.state is OutboxState.PENDING:
+            changes["failing_since"] = outcome.failing_since
+        if not outcome.counted:
             changes["attempts"] = item.attempts - 1
         if outcome.next_attempt_at is not None:
             changes["next_attempt_at"] = outcome.next_attempt_at
@@ -408,7 +412,12 @@ class FakeOutbox:
         if item is None or item.state not in retryable:
             return False
         self._set(
-            item.id, state=OutboxState.PENDING, attempts=0, next_attempt_at=now, last_error=None
+            item.id,
+            state=OutboxState.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            last_error=None,
+            failing_since=None,
         )
         self.seen.track(retry)
         return True
@@ -465,6 +474,14 @@ class FakeChat:
         held = self.s.chat_claims.get(key)
         if held is not None and held[0] == token:
             del self.s.chat_claims[key]
+
+    def move(self, channel: str, field: str, old: Any, new: Any) -> int:
+        moved = 0
+        for key, ref in self.s.chat.items():
+            if key[1] == channel and ref.get(field) == old:
+                self.s.chat[key] = {**ref, field: new}
+                moved += 1
+        return moved
 
 
 class FakeDivergences:
@@ -527,6 +544,21 @@ class FakeChannelState:
 
     def delete(self, channel: str, key: str) -> bool:
         return self.s.channel_state.pop((channel, key), None) is not None
+
+    def first_seen(self, channel: str, update: str, at: datetime) -> bool:
+        if (channel, update) in self.s.seen_updates:
+            return False
+        self.s.seen_updates[(channel, update)] = at
+        return True
+
+    def unsee(self, channel: str, update: str) -> None:
+        self.s.seen_updates.pop((channel, update), None)
+
+    def forget_seen(self, channel: str, before: datetime) -> int:
+        old = [k for k, at in self.s.seen_updates.items() if k[0] == channel and at < before]
+        for key in old:
+            del self.s.seen_updates[key]
+        return len(old)
 
 
 class FakeLeases:

@@ -126,3 +126,7 @@ class ChannelBase:
 
     async def stop(self) -> None:
         return None
+
+    def warnings(self) -> list[str]:
+        """What works but needs the operator's attention (``/readyz`` lists it)."""
+        return []

@@ -30,18 +30,22 @@ class OutboxItem:
     last_error: str | None
     created_at: datetime
     delivered_at: datetime | None
+    failing_since: datetime | None = None  # the first failure since it last went out (or retry)
 
 
 @dataclass(slots=True)
 class DeliveryOutcome:
     """Where a claimed row goes after an attempt: ``state``, with ``error`` and when to try
-    again (``next_attempt_at``) where they apply."""
+    again (``next_attempt_at``) where they apply. ``counted``: False when the attempt was no
+    failure (its system asked to wait, or is not here): it is given back."""
 
     item: OutboxItem
     state: OutboxState
     error: str | None = None
     next_attempt_at: datetime | None = None
     events: list[Event] = field(default_factory=list)
+    counted: bool = True
+    failing_since: datetime | None = None
 
     @property
     def subject(self) -> str | None:
@@ -56,8 +60,25 @@ class DeliveryOutcome:
         return outcome
 
     @classmethod
-    def retrying(cls, item: OutboxItem, error: str, at: datetime) -> DeliveryOutcome:
-        return cls(item, OutboxState.PENDING, error=error, next_attempt_at=at)
+    def retrying(
+        cls, item: OutboxItem, error: str, at: datetime, *, since: datetime
+    ) -> DeliveryOutcome:
+        """Failed; tried again ``at``. ``since``: when it started failing (the give-up
+        window runs from there)."""
+        return cls(item, OutboxState.PENDING, error=error, next_attempt_at=at, failing_since=since)
+
+    @classmethod
+    def later(cls, item: OutboxItem, reason: str, at: datetime) -> DeliveryOutcome:
+        """Not a failure: its system asked to wait (a 429's retry_after, pacing) until
+        ``at``. The attempt is given back and the give-up window does not move."""
+        return cls(
+            item,
+            OutboxState.PENDING,
+            error=reason,
+            next_attempt_at=at,
+            counted=False,
+            failing_since=item.failing_since,
+        )
 
     @classmethod
     def dead(cls, item: OutboxItem, error: str) -> DeliveryOutcome:
@@ -69,7 +90,7 @@ class DeliveryOutcome:
     @classmethod
     def waiting(cls, item: OutboxItem, reason: str) -> DeliveryOutcome:
         """Its system is not configured here: it waits, the attempt not counted."""
-        return cls(item, OutboxState.WAITING, error=reason)
+        return cls(item, OutboxState.WAITING, error=reason, counted=False)
 
 
 @dataclass(slots=True)

@@ -259,6 +259,11 @@ class ChatMessageRepository(Protocol):
         """Drop the claim: nothing was posted under it (the channel refused)."""
         ...
 
+    def move(self, channel: str, field: str, old: Any, new: Any) -> int:
+        """Every ``channel`` message whose ref has ``field`` = ``old`` gets ``new`` there
+        (a chat that changed its id); how many."""
+        ...
+
 
 class ChannelStateRepository(Protocol):
     """Small JSON values a channel keeps across restarts and replicas, by channel and key
@@ -268,6 +273,19 @@ class ChannelStateRepository(Protocol):
     def put(self, channel: str, key: str, value: Any, at: datetime) -> None: ...
     def delete(self, channel: str, key: str) -> bool:
         """Remove ``key``; False when it was not there."""
+        ...
+
+    def first_seen(self, channel: str, update: str, at: datetime) -> bool:
+        """Note that ``channel`` got inbound ``update`` (its platform's id for it); False
+        when it was noted before (a redelivery). Conditional: two replicas never both win."""
+        ...
+
+    def unsee(self, channel: str, update: str) -> None:
+        """Forget ``update`` (its processing failed: a redelivery processes it)."""
+        ...
+
+    def forget_seen(self, channel: str, before: datetime) -> int:
+        """Forget the updates noted before ``before``; how many."""
         ...
 
 

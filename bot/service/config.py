@@ -75,6 +75,9 @@ def _people(
             if canonical is None:
                 problems.append(f"{at}: {value!r} is not a {kind.label} (e.g. {kind.example})")
                 continue
+            if (stand_in := kind.stand_in(canonical)) is not None:
+                problems.append(f"{at}: {canonical} is {stand_in}, not a person's id")
+                continue
             if (key, canonical.lower()) in seen:
                 problems.append(
                     f"{at}: {value} is already {seen[key, canonical.lower()]}'s {key} id"

@@ -29,6 +29,8 @@ class IdentityKind:
     example: str  # shown when a value does not look right
     lowercase: bool = False  # compared without case (emails)
     max_value: int | None = None  # a numeric id's largest, where the platform bounds it
+    # Values that look like ids but are nobody's (a platform's stand-ins): value -> what it is
+    reserved: tuple[tuple[str, str], ...] = ()
 
     def canonical(self, value: object) -> str | None:
         """The value as stored and looked up; None when it cannot be one of this kind."""
@@ -40,6 +42,10 @@ class IdentityKind:
         if self.max_value is not None and int(found) > self.max_value:
             return None
         return found
+
+    def stand_in(self, value: str) -> str | None:
+        """What ``value`` stands for when it is a platform's stand-in, not a person."""
+        return dict(self.reserved).get(value)
 
 
 NAME_KIND = IdentityKind(NAME, "name", "name", r"[^\x00-\x1f\x7f-\x9f]+", "alice")

@@ -29,7 +29,7 @@ from bot.domain.names import EffectKind, OutboxState, is_chat
 from bot.domain.outbox import DeliveryOutcome, OutboxItem, Retry
 from bot.domain.tokens import ApiToken
 from bot.ports.clock import Clock
-from bot.ports.effects import EffectHandler, PermanentEffectError
+from bot.ports.effects import EffectHandler, PermanentEffectError, RetryLater
 from bot.ports.store import UnitOfWorkFactory
 from bot.service.logctx import bind_request
 from bot.service.stages import Claimed, Stage, as_stage
@@ -40,11 +40,18 @@ log = logging.getLogger("bot.outbox")
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    max_attempts: int = 8
+    """A failing effect is tried again with capped exponential backoff (``base_seconds``
+    doubling up to ``cap_seconds``) until it has failed for ``give_up_after_seconds``; then
+    it is dead-lettered. ``max_attempts``, when set, also dead-letters it after that many
+    failed attempts. A wait its system asked for (``RetryLater``) is no failure: it neither
+    counts as an attempt nor starts the window."""
+
+    max_attempts: int | None = None
     base_seconds: float = 2.0
     cap_seconds: float = 300.0
     lease_seconds: float = 60.0
     timeout_seconds: float = 30.0
+    give_up_after_seconds: float = 24 * 3600.0
 
 
 class Outcome(StrEnum):
@@ -65,6 +72,7 @@ class Attempt:
     permanent: bool = False
     waiting: str | None = None  # why it waits: no handler for it in this process
     note: str | None = None
+    later: float | None = None  # its system asked to wait this many seconds: no failure
 
 
 @dataclass
@@ -234,7 +242,15 @@ class OutboxDispatcher:
             return Outcome.WAITING, DeliveryOutcome.waiting(item, attempt.waiting)
         if error is None:
             return Outcome.DELIVERED, DeliveryOutcome.delivered(item)
-        if attempt.permanent or item.attempts >= self.retry.max_attempts:
+        if attempt.later is not None and not attempt.permanent:
+            at = now + timedelta(seconds=max(attempt.later, 0.0))
+            return Outcome.RETRYING, DeliveryOutcome.later(item, error, at)
+        since = item.failing_since or now
+        window = timedelta(seconds=self.retry.give_up_after_seconds)
+        counted_out = self.retry.max_attempts is not None and (
+            item.attempts >= self.retry.max_attempts
+        )
+        if attempt.permanent or now - since >= window or counted_out:
             return Outcome.DEAD, DeliveryOutcome.dead(item, error)
         delay = retry_delay(
             item.attempts,
@@ -242,7 +258,7 @@ class OutboxDispatcher:
             cap=self.retry.cap_seconds,
             jitter=self.jitter(),
         )
-        return Outcome.RETRYING, DeliveryOutcome.retrying(item, error, now + delay)
+        return Outcome.RETRYING, DeliveryOutcome.retrying(item, error, now + delay, since=since)
 
     # -- async driver ---------------------------------------------------------
 
@@ -319,6 +335,8 @@ class OutboxDispatcher:
             )
         except PermanentEffectError as exc:
             return Attempt(error=str(exc) or type(exc).__name__, permanent=True)
+        except RetryLater as exc:
+            return Attempt(error=f"waiting: {exc.reason}"[:500], later=exc.seconds)
         except TimeoutError:
             return Attempt(error=f"timed out after {self.retry.timeout_seconds:g}s")
         except Exception as exc:

@@ -28,6 +28,7 @@ def submit(version: str) -> str:
         "model_version": version,
         "data_run_id": "run-d",
         "staging_run_id": f"kfp-{version}",
+        "requested_by": "ci",
     }
     return str(approvals.BotClient.from_env().submit(body)["id"])
 

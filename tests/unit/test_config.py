@@ -42,6 +42,36 @@ def test_duplicate_slack_and_telegram_ids():
     ]
 
 
+def test_telegram_stand_in_ids_are_refused_naming_them():
+    """1087968824 (every anonymous admin), 136817688 (whoever writes as a channel) and
+    777000 (channel posts) are Telegram's stand-ins: enrolling one lets everyone behind it
+    vote as that person."""
+    raw = builders.config_dict()
+    raw["people"]["bob"]["telegram"] = 1087968824
+    raw["people"]["carol"]["telegram"] = "136817688"
+    raw["people"]["dave"]["telegram"] = 777000
+    assert problems(raw) == [
+        "people.bob.telegram: 1087968824 is Telegram's GroupAnonymousBot (every anonymous "
+        "group admin), not a person's id",
+        "people.carol.telegram: 136817688 is Telegram's Channel_Bot (whoever writes as a "
+        "channel), not a person's id",
+        "people.dave.telegram: 777000 is Telegram's service account (channel posts forwarded "
+        "to a group), not a person's id",
+    ]
+
+
+def test_telegram_stand_ins_are_the_sdks() -> None:
+    from telegram.constants import ChatID
+
+    from bot.adapters.telegram import ANONYMOUS_ADMIN, FAKE_CHANNEL, SERVICE_CHAT
+
+    assert (ANONYMOUS_ADMIN, FAKE_CHANNEL, SERVICE_CHAT) == (
+        ChatID.ANONYMOUS_ADMIN,
+        ChatID.FAKE_CHANNEL,
+        ChatID.SERVICE_CHAT,
+    )
+
+
 def test_unknown_key_names_the_path():
     raw = builders.config_dict()
     raw["people"]["alice"]["slak"] = "U1"

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from bot.adapters.db import tables as t
+from bot.adapters.db.engine import insert_ignoring_duplicates
 
 _c = t.channel_state.c
 _KEY = (_c.channel == bindparam("where_channel")) & (_c.key == bindparam("where_key"))
@@ -15,6 +16,14 @@ GET = select(_c.value).where(_KEY)
 PUT = update(t.channel_state).where(_KEY)  # value and updated_at as parameters
 INSERT = insert(t.channel_state)
 DELETE = delete(t.channel_state).where(_KEY)
+_s = t.seen_updates.c
+SEE = insert_ignoring_duplicates(t.seen_updates, ("channel", "update_key", "seen_at"))
+UNSEE = delete(t.seen_updates).where(
+    _s.channel == bindparam("where_channel"), _s.update_key == bindparam("where_key")
+)
+FORGET = delete(t.seen_updates).where(
+    _s.channel == bindparam("where_channel"), _s.seen_at < bindparam("before")
+)
 
 
 class SqlChannelStateRepository:
@@ -34,3 +43,13 @@ class SqlChannelStateRepository:
     def delete(self, channel: str, key: str) -> bool:
         where = {"where_channel": channel, "where_key": key}
         return bool(self.conn.execute(DELETE, where).rowcount)
+
+    def first_seen(self, channel: str, update: str, at: datetime) -> bool:
+        row = {"channel": channel, "update_key": update, "seen_at": at}
+        return bool(self.conn.execute(SEE, row).rowcount)
+
+    def unsee(self, channel: str, update: str) -> None:
+        self.conn.execute(UNSEE, {"where_channel": channel, "where_key": update})
+
+    def forget_seen(self, channel: str, before: datetime) -> int:
+        return int(self.conn.execute(FORGET, {"where_channel": channel, "before": before}).rowcount)

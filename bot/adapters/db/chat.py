@@ -24,6 +24,10 @@ ROW_LOCKED = ROW.with_for_update()
 INSERT = insert(t.chat_messages)
 UPDATE = update(t.chat_messages).where(_HERE)  # the new values as parameters
 UPDATE_CLAIMED = UPDATE.where(_c.state == POSTING, _c.claim_token == bindparam("where_token"))
+OF_CHANNEL = select(_c.id, _c.ref).where(
+    _c.channel == bindparam("where_channel"), _c.state == POSTED
+)
+MOVE = update(t.chat_messages).where(_c.id == bindparam("where_id"))
 RELEASE = delete(t.chat_messages).where(
     _HERE, _c.state == POSTING, _c.claim_token == bindparam("where_token")
 )
@@ -111,3 +115,12 @@ class SqlChatMessageRepository:
 
     def release(self, request_id: str, channel: str, *, token: str) -> None:
         self.conn.execute(RELEASE, _here(request_id, channel, where_token=token))
+
+    def move(self, channel: str, field: str, old: Any, new: Any) -> int:
+        """Read in full and rewritten one by one: a chat changes its id about never, and the
+        refs are JSON, which the dialects query differently."""
+        rows = self.conn.execute(OF_CHANNEL, {"where_channel": channel}).all()
+        moved = [(r.id, {**r.ref, field: new}) for r in rows if r.ref.get(field) == old]
+        for row_id, ref in moved:
+            self.conn.execute(MOVE, {"where_id": row_id, "ref": ref})
+        return len(moved)

@@ -227,6 +227,7 @@ def outbox_from_row(r: Any) -> OutboxItem:
         r.last_error,
         r.created_at,
         r.delivered_at,
+        r.failing_since,
     )
 
 

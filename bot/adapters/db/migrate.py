@@ -44,6 +44,7 @@ SCHEMA_REVISIONS = (
     "0013",
     "0014",
     "0015",
+    "0016",
 )
 SCHEMA_HEAD = SCHEMA_REVISIONS[-1]
 REVISION_ID = re.compile(r"[0-9]{4}")  # how every revision is named (docs/architecture.md)

@@ -48,7 +48,7 @@ FINISH = update(t.outbox).where(
     _c.claim_token == bindparam("where_token"),
     _c.state == OutboxState.DELIVERING.value,
 )
-# Waiting for its system: the attempt is given back.
+# Waiting for its system, or asked to wait: the attempt is given back.
 PARK = FINISH.values(attempts=_c.attempts - 1)
 
 
@@ -146,9 +146,12 @@ class SqlOutbox:
         }
         if outcome.state is OutboxState.DELIVERED:
             values["delivered_at"] = at
+            values["failing_since"] = None
         if outcome.next_attempt_at is not None:
             values["next_attempt_at"] = outcome.next_attempt_at
-        statement = PARK if outcome.state is OutboxState.WAITING else FINISH
+        if outcome.state is OutboxState.PENDING:
+            values["failing_since"] = outcome.failing_since
+        statement = FINISH if outcome.counted else PARK
         if self.conn.execute(statement, values).rowcount != 1:
             return False
         self.seen.track(outcome)
@@ -176,7 +179,11 @@ class SqlOutbox:
             update(t.outbox)
             .where(_c.id == retry.item.id, _c.state.in_([s.value for s in retryable]))
             .values(
-                state=OutboxState.PENDING.value, attempts=0, next_attempt_at=now, last_error=None
+                state=OutboxState.PENDING.value,
+                attempts=0,
+                next_attempt_at=now,
+                last_error=None,
+                failing_since=None,
             )
         )
         if res.rowcount != 1:

@@ -248,6 +248,9 @@ outbox = Table(
     # claim runs out and another process picks the row up again.
     Column("claim_token", String(32)),
     Column("lease_until", UtcDateTime),
+    # When it started failing (None: it has not, or an operator put it back): the outbox
+    # gives up APPROVAL_BOT_OUTBOX_GIVE_UP_AFTER later.
+    Column("failing_since", UtcDateTime),
     Index("ix_outbox_state_next", "state", "next_attempt_at"),
 )
 
@@ -361,6 +364,17 @@ leases = Table(
     Column("name", String(100), primary_key=True),
     Column("holder", String(200), nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
+)
+
+# A channel's inbound updates already processed (Telegram's update_id), so a redelivered
+# one is processed once; pruned after a day.
+seen_updates = Table(
+    "seen_updates",
+    metadata,
+    Column("channel", String(40), primary_key=True),
+    Column("update_key", String(100), primary_key=True),
+    Column("seen_at", UtcDateTime, nullable=False),
+    Index("ix_seen_updates_seen_at", "seen_at"),
 )
 
 # Retired by migration 0008 and kept, unused, for the release before it: its pods still

@@ -9,7 +9,8 @@ its settings are checked before, ``settings.py``).
   Any number of replicas can serve it.
 - ``APPROVAL_BOT_TELEGRAM_MODE=polling``: one process long-polls ``getUpdates``, keeping
   the offset in the database, so a restart neither loses nor repeats an update. Telegram
-  serves one poller per bot: run one replica.
+  serves one poller per bot: the replicas take turns by a lease in the database
+  (``poller.py``), the others standing by.
 
 Settings that turn Telegram on but cannot work are refused with one line
 (``TelegramSettings.check``).
@@ -27,19 +28,19 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 
 from bot.adapters.plugin import ChannelBase, Wiring
 from bot.adapters.retry import until_done
-from bot.adapters.telegram import SPEC
+from bot.adapters.telegram import SPEC, ids
 from bot.adapters.telegram.api import App, TelegramApi
 from bot.adapters.telegram.listeners import Deps, register
 from bot.adapters.telegram.markup import TelegramMarkup
 from bot.adapters.telegram.pacing import Limits, Pacer
 from bot.adapters.telegram.poller import ALLOWED_UPDATES, Poller
 from bot.adapters.telegram.settings import DOCS, TelegramSettings
-from bot.adapters.telegram.transport import TelegramTransport
+from bot.adapters.telegram.transport import TelegramTransport, chat_ref
+from bot.adapters.telegram.updates import Malformed, Seen, parse_body, read_update
 from bot.service.chat.interactions import Interactions
 from bot.service.chat.publisher import Publisher
 from bot.settings import Settings
@@ -78,12 +79,17 @@ class TelegramChannel(ChannelBase):
             settings.bot_token.get_secret_value(), settings.api_url, self.pacer, setup
         )
         markup = TelegramMarkup()
-        state = services.chat.state(SPEC.name)
-        deps = Deps(Interactions(services, channel=SPEC.name, markup=markup), self.api, state)
+        self.state = state = services.chat.state(SPEC.name)
+        self.messages = services.chat
+        self.configured = settings.chat_id.strip()
+        self.stale: str | None = None  # the configured chat id moved (a supergroup now)
+        self.transport = TelegramTransport(self.api, chat_id=self.configured, on_moved=self._moved)
+        interactions = Interactions(services, channel=SPEC.name, markup=markup)
+        deps = Deps(interactions, self.api, state, self.transport.moved)
         self.stage = Publisher(
             SPEC.name,
             markup,
-            TelegramTransport(self.api, chat_id=settings.chat_id.strip()),
+            self.transport,
             services.uow,
             lease_seconds=wiring.settings.outbox_lease_seconds,
         )
@@ -91,8 +97,38 @@ class TelegramChannel(ChannelBase):
         secret = settings.webhook_secret
         self.secret = secret.get_secret_value() if secret is not None else None
         self.webhook_url = webhook_url(wiring.settings)
-        self.poller = Poller(self.api, state) if self.polling else None
+        self.poller = Poller(self.api, state, services.leases) if self.polling else None
+        self.seen = Seen(state)
         self.task: asyncio.Task[None] | None = None
+
+    async def _moved(self, old: int | str, new: int) -> None:
+        """Group ``old`` became supergroup ``new``: its messages are found there now (stored
+        for every replica), and a configured ``old`` is reported as stale."""
+        moved = await asyncio.to_thread(self.messages.move, SPEC.name, "chat_id", old, new)
+        await asyncio.to_thread(self.state.put, ids.moved_key(old), new)
+        log.warning("Telegram chat %s is supergroup %s now: %d message(s) moved", old, new, moved)
+        self._note_stale(old, new)
+
+    def _note_stale(self, old: int | str, new: int) -> None:
+        if str(old) != self.configured or self.stale is not None:
+            return
+        self.stale = (
+            f"APPROVAL_BOT_TELEGRAM_CHAT_ID={old} is stale: that group became supergroup {new}, "
+            f"where requests are posted now; set APPROVAL_BOT_TELEGRAM_CHAT_ID={new} ({DOCS})"
+        )
+        log.error("%s", self.stale)
+
+    async def _follow_moves(self) -> None:
+        """At start: a move another replica (or an earlier run) saw."""
+        new = await asyncio.to_thread(self.state.get, ids.moved_key(self.configured))
+        if isinstance(new, int):
+            if self.transport.chat_id == chat_ref(self.configured):
+                self.transport.chat_id = new
+            self._note_stale(self.configured, new)
+
+    def warnings(self) -> list[str]:
+        """What works but needs the operator's attention (``/readyz`` shows it)."""
+        return [self.stale] if self.stale else []
 
     def mount(self, app: Any) -> None:
         if self.polling:
@@ -100,7 +136,9 @@ class TelegramChannel(ChannelBase):
         app.add_api_route(WEBHOOK_PATH, self.webhook, methods=["POST"], include_in_schema=False)
 
     async def webhook(self, request: Request) -> Response:
-        """An update from Telegram: processed before the 200, so none is lost in a crash."""
+        """An update from Telegram: processed before the 200, so none is lost in a crash;
+        once per ``update_id`` (Telegram sends it again when our answer is slow); a
+        malformed one is answered 200 with one warning line (``updates.py``)."""
         assert self.secret is not None
         given = request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode(), self.secret.encode()):
@@ -109,33 +147,33 @@ class TelegramChannel(ChannelBase):
                 status_code=403,
             )
         try:
-            data = await request.json()
-        except ValueError:
-            return JSONResponse(
-                {"error": "bad_request", "message": "the body is not JSON"}, status_code=400
-            )
-        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-            return JSONResponse(
-                {"error": "bad_request", "message": "not a Telegram update (no update_id)"},
-                status_code=400,
-            )
+            data = parse_body(await request.body())
+        except Malformed as exc:
+            log.warning("Telegram webhook: ignored a body: %s", exc)
+            return Response(status_code=200)
+        update_id = data["update_id"]
         try:
             app = await self.api.ready()
         except (TelegramError, OSError) as exc:
-            log.warning("Telegram update %s not processed: %s", data["update_id"], exc)
+            log.warning("Telegram update %s not processed: %s", update_id, exc)
             # Telegram delivers it again later.
             return JSONResponse(
                 {"error": "unavailable", "message": "Telegram is not reachable yet"},
                 status_code=503,
             )
         try:
-            update = Update.de_json(data, app.bot)
-        except Exception:
-            log.warning("Telegram update %s could not be read", data["update_id"], exc_info=True)
-            return JSONResponse(
-                {"error": "bad_request", "message": "not a Telegram update"}, status_code=400
-            )
-        await app.process_update(update)
+            update = read_update(data, app.bot)
+        except Malformed as exc:
+            log.warning("Telegram update %s ignored: %s", update_id, exc)
+            return Response(status_code=200)
+        if not await self.seen.first(str(update_id)):
+            log.info("Telegram update %s again: processed already", update_id)
+            return Response(status_code=200)
+        try:
+            await app.process_update(update)
+        except BaseException:
+            await self.seen.forget(str(update_id))  # a redelivery processes it
+            raise
         return Response(status_code=200)
 
     async def start(self) -> None:
@@ -159,6 +197,7 @@ class TelegramChannel(ChannelBase):
             await self.poller.run()
 
     async def _connect_once(self) -> App:
+        await self._follow_moves()
         app = await self.api.ready()
         if self.poller is not None:
             await app.bot.delete_webhook()  # getUpdates refuses while one is set

@@ -54,6 +54,11 @@ def parse_callback(data: str | None) -> Tap | None:
 OFFSET_KEY = "updates_offset"  # polling: the next update_id to ask getUpdates for
 
 
+def moved_key(chat_id: int | str) -> str:
+    """A group that became a supergroup: its new id."""
+    return f"moved:{chat_id}"
+
+
 def prompt_key(chat_id: int, message_id: int) -> str:
     """The reject prompt (a ForceReply message) waiting for its reply."""
     return f"prompt:{chat_id}:{message_id}"

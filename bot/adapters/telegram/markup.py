@@ -9,6 +9,7 @@ give way first, whole lines at a time, so the HTML stays valid.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -16,11 +17,14 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.adapters.telegram.ids import Button, callback_data
 from bot.domain.model import ApprovalRequest, Person
 from bot.service.chat.message import Buttons, RequestMessage
-from bot.service.chat.rich import PLAIN, Markup, Mentions, Reply, clip, joined
+from bot.service.chat.rich import PLAIN, Markup, Mentions, Reply, joined
 from bot.service.chat.rollout import RolloutButtons
 
+# Telegram counts every length in UTF-16 code units (Bot API, MessageEntity), after the
+# entities are parsed: an emoji outside the BMP is two.
 TEXT_LIMIT = 4096  # a message's text, after entities are parsed
 ALERT_LIMIT = 200  # answerCallbackQuery's text
+_TAG = re.compile(r"<[^>]*>")
 MENTIONS_BUDGET = TEXT_LIMIT - 400  # a reminder's mentions leave room for its words
 
 
@@ -98,6 +102,40 @@ def user_link(user_id: int, label: str) -> str:
     return f'<a href="tg://user?id={int(user_id)}">{html.escape(label, quote=False)}</a>'
 
 
+def units(text: str) -> int:
+    """``text``'s length as Telegram counts it: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def clip_units(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` UTF-16 code units, "…" ending a cut."""
+    if units(text) <= limit:
+        return text
+    kept, used = [], 1  # room for the "…"
+    for ch in text:
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > limit:
+            break
+        kept.append(ch)
+    return "".join(kept) + "…"
+
+
+def visible(rendered: str) -> str:
+    """What Telegram shows of ``rendered`` (and counts): its text without the tags (an
+    ``href`` is not counted), the entities parsed."""
+    return html.unescape(_TAG.sub("", rendered))
+
+
+def plain_fit(rendered: str, limit: int = TEXT_LIMIT) -> str:
+    """The last resort for a text too long with nothing left to drop (a long problem and a
+    long reason): its plain text, the middle cut out so that the title and the decision at
+    the end stay, escaped again (the formatting is lost, not the message)."""
+    plain = visible(rendered)
+    tail = clip_units(plain[::-1], limit // 4)[::-1].lstrip("…")
+    head = clip_units(plain, limit - units(tail) - 2)
+    return html.escape(f"{head}\n{tail}", quote=False)
+
+
 def fit(
     *,
     head: list[str],
@@ -130,7 +168,7 @@ def fit(
         return "\n\n".join(p for p in parts if p)
 
     text = build()
-    while len(text) > limit and (votes or gates):
+    while units(visible(text)) > limit and (votes or gates):
         if votes:
             votes.pop(0)
             dropped_votes += 1
@@ -138,17 +176,18 @@ def fit(
             gates.pop()
             dropped_gates += 1
         text = build()
-    return text
+    return text if units(visible(text)) <= limit else plain_fit(text, limit)
 
 
 def lines_fit(lines: list[str], limit: int = TEXT_LIMIT) -> str:
     """Join whole lines, dropping the last ones (with a note) past Telegram's limit."""
     kept = list(lines)
     dropped = 0
-    while len("\n".join(kept)) > limit - 40 and len(kept) > 1:
+    while units(visible("\n".join(kept))) > limit - 40 and len(kept) > 1:
         kept.pop()
         dropped += 1
-    return "\n".join(kept + ([f"… and {dropped} more"] if dropped else []))
+    text = "\n".join(kept + ([f"… and {dropped} more"] if dropped else []))
+    return text if units(visible(text)) <= limit else plain_fit(text, limit)
 
 
 def keyboard(buttons: Buttons) -> InlineKeyboardMarkup:
@@ -170,7 +209,7 @@ def keyboard(buttons: Buttons) -> InlineKeyboardMarkup:
 
 
 def alert(text: str) -> str:
-    return clip(text, ALERT_LIMIT)
+    return clip_units(text, ALERT_LIMIT)
 
 
 # -- the reject prompt: a reply to it is the reason ----------------------------------------
@@ -179,6 +218,21 @@ NOT_YOUR_PROMPT = (
     "This prompt is for the person who tapped Reject; your reply does not count. "
     "Tap Reject yourself to reject."
 )
+NOT_A_PERSON = (
+    "⚠️ You are writing anonymously or as a channel, so Telegram does not say who you are: "
+    "write as yourself (turn off “Remain anonymous”) to vote or use commands."
+)
+
+
+def reject_in_private(request_id: str, bot_username: str | None) -> str:
+    """The Reject tap in a channel, where nobody can reply to a prompt (an alert: plain)."""
+    where = f"@{bot_username}" if bot_username else "the bot"
+    return alert(
+        f"A channel cannot take a reply with your reason: send /reject {request_id} "
+        f"<reason> to {where} in a private chat."
+    )
+
+
 REASON_REQUIRED = "⚠️ A reason is required to reject: reply to the prompt with it, as text."
 
 

@@ -15,7 +15,9 @@ limiter, so the outbox, command answers and prompts share one budget:
 
 Nothing here locks: a slot is reserved without awaiting, so concurrent writes on the
 loop queue up in order. Calls without a chat (answering a callback query, getMe,
-setWebhook) are not paced, only retried after a 429 when the caller may wait that long.
+setWebhook) are not paced, only retried after a 429 when the caller may wait that long; a
+429 on one of them holds only later calls of that method, never the writes to chats nor
+the other methods (one slow ``setWebhook`` must not silence every tap answer).
 """
 
 from __future__ import annotations
@@ -86,6 +88,11 @@ def retry_after_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+def _call(endpoint: str) -> str:
+    """The key a 429 on a call tied to no chat blocks: that method only."""
+    return f"call:{endpoint}"
+
+
 class Pacer(BaseRateLimiter[float]):
     def __init__(
         self,
@@ -112,29 +119,30 @@ class Pacer(BaseRateLimiter[float]):
             return self.limits.group
         return self.limits.private
 
-    def reserve(self, chat: str | None, max_wait: float) -> float:
-        """Take the next slot for a write to ``chat`` (None: not paced); the seconds to wait.
+    def reserve(self, chat: str | None, max_wait: float, endpoint: str = "") -> float:
+        """Take the next slot for a write to ``chat`` (None: a call of ``endpoint`` tied to
+        no chat, not paced); the seconds to wait.
 
         Raises ``Paced`` (reserving nothing) when that is more than ``max_wait``.
         """
         now = self.clock()
         keys = ["*", chat] if chat is not None else []
-        start = max(now, self._blocked.get("*", 0.0))
-        if chat is not None:
-            start = max(start, self._blocked.get(chat, 0.0))
+        start = max(now, self._blocked.get(chat if chat is not None else _call(endpoint), 0.0))
         for key in keys:
             rate = self.limits.bot if key == "*" else self.rate_for(key)
             start = max(start, self._tat.get(key, now) - rate.tolerance)
         wait = start - now
         if wait > max_wait:
-            raise Paced(chat or "*", wait)
+            raise Paced(chat or endpoint or "*", wait)
         for key in keys:
             rate = self.limits.bot if key == "*" else self.rate_for(key)
             self._tat[key] = max(self._tat.get(key, now), start) + rate.interval
         return wait
 
-    def block(self, chat: str | None, seconds: float) -> None:
-        key = chat or "*"
+    def block(self, chat: str | None, seconds: float, endpoint: str = "") -> None:
+        """A 429: no write to ``chat`` (or, tied to no chat, no call of ``endpoint``) for
+        ``seconds``."""
+        key = chat if chat is not None else _call(endpoint)
         self._blocked[key] = max(self._blocked.get(key, 0.0), self.clock() + seconds)
 
     async def process_request(
@@ -149,7 +157,7 @@ class Pacer(BaseRateLimiter[float]):
         max_wait = self.limits.wait if rate_limit_args is None else rate_limit_args
         chat = str(data["chat_id"]) if data.get("chat_id") is not None else None
         for attempt in range(RETRIES + 1):
-            wait = self.reserve(chat, max_wait)
+            wait = self.reserve(chat, max_wait, endpoint)
             if wait > 0:
                 await self.sleep(wait)
             try:
@@ -157,7 +165,7 @@ class Pacer(BaseRateLimiter[float]):
             except RetryAfter as exc:
                 seconds = retry_after_seconds(exc)
                 self.retry_afters += 1
-                self.block(chat, seconds)
+                self.block(chat, seconds, endpoint)
                 log.warning(
                     "Telegram flood control on %s to chat %s: retry after %gs (attempt %d)",
                     endpoint,

@@ -25,7 +25,8 @@ def readyz(wired: ContainerDep) -> JSONResponse:
     problem = wired.readiness_problem()
     if problem:
         return JSONResponse({"status": "not ready", "reason": problem}, 503)
-    return JSONResponse({"status": "ready"})
+    warnings = wired.warnings()  # ready, with something to fix (a stale chat id)
+    return JSONResponse({"status": "ready", **({"warnings": warnings} if warnings else {})})
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

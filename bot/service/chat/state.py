@@ -3,12 +3,16 @@ channel must remember across restarts and replicas (its ``ChannelState``)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from bot.ports.chat import Ref
 from bot.ports.clock import Clock
 from bot.ports.store import UnitOfWorkFactory
 from bot.service.clock import SystemClock
+
+SEEN_FOR = timedelta(days=1)  # platforms redeliver an update for far less than that
+PRUNE_EVERY = 500  # inbound updates between two prunings
 
 
 class ChannelState:
@@ -18,6 +22,7 @@ class ChannelState:
         self.uow = uow
         self.clock = clock
         self.channel = channel
+        self._seen = 0
 
     def get(self, key: str) -> Any | None:
         with self.uow(readonly=True) as uow:
@@ -26,6 +31,23 @@ class ChannelState:
     def put(self, key: str, value: Any) -> None:
         with self.uow() as uow:
             uow.channel_state.put(self.channel, key, value, self.clock.now())
+            uow.commit()
+
+    def first_seen(self, update: str, *, keep: timedelta = SEEN_FOR) -> bool:
+        """Note the inbound ``update``; False when it was noted before (a redelivery). Every
+        ``PRUNE_EVERY`` calls, the ones older than ``keep`` are forgotten."""
+        now = self.clock.now()
+        with self.uow() as uow:
+            first = uow.channel_state.first_seen(self.channel, update, now)
+            self._seen += 1
+            if self._seen % PRUNE_EVERY == 1:
+                uow.channel_state.forget_seen(self.channel, now - keep)
+            uow.commit()
+        return first
+
+    def unsee(self, update: str) -> None:
+        with self.uow() as uow:
+            uow.channel_state.unsee(self.channel, update)
             uow.commit()
 
     def drop(self, key: str) -> bool:
@@ -45,6 +67,14 @@ class ChatMessages:
         """Where ``channel`` shows the request; None until it is posted."""
         with self.uow(readonly=True) as uow:
             return uow.chat.get(request_id, channel)
+
+    def move(self, channel: str, field: str, old: Any, new: Any) -> int:
+        """The chat ``old`` is ``new`` now (a group became a supergroup): every
+        message of ``channel`` there is found under the new id; how many."""
+        with self.uow() as uow:
+            moved = uow.chat.move(channel, field, old, new)
+            uow.commit()
+        return moved
 
     def state(self, channel: str) -> ChannelState:
         return ChannelState(self.uow, self.clock, channel)

@@ -8,38 +8,85 @@
 It answers what python-telegram-bot sends (``/bot<token>/<method>``, form-encoded, JSON
 values) the way Telegram does:
 
-- ``sendMessage`` / ``editMessageText`` check Telegram's HTML (tags, entities), the 4096
-  character limit, and every button's ``callback_data`` (1–64 bytes, else
-  ``BUTTON_DATA_INVALID``); an edit to exactly what the message shows is answered 400
-  "message is not modified", an edit of an unknown message "message to edit not found";
-- flood control: past ``group_limit`` writes per group chat in a sliding window, or
-  ``bot_limit`` for the bot, a write is answered 429 with ``retry_after``; a write to a
-  chat before its ``retry_after`` ran out is answered 429 again and recorded in
-  ``violations``;
+The rules are Telegram's, as https://core.telegram.org/bots/api documents them, and the
+limits come from python-telegram-bot's ``telegram.constants`` (which mirrors that page):
+
+- ``sendMessage`` / ``editMessageText`` check Telegram's HTML (tags, entities)
+  ("Formatting options"), the text's length *after entity parsing*, counted in UTF-16 code
+  units as the Bot API counts every length and offset ("MessageEntity": "offset in UTF-16
+  code units"), against ``MessageLimit.MAX_TEXT_LENGTH`` (4096) — an emoji outside the BMP
+  counts twice — and every button's ``callback_data`` (1–64 bytes,
+  ``InlineKeyboardButtonLimit``; else ``BUTTON_DATA_INVALID``); an edit to exactly what
+  the message shows is answered 400 "message is not modified", an edit of an unknown
+  message "message to edit not found";
+- flood control (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this):
+  past ``group_limit`` writes per group chat in a sliding window, or ``bot_limit`` for the
+  bot, a write is answered 429 with ``retry_after``; a write to a chat before its
+  ``retry_after`` ran out is answered 429 again and recorded in ``violations``;
 - ``sendPhoto`` / ``sendMediaGroup`` take photos as Telegram does (``fake_media.py``: size,
   dimensions, the picture decoded, captions, 2–10 items an album), replying to a message
   of the chat; they are kept in ``photos``;
-- ``answerCallbackQuery`` answers a query the fake handed out, once;
+- ``answerCallbackQuery`` answers a query the fake handed out, once, and only within
+  ``QUERY_TTL`` (15 s) of the tap: later it is "query is too old and response timeout
+  expired or query ID is invalid" (the clients stop waiting; ``answerCallbackQuery``:
+  "the answer will be displayed to the user as a notification at the top of the chat
+  screen or as an alert"); its ``text`` is at most 200 characters
+  (``CallbackQueryLimit``);
 - ``getUpdates`` long-polls the pushed updates from ``offset`` on, and forgets the ones
-  below it (as Telegram does once an offset confirms them); 409 while a webhook is set.
+  below it (as Telegram does once an offset confirms them); 409 while a webhook is set,
+  and a second ``getUpdates`` while one waits ends the waiting one with 409 "Conflict:
+  terminated by other getUpdates request; make sure that only one bot instance is
+  running" (two pollers of one bot take turns at 409, as two replicas do);
+- updates from senders that are not people: an anonymous group admin
+  (``from`` = ``ChatID.ANONYMOUS_ADMIN``, 1087968824, "GroupAnonymousBot", with
+  ``sender_chat`` = the group), a message sent on behalf of a channel
+  (``ChatID.FAKE_CHANNEL``, 136817688, with ``sender_chat`` = the channel) and a channel
+  post forwarded to its discussion group (``ChatID.SERVICE_CHAT``, 777000,
+  ``is_automatic_forward``) ("Message": ``from`` "for backward compatibility, ... contains
+  a fake sender user in non-channel chats");
+- a group upgraded to a supergroup (``migrate``): the old group gets the service message
+  ``migrate_to_chat_id`` and the new one ``migrate_from_chat_id``; every later write to the
+  old id is answered 400 "Bad Request: group chat was upgraded to a supergroup chat" with
+  ``parameters.migrate_to_chat_id`` ("ResponseParameters"), which python-telegram-bot
+  raises as ``ChatMigrated``. The messages move with it, under their ids (assumed: the
+  Bot API does not document what becomes of the old group's message ids).
 """
 
 from __future__ import annotations
 
-import html
 import itertools
-import json
 import math
-import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs
 
 from tests.adapters.telegram import fake_media
+from tests.adapters.telegram.bot_api import (
+    ANONYMOUS_ADMIN,
+    CONFLICT,
+    FAKE_CHANNEL,
+    LINKED_CHANNEL,
+    MAX_ANSWER,
+    MAX_DATA,
+    MAX_TEXT,
+    MIN_DATA,
+    QUERY_TTL,
+    SERVICE_CHAT,
+    UPGRADED,
+    Failure,
+    HtmlError,
+    bad_request,
+    chat,
+    flood,
+    form,
+    parse_html,
+    user,
+    utf16_length,
+)
 from tests.support.http_fake import FakeHttpServer, Recorded
 
 BOT_ID = 7000000001
@@ -49,100 +96,6 @@ GROUP = -1001234567890
 WRITES = frozenset(
     {"sendMessage", "editMessageText", "editMessageReplyMarkup", "sendPhoto", "sendMediaGroup"}
 )
-# Form fields python-telegram-bot sends as JSON; the others are plain strings.
-JSON_FIELDS = frozenset(
-    {
-        "chat_id",
-        "message_id",
-        "reply_markup",
-        "reply_parameters",
-        "link_preview_options",
-        "show_alert",
-        "offset",
-        "timeout",
-        "limit",
-        "allowed_updates",
-        "drop_pending_updates",
-    }
-)
-_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
-         "blockquote", "tg-spoiler", "span", "tg-emoji"}  # fmt: skip
-_TAG = re.compile(r'<(/?)([a-z-]+)((?:\s+[a-z-]+="[^"<>]*")*)\s*>')
-_ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
-
-
-class HtmlError(ValueError):
-    pass
-
-
-def parse_html(text: str) -> str:
-    """Telegram's HTML to its plain text; HtmlError where Telegram would refuse it."""
-    out: list[str] = []
-    stack: list[str] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "<":
-            m = _TAG.match(text, i)
-            if not m:
-                raise HtmlError(f"Unsupported start tag at byte offset {i}")
-            closing, tag, attrs = m.group(1), m.group(2), m.group(3)
-            if tag not in _TAGS:
-                raise HtmlError(f'Unsupported start tag "{tag}" at byte offset {i}')
-            if closing:
-                if not stack or stack[-1] != tag:
-                    raise HtmlError(f'Can\'t find end tag corresponding to start tag "{tag}"')
-                stack.pop()
-            else:
-                if tag == "a" and 'href="' not in attrs:
-                    raise HtmlError("a tag without href")
-                stack.append(tag)
-            i = m.end()
-        elif ch == "&":
-            m = _ENTITY.match(text, i)
-            if not m:
-                raise HtmlError(f"Unsupported entity at byte offset {i}")
-            out.append(html.unescape(m.group(0)))
-            i = m.end()
-        elif ch == ">":
-            raise HtmlError(f"Unexpected > at byte offset {i}")
-        else:
-            out.append(ch)
-            i += 1
-    if stack:
-        raise HtmlError(f'Can\'t find end tag corresponding to start tag "{stack[-1]}"')
-    return "".join(out)
-
-
-@dataclass(frozen=True)
-class Failure:
-    status: int
-    description: str
-    parameters: dict[str, Any] | None = None
-
-    def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "ok": False,
-            "error_code": self.status,
-            "description": self.description,
-        }
-        if self.parameters:
-            out["parameters"] = self.parameters
-        return out
-
-
-def flood(retry_after: int) -> Failure:
-    return Failure(
-        429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
-    )
-
-
-def bad_request(what: str) -> Failure:
-    return Failure(400, f"Bad Request: {what}")
-
-
-def forbidden(what: str) -> Failure:
-    return Failure(403, f"Forbidden: {what}")
 
 
 @dataclass
@@ -180,43 +133,6 @@ class _Flood:
         return max(1, math.ceil(self.sent[0] + self.window - now))
 
 
-def form(request: Recorded) -> dict[str, Any]:
-    """A Bot API call's arguments, as python-telegram-bot sends them (files, when uploaded,
-    under ``_files`` by field name: fake_media.py)."""
-    raw: dict[str, str] = {k: v[-1] for k, v in request.query.items()}
-    ctype = request.headers.get("content-type", "")
-    files: dict[str, bytes] = {}
-    if request.body and ctype.startswith("application/json"):
-        return {**raw, **json.loads(request.body)}
-    if request.body and ctype.startswith("multipart/form-data"):
-        fields, files = fake_media.multipart(ctype, request.body)
-        raw.update(fields)
-    elif request.body:
-        raw.update({k: v[-1] for k, v in parse_qs(request.body.decode()).items()})
-    args: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key in JSON_FIELDS:
-            try:
-                args[key] = json.loads(value)
-            except ValueError:
-                args[key] = value
-        else:
-            args[key] = value
-    if files:
-        args["_files"] = files
-    return args
-
-
-def user(user_id: int, first_name: str | None = None) -> dict[str, Any]:
-    return {"id": user_id, "is_bot": False, "first_name": first_name or f"user{user_id}"}
-
-
-def chat(chat_id: int | str) -> dict[str, Any]:
-    if isinstance(chat_id, int) and chat_id > 0:
-        return {"id": chat_id, "type": "private", "first_name": f"user{chat_id}"}
-    return {"id": chat_id, "type": "supergroup", "title": "Model approvals"}
-
-
 BOT_USER = {
     "id": BOT_ID,
     "is_bot": True,
@@ -235,6 +151,7 @@ class FakeTelegram:
         group_limit: tuple[int, float] = (20, 60.0),
         bot_limit: tuple[int, float] = (30, 1.0),
         poll_cap: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.http = FakeHttpServer()
         self.http.route("POST", r"/bot(?P<token>[^/]+)/(?P<method>\w+)", self._api)
@@ -246,6 +163,10 @@ class FakeTelegram:
         self.photos: list[fake_media.Photo] = []  # sendPhoto and sendMediaGroup, in order
         self.violations: list[str] = []
         self.unknown_chats: set[int | str] = set()
+        self.migrated: dict[int | str, int] = {}  # an upgraded group's old id -> new id
+        self.channels: set[int | str] = set()  # chats that are channels, not groups
+        self.clock = clock  # when a callback query was asked (QUERY_TTL)
+        self._polls = 0  # getUpdates calls seen: a newer one ends the waiting one
         self._bot_flood = _Flood(*bot_limit)
         self._floods: dict[int | str, _Flood] = {}
         self._penalties: dict[int | str, float] = {}
@@ -257,6 +178,7 @@ class FakeTelegram:
         self._query_ids = itertools.count(1)
         self._updates: list[dict[str, Any]] = []
         self._queries: dict[str, bool] = {}  # id -> answered
+        self._asked: dict[str, float] = {}  # id -> when the tap happened (``clock``)
 
     # -- setup ----------------------------------------------------------------------
 
@@ -332,12 +254,16 @@ class FakeTelegram:
         self, user_id: int, data: str, *, message: Stored | None = None, first_name: str = ""
     ) -> dict[str, Any]:
         """An update: ``user_id`` tapped the button with ``data`` (on ``message``)."""
+        return self._tap(user(user_id, first_name), data, message)
+
+    def _tap(self, sender: dict[str, Any], data: str, message: Stored | None) -> dict[str, Any]:
         query_id = f"q{next(self._query_ids)}"
         with self._lock:
             self._queries[query_id] = False
+            self._asked[query_id] = self.clock()
         query: dict[str, Any] = {
             "id": query_id,
-            "from": user(user_id, first_name),
+            "from": sender,
             "chat_instance": "-42",
             "data": data,
         }
@@ -370,11 +296,62 @@ class FakeTelegram:
             message["reply_to_message"] = self._message_json(reply_to)
         return self._update(message=message)
 
+    def anonymous(
+        self, text: str, *, chat_id: int | str = GROUP, reply_to: Stored | None = None
+    ) -> dict[str, Any]:
+        """An update: an anonymous admin of ``chat_id`` wrote ``text`` (from
+        GroupAnonymousBot, ``sender_chat`` the group itself: every anonymous admin alike)."""
+        update = self.text(ANONYMOUS_ADMIN["id"], text, chat_id=chat_id, reply_to=reply_to)
+        update["message"]["from"] = ANONYMOUS_ADMIN
+        update["message"]["sender_chat"] = chat(chat_id)
+        update["message"]["author_signature"] = "An admin"
+        return update
+
+    def on_behalf_of_channel(
+        self, text: str, *, chat_id: int | str = GROUP, reply_to: Stored | None = None
+    ) -> dict[str, Any]:
+        """An update: someone wrote ``text`` in ``chat_id`` as a channel (Channel_Bot)."""
+        update = self.text(FAKE_CHANNEL["id"], text, chat_id=chat_id, reply_to=reply_to)
+        update["message"]["from"] = FAKE_CHANNEL
+        update["message"]["sender_chat"] = chat(LINKED_CHANNEL, "channel")
+        return update
+
+    def automatic_forward(self, text: str, *, chat_id: int | str = GROUP) -> dict[str, Any]:
+        """An update: the linked channel's post, forwarded to its discussion group by
+        Telegram (777000)."""
+        update = self.text(SERVICE_CHAT["id"], text, chat_id=chat_id)
+        update["message"]["from"] = SERVICE_CHAT
+        update["message"]["sender_chat"] = chat(LINKED_CHANNEL, "channel")
+        update["message"]["is_automatic_forward"] = True
+        return update
+
+    def tap_as(self, sender: dict[str, Any], data: str, message: Stored) -> dict[str, Any]:
+        """An update: a tap whose ``from`` is one of the senders above."""
+        return self._tap(sender, data, message)
+
+    def migrate(self, old: int | str, new: int) -> list[dict[str, Any]]:
+        """Upgrade group ``old`` to supergroup ``new``: the two service messages (queue
+        them with ``push`` or post them); writes to ``old`` fail with ChatMigrated from now."""
+        with self._lock:
+            self.migrated[old] = new
+            for (chat_id, message_id), stored in list(self.messages.items()):
+                if chat_id == old:
+                    stored.chat_id = new
+                    self.messages[(new, message_id)] = self.messages.pop((chat_id, message_id))
+        now = int(time.time())
+        base = {"date": now, "from": SERVICE_CHAT}
+        return [
+            self._update(message={**base, "message_id": next(self._message_ids),
+                                  "chat": chat(old, "group"), "migrate_to_chat_id": new}),
+            self._update(message={**base, "message_id": next(self._message_ids),
+                                  "chat": chat(new), "migrate_from_chat_id": old}),
+        ]  # fmt: skip
+
     def _message_json(self, m: Stored) -> dict[str, Any]:
         out: dict[str, Any] = {
             "message_id": m.message_id,
             "date": m.date,
-            "chat": chat(m.chat_id),
+            "chat": chat(m.chat_id, "channel" if m.chat_id in self.channels else None),
             "from": BOT_USER,
             "text": m.text,
         }
@@ -406,6 +383,9 @@ class FakeTelegram:
             if failure.status == 429 and "chat_id" in args:
                 self._penalize(args["chat_id"], failure.parameters or {}, time.monotonic())
             return failure.status, failure.body()
+        if "chat_id" in args and args["chat_id"] in self.migrated:
+            new = self.migrated[args["chat_id"]]
+            return 400, Failure(400, UPGRADED, {"migrate_to_chat_id": new}).body()
         if method in WRITES:
             problem = self._flood(args.get("chat_id"))
             if problem is not None:
@@ -467,13 +447,13 @@ class FakeTelegram:
                 raise _Refused(bad_request(f"can't parse entities: {exc}")) from None
         else:
             text = raw
-        if len(text) > 4096:
+        if utf16_length(text) > MAX_TEXT:
             raise _Refused(bad_request("message is too long"))
         markup = args.get("reply_markup")
         for row in (markup or {}).get("inline_keyboard") or []:
             for button in row:
                 data = button.get("callback_data")
-                if data is not None and not 1 <= len(str(data).encode()) <= 64:
+                if data is not None and not MIN_DATA <= len(str(data).encode()) <= MAX_DATA:
                     raise _Refused(bad_request("BUTTON_DATA_INVALID"))
         if markup is not None and "inline_keyboard" not in markup:
             markup = None  # ForceReply and the like are not kept on the message
@@ -561,11 +541,12 @@ class FakeTelegram:
 
     def _m_answerCallbackQuery(self, args: dict[str, Any]) -> bool:
         query_id = str(args.get("callback_query_id"))
-        if self._queries.get(query_id) is not False:
+        too_old = self.clock() - self._asked.get(query_id, -math.inf) > QUERY_TTL
+        if self._queries.get(query_id) is not False or too_old:
             raise _Refused(
                 bad_request("query is too old and response timeout expired or query ID is invalid")
             )
-        if len(str(args.get("text") or "")) > 200:
+        if utf16_length(str(args.get("text") or "")) > MAX_ANSWER:
             raise _Refused(bad_request("MESSAGE_TOO_LONG"))
         self._queries[query_id] = True
         return True
@@ -582,8 +563,13 @@ class FakeTelegram:
                 ).body()
             if offset:
                 self._updates = [u for u in self._updates if u["update_id"] >= offset]
-            while not self._updates and time.monotonic() < deadline:
+            self._polls += 1
+            mine = self._polls
+            self._lock.notify_all()  # a poll waiting now is ended by this one
+            while not self._updates and time.monotonic() < deadline and self._polls == mine:
                 self._lock.wait(timeout=max(deadline - time.monotonic(), 0.0))
+            if self._polls != mine:
+                return 409, Failure(409, CONFLICT).body()
             return 200, {"ok": True, "result": list(self._updates)}
 
 

@@ -25,12 +25,14 @@ def test_every_command_in_the_group(bot: TelegramBot) -> None:
     assert "Approval needed: iris-classifier v3" in shown
     assert "no champion yet" in shown
 
-    assert "Your approval of iris-classifier v3 was counted" in ask(
-        f"/approve@{BOT_USERNAME} {rid} canary looks fine"
-    )
+    # A counted vote is confirmed by the message's edit alone: no group message for it.
+    voted = bot.say(BOB, f"/approve@{BOT_USERNAME} {rid} canary looks fine")
     bot.wait_message(rid, lambda m: "canary looks fine" in m.text, "bob's comment on the message")
     assert "already voted" in ask(f"/approve {rid}")
-    assert "It is now approved" in ask(f"/approve {rid}", CAROL)
+    assert bot.replies(voted) == []
+    decided = bot.say(CAROL, f"/approve {rid}")
+    bot.wait_message(rid, lambda m: "Approved" in m.text, "the decision on the message")
+    assert bot.replies(decided) == []
 
     history = ask("/history iris-classifier 5")
     assert "The last 1 request(s) of iris-classifier" in history

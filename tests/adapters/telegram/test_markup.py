@@ -15,6 +15,7 @@ from bot.domain.model import ApprovalRequest, GateResult, Person, Policy, State,
 from bot.service.chat import texts
 from bot.service.chat.message import compose
 from bot.service.chat.rich import Reply
+from tests.adapters.telegram.bot_api import utf16_length
 from tests.adapters.telegram.fake_telegram import HtmlError, parse_html
 from tests.builders import directory
 
@@ -96,8 +97,8 @@ def test_a_long_history_still_fits_one_message() -> None:
             Vote(f"person-{n}", VoteKind.APPROVE, "slack", NOW + timedelta(minutes=n), "c" * 500)
         )
     html = render.message_text(r, POLICY)
-    assert len(html) <= render.TEXT_LIMIT
     text = parse_html(html)
+    assert utf16_length(text) <= render.TEXT_LIMIT  # what Telegram counts
     assert "earlier vote(s)" in text
     assert "person-299" in text  # the newest votes are kept
     assert "Gates" in text
@@ -106,7 +107,7 @@ def test_a_long_history_still_fits_one_message() -> None:
 def test_many_people_to_remind_fit_one_message() -> None:
     people = [Person.of(f"someone-with-a-long-name-{n}", telegram=10_000 + n) for n in range(500)]
     html = render.reminder_text(request(), event="escalated", people=people, escalate_to="sre")
-    assert len(html) <= render.TEXT_LIMIT
+    assert utf16_length(parse_html(html)) <= render.TEXT_LIMIT
     assert parse_html(html).endswith("more")
 
 

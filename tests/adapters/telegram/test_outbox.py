@@ -132,8 +132,8 @@ def test_retry_after_is_waited_out_and_nothing_is_lost(webhook_bot: TelegramBot)
 def test_a_long_retry_after_goes_back_to_the_outbox(
     sqlite_url: str, telegram: FakeTelegram
 ) -> None:
-    """Past what a delivery may wait (1 s here), the outbox retries later; its attempts
-    before retry_after runs out do not call Telegram, and the message is posted after it."""
+    """Past what a delivery may wait (1 s here), the outbox retries after retry_after (no
+    attempt before it calls Telegram), without counting the wait as a failed attempt."""
     with running_bot(sqlite_url, telegram, outbox_base_seconds=0.4) as bot:
         telegram.fail("sendMessage", flood(2))
         rid = bot.submit(requested_by="dave")
@@ -147,7 +147,7 @@ def test_a_long_retry_after_goes_back_to_the_outbox(
             "the post to be marked delivered",
         )
         [post] = [i for i in _outbox(bot, rid) if i.kind == "chat.post"]
-        assert post.attempts >= 2  # went back to the outbox at least once
+        assert post.attempts == 1  # went back to the outbox, and the wait was no failure
         assert "Approval needed" in message.text
 
 
@@ -206,7 +206,13 @@ def _redeliver_update(bot: TelegramBot, rid: str, key: str) -> OutboxItem:
         bot.container.dispatcher.deliver_due(),
         bot.container.delivery.loop,  # type: ignore[arg-type]
     ).result(timeout=10)
-    [item] = [i for i in _outbox(bot, rid) if i.key == key]
+
+    def finished() -> list[OutboxItem]:  # the sweep may have claimed it first: wait for it
+        done = (OutboxState.PENDING, OutboxState.DELIVERING)
+        return [i for i in _outbox(bot, rid) if i.key == key and i.state not in done]
+
+    eventually(finished, f"the delivery of {key} to finish")
+    [item] = finished()
     return item
 
 

@@ -129,3 +129,24 @@ def test_calls_without_a_chat_are_not_paced() -> None:
     asyncio.run(run())
     assert answered == [1000.0] * 100
     assert clock.sleeps == []
+
+
+def test_a_429_tied_to_no_chat_holds_only_that_method() -> None:
+    """A 429 with a long retry_after on a call tied to no chat (a setWebhook at start)
+    blocked the whole bot: every send and every tap answer failed with Paced meanwhile."""
+    clock = Clock()
+    p = pacer(clock)
+
+    async def flooded(*_: Any) -> bool:
+        raise RetryAfter(60)
+
+    async def ok(*_: Any) -> bool:
+        return True
+
+    with pytest.raises(RetryAfter):
+        asyncio.run(p.process_request(flooded, (), {}, "setWebhook", {}, 10.0))
+    with pytest.raises(Paced):  # that method waits for its retry_after
+        p.reserve(None, 10.0, "setWebhook")
+    assert asyncio.run(p.process_request(ok, (), {}, "answerCallbackQuery", {}, 0.0)) is True
+    assert asyncio.run(p.process_request(ok, (), {}, "sendMessage", {"chat_id": GROUP}, 0.0))
+    assert clock.sleeps == []

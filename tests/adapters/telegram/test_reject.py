@@ -34,8 +34,8 @@ def test_reject_by_replying_to_the_prompt(bot: TelegramBot) -> None:
     assert bot.state(rid) == "pending"
 
     bobs = bot.say(BOB, "p99 latency regressed\non the canary", reply_to=prompt)
-    assert "You rejected iris-classifier v3" in bot.answer_to(bobs).text
     final = bot.wait_message(rid, lambda m: "Rejected by bob" in m.text, "the rejection")
+    assert bot.replies(bobs) == []  # the edit says it: no group message for it
     assert "p99 latency regressed\non the canary" in final.text
     assert final.reply_markup is None
     request = bot.container.services.queries.get(rid)
@@ -70,9 +70,24 @@ def test_reject_command_needs_a_reason(bot: TelegramBot) -> None:
     assert bot.state(rid) == "pending"
 
     done = bot.say(BOB, f"/reject@approval_test_bot {rid} accuracy is below the champion")
-    assert "You rejected" in bot.answer_to(done).text
     final = bot.wait_message(rid, lambda m: "Rejected by bob" in m.text, "the rejection")
+    assert bot.replies(done) == []
     assert "accuracy is below the champion" in final.text
+
+
+def test_a_reject_costs_the_group_one_edit_and_no_message(webhook_bot: TelegramBot) -> None:
+    """After a reject the bot sent "❌ You rejected …" to the group and only a paced slot
+    later (3.5 s) edited the request message: Telegram's 20 messages a minute per group
+    went on chatter first. Now the edit is the only write the vote costs."""
+    bot = webhook_bot
+    rid = bot.submit(requested_by="dave")
+    prompt = _prompt(bot, rid, BOB)
+    sent = len(bot.telegram.calls("sendMessage"))
+    edits = len(bot.telegram.calls("editMessageText"))
+    bot.say(BOB, "too slow", reply_to=prompt)
+    bot.wait_message(rid, lambda m: "Rejected by bob" in m.text, "the rejection")
+    assert len(bot.telegram.calls("editMessageText")) == edits + 1
+    assert len(bot.telegram.calls("sendMessage")) == sent
 
 
 def test_reject_tap_by_someone_not_enrolled_gets_no_prompt(webhook_bot: TelegramBot) -> None:
@@ -95,3 +110,19 @@ def test_reject_tap_on_a_decided_request_says_so(webhook_bot: TelegramBot) -> No
     assert answer["show_alert"] is True
     assert "already rejected" in answer["text"]
     assert [m for m in bot.replies(message.message_id) if "why reject" in m.text] == []
+
+
+def test_reject_in_a_channel_says_how_instead_of_an_unanswerable_prompt(
+    webhook_bot: TelegramBot,
+) -> None:
+    """Nobody can reply to a ForceReply prompt in a channel (@channelname): the Reject tap
+    there sent one anyway, and the request could not be rejected."""
+    bot = webhook_bot
+    bot.telegram.channels.add(GROUP)
+    rid = bot.submit(requested_by="dave")
+    message = bot.message(rid)
+    answer = bot.answer(bot.tap(BOB, Button.REJECT, rid))
+    assert answer["show_alert"] is True
+    assert f"/reject {rid} <reason>" in answer["text"]
+    assert "@approval_test_bot" in answer["text"]
+    assert bot.replies(message.message_id) == []

@@ -3,8 +3,12 @@ through getUpdates: who may vote, what the answer says, how the message changes.
 
 from __future__ import annotations
 
+import json
+import logging
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from bot.adapters.telegram.ids import Button, callback_data
 from bot.domain.names import EventKind
@@ -105,11 +109,51 @@ def test_missing_or_wrong_secret_is_403_and_nothing_is_processed(
     assert bot.container.services.queries.get(rid).votes == []
 
 
-def test_a_body_that_is_not_an_update_is_400(webhook_bot: TelegramBot) -> None:
+def test_a_malformed_body_with_the_secret_is_a_200_and_one_warning(
+    webhook_bot: TelegramBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Malformed updates carrying the valid secret logged tracebacks (a callback query
+    without ``from``), and deeply nested JSON was answered 500 text/plain. Each is now a
+    200 (Telegram would only send it again) and one warning line."""
     headers = {"X-Telegram-Bot-Api-Secret-Token": "tg-webhook-secret_0123456789"}
     url = f"{webhook_bot.url}/telegram/webhook"
-    assert webhook_bot.http.post(url, content=b"{nope", headers=headers).status_code == 400
-    assert webhook_bot.http.post(url, json={"hello": 1}, headers=headers).status_code == 400
+    no_from = webhook_bot.telegram.tap(BOB, "v1:a:x")
+    del no_from["callback_query"]["from"]
+    bodies = [
+        b"{nope",
+        json.dumps({"hello": 1}).encode(),
+        b"[" * 30000 + b"]" * 30000,
+        b'{"update_id": 1, "x": ' + b"[" * 30000 + b"]" * 30000 + b"}",
+        json.dumps(no_from).encode(),
+        json.dumps({"update_id": 7, "callback_query": "not an object"}).encode(),
+    ]
+    with caplog.at_level(logging.INFO):
+        for body in bodies:
+            caplog.clear()
+            response = webhook_bot.http.post(url, content=body, headers=headers)
+            assert response.status_code == 200, (body[:40], response.text)
+            mine = [r for r in caplog.records if r.name.startswith("bot")]
+            assert [r.levelname for r in mine] == ["WARNING"], [r.getMessage() for r in mine]
+            assert mine[0].exc_info is None and "\n" not in mine[0].getMessage()
+    assert webhook_bot.telegram.attempts("answerCallbackQuery") == 0
+
+
+def test_an_update_sent_twice_is_processed_once(webhook_bot: TelegramBot) -> None:
+    """Telegram sends an update again when our answer is slow: the same Reject tap twice
+    gave two prompts and a second ``denied`` event."""
+    bot = webhook_bot
+    rid = bot.submit(requested_by="dave")
+    message = bot.message(rid)
+    update = bot.telegram.tap(BOB, callback_data(Button.REJECT, rid), message=message)
+    assert bot.post(update).status_code == 200
+    assert bot.post(update).status_code == 200
+    [prompt] = bot.replies(message.message_id)
+    assert "why reject" in prompt.text
+    assert bot.telegram.attempts("answerCallbackQuery") == 1
+    stranger = bot.telegram.tap(STRANGER, callback_data(Button.APPROVE, rid), message=message)
+    assert bot.post(stranger).status_code == 200
+    assert bot.post(stranger).status_code == 200
+    assert [kind for kind, _ in _audit(bot, rid)].count(EventKind.DENIED) == 1
 
 
 def test_a_slow_vote_still_answers_the_tap_in_time(
