@@ -113,8 +113,12 @@ reset: stop ## Delete the local data under var/ (database, MLflow store, runs, A
 	@case "$(DATA)" in /|"$(abspath .)") echo "reset: refusing to delete VAR=$(VAR)" >&2; exit 1;; esac
 	rm -rf $(DATA)
 
-test: venv lint browser $(HELM) ## Lint, then run every test (PostgreSQL and browser tests skip when missing, fail in CI)
-	HELM=$(abspath $(HELM)) $(BIN)/pytest
+# The suite waits on servers, PostgreSQL, Chromium and pipelines more than it computes: it runs
+# on TEST_WORKERS pytest-xdist workers, a test file per worker at a time (its module fixtures,
+# such as an MLflow server, start once). TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= 2
+test: venv lint browser $(HELM) ## Lint, then run every test on TEST_WORKERS (2) workers (PostgreSQL and browser tests skip when missing, fail in CI)
+	HELM=$(abspath $(HELM)) $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 CHROMIUM ?= /usr/bin/chromium
 browser: ## Debian's Chromium for the browser test (apt-get install when run as root)
