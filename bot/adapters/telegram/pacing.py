@@ -8,7 +8,8 @@ limiter, so the outbox, command answers and prompts share one budget:
 - each chat and the bot as a whole have a GCRA schedule (a token bucket without the
   timer): a write takes the next free slot of both, and waits for it;
 - a 429 blocks that chat for ``retry_after`` seconds, and the write is tried again after
-  it (at most ``RETRIES`` times);
+  it (at most ``RETRIES`` times); writes already waiting for a slot then wait for a new one
+  after the block instead of going out inside it;
 - a write whose slot is further away than the caller may wait (``rate_limit_args``, in
   seconds; ``Limits.wait`` otherwise) is not sent at all: ``Paced`` is raised, so the
   outbox tries again later (with its backoff) instead of holding a delivery.
@@ -133,6 +134,17 @@ class Pacer(BaseRateLimiter[float]):
             self._tat[key] = max(self._tat.get(key, now), start) + rate.interval
         return wait
 
+    async def _wait_for_slot(self, chat: str | None, max_wait: float) -> None:
+        """Reserve a slot and sleep until it; a 429 that came meanwhile (another write to the
+        chat) blocks it past that slot: then take a new one, within what is left to wait."""
+        deadline = self.clock() + max_wait
+        wait = self.reserve(chat, max_wait)
+        while wait > 0:
+            await self.sleep(wait)
+            now = self.clock()
+            blocked = max(self._blocked.get(k, 0.0) for k in ("*", chat or "*"))
+            wait = self.reserve(chat, deadline - now) if blocked > now else 0.0
+
     def block(self, chat: str | None, seconds: float) -> None:
         key = chat or "*"
         self._blocked[key] = max(self._blocked.get(key, 0.0), self.clock() + seconds)
@@ -149,9 +161,7 @@ class Pacer(BaseRateLimiter[float]):
         max_wait = self.limits.wait if rate_limit_args is None else rate_limit_args
         chat = str(data["chat_id"]) if data.get("chat_id") is not None else None
         for attempt in range(RETRIES + 1):
-            wait = self.reserve(chat, max_wait)
-            if wait > 0:
-                await self.sleep(wait)
+            await self._wait_for_slot(chat, max_wait)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
