@@ -35,6 +35,11 @@ from tests.deploy.helm import MINIO_SECRETS, MINIO_VALUES, ROOT, SERVING_CHART, 
 from tests.support.mlflow_server import mlflow_server
 from tests.support.processes import free_port, http_responds, running_process
 
+# The first test here to run sets up the serving venv when the cache has none (pip, up to 900 s)
+# and trains the model: 6.5 minutes measured on four xdist workers of a busy two-core machine,
+# near the suite's 600 s per test.
+pytestmark = pytest.mark.timeout(1200)
+
 SERVICE = "iris-serving"  # the InferenceService name KServe gives MLServer's model
 REQUIREMENTS = [ROOT / "requirements" / "serving.txt", ROOT / "requirements" / "model.txt"]
 
