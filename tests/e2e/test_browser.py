@@ -71,7 +71,8 @@ class Loop:
 
     def demo(self) -> str:
         """`make demo`; the page it says to open."""
-        out = self.make("demo", "DEMO_ARGS=--latency-iterations 10").stdout
+        # p99 of 200, not the max of 10: one stall on a busy machine failed the gate
+        out = self.make("demo", "DEMO_ARGS=--latency-iterations 200").stdout
         assert out.startswith("submitted "), out
         assert len(out.splitlines()) <= 10, f"a short summary, not a log:\n{out}"
         found = re.search(r"^decide: open (\S+)$", out, re.MULTILINE)
