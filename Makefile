@@ -22,7 +22,7 @@ CONTAINER_TOOL ?= $(shell scripts/container-tool.sh)
 HELM   := .cache/helm/helm
 
 .PHONY: help venv run stop reset test lint fmt unit integration migrate bench clean distclean \
-	mlflow demo browser helm charts image pipelines-image serving-image image-offline
+	mlflow demo browser prometheus helm charts image pipelines-image serving-image image-offline
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -116,8 +116,13 @@ reset: stop ## Delete the local data under var/ (database, MLflow store, runs, A
 	@case "$(DATA)" in /|"$(abspath .)") echo "reset: refusing to delete VAR=$(VAR)" >&2; exit 1;; esac
 	rm -rf $(DATA)
 
-test: venv lint browser $(HELM) ## Lint, then run every test (PostgreSQL and browser tests skip when missing, fail in CI)
-	HELM=$(abspath $(HELM)) $(BIN)/pytest
+# The suite waits on servers, PostgreSQL, Chromium and pipelines more than it computes: it runs
+# on TEST_WORKERS pytest-xdist workers, twice the two cores (measured: 4 workers sharing out
+# single tests beat 2 workers taking whole files, whose longest files then run alone at the
+# end). TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= 4
+test: venv lint browser prometheus $(HELM) ## Lint, then run every test on TEST_WORKERS (4) workers (PostgreSQL, browser and Prometheus tests skip when missing, fail in CI)
+	HELM=$(abspath $(HELM)) $(BIN)/pytest -n $(TEST_WORKERS) --dist load
 
 CHROMIUM ?= /usr/bin/chromium
 browser: ## Debian's Chromium for the browser test (apt-get install when run as root)
@@ -129,6 +134,18 @@ browser: ## Debian's Chromium for the browser test (apt-get install when run as 
 	  echo "browser: could not install chromium: the browser test will skip"; \
 	else \
 	  echo "browser: no $(CHROMIUM): the browser test will skip (install it: sudo apt-get install chromium chromium-driver)"; \
+	fi
+
+PROMETHEUS ?= /usr/bin/prometheus
+prometheus: ## Debian's Prometheus for the canary analysis tests (apt-get install when run as root)
+	@if [ -x $(PROMETHEUS) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+	  echo "prometheus: installing Debian's prometheus for the canary analysis tests (apt-get)"; \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus > /dev/null 2>&1 || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus > /dev/null; }; } || \
+	  echo "prometheus: could not install prometheus: the canary analysis tests will skip"; \
+	else \
+	  echo "prometheus: no $(PROMETHEUS): the canary analysis tests will skip (install it: sudo apt-get install prometheus)"; \
 	fi
 
 unit: venv ## Only the fast unit tests

@@ -1,7 +1,7 @@
 """Adapter tests: the real service on SQLite, the real outbox dispatcher, a real MLflow server.
 
-One MLflow server serves the whole session (about 6 s to start); tests keep apart by using a
-fresh registered model name each.
+One MLflow server serves the whole session (about 6 s to start; one per pytest-xdist worker);
+tests keep apart by using a fresh registered model name each.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ must then start and stay up instead of exiting (a crash-looping predictor).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -34,6 +35,11 @@ from tests.deploy.helm import MINIO_SECRETS, MINIO_VALUES, ROOT, SERVING_CHART, 
 from tests.support.mlflow_server import mlflow_server
 from tests.support.processes import free_port, http_responds, running_process
 
+# The first test here to run sets up the serving venv when the cache has none (pip, up to 900 s)
+# and trains the model: 6.5 minutes measured on four xdist workers of a busy two-core machine,
+# near the suite's 600 s per test.
+pytestmark = pytest.mark.timeout(1200)
+
 SERVICE = "iris-serving"  # the InferenceService name KServe gives MLServer's model
 REQUIREMENTS = [ROOT / "requirements" / "serving.txt", ROOT / "requirements" / "model.txt"]
 
@@ -50,9 +56,20 @@ def serving_venv() -> Path:
     venv = cache / f"serving-venv-{key}"
     if (venv / ".complete").exists():
         return venv
-    building = cache / f"serving-venv-{key}.building-{os.getpid()}"
+    cache.mkdir(parents=True, exist_ok=True)
+    # pytest-xdist workers (and a second checkout's run) share this cache: one builds, the
+    # others wait for it, then find it complete. The lock goes with the process that holds it.
+    with (cache / f"serving-venv-{key}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (venv / ".complete").exists():
+            build_serving_venv(venv)
+    return venv
+
+
+def build_serving_venv(venv: Path) -> None:
+    """Install requirements/serving.txt in a fresh venv, renamed to ``venv`` when complete."""
+    building = venv.with_name(f"{venv.name}.building-{os.getpid()}")
     shutil.rmtree(building, ignore_errors=True)
-    building.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "venv", str(building)], check=True, timeout=120)
     pip = [str(building / "bin" / "python"), "-m", "pip", "install", "--quiet"]
     install = subprocess.run(
@@ -74,12 +91,29 @@ def serving_venv() -> Path:
             if text.startswith(b"#!") and str(building).encode() in text:
                 script.write_bytes(text.replace(str(building).encode(), str(venv).encode()))
     (venv / ".complete").touch()
-    return venv
 
 
 @pytest.fixture(scope="module")
 def venv() -> Path:
     return serving_venv()
+
+
+def test_the_serving_venv_is_built_under_a_lock_once(tmp_path, monkeypatch) -> None:
+    """pytest-xdist workers share the cache: a second builder must wait, then reuse it."""
+    monkeypatch.setenv("APPROVAL_BOT_SERVING_VENV_CACHE", str(tmp_path))
+    builds: list[Path] = []
+
+    def build(venv: Path) -> None:
+        [lock] = tmp_path.glob("*.lock")
+        with lock.open("w") as other, pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another worker would wait
+        builds.append(venv)
+        venv.mkdir()
+        (venv / ".complete").touch()
+
+    monkeypatch.setattr(sys.modules[__name__], "build_serving_venv", build)
+    assert serving_venv() == serving_venv() == builds[0]
+    assert len(builds) == 1
 
 
 @pytest.fixture(scope="module")

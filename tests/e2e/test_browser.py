@@ -71,7 +71,8 @@ class Loop:
 
     def demo(self) -> str:
         """`make demo`; the page it says to open."""
-        out = self.make("demo", "DEMO_ARGS=--latency-iterations 10").stdout
+        # p99 of 200, not the max of 10: one stall on a busy machine failed the gate
+        out = self.make("demo", "DEMO_ARGS=--latency-iterations 200").stdout
         assert out.startswith("submitted "), out
         assert len(out.splitlines()) <= 10, f"a short summary, not a log:\n{out}"
         found = re.search(r"^decide: open (\S+)$", out, re.MULTILINE)
@@ -152,6 +153,9 @@ def fits_a_phone(page, url: str) -> None:
     page.set_viewport_size(LAPTOP)
 
 
+# Two runs of the real pipelines and two promotions: 3-5 minutes alone, up to 7.5 measured on
+# four xdist workers of a busy two-core machine; the suite's 600 s per test is too tight.
+@pytest.mark.timeout(900)
 def test_make_run_then_the_demo_then_one_click_ends_promoted(tmp_path, chromium):
     loop = Loop(tmp_path)
     with running_process(

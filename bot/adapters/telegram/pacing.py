@@ -8,7 +8,8 @@ limiter, so the outbox, command answers and prompts share one budget:
 - each chat and the bot as a whole have a GCRA schedule (a token bucket without the
   timer): a write takes the next free slot of both, and waits for it;
 - a 429 blocks that chat for ``retry_after`` seconds, and the write is tried again after
-  it (at most ``RETRIES`` times);
+  it (at most ``RETRIES`` times); writes already waiting for a slot then wait for a new one
+  after the block instead of going out inside it;
 - a write whose slot is further away than the caller may wait (``rate_limit_args``, in
   seconds; ``Limits.wait`` otherwise) is not sent at all: ``Paced`` is raised, so the
   outbox tries again later (with its backoff) instead of holding a delivery.
@@ -139,6 +140,19 @@ class Pacer(BaseRateLimiter[float]):
             self._tat[key] = max(self._tat.get(key, now), start) + rate.interval
         return wait
 
+    async def _wait_for_slot(self, chat: str | None, max_wait: float, endpoint: str) -> None:
+        """Reserve a slot and sleep until it; a 429 that came meanwhile (another write to the
+        chat, or another call of the endpoint) blocks it past that slot: then take a new one,
+        within what is left to wait."""
+        deadline = self.clock() + max_wait
+        key = chat if chat is not None else _call(endpoint)
+        wait = self.reserve(chat, max_wait, endpoint)
+        while wait > 0:
+            await self.sleep(wait)
+            now = self.clock()
+            blocked = self._blocked.get(key, 0.0) > now
+            wait = self.reserve(chat, deadline - now, endpoint) if blocked else 0.0
+
     def block(self, chat: str | None, seconds: float, endpoint: str = "") -> None:
         """A 429: no write to ``chat`` (or, tied to no chat, no call of ``endpoint``) for
         ``seconds``."""
@@ -157,9 +171,7 @@ class Pacer(BaseRateLimiter[float]):
         max_wait = self.limits.wait if rate_limit_args is None else rate_limit_args
         chat = str(data["chat_id"]) if data.get("chat_id") is not None else None
         for attempt in range(RETRIES + 1):
-            wait = self.reserve(chat, max_wait, endpoint)
-            if wait > 0:
-                await self.sleep(wait)
+            await self._wait_for_slot(chat, max_wait, endpoint)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:

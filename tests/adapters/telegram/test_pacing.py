@@ -99,6 +99,42 @@ def test_retry_after_blocks_the_chat_and_the_write_is_tried_again_after_it() -> 
     assert p.retry_afters == 1
 
 
+def test_a_write_waiting_for_its_slot_honours_a_retry_after_that_came_meanwhile() -> None:
+    """Seen under load (the suite on several workers): a write reserved its slot and slept;
+    meanwhile another write to the chat got a 429; the first went out when its slot came,
+    inside the retry_after (Telegram answers that with another 429)."""
+    clock = Clock()
+    sent: list[float] = []
+
+    async def run() -> None:
+        answer = asyncio.Event()
+
+        async def refused(*_: Any) -> bool:
+            await answer.wait()
+            raise RetryAfter(30)
+
+        async def write(*_: Any) -> bool:
+            sent.append(clock.now)
+            return True
+
+        async def sleep(seconds: float) -> None:  # the 429 arrives while the second waits
+            if not answer.is_set():
+                answer.set()
+                with pytest.raises(RetryAfter):
+                    await first
+            await clock.sleep(seconds)
+
+        p = Pacer(Limits(group=Rate(20, 60.0)), clock=clock, sleep=sleep)
+        first = asyncio.create_task(
+            p.process_request(refused, (), {}, "sendMessage", {"chat_id": GROUP}, 1.0)
+        )
+        await asyncio.sleep(0)  # the first write is on the wire
+        await p.process_request(write, (), {}, "sendMessage", {"chat_id": GROUP}, 3600)
+
+    asyncio.run(run())
+    assert sent and sent[0] >= 1030.0, f"sent at {sent}, inside the retry_after (until 1030)"
+
+
 def test_retry_after_longer_than_the_wait_is_raised_for_the_outbox() -> None:
     clock = Clock()
     p = pacer(clock)
