@@ -50,6 +50,7 @@ def submit(bot: FakeApprovalBot, version: str = "3", data_run_id: str = "run-d")
         "model_version": version,
         "data_run_id": data_run_id,
         "staging_run_id": f"kfp-{version}",
+        "requested_by": "ci",
     }
     return str(approvals.BotClient.from_env().submit(body)["id"])
 

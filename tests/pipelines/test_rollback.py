@@ -384,7 +384,12 @@ def test_promoting_again_once_ready_changes_nothing(stack: Stack, kube: FakeKube
 
 def test_the_pipeline_run_fails_with_the_reason(stack: Stack) -> None:
     case = Case(stack, stack.kube)
-    body = {"model_name": case.model, "model_version": "2", "staging_run_id": case.model}
+    body = {
+        "model_name": case.model,
+        "model_version": "2",
+        "staging_run_id": case.model,
+        "requested_by": "ci",
+    }
     request_id = str(approvals.BotClient.from_env().submit(body)["id"])
     stack.bot.set_state(request_id, "approved")
     stack.kube.rollout = FAILS
