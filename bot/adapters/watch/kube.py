@@ -17,7 +17,6 @@ InferenceServices only (the chart's ``watch.*`` values grant exactly that).
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from bot.domain.divergence import Served, WatchTarget
@@ -30,31 +29,20 @@ STORAGE_URI_FIELD = ("f:spec", "f:predictor", "f:model", "f:storageUri")
 
 
 def api_client() -> Any:
-    """An ``ApiClient`` as the module docstring says; ``ConfigError`` (one line) when no
-    credentials can be found."""
-    from kubernetes import client, config
+    """An ``ApiClient`` as the promotion's steps make it (``pipelines/steps/kube.py``);
+    ``ConfigError`` (one line) when no credentials can be found."""
+    from kubernetes import config
 
-    host = os.environ.get("KUBERNETES_API_URL", "").strip()
-    if host:
-        configuration = client.Configuration()
-        configuration.host = host.rstrip("/")
-        token = os.environ.get("KUBERNETES_API_TOKEN", "").strip()
-        if token:
-            configuration.api_key = {"authorization": token}
-            configuration.api_key_prefix = {"authorization": "Bearer"}
-        return client.ApiClient(configuration)
+    from pipelines.steps.kube import api_client as configured_client
+
     try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        try:
-            config.load_kube_config()
-        except (config.ConfigException, OSError) as exc:
-            raise ConfigError(
-                "APPROVAL_BOT_WATCH=on reads the InferenceServices from Kubernetes, but no "
-                "credentials were found (not in a cluster, no kubeconfig: "
-                f"{' '.join(str(exc).split())}); docs/watch.md"
-            ) from None
-    return client.ApiClient()
+        return configured_client()
+    except (config.ConfigException, OSError) as exc:
+        raise ConfigError(
+            "APPROVAL_BOT_WATCH=on reads the InferenceServices from Kubernetes, but no "
+            "credentials were found (not in a cluster, no kubeconfig: "
+            f"{' '.join(str(exc).split())}); docs/watch.md"
+        ) from None
 
 
 def last_change(service: dict[str, Any]) -> tuple[str | None, str | None]:
