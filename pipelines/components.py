@@ -223,8 +223,10 @@ def verify_approval(
     model_version: str,
     data_run_id: str,
     deploy_target: str,
+    divergence_id: str,
 ) -> str:
-    """Stop unless the bot says this exact version is approved; output the request state."""
+    """Stop unless the bot says this exact version is approved (or, with ``divergence_id``,
+    that someone asked to deploy it as @champion); output the request state."""
     from pipelines.steps import promotion, runtime
 
     runtime.configure_logging()
@@ -234,6 +236,7 @@ def verify_approval(
         model_version=model_version,
         data_run_id=data_run_id,
         deploy_target=deploy_target,
+        divergence_id=divergence_id,
     )
 
 
@@ -251,6 +254,7 @@ def promote(
     canary_dwell_seconds: int,
     prometheus_url: str,
     canary_checks: str,
+    divergence_id: str,
 ) -> NamedTuple(
     "Promoted", [("champion_version", str), ("archived_version", str), ("storage_uri", str)]
 ):
@@ -259,7 +263,8 @@ def promote(
     One task, so that the rollback knows exactly what the aliases and the InferenceService
     were before (see ``pipelines.steps.promotion.promote``). ``canary_steps`` (empty: none):
     serve in traffic steps, analysed on Prometheus, steered from chat through the bot's API
-    (``pipelines.steps.canary``).
+    (``pipelines.steps.canary``). ``divergence_id`` ("Deploy the champion"): @champion
+    names this version already and stays; only serving changes.
     """
     from collections import namedtuple
 
@@ -278,6 +283,7 @@ def promote(
         ready_timeout_seconds=ready_timeout_seconds,
         canary_plan=plan,
         control=controls(approval_request_id) if plan else None,
+        keep_champion=bool(divergence_id),
     )
     return namedtuple("Promoted", ["champion_version", "archived_version", "storage_uri"])(
         result.champion_version, result.archived_version, result.storage_uri

@@ -198,6 +198,7 @@ def promotion_pipeline(
     canary_dwell_seconds: int = CANARY_DWELL_SECONDS,
     prometheus_url: str = "",
     canary_checks: str = "",
+    divergence_id: str = "",
 ) -> PromotionOutputs:
     verify = _configure(
         components.verify_approval(
@@ -206,6 +207,7 @@ def promotion_pipeline(
             model_version=model_version,
             data_run_id=data_run_id,
             deploy_target=deploy_target,
+            divergence_id=divergence_id,
         ),
         bot=True,
     )
@@ -223,6 +225,7 @@ def promotion_pipeline(
             canary_dwell_seconds=canary_dwell_seconds,
             prometheus_url=prometheus_url,
             canary_checks=canary_checks,
+            divergence_id=divergence_id,
         ).after(verify),
         bot=True,  # a canary reads its control signal and reports its steps to the bot
     )

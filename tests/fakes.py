@@ -502,7 +502,7 @@ class FakeDivergences:
         found = [d for d in self.s.divergences.values() if d.model == model and d.is_open]
         return self._out(found[0] if found else None)
 
-    def get(self, divergence_id: str) -> Divergence | None:
+    def get(self, divergence_id: str, *, for_update: bool = False) -> Divergence | None:
         return self._out(self.s.divergences.get(divergence_id))
 
     def add(self, divergence: Divergence) -> bool:

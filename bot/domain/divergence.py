@@ -61,6 +61,15 @@ class Observation:
         return self.served.uri != self.champion.uri
 
 
+# What a person may do about a divergence (docs/watch.md), as the alert's buttons say it.
+ALIAS_BACK = "alias_back"
+DEPLOY_CHAMPION = "deploy_champion"
+ACTIONS = {
+    ALIAS_BACK: "move @champion back to the served version",
+    DEPLOY_CHAMPION: "deploy the champion",
+}
+
+
 def _id() -> str:
     return secrets.token_hex(6)
 
@@ -127,17 +136,53 @@ class Divergence:
             Event(EventKind.SERVING_CONVERGED, actor, {**self.summary(), "resolution": how})
         )
 
-    def move_alias_back(self, actor: str) -> None:
+    def move_alias_back(self, actor: str, now: datetime) -> None:
         """Ask for ``@champion`` back on the served version (``serving_alias_back``; the
         MLflow effect moves it only while it still names ``champion_version``)."""
-        if not self.is_open:
-            raise errors.Refused(f"divergence {self.id} of {self.model} is resolved already")
+        self._may_act(ALIAS_BACK)
         if self.served_version is None:
             raise errors.Refused(
                 f"{self.service} serves {self.served_uri or 'nothing'}, which is no registered "
                 f"version of {self.model}: there is no version to move @champion back to"
             )
+        self._asked(ALIAS_BACK, actor, now)
         self.events.append(Event(EventKind.SERVING_ALIAS_BACK, actor, self.summary()))
+
+    def deploy_champion(self, actor: str, now: datetime) -> None:
+        """Ask for the version ``@champion`` names to be served (``serving_deploy_champion``;
+        its effect starts a promotion run of it, whose guard asks the bot for this divergence
+        and refuses unless it is open and ``@champion`` still names ``champion_version``)."""
+        self._may_act(DEPLOY_CHAMPION)
+        if self.champion_version is None or self.champion_uri is None:
+            raise errors.Refused(
+                f"@champion of {self.model} names no version: there is nothing to deploy; "
+                "move the alias back to the served version instead"
+            )
+        self._asked(DEPLOY_CHAMPION, actor, now)
+        self.events.append(Event(EventKind.SERVING_DEPLOY_CHAMPION, actor, self.summary()))
+
+    @property
+    def asked(self) -> dict[str, Any] | None:
+        """What someone asked to end it (``action``, ``by``, ``at``), if anyone did."""
+        asked = self.detail.get("asked")
+        return dict(asked) if isinstance(asked, dict) else None
+
+    def _may_act(self, action: str) -> None:
+        if not self.is_open:
+            raise errors.Refused(f"divergence {self.id} of {self.model} is resolved already")
+        asked = self.asked
+        if asked is not None:
+            # One way out at a time: a deploy of @champion and @champion moved back to the
+            # served version undo each other. Once asked, the watch's next rounds tell.
+            raise errors.Refused(
+                f"{asked.get('by', 'someone')} asked already to "
+                f"{ACTIONS.get(str(asked.get('action')), asked.get('action'))} for divergence "
+                f"{self.id} of {self.model}; the watch resolves it when serving and @champion "
+                "agree (docs/watch.md)"
+            )
+
+    def _asked(self, action: str, actor: str, now: datetime) -> None:
+        self.detail["asked"] = {"action": action, "by": actor, "at": now.isoformat()}
 
     def summary(self) -> dict[str, Any]:
         """What the audit log and the alert say."""

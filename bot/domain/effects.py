@@ -25,6 +25,7 @@ CHAT_NOTICE = EffectKind.CHAT_NOTICE
 CHAT_EVIDENCE = EffectKind.CHAT_EVIDENCE
 CHAT_ALERT = EffectKind.CHAT_ALERT
 ALIAS_BACK = EffectKind.ALIAS_BACK
+DEPLOY_CHAMPION = EffectKind.DEPLOY_CHAMPION
 
 # Events that change what a request's chat message shows.
 _SHOWN = frozenset(
@@ -143,9 +144,10 @@ def effects_of(aggregate: Aggregate, event: Event, channels: tuple[str, ...]) ->
 
 
 def alerts(divergence: Divergence, event: Event, channels: tuple[str, ...]) -> list[Effect]:
-    """A divergence is posted to every channel when seen, and its post updated when it is
-    resolved (docs/watch.md)."""
+    """A divergence is posted to every channel when seen, and its post updated when someone
+    asks to end it (its effect goes with it) and when it is resolved (docs/watch.md)."""
     did = divergence.id
+    acted: list[Effect] = []
     if event.kind == EventKind.SERVING_ALIAS_BACK:
         payload = {
             "divergence": did,
@@ -153,13 +155,25 @@ def alerts(divergence: Divergence, event: Event, channels: tuple[str, ...]) -> l
             "version": divergence.served_version,
             "champion": divergence.champion_version,  # moved only while it still names it
         }
-        return [Effect(ALIAS_BACK, f"divergence:{did}:alias_back:{event.id}", None, payload)]
-    if event.kind not in (EventKind.SERVING_DIVERGED, EventKind.SERVING_CONVERGED):
+        acted = [Effect(ALIAS_BACK, f"divergence:{did}:alias_back:{event.id}", None, payload)]
+    elif event.kind == EventKind.SERVING_DEPLOY_CHAMPION:
+        payload = {
+            "divergence": did,
+            "model": divergence.model,
+            "version": divergence.champion_version,
+            "service": divergence.service,
+        }
+        key = f"divergence:{did}:deploy_champion:{event.id}"
+        acted = [Effect(DEPLOY_CHAMPION, key, None, payload)]
+    elif event.kind not in (EventKind.SERVING_DIVERGED, EventKind.SERVING_CONVERGED):
         return []
-    return [
+    # The first post's key names the event kind alone (``Alerts._first``); an update after an
+    # action is one per action.
+    suffix = f"{event.id}:" if acted else ""
+    return acted + [
         Effect(
             CHAT_ALERT,
-            f"divergence:{did}:{event.kind}:{c}",
+            f"divergence:{did}:{event.kind}:{suffix}{c}",
             None,
             {"channel": c, "divergence": did},
         )

@@ -41,6 +41,7 @@ class EventKind(StrEnum):
     SERVING_DIVERGED = "serving_diverged"
     SERVING_CONVERGED = "serving_converged"
     SERVING_ALIAS_BACK = "serving_alias_back"  # someone asked to move @champion back
+    SERVING_DEPLOY_CHAMPION = "serving_deploy_champion"  # someone asked to serve @champion
     ROLLOUT_PROGRESSED = "rollout_progressed"  # a canary step, as its promotion reported it
     ROLLOUT_CONTROLLED = "rollout_controlled"  # pause, resume, roll back, promote now
 
@@ -57,6 +58,7 @@ class EffectKind(StrEnum):
     CHAT_NOTICE = "chat.notice"
     CHAT_EVIDENCE = "chat.evidence"  # the request's pictures, in its message's thread
     ALIAS_BACK = "mlflow.alias_back"  # @champion back to the served version (docs/watch.md)
+    DEPLOY_CHAMPION = "kfp.deploy_champion"  # a promotion run serving @champion (docs/watch.md)
     CHAT_ALERT = "chat.alert"  # a divergence of serving and the registry (docs/watch.md)
 
 

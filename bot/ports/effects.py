@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.domain.model import ApprovalRequest
 from bot.domain.outbox import OutboxItem
@@ -54,4 +55,9 @@ class PromotionLauncher(Protocol):
     """
 
     async def launch(self, request: ApprovalRequest, idempotency_key: str) -> str: ...
+    async def deploy(self, payload: Mapping[str, Any], idempotency_key: str) -> str:
+        """Start a promotion run serving the version ``@champion`` names, for the divergence
+        in ``payload`` (a ``kfp.deploy_champion`` row, docs/watch.md); idempotent likewise."""
+        ...
+
     async def status(self, run_id: str) -> RunStatus: ...

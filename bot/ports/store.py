@@ -296,7 +296,9 @@ class DivergenceRepository(Protocol):
         """The model's divergence that is not resolved yet (at most one)."""
         ...
 
-    def get(self, divergence_id: str) -> Divergence | None: ...
+    def get(self, divergence_id: str, *, for_update: bool = False) -> Divergence | None:
+        """``for_update``: locked until the unit of work ends (two people acting at once)."""
+        ...
 
     def add(self, divergence: Divergence) -> bool:
         """Store a new one; False (nothing stored, its events forgotten) when the model has
@@ -304,7 +306,7 @@ class DivergenceRepository(Protocol):
         ...
 
     def save(self, divergence: Divergence) -> None:
-        """Store its resolution and where its alerts are."""
+        """Store its resolution, what someone asked (``detail``) and where its alerts are."""
         ...
 
     def states(self) -> dict[str, bool]:

@@ -88,6 +88,6 @@ def build_services(
         chat=ChatMessages(uow, clock=clock),
         audit=AuditChecks(uow, clock=clock, keys=audit_keys),
         leases=Leases(uow, clock),
-        watch=WatchActions(uow, identities),
+        watch=WatchActions(uow, identities, clock),
         rollouts=Rollouts(commands),
     )

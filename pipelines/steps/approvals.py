@@ -62,6 +62,12 @@ class BotClient:
 
         return self._request("GET", f"{APPROVALS_PATH}/{quote(request_id, safe='')}/rollout")
 
+    def divergence(self, divergence_id: str) -> dict[str, Any]:
+        """``GET /api/v1/divergences/{id}``: what a "Deploy the champion" run serves."""
+        from urllib.parse import quote
+
+        return self._request("GET", f"/api/v1/divergences/{quote(divergence_id, safe='')}")
+
     def report_rollout(self, request_id: str, progress: dict[str, Any]) -> dict[str, Any]:
         """``PUT /api/v1/approvals/{id}/rollout``: a canary's progress, shown in chat."""
         from urllib.parse import quote

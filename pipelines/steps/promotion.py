@@ -108,12 +108,17 @@ def verify_approval(
     model_version: str,
     data_run_id: str,
     deploy_target: str = "kserve",
+    divergence_id: str = "",
 ) -> str:
     """Ask the bot for the request and check it (see ``check_approval``); return its state.
 
-    Also checks ``deploy_target``, so a typo fails the run before any alias moves.
+    Also checks ``deploy_target``, so a typo fails the run before any alias moves. With
+    ``divergence_id`` (a "Deploy the champion" run, docs/watch.md) the bot's divergence is
+    checked instead (``verify_divergence``).
     """
     check_deploy_target(deploy_target)
+    if divergence_id.strip():
+        return verify_divergence(divergence_id, model_name=model_name, model_version=model_version)
     if not approval_request_id.strip():
         raise ApprovalError("no approval_request_id given: promotion needs an approved request")
     try:
@@ -141,6 +146,57 @@ def verify_approval(
         model_version,
     )
     return state
+
+
+def check_divergence(
+    divergence: dict[str, Any], *, divergence_id: str, model_name: str, model_version: str
+) -> str:
+    """Refuse unless the divergence is open, about this model, someone asked to deploy the
+    champion, and the champion it saw is this version; return ``"deploy_champion"``."""
+    what = f"divergence {divergence_id}"
+    if divergence.get("model") != model_name:
+        raise ApprovalError(
+            f"{what} is about {divergence.get('model')!r}, not {model_name!r}: refusing to deploy"
+        )
+    if not divergence.get("open"):
+        raise ApprovalError(
+            f"{what} of {model_name} is resolved already ({divergence.get('resolution')}): "
+            "nothing to deploy"
+        )
+    asked = divergence.get("asked") or {}
+    if asked.get("action") != "deploy_champion":
+        raise ApprovalError(
+            f"nobody asked to deploy the champion for {what} of {model_name}: refusing to deploy"
+        )
+    if str(divergence.get("champion_version") or "") != model_version:
+        raise ApprovalError(
+            f"{what} saw @champion on v{divergence.get('champion_version')}, but this run "
+            f"deploys v{model_version}: refusing to deploy"
+        )
+    return "deploy_champion"
+
+
+def verify_divergence(divergence_id: str, *, model_name: str, model_version: str) -> str:
+    """Ask the bot for the divergence and check it (``check_divergence``)."""
+    try:
+        divergence = BotClient.from_env().divergence(divergence_id)
+    except ConfigurationError as error:
+        raise ApprovalError(f"cannot verify the divergence: {error}") from error
+    except BotRequestError as error:
+        if error.status == 404:
+            raise ApprovalError(f"divergence {divergence_id} does not exist") from error
+        raise ApprovalError(f"cannot verify divergence {divergence_id}: {error}") from error
+    asked = check_divergence(
+        divergence, divergence_id=divergence_id, model_name=model_name, model_version=model_version
+    )
+    log.info(
+        "divergence %s: %s asked to deploy %s v%s (@champion)",
+        divergence_id,
+        (divergence.get("asked") or {}).get("by"),
+        model_name,
+        model_version,
+    )
+    return asked
 
 
 @dataclass(frozen=True)
@@ -266,6 +322,7 @@ def promote(
     poll_seconds: float = POLL_SECONDS,
     canary_plan: Any = None,
     control: Any = None,
+    keep_champion: bool = False,
 ) -> Promoted:
     """Move the aliases, serve the version, wait until it is Ready; undo both if it is not.
 
@@ -278,6 +335,9 @@ def promote(
     ``PromotionRolledBackError`` with the reason. If another promotion replaced the served
     model meanwhile, ``PromotionSupersededError``: serving is left to it.
 
+    ``keep_champion`` ("Deploy the champion", docs/watch.md): no alias moves; refused unless
+    ``@champion`` names this version already (someone who moved it since wins).
+
     ``canary_plan`` (``canary.parse_plan``): serve in traffic steps with an analysis at each,
     rolled back on a failure or from chat through ``control`` (pipelines/steps/canary.py).
     """
@@ -286,6 +346,8 @@ def promote(
         raise ConfigurationError("a canary needs deploy_target=kserve: nothing to split")
     client = registry.client()
     registry.require_version(client, model_name, model_version)
+    if keep_champion:
+        require_champion(client, model_name, model_version)
     uri = storage_uri(
         client.get_model_version_download_uri(model_name, model_version), storage_uri_prefix
     )
@@ -307,6 +369,16 @@ def promote(
     )
     log.info("InferenceService %s is Ready on %s", target, uri)
     return Promoted(change.champion_version, change.archived_version, uri)
+
+
+def require_champion(client: Any, model_name: str, model_version: str) -> None:
+    """A deploy of @champion serves it only while @champion still names ``model_version``."""
+    champion = registry.alias_version(client, model_name, registry.CHAMPION)
+    if champion != model_version:
+        raise ApprovalError(
+            f"@champion of {model_name} names v{champion} now, not v{model_version}: someone "
+            "moved it since the deploy was asked; refusing to deploy (the watch judges again)"
+        )
 
 
 def _canary(plan: Any, control: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.service.chat.alerts import AlertButtons
 from bot.service.chat.message import RequestMessage
 from bot.service.chat.rich import Markup, Reply, joined
 
@@ -24,3 +25,7 @@ class ToyMarkup(Markup):
 
     def reply(self, reply: Reply) -> dict[str, Any]:
         return {"text": self.render(joined(reply.lines, "\n"))}
+
+    def alert(self, reply: Reply, buttons: AlertButtons | None) -> dict[str, Any]:
+        shown = buttons.labelled() if buttons is not None else ()
+        return {**self.reply(reply), "buttons": [{"action": a, "label": b} for a, b in shown]}

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from bot.adapters.console import evidence, outage, pages, rollout, security
+from bot.adapters.console import evidence, outage, pages, rollout, security, watch
 from bot.adapters.console.identity import Gatekeeper, Via
 from bot.domain import errors
 from bot.domain.model import VoteKind
@@ -30,7 +30,7 @@ from bot.domain.states import DECISION_FILTERS, State
 from bot.domain.text import COMMENT_MAX
 from bot.ports.store import RequestFilter
 from bot.service import Services
-from bot.service.chat.alerts import alert_lines
+from bot.service.chat.alerts import alert_buttons, alert_lines
 from bot.service.chat.rich import plain
 from bot.service.cursor import decode_cursor, encode_cursor
 from bot.service.logctx import bind_request
@@ -45,6 +45,7 @@ DONE = {
     "approve": "Your approval is recorded.",
     "reject": "Your rejection is recorded.",
     **rollout.DONE,
+    **watch.DONE,
 }
 
 
@@ -135,7 +136,15 @@ class Console:
             viewer=viewer,
             pending=queries.pending(),
             recent=recent,
-            alerts=[[plain(line) for line in alert_lines(d)] for d in queries.open_divergences()],
+            alerts=[
+                {
+                    "id": d.id,
+                    "lines": [plain(line) for line in alert_lines(d)],
+                    "actions": buttons.labelled() if (buttons := alert_buttons(d)) else (),
+                }
+                for d in queries.open_divergences()
+            ],
+            done=DONE.get(request.query_params.get("done", "")),
         )
 
     def request_page(
@@ -369,6 +378,9 @@ def mount(app: FastAPI, console: Console) -> None:
     async def control(request: Request, request_id: str) -> Response:
         return await rollout.control(console, request, request_id)
 
+    async def divergence(request: Request, divergence_id: str) -> Response:
+        return await watch.act(console, request, divergence_id)
+
     def static(request: Request, name: str) -> Response:
         return console.static(request, name)
 
@@ -385,6 +397,7 @@ def mount(app: FastAPI, console: Console) -> None:
         ("/requests/{request_id}/vote", vote, ["POST"]),
         ("/requests/{request_id}/evidence/{index}", picture, ["GET"]),
         ("/requests/{request_id}/rollout", control, ["POST"]),
+        ("/divergences/{divergence_id}", divergence, ["POST"]),
         ("/audit", console.audit, ["GET"]),
         ("/audit.csv", console.audit_csv, ["GET"]),
         ("/console/static/{name}", static, ["GET"]),

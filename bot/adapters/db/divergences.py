@@ -29,6 +29,7 @@ COLUMNS = (
 )
 OPEN_FOR = select(t.divergences).where(_c.open_model == bindparam("model"))
 GET = select(t.divergences).where(_c.id == bindparam("where_id"))
+GET_LOCKED = GET.with_for_update()  # PostgreSQL; SQLite serialises writers on its own
 # One open divergence per model: a second replica's insert is skipped (open_model is unique).
 ADD = insert_ignoring_duplicates(t.divergences, COLUMNS, returning=("id",))
 SAVE = update(t.divergences).where(_c.id == bindparam("where_id"))
@@ -57,6 +58,7 @@ class SqlDivergenceRepository:
     def __init__(self, conn: Connection, seen: Tracker) -> None:
         self.conn = conn
         self.seen = seen
+        self._locking = conn.dialect.name == "postgresql"
 
     def _tracked(self, row: Row[Any] | None) -> Divergence | None:
         if row is None:
@@ -68,8 +70,9 @@ class SqlDivergenceRepository:
     def open_for(self, model: str) -> Divergence | None:
         return self._tracked(self.conn.execute(OPEN_FOR, {"model": model}).first())
 
-    def get(self, divergence_id: str) -> Divergence | None:
-        return self._tracked(self.conn.execute(GET, {"where_id": divergence_id}).first())
+    def get(self, divergence_id: str, *, for_update: bool = False) -> Divergence | None:
+        q = GET_LOCKED if for_update and self._locking else GET
+        return self._tracked(self.conn.execute(q, {"where_id": divergence_id}).first())
 
     def add(self, divergence: Divergence) -> bool:
         row = {name: getattr(divergence, name, None) for name in COLUMNS}
@@ -89,6 +92,7 @@ class SqlDivergenceRepository:
                 "resolved_at": divergence.resolved_at,
                 "resolution": divergence.resolution,
                 "refs": divergence.refs,
+                "detail": divergence.detail,
             },
         )
         self.seen.track(divergence)

@@ -35,3 +35,18 @@ class LaunchPromotion:
         run_id = await self.launcher.launch(request, item.key)
         await asyncio.to_thread(self.commands.promotion_started, request.id, run_id)
         return f"promotion run {run_id} started"
+
+
+class DeployChampion:
+    """``kfp.deploy_champion``: start a promotion run serving the version ``@champion`` names,
+    as someone asked about a divergence (docs/watch.md). The run's guard asks the bot for the
+    divergence and refuses unless it is still open and ``@champion`` still names that
+    version; when serving follows, the watch's next round resolves the divergence."""
+
+    def __init__(self, launcher: PromotionLauncher) -> None:
+        self.launcher = launcher
+
+    async def deliver(self, item: OutboxItem, request: ApprovalRequest | None) -> str | None:
+        payload = dict(item.payload)
+        run_id = await self.launcher.deploy(payload, item.key)
+        return f"promotion run {run_id} serves {payload.get('model')} v{payload.get('version')}"

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.adapters.kfp.params import promotion_params
+from bot.adapters.kfp.params import deploy_params, promotion_params
 from bot.domain.errors import ConfigError
 from bot.domain.model import ApprovalRequest
 from bot.ports.effects import PermanentEffectError, RunStatus
@@ -118,13 +118,7 @@ class LocalLauncher:
     # -- PromotionLauncher ------------------------------------------------------
 
     async def launch(self, request: ApprovalRequest, idempotency_key: str) -> str:
-        missing = [k for k in REQUIRED_ENV if not self.env.get(k)]
-        if missing:
-            # The pipeline would only fail in its first task; say what to set instead.
-            raise PermanentEffectError(
-                f"the local launcher needs {', '.join(missing)} (the promotion pipeline's "
-                "guard asks this bot's API, and its tasks use MLflow)"
-            )
+        self._require_env()
         params = promotion_params(
             request,
             defaults=self.defaults,
@@ -133,8 +127,24 @@ class LocalLauncher:
         )
         return await asyncio.to_thread(self.start, idempotency_key, params)
 
+    async def deploy(self, payload: Mapping[str, Any], idempotency_key: str) -> str:
+        self._require_env()
+        params = deploy_params(
+            payload, defaults=self.defaults, accepted=pipeline_inputs(self.pipeline)
+        )
+        return await asyncio.to_thread(self.start, idempotency_key, params)
+
     async def status(self, run_id: str) -> RunStatus:
         return await asyncio.to_thread(self.read, run_id)
+
+    def _require_env(self) -> None:
+        missing = [k for k in REQUIRED_ENV if not self.env.get(k)]
+        if missing:
+            # The pipeline would only fail in its first task; say what to set instead.
+            raise PermanentEffectError(
+                f"the local launcher needs {', '.join(missing)} (the promotion pipeline's "
+                "guard asks this bot's API, and its tasks use MLflow)"
+            )
 
     # -- blocking ---------------------------------------------------------------
 

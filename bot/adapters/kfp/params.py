@@ -86,3 +86,39 @@ def promotion_params(
     if accepted is not None:
         params = {k: v for k, v in params.items() if k in accepted or k in FIXED}
     return params
+
+
+# A canary needs an approval to steer it from chat: a deploy of @champion serves at once.
+NO_CANARY = {"canary_steps": ""}
+
+
+def deploy_params(
+    payload: Mapping[str, Any],
+    *,
+    defaults: Mapping[str, Any] | None = None,
+    accepted: Collection[str] | None = None,
+) -> dict[str, Any]:
+    """The promotion pipeline's parameters for "Deploy the champion" (a ``kfp.deploy_champion``
+    row, docs/watch.md): the configured target, then the divergence's InferenceService
+    (``namespace/name``; the local launcher's ``local`` keeps the target), and the version
+    ``@champion`` names, with ``divergence_id`` in place of an approval for the run's guard.
+    """
+    params: dict[str, Any] = {**(defaults or {}), **NO_CANARY}
+    service = str(payload.get("service") or "")
+    if "/" in service:
+        params["namespace"], params["inference_service"] = service.split("/", 1)
+    version = payload.get("version")
+    if not version:
+        raise PermanentEffectError(
+            f"divergence {payload.get('divergence')}: @champion named no version to deploy"
+        )
+    params.update(
+        model_name=str(payload["model"]),
+        model_version=str(version),
+        data_run_id="",
+        approval_request_id="",
+        divergence_id=str(payload["divergence"]),
+    )
+    if accepted is not None:
+        params = {k: v for k, v in params.items() if k in accepted or k in FIXED}
+    return params

@@ -21,7 +21,7 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from bot.adapters.kfp.params import promotion_params
+from bot.adapters.kfp.params import deploy_params, promotion_params
 from bot.domain.model import ApprovalRequest
 from bot.ports.effects import PermanentEffectError, RunStatus
 
@@ -101,6 +101,10 @@ class KfpLauncher:
 
     async def launch(self, request: ApprovalRequest, idempotency_key: str) -> str:
         params = promotion_params(request, defaults=self.defaults, overridable=self.overridable)
+        return await asyncio.to_thread(self._launch, idempotency_key, params)
+
+    async def deploy(self, payload: Mapping[str, Any], idempotency_key: str) -> str:
+        params = deploy_params(payload, defaults=self.defaults)
         return await asyncio.to_thread(self._launch, idempotency_key, params)
 
     async def status(self, run_id: str) -> RunStatus:

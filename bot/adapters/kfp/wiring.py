@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.adapters.kfp.params import target_defaults
 from bot.adapters.kfp.remote import CALLS_PER_LAUNCH, KfpLauncher
-from bot.domain.effects import LAUNCH_PROMOTION
+from bot.domain.effects import DEPLOY_CHAMPION, LAUNCH_PROMOTION
 from bot.domain.errors import ConfigError
 from bot.service.outbox import RetryPolicy
 
@@ -124,7 +124,8 @@ def make_launcher(settings: Settings) -> PromotionLauncher | None:
 
 
 def wire(wiring: Wiring) -> None:
-    """Set the launcher and register the ``kfp.launch_promotion`` handler."""
+    """Set the launcher and register the ``kfp.launch_promotion`` and
+    ``kfp.deploy_champion`` handlers."""
     settings = wiring.settings
     launcher = make_launcher(settings)
     if launcher is None:
@@ -132,6 +133,8 @@ def wire(wiring: Wiring) -> None:
         why = "needs MLFLOW_TRACKING_URI" if kind == "local" else "is none"
         reason = f"promotion launcher not configured (APPROVAL_BOT_LAUNCHER={kind} {why})"
         wiring.effect_unavailable(LAUNCH_PROMOTION, reason)
+        wiring.effect_unavailable(DEPLOY_CHAMPION, reason)
+        wiring.services.watch.deploy_unavailable = reason
         if kind == "local":
 
             async def explain() -> None:
@@ -142,10 +145,11 @@ def wire(wiring: Wiring) -> None:
 
             wiring.on_start(explain)
         return
-    from bot.adapters.kfp.handler import LaunchPromotion
+    from bot.adapters.kfp.handler import DeployChampion, LaunchPromotion
 
     wiring.set_launcher(launcher)
     wiring.add_effect_handler(
         LAUNCH_PROMOTION,
         LaunchPromotion(launcher, wiring.services.commands),
     )
+    wiring.add_effect_handler(DEPLOY_CHAMPION, DeployChampion(launcher))  # docs/watch.md

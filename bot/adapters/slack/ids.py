@@ -19,6 +19,9 @@ class Action(StrEnum):
     RESUME = "approval:v1:rollout:resume"
     ROLLBACK = "approval:v1:rollout:rollback"
     PROMOTE_NOW = "approval:v1:rollout:promote_now"
+    # a divergence's alert (bot/service/chat/alerts.py); the value is the divergence id
+    DEPLOY_CHAMPION = "approval:v1:watch:deploy_champion"
+    ALIAS_BACK = "approval:v1:watch:alias_back"
 
 
 class View(StrEnum):
@@ -34,6 +37,7 @@ class Block(StrEnum):
     REASON_INPUT = "approval:v1:reason_input"
     ACTIONS = "approval:v1:actions"
     ROLLOUT = "approval:v1:rollout"
+    WATCH = "approval:v1:watch"
 
 
 COMMAND = "/approvals"

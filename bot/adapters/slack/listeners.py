@@ -224,11 +224,31 @@ async def rollout(
     await chat.rollout(conv, request_id, RolloutAction[Action(action_id).name])
 
 
+async def watch(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+    *,
+    chat: Interactions,
+) -> None:
+    """Deploy the champion, Move the alias back on a divergence's alert (docs/watch.md)."""
+    await ack()
+    conv, divergence_id = clicked(body, client)
+    if (where := stranger(body, context)) is not None:
+        await chat.stranger(conv, where)
+        return
+    action_id = str(((body.get("actions") or [{}])[0]).get("action_id") or "")
+    await chat.watch(conv, divergence_id, Action(action_id).name.lower())
+
+
 def register(app: AsyncApp, chat: Interactions) -> None:
     """Attach the listeners to ``app``, each bound to the chat core."""
     app.use(ignore_retries)
     for action in (Action.PAUSE, Action.RESUME, Action.ROLLBACK, Action.PROMOTE_NOW):
         app.action(action.value)(bind(rollout, chat))
+    for action in (Action.DEPLOY_CHAMPION, Action.ALIAS_BACK):
+        app.action(action.value)(bind(watch, chat))
     app.action(Action.APPROVE.value)(bind(approve, chat))
     app.action(Action.REJECT.value)(bind(reject, chat))
     app.view(View.REJECT.value)(bind(reject_submitted, chat))

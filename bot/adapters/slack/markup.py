@@ -31,6 +31,7 @@ from slack_sdk.models.blocks import (
 
 from bot.adapters.slack.ids import Action, Block, View
 from bot.domain.model import Group, Person
+from bot.service.chat.alerts import AlertButtons
 from bot.service.chat.message import Buttons, RequestMessage
 from bot.service.chat.rich import PLAIN, Markup, Reply
 from bot.service.chat.rollout import RolloutButtons
@@ -99,6 +100,12 @@ class SlackMarkup(Markup):
             return self.message(reply.message)
         text = self.clip(self.lines(reply.lines), TEXT_LIMIT)
         return SlackMessage(text, [self.section(text)], PLAIN.lines(reply.lines))
+
+    def alert(self, reply: Reply, buttons: AlertButtons | None) -> SlackMessage:
+        shown = self.reply(reply)
+        if buttons is None:
+            return shown
+        return SlackMessage(shown.text, [*shown.blocks, alert_actions(buttons)], shown.plain)
 
     def message(self, message: RequestMessage) -> SlackMessage:
         """The request message: evidence, progress, buttons while it is pending."""
@@ -264,3 +271,38 @@ def rollout_actions(buttons: RolloutButtons) -> dict[str, Any]:
             }
         elements.append(element)
     return {"type": "actions", "block_id": Block.ROLLOUT.value, "elements": elements}
+
+
+def alert_actions(buttons: AlertButtons) -> dict[str, Any]:
+    """Deploy the champion, Move the alias back (each confirmed first); the value is the
+    divergence (docs/watch.md)."""
+    confirm = {
+        "deploy_champion": (
+            "Deploy the champion?",
+            "A promotion run serves the version @champion names.",
+            "Deploy",
+        ),
+        "alias_back": (
+            "Move @champion back?",
+            "@champion goes back to the version serving serves.",
+            "Move it back",
+        ),
+    }
+    elements = []
+    for action, label in buttons.labelled():
+        title, text, yes = confirm[action]
+        elements.append(
+            {
+                "type": "button",
+                "action_id": Action[action.upper()].value,
+                "text": plain(label, BUTTON_LIMIT),
+                "value": buttons.divergence_id,
+                "confirm": {
+                    "title": plain(title, 100),
+                    "text": plain(text, 300),
+                    "confirm": plain(yes, 30),
+                    "deny": plain("Cancel", 30),
+                },
+            }
+        )
+    return {"type": "actions", "block_id": Block.WATCH.value, "elements": elements}

@@ -23,6 +23,12 @@ class Button(StrEnum):
     RESUME = "c"
     ROLLBACK = "b"
     PROMOTE_NOW = "n"
+    # a divergence's alert (bot/service/chat/alerts.py); the id is the divergence's
+    DEPLOY_CHAMPION = "d"
+    ALIAS_BACK = "m"
+
+
+WATCH_BUTTONS = frozenset({Button.DEPLOY_CHAMPION, Button.ALIAS_BACK})
 
 
 @dataclass(frozen=True, slots=True)

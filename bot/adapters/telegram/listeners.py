@@ -183,6 +183,8 @@ async def on_tap(update: Update, deps: Deps) -> None:
         await deps.chat.approve(conv, tap.request_id)
     elif tap.button is ids.Button.REJECT:
         await deps.chat.ask_reason(conv, tap.request_id)
+    elif tap.button in ids.WATCH_BUTTONS:
+        await deps.chat.watch(conv, tap.request_id, tap.button.name.lower())
     else:
         await deps.chat.rollout(conv, tap.request_id, RolloutAction[tap.button.name])
 

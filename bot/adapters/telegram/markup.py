@@ -16,6 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.adapters.telegram.ids import Button, callback_data
 from bot.domain.model import ApprovalRequest, Person
+from bot.service.chat.alerts import AlertButtons
 from bot.service.chat.message import Buttons, RequestMessage
 from bot.service.chat.rich import PLAIN, Markup, Mentions, Reply, joined
 from bot.service.chat.rollout import RolloutButtons
@@ -72,6 +73,12 @@ class TelegramMarkup(Markup):
             return self.message(reply.message, buttons=False)
         text = lines_fit([self.render(line) for line in reply.lines])
         return TelegramMessage(text, plain=PLAIN.lines(reply.lines))
+
+    def alert(self, reply: Reply, buttons: AlertButtons | None) -> TelegramMessage:
+        shown = self.reply(reply)
+        if buttons is None:
+            return shown
+        return TelegramMessage(shown.html, alert_keyboard(buttons), shown.plain)
 
     def message(self, message: RequestMessage, *, buttons: bool = True) -> TelegramMessage:
         head = [self.BOLD.format(self.escape(message.title))]
@@ -242,6 +249,19 @@ def reject_prompt(request: ApprovalRequest, user_id: int, first_name: str) -> st
         f"✍️ {user_link(user_id, first_name or 'You')}, why reject "
         f"{esc(request.model_name)} v{esc(request.model_version)} "
         f"(request <code>{esc(request.id)}</code>)? Reply to this message with the reason."
+    )
+
+
+def alert_keyboard(buttons: AlertButtons) -> InlineKeyboardMarkup:
+    """Deploy the champion, Move the alias back on a divergence's alert (docs/watch.md)."""
+    did = buttons.divergence_id
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(label, callback_data=callback_data(Button[a.upper()], did))
+                for a, label in buttons.labelled()
+            ]
+        ]
     )
 
 

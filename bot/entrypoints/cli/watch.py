@@ -50,3 +50,18 @@ def alias_back(divergence_id: str, person: str) -> None:
         f"{found.model}: @champion goes back to v{found.served_version} (the served version) "
         "when the server delivers it; the watch's next round then resolves the alert"
     )
+
+
+@watch.command("deploy-champion")
+@click.argument("divergence_id")
+@click.option("--as", "person", required=True, help="The configured person who asks.")
+@handle_errors
+def deploy_champion(divergence_id: str, person: str) -> None:
+    """Serve the version @champion names: a promotion run (authorized like a rollback)."""
+    watch_actions = container().services.watch
+    found = watch_actions.deploy_champion(divergence_id, Identity(Channel.CLI, person))
+    click.echo(
+        f"{found.model}: a promotion run serves v{found.champion_version} (@champion) on "
+        f"{found.service} when the server delivers it; the watch's next round then resolves "
+        "the alert"
+    )

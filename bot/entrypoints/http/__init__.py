@@ -13,7 +13,16 @@ from typing import Any
 from fastapi import FastAPI
 
 from bot.bootstrap import Container
-from bot.entrypoints.http import approvals, audit, docs, errors, health, outbox, rollouts
+from bot.entrypoints.http import (
+    approvals,
+    audit,
+    divergences,
+    docs,
+    errors,
+    health,
+    outbox,
+    rollouts,
+)
 from bot.entrypoints.http.limits import MAX_BODY, MAX_SUBMISSION, BodyLimit
 
 
@@ -28,7 +37,7 @@ def create_app(container: Container, *, lifespan: Any = None) -> FastAPI:
     )
     app.state.container = container
     errors.install(app)
-    for area in (approvals, rollouts, audit, outbox, health):
+    for area in (approvals, rollouts, divergences, audit, outbox, health):
         app.include_router(area.router)
     docs.install(app, enabled=container.settings.api_docs)
     for mount in container.mounts:

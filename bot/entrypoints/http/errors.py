@@ -34,7 +34,7 @@ _WHAT = {
     400: "A malformed HTTP request, refused by the server before the API reads it",
     401: "No token, or not a valid one (unknown, revoked or expired)",
     403: "The token lacks the scope this route needs, or may not submit as `requested_by`",
-    404: "No such request or outbox item",
+    404: "No such request, outbox item or divergence",
     409: "A vote the rules refuse",
     413: "Body over 64 KiB",
     422: "A bad field, parameter or body, named in `fields`",

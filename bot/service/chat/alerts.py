@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.domain.divergence import Divergence
+from bot.domain.divergence import ACTIONS, ALIAS_BACK, DEPLOY_CHAMPION, Divergence
 from bot.domain.outbox import OutboxItem
 from bot.ports.chat import MessageGone, Ref, Transport, Updated
 from bot.ports.store import UnitOfWork
@@ -44,17 +44,67 @@ def alert_lines(d: Divergence) -> tuple[Line, ...]:
     if by or at:
         lines.append((f"Serving last changed by {by or 'someone'}" + (f" at {at}" if at else ""),))
     lines.append(("Seen ", When(d.detected_at), f" (divergence {d.id})"))
+    asked = d.asked
+    if asked is not None:
+        action = ACTIONS.get(str(asked.get("action")), str(asked.get("action")))
+        lines.append(
+            (f"{DONE_MARK} ", bold(str(asked.get("by") or "someone")), f" asked to {action}")
+        )
     if not d.is_open:
         lines.append(("Resolved ", When(d.resolved_at), f": {d.resolution or ''}"))
-    else:
+    elif asked is None:
         lines.append(
             (
                 "The bot is not promoting this model: someone moved @champion or changed the "
-                "InferenceService by hand. Promote the champion, or move @champion back to the "
+                "InferenceService by hand. Deploy the champion, or move @champion back to the "
                 "served version (docs/watch.md).",
             )
         )
     return tuple(lines)
+
+
+DONE_MARK = "⏳"
+LABELS = {
+    DEPLOY_CHAMPION: "🚀 Deploy the champion",
+    ALIAS_BACK: "↩️ Move the alias back",
+}
+DONE = {
+    DEPLOY_CHAMPION: "🚀 A promotion run deploys the champion of",
+    ALIAS_BACK: "↩️ @champion goes back to the served version of",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AlertButtons:
+    """What a person may do about an open divergence nobody acted on yet (docs/watch.md):
+    each button's action (``bot/domain/divergence.py: ACTIONS``) and label."""
+
+    divergence_id: str
+    actions: tuple[str, ...]
+
+    def labelled(self) -> tuple[tuple[str, str], ...]:
+        return tuple((a, LABELS[a]) for a in self.actions)
+
+
+def alert_buttons(d: Divergence) -> AlertButtons | None:
+    """Deploy the champion (when @champion names a version), Move the alias back (when the
+    served URI is a registered version's); none once resolved or someone asked."""
+    if not d.is_open or d.asked is not None:
+        return None
+    actions = tuple(
+        action
+        for action, possible in (
+            (DEPLOY_CHAMPION, d.champion_version is not None and d.champion_uri is not None),
+            (ALIAS_BACK, d.served_version is not None),
+        )
+        if possible
+    )
+    return AlertButtons(d.id, actions) if actions else None
+
+
+def done_line(action: str, d: Divergence) -> Line:
+    version = d.champion_version if action == DEPLOY_CHAMPION else d.served_version
+    return (f"{DONE[action]} ", Code(d.model), f" (v{version}); the alert says when it is over.")
 
 
 @dataclass(eq=False)
@@ -85,8 +135,8 @@ class Alerts:
         return slot
 
     async def deliver(self, item: OutboxItem, slot: AlertSlot) -> str:
-        rendered = self.markup.reply(Reply(alert_lines(slot.divergence)))
         d = slot.divergence
+        rendered = self.markup.alert(Reply(alert_lines(d)), alert_buttons(d))
         if slot.ref is None:
             if not self._first(item, d):
                 raise AlertNotPosted(

@@ -22,7 +22,7 @@ from bot.domain.model import ApprovalRequest, VoteKind
 from bot.domain.rollout import RolloutAction
 from bot.ports.chat import Conversation
 from bot.ports.store import StoreUnavailable
-from bot.service.chat import answers, texts
+from bot.service.chat import alerts, answers, texts
 from bot.service.chat.parse import EVERYTHING, ROLLOUT, VOTES, ChatCommand
 from bot.service.chat.rich import Line, Markup, Reply
 from bot.service.chat.rollout import COMMANDS, done_line
@@ -75,6 +75,7 @@ class Interactions:
     ) -> None:
         self.commands = services.commands
         self.rollouts = services.rollouts
+        self.watch_actions = services.watch
         self.queries = services.queries
         self.channel = channel
         self.kind = self.queries.identities.of(channel)
@@ -231,6 +232,34 @@ class Interactions:
         except Exception:
             ref = secrets.token_hex(4)
             log.exception("%s %s on %s failed (ref %s)", self.channel, action, request_id, ref)
+            line = texts.failed(ref)
+        await conv.answer(self.say(line), alert=not ok, keep=not ok)
+        return ok
+
+    # -- a divergence's alert (docs/watch.md) ---------------------------------------------
+
+    async def watch(self, conv: Conversation, divergence_id: str, action: str) -> bool:
+        """Deploy the champion, or Move the alias back (a button on the alert); answered with
+        what was done or why not. The alert itself shows who asked (its update)."""
+        ok = False
+        try:
+            vouched = None
+            if self.vouch is not None and self.source is not None:
+                vouched = Vouched(self.source, await self.vouch(conv.user_id))
+            act = self.watch_actions.act
+            who = self.who(conv.user_id)
+            found = await asyncio.to_thread(act, divergence_id, who, action, vouched)
+            line, ok = alerts.done_line(action, found), True
+        except errors.UnknownPerson as exc:
+            line = texts.explain(exc, self.kind, conv.user_id)
+        except errors.DomainError as exc:
+            log.info("%s %s by %s refused: %s", self.channel, action, conv.user_id, exc)
+            line = (f"⛔ Not done: {exc.message}.",)
+        except StoreUnavailable:
+            line = (texts.UNAVAILABLE,)
+        except Exception:
+            ref = secrets.token_hex(4)
+            log.exception("%s %s on %s failed (ref %s)", self.channel, action, divergence_id, ref)
             line = texts.failed(ref)
         await conv.answer(self.say(line), alert=not ok, keep=not ok)
         return ok

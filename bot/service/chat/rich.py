@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Union
 from bot.domain.people import Group, Person
 
 if TYPE_CHECKING:
+    from bot.service.chat.alerts import AlertButtons
     from bot.service.chat.message import RequestMessage
 
 
@@ -212,6 +213,11 @@ class Markup:
     def message(self, message: RequestMessage) -> Any:
         """A request's message, as this channel posts it."""
         return self.escape(message.notification)
+
+    def alert(self, reply: Reply, buttons: AlertButtons | None) -> Any:
+        """A divergence's alert (bot/service/chat/alerts.py) with its buttons, where this
+        channel has buttons (the base has none)."""
+        return self.reply(reply)
 
 
 PLAIN = Markup()
