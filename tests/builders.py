@@ -88,3 +88,21 @@ def submission(**fields: Any) -> SubmissionIn:
     }
     body.update(fields)
     return SubmissionIn.model_validate(body)
+
+
+def diverge(services: Any, model: str = "iris-classifier", *, champion: str | None = "2") -> str:
+    """A divergence as the watch stores it (docs/watch.md): serving v1, @champion ``champion``
+    (None: no version); returns its id. Its alert goes to every channel (the outbox)."""
+    from bot.domain.divergence import Champion, Divergence, Observation, Served, WatchTarget
+
+    seen = Observation(
+        WatchTarget(model, "models/iris-serving"),
+        Served("s3://mlflow/artifacts/1/v1/model", changed_by="kubectl-patch"),
+        Champion(champion, f"s3://mlflow/artifacts/1/v{champion}/model" if champion else None),
+        served_version="1",
+    )
+    found = Divergence.detect(seen, services.clock.now())
+    with services.uow() as uow:
+        assert uow.divergences.add(found)
+        uow.commit()
+    return found.id

@@ -397,3 +397,33 @@ def test_a_kfp_timeout_that_does_not_fit_in_the_outbox_lease_is_refused(
         configured(kfp_api, kfp_timeout_seconds=10)
     with pytest.raises(ConfigError, match="APPROVAL_BOT_LAUNCHER=kfp needs APPROVAL_BOT_PROMOTION"):
         configured(kfp_api, promotion_namespace=None)
+
+
+def test_deploy_the_champion_is_a_run_of_the_divergences_service_without_an_approval(
+    svc: Services, kfp_api: FakeKfpRuns
+) -> None:
+    """docs/watch.md: the run's guard reads the divergence; its InferenceService wins over the
+    configured target, and a canary configured for promotions does not apply."""
+    from bot.adapters.kfp.handler import DeployChampion
+    from bot.domain.effects import DEPLOY_CHAMPION
+    from bot.service.identity import Identity
+    from tests import builders
+
+    svc.admin.apply(builders.directory())
+    did = builders.diverge(svc, NAME)
+    svc.watch.deploy_champion(did, Identity("cli", "carol"))
+    launch = configured(kfp_api, promotion_canary_steps="10,100", prometheus_url="http://p:9090")
+    handlers = {DEPLOY_CHAMPION: DeployChampion(launch)}
+
+    deliver(dispatcher(svc, handlers))
+    deliver(dispatcher(svc, handlers))  # a second delivery finds the run
+
+    [item] = outbox(svc, DEPLOY_CHAMPION)
+    assert item.state == "delivered"
+    [run] = kfp_api.runs  # KFP checked them against the pipeline's inputs (kfp_fake.py)
+    assert run["display_name"] == item.key
+    params = run["runtime_config"]["parameters"]
+    assert params["divergence_id"] == did and params["approval_request_id"] == ""
+    assert (params["model_name"], params["model_version"]) == (NAME, "2")
+    assert (params["namespace"], params["inference_service"]) == ("models", "iris-serving")
+    assert params["canary_steps"] == ""
