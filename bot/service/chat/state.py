@@ -70,9 +70,16 @@ class ChatMessages:
 
     def move(self, channel: str, field: str, old: Any, new: Any) -> int:
         """The chat ``old`` is ``new`` now (a group became a supergroup): every
-        message of ``channel`` there is found under the new id; how many."""
+        message of ``channel`` there is found under the new id, the open divergences' alerts
+        too (docs/watch.md; a resolved one is never updated again); how many."""
         with self.uow() as uow:
             moved = uow.chat.move(channel, field, old, new)
+            for found in uow.divergences.open_all():
+                ref = found.refs.get(channel)
+                if isinstance(ref, dict) and ref.get(field) == old:
+                    found.refs[channel] = {**ref, field: new}
+                    uow.divergences.save(found)
+                    moved += 1
             uow.commit()
         return moved
 

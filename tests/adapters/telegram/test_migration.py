@@ -10,6 +10,8 @@ import logging
 import pytest
 
 from bot.adapters.telegram.ids import Button, callback_data
+from bot.service.identity import Identity
+from tests import builders
 from tests.adapters.slack.conftest import eventually
 from tests.adapters.telegram.conftest import BOB, TelegramBot
 from tests.adapters.telegram.fake_telegram import GROUP
@@ -60,4 +62,26 @@ def test_the_service_message_moves_the_stored_messages(webhook_bot: TelegramBot)
     }
     bot.answer(bot.tap(BOB, Button.APPROVE, rid))
     bot.wait_message(rid, lambda m: "ml-leads 1/1 (bob)" in m.text, "bob's vote")
+    assert [c for c in bot.telegram.log("editMessageText") if c.status != 200] == []
+
+
+def test_an_open_divergences_alert_moves_with_the_group(webhook_bot: TelegramBot) -> None:
+    """docs/watch.md: the alert is updated in place when someone acts or it is resolved."""
+    bot = webhook_bot
+    services = bot.container.services
+    did = builders.diverge(services)
+    bot.container.kick()
+    eventually(lambda: services.watch.view(did).refs.get("telegram"), "the alert posted")
+    posted = services.watch.view(did).refs["telegram"]
+    for update in bot.telegram.migrate(GROUP, SUPERGROUP):
+        bot.deliver(update)
+    assert services.watch.view(did).refs["telegram"] == {**posted, "chat_id": SUPERGROUP}
+    services.watch.move_alias_back(did, Identity("cli", "carol"))
+    bot.container.kick()
+    edited = bot.telegram.message(SUPERGROUP, posted["message_id"])
+    eventually(
+        lambda: "carol" in bot.telegram.message(SUPERGROUP, posted["message_id"]).text,
+        "the alert edited in the supergroup",
+    )
+    assert edited.chat_id == SUPERGROUP
     assert [c for c in bot.telegram.log("editMessageText") if c.status != 200] == []
