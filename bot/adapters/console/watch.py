@@ -4,19 +4,18 @@ page; docs/watch.md): a form, CSRF-checked as votes are, decided by the service'
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from bot.adapters.console import security
+from bot.adapters.console.rollout import steering_form
 from bot.domain import errors
 from bot.domain.divergence import ALIAS_BACK, DEPLOY_CHAMPION
 
 if TYPE_CHECKING:
+    from bot.adapters.console.pages import Viewer
     from bot.adapters.console.routes import Console
 
 log = logging.getLogger("bot.console")
@@ -28,29 +27,18 @@ DONE = {
 
 
 async def act(console: Console, request: Request, divergence_id: str) -> Response:
-    form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
-    why = security.check_csrf(request, form, console.public_url)
-    if why is not None:
-        log.warning("console: refused a watch form on %s: %s", divergence_id, why)
-        return await asyncio.to_thread(
-            console.error, request, 403, "Form refused", f"Nothing was done: {why}."
-        )
-    return await asyncio.to_thread(_act, console, request, divergence_id, form.get("action"))
+    return await steering_form(console, request, divergence_id, _act)
 
 
-def _act(console: Console, request: Request, divergence_id: str, action: str | None) -> Response:
-    viewer = console.guarded(request)
-    if isinstance(viewer, Response):
-        return viewer
-    who = viewer.identity
-    if who is None or not viewer.can_vote:
-        why = viewer.why_no_vote or "no identity"
-        return console.error(request, 403, "Not allowed here", why, viewer)
+def _act(
+    console: Console, request: Request, divergence_id: str, viewer: Viewer, action: str | None
+) -> Response:
+    assert viewer.identity is not None
     chosen = action or ""
     if chosen not in DONE:
         return console.error(request, 422, "Not done", "the form named no action", viewer)
     try:
-        console.services.watch.act(divergence_id, who, chosen)
+        console.services.watch.act(divergence_id, viewer.identity, chosen)
     except errors.NotFound as exc:
         return console.error(request, 404, "Not found", exc.message, viewer)
     except errors.DomainError as exc:

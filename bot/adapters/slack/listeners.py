@@ -206,7 +206,11 @@ def bind(
     return update_wrapper(partial(listener, chat=chat), listener)
 
 
-async def rollout(
+WATCH_ACTIONS = frozenset({Action.DEPLOY_CHAMPION, Action.ALIAS_BACK})
+ROLLOUT_ACTIONS = (Action.PAUSE, Action.RESUME, Action.ROLLBACK, Action.PROMOTE_NOW)
+
+
+async def steer(
     ack: AsyncAck,
     body: dict[str, Any],
     client: AsyncWebClient,
@@ -214,41 +218,26 @@ async def rollout(
     *,
     chat: Interactions,
 ) -> None:
-    """Pause, Resume, Roll back, Promote now on a running canary, as the user who clicked."""
+    """A button that steers, as the user who clicked: Pause, Resume, Roll back, Promote now on
+    a running canary (the value is the request); Deploy the champion, Move the alias back on a
+    divergence's alert (the value is the divergence, docs/watch.md)."""
     await ack()
-    conv, request_id = clicked(body, client)
+    conv, subject = clicked(body, client)
     if (where := stranger(body, context)) is not None:
         await chat.stranger(conv, where)
         return
-    action_id = str(((body.get("actions") or [{}])[0]).get("action_id") or "")
-    await chat.rollout(conv, request_id, RolloutAction[Action(action_id).name])
-
-
-async def watch(
-    ack: AsyncAck,
-    body: dict[str, Any],
-    client: AsyncWebClient,
-    context: AsyncBoltContext,
-    *,
-    chat: Interactions,
-) -> None:
-    """Deploy the champion, Move the alias back on a divergence's alert (docs/watch.md)."""
-    await ack()
-    conv, divergence_id = clicked(body, client)
-    if (where := stranger(body, context)) is not None:
-        await chat.stranger(conv, where)
-        return
-    action_id = str(((body.get("actions") or [{}])[0]).get("action_id") or "")
-    await chat.watch(conv, divergence_id, Action(action_id).name.lower())
+    action = Action(str(((body.get("actions") or [{}])[0]).get("action_id") or ""))
+    if action in WATCH_ACTIONS:
+        await chat.watch(conv, subject, action.name.lower())
+    else:
+        await chat.rollout(conv, subject, RolloutAction[action.name])
 
 
 def register(app: AsyncApp, chat: Interactions) -> None:
     """Attach the listeners to ``app``, each bound to the chat core."""
     app.use(ignore_retries)
-    for action in (Action.PAUSE, Action.RESUME, Action.ROLLBACK, Action.PROMOTE_NOW):
-        app.action(action.value)(bind(rollout, chat))
-    for action in (Action.DEPLOY_CHAMPION, Action.ALIAS_BACK):
-        app.action(action.value)(bind(watch, chat))
+    for action in (*ROLLOUT_ACTIONS, *sorted(WATCH_ACTIONS)):
+        app.action(action.value)(bind(steer, chat))
     app.action(Action.APPROVE.value)(bind(approve, chat))
     app.action(Action.REJECT.value)(bind(reject, chat))
     app.view(View.REJECT.value)(bind(reject_submitted, chat))

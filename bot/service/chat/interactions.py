@@ -213,53 +213,47 @@ class Interactions:
     async def rollout(self, conv: Conversation, request_id: str, action: RolloutAction) -> bool:
         """Pause, Resume, Roll back or Promote now (a button or a command); answered with
         what was done or why not. The promotion run acts on it (bot/domain/rollout.py)."""
-        ok = False
-        try:
-            vouched = None
-            if self.vouch is not None and self.source is not None:
-                vouched = Vouched(self.source, await self.vouch(conv.user_id))
+
+        def control(vouched: Vouched | None) -> Line:
             who = self.who(conv.user_id)
-            control = self.rollouts.control
-            await asyncio.to_thread(control, request_id, who, action, vouched=vouched)
-            line, ok = done_line(action, request_id), True
-        except errors.UnknownPerson as exc:
-            line = texts.explain(exc, self.kind, conv.user_id)
-        except errors.DomainError as exc:
-            log.info("%s %s by %s refused: %s", self.channel, action, conv.user_id, exc)
-            line = (f"⛔ Not done: {exc.message}.",)
-        except StoreUnavailable:
-            line = (texts.UNAVAILABLE,)
-        except Exception:
-            ref = secrets.token_hex(4)
-            log.exception("%s %s on %s failed (ref %s)", self.channel, action, request_id, ref)
-            line = texts.failed(ref)
-        await conv.answer(self.say(line), alert=not ok, keep=not ok)
-        return ok
+            self.rollouts.control(request_id, who, action, vouched=vouched)
+            return done_line(action, request_id)
+
+        return await self._steer(conv, f"{action} on {request_id}", control)
 
     # -- a divergence's alert (docs/watch.md) ---------------------------------------------
 
     async def watch(self, conv: Conversation, divergence_id: str, action: str) -> bool:
         """Deploy the champion, or Move the alias back (a button on the alert); answered with
         what was done or why not. The alert itself shows who asked (its update)."""
+
+        def act(vouched: Vouched | None) -> Line:
+            found = self.watch_actions.act(divergence_id, self.who(conv.user_id), action, vouched)
+            return alerts.done_line(action, found)
+
+        return await self._steer(conv, f"{action} on divergence {divergence_id}", act)
+
+    async def _steer(
+        self, conv: Conversation, what: str, call: Callable[[Vouched | None], Line]
+    ) -> bool:
+        """``call`` (blocking: in a thread) with what the channel vouches for; the person is
+        answered with its line, or why not."""
         ok = False
         try:
             vouched = None
             if self.vouch is not None and self.source is not None:
                 vouched = Vouched(self.source, await self.vouch(conv.user_id))
-            act = self.watch_actions.act
-            who = self.who(conv.user_id)
-            found = await asyncio.to_thread(act, divergence_id, who, action, vouched)
-            line, ok = alerts.done_line(action, found), True
+            line, ok = await asyncio.to_thread(call, vouched), True
         except errors.UnknownPerson as exc:
             line = texts.explain(exc, self.kind, conv.user_id)
         except errors.DomainError as exc:
-            log.info("%s %s by %s refused: %s", self.channel, action, conv.user_id, exc)
+            log.info("%s %s by %s refused: %s", self.channel, what, conv.user_id, exc)
             line = (f"⛔ Not done: {exc.message}.",)
         except StoreUnavailable:
             line = (texts.UNAVAILABLE,)
         except Exception:
             ref = secrets.token_hex(4)
-            log.exception("%s %s on %s failed (ref %s)", self.channel, action, divergence_id, ref)
+            log.exception("%s %s by %s failed (ref %s)", self.channel, what, conv.user_id, ref)
             line = texts.failed(ref)
         await conv.answer(self.say(line), alert=not ok, keep=not ok)
         return ok
