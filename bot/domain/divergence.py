@@ -161,6 +161,31 @@ class Divergence:
         self._asked(DEPLOY_CHAMPION, actor, now)
         self.events.append(Event(EventKind.SERVING_DEPLOY_CHAMPION, actor, self.summary()))
 
+    def deploy_started(self, run_id: str) -> None:
+        """The deploy someone asked for runs as ``run_id`` (followed until it ends)."""
+        asked = self.asked
+        if asked is not None and asked.get("action") == DEPLOY_CHAMPION:
+            self.detail["asked"] = {**asked, "run": run_id}
+
+    @property
+    def deploying(self) -> str | None:
+        """The run of an asked deploy, while nobody knows how it ended."""
+        asked = self.asked
+        if not self.is_open or asked is None or asked.get("action") != DEPLOY_CHAMPION:
+            return None
+        return str(asked["run"]) if asked.get("run") else None
+
+    def deploy_failed(self, run_id: str, why: str, now: datetime) -> None:
+        """The deploy's run failed (its promotion put serving back): the alert says so and
+        offers both ways out again (``serving_deploy_failed``)."""
+        if self.deploying != run_id:
+            return
+        asked = self.asked or {}
+        failed = {"by": asked.get("by"), "run": run_id, "why": why, "at": now.isoformat()}
+        self.detail.pop("asked", None)
+        self.detail["deploy_failed"] = failed
+        self.events.append(Event(EventKind.SERVING_DEPLOY_FAILED, SYSTEM_WATCH, self.summary()))
+
     @property
     def asked(self) -> dict[str, Any] | None:
         """What someone asked to end it (``action``, ``by``, ``at``), if anyone did."""
@@ -183,6 +208,7 @@ class Divergence:
 
     def _asked(self, action: str, actor: str, now: datetime) -> None:
         self.detail["asked"] = {"action": action, "by": actor, "at": now.isoformat()}
+        self.detail.pop("deploy_failed", None)  # told; this is the way out now
 
     def summary(self) -> dict[str, Any]:
         """What the audit log and the alert say."""

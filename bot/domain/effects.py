@@ -165,11 +165,16 @@ def alerts(divergence: Divergence, event: Event, channels: tuple[str, ...]) -> l
         }
         key = f"divergence:{did}:deploy_champion:{event.id}"
         acted = [Effect(DEPLOY_CHAMPION, key, None, payload)]
-    elif event.kind not in (EventKind.SERVING_DIVERGED, EventKind.SERVING_CONVERGED):
+    elif event.kind not in (
+        EventKind.SERVING_DIVERGED,
+        EventKind.SERVING_CONVERGED,
+        EventKind.SERVING_DEPLOY_FAILED,
+    ):
         return []
     # The first post's key names the event kind alone (``Alerts._first``); an update after an
-    # action is one per action.
-    suffix = f"{event.id}:" if acted else ""
+    # action, or a failed deploy, is one per event.
+    once = event.kind in (EventKind.SERVING_DIVERGED, EventKind.SERVING_CONVERGED)
+    suffix = "" if once else f"{event.id}:"
     return acted + [
         Effect(
             CHAT_ALERT,

@@ -42,6 +42,7 @@ class EventKind(StrEnum):
     SERVING_CONVERGED = "serving_converged"
     SERVING_ALIAS_BACK = "serving_alias_back"  # someone asked to move @champion back
     SERVING_DEPLOY_CHAMPION = "serving_deploy_champion"  # someone asked to serve @champion
+    SERVING_DEPLOY_FAILED = "serving_deploy_failed"  # that deploy's run failed
     ROLLOUT_PROGRESSED = "rollout_progressed"  # a canary step, as its promotion reported it
     ROLLOUT_CONTROLLED = "rollout_controlled"  # pause, resume, roll back, promote now
 

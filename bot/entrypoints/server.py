@@ -33,7 +33,7 @@ from bot.domain.errors import DomainError
 from bot.entrypoints.http import create_app
 from bot.ports.effects import PromotionLauncher
 from bot.ports.store import StoreUnavailable
-from bot.service.promotions import poll_promotions
+from bot.service.promotions import poll_deploys, poll_promotions
 
 log = logging.getLogger("bot.server")
 WORKER_THREADS = 16
@@ -123,8 +123,10 @@ async def check_audit(container: Container, logged: dict[str, str]) -> None:
 @quiet_when_unavailable
 async def poll(container: Container, launcher: PromotionLauncher) -> None:
     """Follow promotion runs until they end; post the result to the request's chats (the
-    commit that records how a run ended delivers its messages)."""
+    commit that records how a run ended delivers its messages). Likewise the runs of "Deploy
+    the champion": a failed one is told in the divergence's alert."""
     await poll_promotions(container.services, launcher)
+    await poll_deploys(container.services, launcher)
 
 
 def launcher_line(container: Container) -> str:

@@ -49,3 +49,24 @@ async def poll_promotions(
             log.info("promotion run %s ended: %s", status.run_id, status.state)
             finished.append(done)
     return finished
+
+
+async def poll_deploys(services: Services, launcher: PromotionLauncher) -> int:
+    """Follow the runs of "Deploy the champion" (docs/watch.md): one that failed is told in the
+    divergence's alert, whose buttons come back; one that succeeded is left to the watch, whose
+    next round sees serving and the registry agree. Returns how many failed."""
+    failed = 0
+    for found in await asyncio.to_thread(services.watch.deploying):
+        run_id = found.deploying
+        assert run_id is not None
+        try:
+            status = await launcher.status(run_id)
+        except Exception as exc:  # any launcher failure: try again on the next poll
+            log.warning("deploy run %s: status unavailable: %s", run_id, exc)
+            continue
+        if status.terminal and not status.succeeded:
+            why = status.detail or status.state
+            await asyncio.to_thread(services.watch.deploy_failed, found.id, run_id, why)
+            log.warning("deploy run %s of divergence %s failed: %s", run_id, found.id, why)
+            failed += 1
+    return failed

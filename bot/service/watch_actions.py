@@ -86,6 +86,30 @@ class WatchActions:
             uow.commit()
         return found
 
+    def deploy_started(self, divergence_id: str, run_id: str) -> None:
+        """The deploy's promotion run is ``run_id``: followed until it ends."""
+        with self.uow() as uow:
+            found = uow.divergences.get(divergence_id, for_update=True)
+            if found is not None and found.deploying != run_id:
+                found.deploy_started(run_id)
+                uow.divergences.save(found)
+                uow.commit()
+
+    def deploying(self) -> list[Divergence]:
+        """Open divergences whose asked deploy runs (``poll_deploys`` follows them)."""
+        with self.uow(readonly=True) as uow:
+            return [d for d in uow.divergences.open_all() if d.deploying]
+
+    def deploy_failed(self, divergence_id: str, run_id: str, why: str) -> None:
+        """The run failed: the alert says so and offers its buttons again."""
+        now = self.clock.now()
+        with self.uow() as uow:
+            found = uow.divergences.get(divergence_id, for_update=True)
+            if found is not None and found.deploying == run_id:
+                found.deploy_failed(run_id, why, now)
+                uow.divergences.save(found)
+                uow.commit()
+
     def _person(self, uow: UnitOfWork, who: Identity) -> Person:
         kind = self.identities.of(who.channel)
         value = kind.canonical(who.value) if who.is_plain() else None

@@ -10,6 +10,7 @@ back to @champion's version, no alias moves, and the watch's next round resolves
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,12 @@ from bot.domain import errors
 from bot.domain.effects import DEPLOY_CHAMPION
 from bot.domain.names import EventKind
 from bot.service.identity import Identity
+from bot.service.promotions import poll_deploys
 from bot.service.stages import as_stage
 from pipelines.errors import ApprovalError
 from pipelines.steps import promotion
 from tests.adapters.test_serving_watch import ISVC, NS, PREFIX, World, world  # noqa: F401
+from tests.pipelines.kube_fake import FAILS
 from tests.support.bot_server import BotServer, running_bot
 
 TOKEN = "deploy-champion-test-token-0123456789"
@@ -87,7 +90,7 @@ def launcher(world: World, tmp_path: Path, bot: BotServer) -> LocalLauncher:  # 
         defaults={"inference_service": "elsewhere", "storage_uri_prefix": PREFIX},
         runner=in_process,
     )
-    world.dispatcher.stages[DEPLOY_CHAMPION] = as_stage(DeployChampion(found))
+    world.dispatcher.stages[DEPLOY_CHAMPION] = as_stage(DeployChampion(found, world.svc.watch))
     return found
 
 
@@ -172,3 +175,37 @@ def test_the_guard_refuses_a_run_nobody_asked_for(
     with pytest.raises(ApprovalError, match="saw @champion on v1, but this run deploys v2"):
         promotion.verify_divergence(found.id, model_name=world.name, model_version="2")
     assert promotion.verify_divergence(found.id, model_name=world.name, model_version="1")
+
+
+def test_a_failed_deploy_is_told_in_the_alert_and_its_buttons_come_back(
+    world: World,  # noqa: F811
+    bot: BotServer,
+    tmp_path: Path,
+) -> None:
+    runs = launcher(world, tmp_path, bot)
+    world.kubectl_patch(world.uris["2"])
+    assert world.watch().check().outcomes == {world.name: "diverged"}
+    [found] = world.svc.queries.open_divergences()
+    world.kube.rollout_for[world.uris["1"]] = FAILS  # it no longer loads: serving is put back
+    world.svc.watch.deploy_champion(found.id, Identity("cli", "carol"))
+    world.deliver()
+    assert not world.alerts()[0][-1]["buttons"]
+    [run_id] = [d.deploying for d in world.svc.watch.deploying()]
+    assert run_id is not None
+    runs.join(run_id, timeout=60)
+    assert not runs.read(run_id).succeeded
+
+    assert asyncio.run(poll_deploys(world.svc, runs)) == 1
+    assert asyncio.run(poll_deploys(world.svc, runs)) == 0, "told once"
+    world.deliver()
+    alert = world.alerts()[0][-1]
+    assert "The deploy asked by [b]carol[/b] failed" in alert["text"]
+    assert f"(run {run_id})" in alert["text"] and "rolled back" in alert["text"]
+    assert [b["action"] for b in alert["buttons"]] == ["deploy_champion", "alias_back"]
+    [failed] = world.events(EventKind.SERVING_DEPLOY_FAILED)
+    assert failed["divergence"] == found.id
+    assert world.kube.served_uri(NS, ISVC) == world.uris["2"], "serving put back"
+    # Someone may try again: the failure's line goes with the new ask.
+    world.svc.watch.move_alias_back(found.id, Identity("cli", "carol"))
+    world.deliver()
+    assert "failed" not in world.alerts()[0][-1]["text"]

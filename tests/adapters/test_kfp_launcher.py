@@ -413,7 +413,7 @@ def test_deploy_the_champion_is_a_run_of_the_divergences_service_without_an_appr
     did = builders.diverge(svc, NAME)
     svc.watch.deploy_champion(did, Identity("cli", "carol"))
     launch = configured(kfp_api, promotion_canary_steps="10,100", prometheus_url="http://p:9090")
-    handlers = {DEPLOY_CHAMPION: DeployChampion(launch)}
+    handlers = {DEPLOY_CHAMPION: DeployChampion(launch, svc.watch)}
 
     deliver(dispatcher(svc, handlers))
     deliver(dispatcher(svc, handlers))  # a second delivery finds the run

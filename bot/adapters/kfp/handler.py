@@ -9,6 +9,7 @@ from bot.domain.model import ApprovalRequest, State
 from bot.domain.outbox import OutboxItem
 from bot.ports.effects import PermanentEffectError, PromotionLauncher
 from bot.service.commands import Commands
+from bot.service.watch_actions import WatchActions
 
 
 class LaunchPromotion:
@@ -41,12 +42,15 @@ class DeployChampion:
     """``kfp.deploy_champion``: start a promotion run serving the version ``@champion`` names,
     as someone asked about a divergence (docs/watch.md). The run's guard asks the bot for the
     divergence and refuses unless it is still open and ``@champion`` still names that
-    version; when serving follows, the watch's next round resolves the divergence."""
+    version; when serving follows, the watch's next round resolves the divergence. The run is
+    followed (``poll_deploys``): a failed one is told in the alert."""
 
-    def __init__(self, launcher: PromotionLauncher) -> None:
+    def __init__(self, launcher: PromotionLauncher, watch: WatchActions) -> None:
         self.launcher = launcher
+        self.watch = watch
 
     async def deliver(self, item: OutboxItem, request: ApprovalRequest | None) -> str | None:
         payload = dict(item.payload)
         run_id = await self.launcher.deploy(payload, item.key)
+        await asyncio.to_thread(self.watch.deploy_started, str(payload["divergence"]), run_id)
         return f"promotion run {run_id} serves {payload.get('model')} v{payload.get('version')}"

@@ -152,4 +152,6 @@ def wire(wiring: Wiring) -> None:
         LAUNCH_PROMOTION,
         LaunchPromotion(launcher, wiring.services.commands),
     )
-    wiring.add_effect_handler(DEPLOY_CHAMPION, DeployChampion(launcher))  # docs/watch.md
+    wiring.add_effect_handler(
+        DEPLOY_CHAMPION, DeployChampion(launcher, wiring.services.watch)
+    )  # docs/watch.md

@@ -16,7 +16,7 @@ from bot.domain.divergence import ACTIONS, ALIAS_BACK, DEPLOY_CHAMPION, Divergen
 from bot.domain.outbox import OutboxItem
 from bot.ports.chat import MessageGone, Ref, Transport, Updated
 from bot.ports.store import UnitOfWork
-from bot.service.chat.rich import Code, Line, Markup, Reply, When, bold
+from bot.service.chat.rich import Code, Line, Markup, Reply, When, bold, clip
 
 
 class AlertNotPosted(Exception):
@@ -44,6 +44,16 @@ def alert_lines(d: Divergence) -> tuple[Line, ...]:
     if by or at:
         lines.append((f"Serving last changed by {by or 'someone'}" + (f" at {at}" if at else ""),))
     lines.append(("Seen ", When(d.detected_at), f" (divergence {d.id})"))
+    failed = d.detail.get("deploy_failed")
+    if isinstance(failed, dict) and d.is_open:
+        lines.append(
+            (
+                "❌ The deploy asked by ",
+                bold(str(failed.get("by") or "someone")),
+                f" failed (run {failed.get('run')}): ",
+                clip(str(failed.get("why") or ""), 500),
+            )
+        )
     asked = d.asked
     if asked is not None:
         action = ACTIONS.get(str(asked.get("action")), str(asked.get("action")))
