@@ -129,3 +129,20 @@ def test_a_canary_that_cannot_work_fails_naming_what_to_set(
         }
     with pytest.raises(helm.HelmError, match=said):
         template(BOT_CHART, values_file(tmp_path, values))
+
+
+def test_the_readmes_canary_values_render_and_apply(tmp_path: Path) -> None:
+    """README.md, "Deploy on Kubernetes": the canary example is values the chart takes and
+    config the bot applies."""
+    from tests.builders import parse_config
+
+    readme = (helm.ROOT / "README.md").read_text()
+    start = readme.index("# values.yaml of charts/approval-bot\nprometheus:")
+    block = readme[start : readme.index("```", start)]
+    values = yaml.safe_load(block)
+    rendered = template(BOT_CHART, values_file(tmp_path, values))
+    assert env_of(rendered)["APPROVAL_BOT_PROMETHEUS_URL"] == values["prometheus"]["url"]
+    config = yaml.safe_load(rendered.one("ConfigMap")["data"]["config.yaml"])
+    (policy,) = parse_config(config).policies
+    assert policy.canary is not None and policy.canary.steps == (10, 25, 50, 100)
+    assert policy.rollback_groups == ("ml-leads", "oncall")
