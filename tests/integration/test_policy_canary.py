@@ -86,3 +86,22 @@ def test_a_request_keeps_the_canary_its_policy_asked_for(service: Services) -> N
         builders.submission(model_version="8", staging_run_id="kfp-staging-8")
     ).request
     assert "canary" not in plain.promotion
+
+
+def test_apply_from_the_cli_refuses_a_canary_without_prometheus(db_url, tmp_path) -> None:
+    import yaml
+
+    from tests.e2e.cli import Cli
+    from tests.support.bot_server import prepare_database
+
+    prepare_database(db_url)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(with_canary()))
+    cli = Cli(db_url, tmp_path)
+
+    line = cli.fails("apply", "-f", str(path))
+
+    assert line.startswith("error: the policy for '*' asks for a canary, which needs ")
+    assert "APPROVAL_BOT_PROMETHEUS_URL" in line and "\n" not in line.strip()
+    cli.env["APPROVAL_BOT_PROMETHEUS_URL"] = "http://prometheus.monitoring:9090"
+    assert "applied" in cli.ok("apply", "-f", str(path))
