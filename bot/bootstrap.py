@@ -201,6 +201,7 @@ def _container(
         on_decided=metrics.decided,
         read_access=settings.readers(),
         audit_keys=keys,
+        canary_analysis=bool(settings.prometheus_url.strip()),
     )
     dispatcher = OutboxDispatcher(
         uow,

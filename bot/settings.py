@@ -325,15 +325,17 @@ class Settings(BaseSettings):
         return self
 
     def canary_parameters(self) -> dict[str, Any]:
-        """The promotion pipeline's canary parameters (none without canary steps)."""
-        if not self.promotion_canary_steps.strip():
-            return {}
-        return {
-            "canary_steps": self.promotion_canary_steps.strip(),
-            "canary_dwell_seconds": self.promotion_canary_dwell_seconds,
-            "prometheus_url": self.prometheus_url.strip(),
-            "canary_checks": self.promotion_canary_checks,
-        }
+        """The promotion pipeline's canary parameters: the analysis's (Prometheus, checks)
+        whenever Prometheus is configured, for a policy's canary too; the steps and dwell
+        only with the target's canary steps."""
+        params: dict[str, Any] = {}
+        if self.prometheus_url.strip():
+            params["prometheus_url"] = self.prometheus_url.strip()
+            params["canary_checks"] = self.promotion_canary_checks
+        if self.promotion_canary_steps.strip():
+            params["canary_steps"] = self.promotion_canary_steps.strip()
+            params["canary_dwell_seconds"] = self.promotion_canary_dwell_seconds
+        return params
 
     @field_validator("promotion_request_overrides")
     @classmethod

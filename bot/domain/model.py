@@ -63,6 +63,16 @@ __all__ = [
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
+def _with_canary(promotion: dict[str, Any] | None, policy: Policy) -> dict[str, Any]:
+    """What the submission asked of the promotion, and the canary its policy asks for: kept
+    on the request (``promotion["canary"]``), so the launch promotes as the policy said when
+    it was submitted (bot/adapters/kfp/params.py; docs/kserve.md, "Canary")."""
+    out = dict(promotion or {})
+    if policy.canary is not None:
+        out["canary"] = policy.canary.as_json()
+    return out
+
+
 def new_request_id() -> str:
     """Short, URL- and callback-safe id (10 chars of [a-z0-9])."""
     return "".join(secrets.choice(_ID_ALPHABET) for _ in range(10))
@@ -139,7 +149,7 @@ class ApprovalRequest(VetoWindow, Canary):
             staging_run_id=staging_run_id,
             gates=gates,
             links=dict(links or {}),
-            promotion=dict(promotion or {}),
+            promotion=_with_canary(promotion, policy),
             next_reminder_at=remind if remind and remind < deadline else None,
             escalate_at=escalate if escalate and escalate < deadline else None,
             auto_approve_at=auto,
@@ -156,6 +166,7 @@ class ApprovalRequest(VetoWindow, Canary):
                     "deadline_at": deadline.isoformat(),
                     "policy": policy.model,
                     **({"auto_approve_at": auto.isoformat()} if auto else {}),
+                    **({"canary": policy.canary.as_json()} if policy.canary else {}),
                 },
             )
         )

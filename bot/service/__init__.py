@@ -65,10 +65,12 @@ def build_services(
     on_decided: Callable[[ApprovalRequest], None] | None = None,
     read_access: ReadAccess | None = None,
     audit_keys: Keyring | None = None,
+    canary_analysis: bool = False,
 ) -> Services:
     """The services over ``uow``, on which it installs the event ``Recorder``.
     ``audit_keys`` verify the audit chain; the unit of work's own keys sign it
-    (``SqlUnitOfWorkFactory``): give both the same ``Keyring``."""
+    (``SqlUnitOfWorkFactory``): give both the same ``Keyring``. ``canary_analysis``: is
+    APPROVAL_BOT_PROMETHEUS_URL configured (a policy's canary needs it)?"""
     clock = clock or SystemClock()
     identities = identities or IdentityKinds()
     recorder = Recorder(clock, tuple(channels))
@@ -84,7 +86,7 @@ def build_services(
         recorder=recorder,
         commands=commands,
         queries=Queries(uow, read_access=read_access, identities=identities),
-        admin=Admin(uow, clock=clock, audit_keys=audit_keys),
+        admin=Admin(uow, clock=clock, audit_keys=audit_keys, canary_analysis=canary_analysis),
         chat=ChatMessages(uow, clock=clock),
         audit=AuditChecks(uow, clock=clock, keys=audit_keys),
         leases=Leases(uow, clock),

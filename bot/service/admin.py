@@ -34,19 +34,24 @@ class Admin:
         *,
         clock: Clock | None = None,
         audit_keys: Keyring | None = None,
+        canary_analysis: bool = False,
     ) -> None:
         self.uow = uow
+        # Is APPROVAL_BOT_PROMETHEUS_URL configured? A policy's canary is judged there.
+        self.canary_analysis = canary_analysis
         self.clock = clock or SystemClock()
         self.audit_keys = audit_keys
         self._warned: set[str] = set()  # legacy tokens already warned about
 
     def plan(self, new: Directory) -> list[str]:
         """What ``apply`` would change, changing nothing."""
+        self.refuse_canaries_without_analysis(new)
         with self.uow() as uow:
             return diff_directories(uow.directory.load(), new)
 
     def apply(self, new: Directory, *, actor: str = Channel.CLI) -> list[str]:
         """Replace people, groups and policies; no change → nothing written."""
+        self.refuse_canaries_without_analysis(new)
         with self.uow() as uow:
             changes = diff_directories(uow.directory.load(), new)
             if not changes:
@@ -55,6 +60,22 @@ class Admin:
             uow.directory.replace(new)
             uow.commit()
         return changes
+
+    def refuse_canaries_without_analysis(self, directory: Directory | None = None) -> None:
+        """A policy canary needs APPROVAL_BOT_PROMETHEUS_URL: ``ConfigError`` (one line) when
+        ``directory`` (None: the stored one, checked as `serve` starts) has one without it."""
+        if self.canary_analysis:
+            return
+        if directory is None:
+            with self.uow() as uow:
+                directory = uow.directory.load()
+        models = [p.model for p in directory.policies if p.canary is not None]
+        if models:
+            raise errors.ConfigError(
+                f"the policy for {', '.join(repr(m) for m in models)} asks for a canary, which "
+                "needs APPROVAL_BOT_PROMETHEUS_URL: a canary is judged on Prometheus "
+                '(docs/kserve.md, "Canary"); set it or remove the policy\'s canary'
+            )
 
     def create_token(
         self,

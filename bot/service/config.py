@@ -12,6 +12,7 @@ from bot.domain.directory import Directory
 from bot.domain.durations import parse_duration
 from bot.domain.errors import ConfigError
 from bot.domain.model import ExpiryAction, Group, Person, Policy
+from bot.domain.policy import CanaryError, CanarySpec
 from bot.domain.quorum import Rule
 from bot.service.config_names import checked_names
 from bot.service.identity import IdentityKinds
@@ -126,6 +127,7 @@ def _policies(cfg: ConfigIn, problems: list[str]) -> list[Policy]:
         models.add(pol.model)
         durations = _durations(pol, at, problems)
         _check_references(cfg, pol, at, problems)
+        canary = _canary(pol, at, problems)
         if problems:
             continue  # nothing is applied anyway: only collect what else is wrong
         policies.append(
@@ -142,9 +144,20 @@ def _policies(cfg: ConfigIn, problems: list[str]) -> list[Policy]:
                 reject_reason_required=pol.reject_reason_required,
                 auto_approve_after=durations["auto_approve_after"],
                 rollback_groups=tuple(dict.fromkeys(pol.rollback_groups)),
+                canary=canary,
             )
         )
     return policies
+
+
+def _canary(pol: PolicyIn, at: str, problems: list[str]) -> CanarySpec | None:
+    if pol.canary is None:
+        return None
+    try:
+        return CanarySpec.of(pol.canary.steps, pol.canary.dwell_seconds)
+    except CanaryError as exc:
+        problems.append(f'{at}.canary.{exc.field}: {exc}; see docs/kserve.md, "Canary"')
+        return None
 
 
 def _durations(pol: PolicyIn, at: str, problems: list[str]) -> dict[str, timedelta | None]:

@@ -31,6 +31,7 @@ from pydantic.json_schema import WithJsonSchema
 
 from bot.domain import errors, evidence, images, text
 from bot.domain.gates import GATE_OPS, disagreement
+from bot.domain.policy import DEFAULT_CANARY_DWELL_SECONDS, DEFAULT_CANARY_STEPS
 from bot.service.cursor import CURSOR_PATTERN
 
 # Text is checked as sent, then stripped of surrounding spaces: a tab or a line break is
@@ -349,6 +350,15 @@ class RuleIn(ConfigModel):
     min_approvals: int = Field(default=1, ge=1, le=50)
 
 
+class CanaryIn(ConfigModel):
+    """A policy's canary (checked by ``CanarySpec.of``; docs/kserve.md, "Canary")."""
+
+    steps: list[StrictInt] = Field(
+        default_factory=lambda: list(DEFAULT_CANARY_STEPS), max_length=100
+    )
+    dwell_seconds: StrictInt = DEFAULT_CANARY_DWELL_SECONDS
+
+
 class PolicyIn(ConfigModel):
     model: Name
     rules: list[RuleIn] = Field(min_length=1)
@@ -364,6 +374,8 @@ class PolicyIn(ConfigModel):
     # who is authorized like a rollback (a canary's, docs/kserve.md; the watch's, docs/watch.md);
     # empty: the approver groups
     rollback_groups: list[PersonName] = Field(default_factory=list)
+    # promote with a canary (needs APPROVAL_BOT_PROMETHEUS_URL); none: as the target says
+    canary: CanaryIn | None = None
 
 
 class ConfigIn(ConfigModel):

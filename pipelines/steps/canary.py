@@ -6,7 +6,8 @@ p}, {tag: prev, revisionName: <latestRolledoutRevision>, percent: 100 - p}]`` (d
 "Canary"): the canary is the new ``latestCreatedRevision`` once it is ``latestReadyRevision``
 and holds p% of ``status.components.predictor.traffic``. At each step the promotion waits the
 dwell time (reading the bot's control signal meanwhile: pause, resume, roll back, promote
-now), runs the analysis (``pipelines.steps.analysis``) and moves to the next step on a pass;
+now; while a step is not Ready yet, and between steps, a rollback is heeded at once too),
+runs the analysis (``pipelines.steps.analysis``) and moves to the next step on a pass;
 the last step removes ``canaryTrafficPercent`` and waits for 100% as a plain promotion does.
 
 A failed analysis, a rollback asked from chat, or any other failure rolls back
@@ -110,11 +111,20 @@ Judge = Callable[[dict[str, Any]], "serving.Verdict"]
 
 
 def wait(
-    target: Target, judge: Judge, *, uri: str | None, timeout_seconds: float, poll_seconds: float
+    target: Target,
+    judge: Judge,
+    *,
+    uri: str | None,
+    timeout_seconds: float,
+    poll_seconds: float,
+    check: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Poll until ``judge`` says ready; fail on failed or timeout; ``uri``: must still serve."""
+    """Poll until ``judge`` says ready; fail on failed or timeout; ``uri``: must still serve.
+    ``check`` runs before every poll and may raise to stop waiting (a rollback from chat)."""
     deadline = time.monotonic() + timeout_seconds
     while True:
+        if check is not None:
+            check()
         service = kube.get_inference_service(target.name, target.namespace)
         served = serving.storage_uri_of(service)
         if uri is not None and served != uri:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pipelines.errors import ConflictError, NotReadyError, ServingReplacedError
@@ -34,15 +35,19 @@ def wait_until_ready(
     before_deployment: dict[str, Any] | None,
     timeout_seconds: float,
     poll_seconds: float = 5.0,
+    check: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Poll until KServe reports ``uri`` rolled out; ``NotReadyError`` when it failed, when
     ``timeout_seconds`` passed, or (``ServingReplacedError``) when the service serves
-    another URI now. ``before``/``before_deployment``: as read before the patch."""
+    another URI now. ``before``/``before_deployment``: as read before the patch. ``check``
+    runs before every poll and may raise to stop waiting (a canary's rollback from chat)."""
     mode = serving.deployment_mode(before)
     baseline = serving.Baseline.of(before, before_deployment)
     deadline = time.monotonic() + timeout_seconds
     what = f"InferenceService {namespace}/{name}"
     while True:
+        if check is not None:
+            check()
         service = kube.get_inference_service(name, namespace)
         served = serving.storage_uri_of(service)
         if served != uri:

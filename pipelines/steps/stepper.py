@@ -58,10 +58,12 @@ class Stepper:
             if not result.passed:
                 raise CanaryFailedError(f"canary analysis failed at {step}%: {result.summary()}")
             following = steps[index + 1]
+            self._heed_rollback(following)  # between steps too
             if following < 100:
                 set_percent(self.target, uri=self.uri, percent=following)
                 self._wait_split(following)
         set_percent(self.target, uri=self.uri, percent=None)
+        self._report("rolling out", 100)
         rollout.wait_until_ready(
             self.target.name,
             self.target.namespace,
@@ -69,17 +71,35 @@ class Stepper:
             before=self.before,
             before_deployment=None,
             timeout_seconds=self.timeout,
-            poll_seconds=self.poll,
+            poll_seconds=self._wait_poll(),
+            check=lambda: self._heed_rollback(100),
         )
         self._report("promoted", 100)
 
+    def _wait_poll(self) -> float:
+        """While KServe gets a step ready, the cluster and the control are asked this often:
+        a Roll back click is seen within a control poll whatever the canary is doing."""
+        return min(self.poll, self.control_poll)
+
+    def _heed_rollback(self, step: int) -> None:
+        """Outside a dwell only a rollback acts at once (KServe is already moving the
+        traffic: there is nothing to pause); pause and promote now wait for the dwell,
+        which reads the same signal first thing."""
+        signal = self.control.signal()
+        if signal.action == "rollback":
+            raise CanaryRollbackRequestedError(
+                f"rolled back from chat by {signal.by or 'an approver'} while moving to {step}%"
+            )
+
     def _wait_split(self, percent: int) -> None:
+        self._report("rolling out", percent)  # shown, and controllable, while not Ready yet
         service = wait(
             self.target,
             split_judge(self.baseline, percent),
             uri=self.uri,
             timeout_seconds=self.timeout,
-            poll_seconds=self.poll,
+            poll_seconds=self._wait_poll(),
+            check=lambda: self._heed_rollback(percent),
         )
         predictor = (service.get("status") or {}).get("components", {}).get("predictor", {})
         self.canary = str(predictor.get("latestCreatedRevision"))

@@ -16,7 +16,7 @@ from pipelines.errors import ConfigurationError, PromotionRolledBackError
 from pipelines.steps import canary, promotion
 from pipelines.steps.control import Signal
 from tests.pipelines.conftest import Stack
-from tests.pipelines.kube_fake import RAW, SERVERLESS, FakeKubernetesApi
+from tests.pipelines.kube_fake import NEVER_READY, RAW, SERVERLESS, FakeKubernetesApi
 from tests.pipelines.test_rollback import NAMESPACE, Case
 from tests.support.processes import wait_for
 from tests.support.prometheus import (
@@ -84,7 +84,11 @@ def revision(case: Case, n: int) -> str:
 
 
 def run_canary(
-    case: Case, url: str, control: RecordingControl, steps: str = "10,25,50,100"
+    case: Case,
+    url: str,
+    control: RecordingControl,
+    steps: str = "10,25,50,100",
+    ready_timeout_seconds: float = 30,
 ) -> promotion.Promoted:
     plan = canary.parse_plan(steps, DWELL, url)
     return promotion.promote(
@@ -92,7 +96,7 @@ def run_canary(
         "2",
         inference_service=case.service,
         namespace=NAMESPACE,
-        ready_timeout_seconds=30,
+        ready_timeout_seconds=ready_timeout_seconds,
         poll_seconds=0.01,
         canary_plan=plan,
         control=control,
@@ -219,6 +223,62 @@ def test_a_rollback_from_chat_puts_traffic_back_within_seconds(
     assert back, "traffic never went back to the previous revision"
     print(f"rollback signal → 100% on the previous revision: {back[0] - clicked[0]:.3f}s")
     assert back[0] - clicked[0] < 5.0
+
+
+def test_a_rollback_clicked_before_the_canary_is_ready_is_heeded_at_once(
+    stack: Stack, kube: FakeKubernetesApi, metrics: tuple[QueueProxyExporter, str]
+) -> None:
+    """The canary revision never becomes Ready (its model is still loading): a Roll back
+    click puts the traffic back within a control poll, not after the ready timeout."""
+    exporter, url = metrics
+    case = Case(stack, kube)
+    exporter.set(revision(case, 1))
+    kube.rollout_for[case.uri("2")] = NEVER_READY
+    control = RecordingControl()
+    clicked: list[float] = []
+    back: list[float] = []
+
+    def watch(fake: FakeKubernetesApi, namespace: str, name: str) -> None:
+        service = fake.objects[(namespace, name)]
+        predictor = service["status"]["components"]["predictor"]
+        created = predictor["latestCreatedRevision"] == revision(case, 2)
+        not_ready = predictor["latestReadyRevision"] == revision(case, 1)
+        if created and not_ready and not clicked:
+            clicked.append(time.monotonic())  # what the bot answers from now on
+            control.action = Signal("rollback", "alice")
+        # back: the canary's share set to 0 (it can never get traffic, Ready or not) and
+        # the route reporting 100% on the previous revision
+        zero = service["spec"]["predictor"].get("canaryTrafficPercent") == 0
+        on_previous = any(
+            t["revisionName"] == revision(case, 1) and t["percent"] == 100
+            for t in predictor["traffic"]
+        )
+        if clicked and zero and on_previous and not back:
+            back.append(time.monotonic())
+
+    kube.on_get = watch
+    started = time.monotonic()
+
+    with pytest.raises(PromotionRolledBackError) as rolled:
+        run_canary(case, url, control, ready_timeout_seconds=600)
+
+    assert "rolled back from chat by alice while moving to 10%" in str(rolled.value)
+    assert clicked and back, "no rollback seen"
+    print(f"rollback before Ready → 100% on the previous revision: {back[0] - clicked[0]:.3f}s")
+    assert back[0] - clicked[0] < 5.0
+    assert time.monotonic() - started < 600  # it did not wait for the ready timeout
+    assert percents(kube)[:2] == [10, 0]  # traffic back first, then the spec
+    assert case.aliases() == {"champion": "1", "challenger": "2"}
+    served = case.served()
+    before_uri = case.before["spec"]["predictor"]["model"]["storageUri"]
+    assert served["spec"]["predictor"]["model"]["storageUri"] == before_uri
+    predictor = served["status"]["components"]["predictor"]
+    assert predictor["traffic"] == [
+        {"revisionName": revision(case, 3), "latestRevision": True, "percent": 100}
+    ]
+    phases = [p["phase"] for p in control.progress]
+    assert phases[0] == "rolling out" and phases[-1] == "rolled back"
+    assert "dwelling" not in phases
 
 
 def test_a_canary_in_raw_deployment_mode_is_refused_before_anything_moves(

@@ -110,7 +110,8 @@ def test_a_rollback_asked_in_chat_reaches_the_run_through_the_bots_api(
         failure: list[BaseException] = []
         run = promote_in_background(case, prometheus, control, failure)
         wait_for(
-            lambda: svc.rollouts.view(rid).progress.get("step") == 25,
+            lambda: svc.rollouts.view(rid).progress.get("step") == 25
+            and svc.rollouts.view(rid).progress.get("phase") == "dwelling",
             timeout=90,
             description="the run reporting its 25% step to the bot",
         )

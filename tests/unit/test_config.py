@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from bot.domain.errors import ConfigError
+from bot.domain.policy import CanaryError, CanarySpec
 from tests import builders
 from tests.builders import parse_config
 
@@ -126,3 +127,63 @@ def test_group_with_slack_usergroup_form():
 def test_not_a_mapping():
     with pytest.raises(ConfigError, match="must be a mapping"):
         parse_config(["people"])
+
+
+# -- a policy's canary (docs/kserve.md, "Canary") ---------------------------------------
+
+
+def test_a_policy_canary_parses_with_the_default_steps_and_its_dwell():
+    raw = builders.config_dict(policies=builders.policy_patch(canary={"dwell_seconds": 120}))
+    (policy,) = parse_config(raw).policies
+    assert policy.canary == CanarySpec((10, 25, 50, 100), 120)
+    (plain,) = parse_config(builders.config_dict()).policies
+    assert plain.canary is None
+
+
+@pytest.mark.parametrize(
+    ("canary", "line"),
+    [
+        ({"steps": [10, 50]}, "policies[0].canary.steps: [10, 50] must end at 100"),
+        ({"steps": [50, 25, 100]}, "policies[0].canary.steps: [50, 25, 100] must rise strictly"),
+        ({"steps": [10, 10, 100]}, "policies[0].canary.steps: [10, 10, 100] must rise strictly"),
+        ({"steps": [0, 100]}, "policies[0].canary.steps: 0 is not a percentage from 1 to 100"),
+        ({"steps": [10, 110]}, "policies[0].canary.steps: 110 is not a percentage from 1 to 100"),
+        ({"steps": []}, "policies[0].canary.steps: no steps"),
+        ({"dwell_seconds": 0}, "policies[0].canary.dwell_seconds: 0 is not a number of seconds"),
+        (
+            {"dwell_seconds": 86401},
+            "policies[0].canary.dwell_seconds: 86401 is not a number of seconds from 1 to 86400",
+        ),
+    ],
+)
+def test_a_bad_policy_canary_is_one_line_naming_the_field(canary, line):
+    raw = builders.config_dict(policies=builders.policy_patch(canary=canary))
+    (found,) = problems(raw)
+    assert found.startswith(line), found
+    assert 'docs/kserve.md, "Canary"' in found
+
+
+@pytest.mark.parametrize(
+    ("canary", "at"),
+    [
+        ({"steps": "10,25,100"}, "policies[0].canary.steps:"),
+        ({"steps": [10, "fifty", 100]}, "policies[0].canary.steps[1]:"),
+        ({"steps": [10, True, 100]}, "policies[0].canary.steps[1]:"),
+        ({"dwell_seconds": "5m"}, "policies[0].canary.dwell_seconds:"),
+        ({"dwell": 300}, "policies[0].canary.dwell: unknown key"),
+    ],
+)
+def test_a_policy_canary_of_the_wrong_type_names_the_field(canary, at):
+    raw = builders.config_dict(policies=builders.policy_patch(canary=canary))
+    (found,) = problems(raw)
+    assert found.startswith(at), found
+
+
+def test_canary_spec_refuses_what_the_pipeline_would():
+    with pytest.raises(CanaryError) as bad:
+        CanarySpec.of((25, 100), dwell_seconds=-1)
+    assert bad.value.field == "dwell_seconds"
+    spec = CanarySpec.of((5, 100), 60)
+    assert spec.parameters() == {"canary_steps": "5,100", "canary_dwell_seconds": 60}
+    assert CanarySpec.from_json(spec.as_json()) == spec
+    assert CanarySpec.from_json(None) is None

@@ -25,8 +25,8 @@ from bot.domain.names import EventKind, OutboxState
 from bot.domain.outbox import OutboxItem
 from bot.ports.store import RequestFilter
 from bot.service.audit import signing_note
-from bot.service.chat.rich import plain
-from bot.service.chat.rollout import rollout_buttons, rollout_lines
+from bot.service.chat.rich import Line, plain
+from bot.service.chat.rollout import planned_line, rollout_buttons, rollout_lines
 from bot.service.chat.texts import veto_window
 from bot.service.identity import Identity
 from bot.service.queries import Queries
@@ -193,6 +193,11 @@ def champion_before(queries: Queries, request: ApprovalRequest) -> str | None:
     return f"v{found[0].model_version}" if found else None
 
 
+def planned(request: ApprovalRequest) -> tuple[Line, ...]:
+    line = planned_line(request)
+    return (line,) if line is not None else ()
+
+
 def _promotion(
     request: ApprovalRequest, records: Sequence[AuditRecord], links: RunLinks
 ) -> Promotion | None:
@@ -271,7 +276,7 @@ def request_view(queries: Queries, request_id: str, links: RunLinks) -> RequestV
         challenger=challenger_fate(r, records, effects),
         window=plain(line) if (line := veto_window(r, policy)) else None,
         evidence=queries.evidence(r.id),
-        rollout=[plain(line) for line in rollout_lines(r)],
+        rollout=[plain(line) for line in (*planned(r), *rollout_lines(r))],
         rollout_actions=[(a.value, label) for a, label in buttons.labelled()]
         if (buttons := rollout_buttons(r))
         else [],

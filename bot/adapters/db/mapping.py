@@ -18,6 +18,7 @@ from bot.domain.model import (
 )
 from bot.domain.names import OutboxState
 from bot.domain.outbox import OutboxItem
+from bot.domain.policy import CanarySpec
 from bot.domain.quorum import Rule
 
 # -- approval requests ------------------------------------------------------------
@@ -185,6 +186,7 @@ def policy_row(pol: Policy) -> dict[str, Any]:
         "reject_reason_required": pol.reject_reason_required,
         "auto_approve_after_s": _seconds(pol.auto_approve_after),
         "rollback_groups": list(pol.rollback_groups),
+        "canary": pol.canary.as_json() if pol.canary else None,
     }
 
 
@@ -202,6 +204,7 @@ def policy_from_row(r: Any) -> Policy:
         reject_reason_required=r.reject_reason_required,
         auto_approve_after=_delta(r.auto_approve_after_s),
         rollback_groups=tuple(r.rollback_groups or ()),
+        canary=CanarySpec.from_json(r.canary),
     )
 
 

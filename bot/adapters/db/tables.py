@@ -117,6 +117,8 @@ policies = Table(
     Column("auto_approve_after_s", Integer),  # the veto window (0011); NULL: none
     # (0014) who may roll a canary back or undo a divergence; NULL or []: the approver groups
     Column("rollback_groups", JSON),
+    # (0017) the policy's canary, {"steps": [...], "dwell_seconds": n}; NULL: none
+    Column("canary", JSON),
 )
 
 approval_requests = Table(

@@ -1,11 +1,14 @@
 """The promotion pipeline's parameters for an approved request (both launchers use this).
 
-Three layers, later ones winning: the configured defaults (the promotion target,
+Four layers, later ones winning: the configured defaults (the promotion target,
 ``APPROVAL_BOT_PROMOTION_*``, docs/configuration.md), then the submission's
 ``promotion.parameters`` **for the names ``APPROVAL_BOT_PROMOTION_REQUEST_OVERRIDES`` allows**,
-then the four fixed parameters that identify what was approved. A submission that sets any
-other name is not launched: the launch fails for good, saying which name and which setting,
-rather than promoting somewhere the configuration did not name.
+then the canary the request's policy asked for when it was submitted (``canary_steps``,
+``canary_dwell_seconds``: the approvers' rules win over the target and the submitter), then
+the four fixed parameters that identify what was approved. A submission that sets any other
+name is not launched: the launch fails for good, saying which name and which setting, rather
+than promoting somewhere the configuration did not name; so is a policy canary without
+``APPROVAL_BOT_PROMETHEUS_URL`` (a canary is judged on Prometheus).
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from bot.domain.model import ApprovalRequest
+from bot.domain.policy import CanarySpec
 from bot.ports.effects import PermanentEffectError
 
 FIXED = ("model_name", "model_version", "data_run_id", "approval_request_id")
+PROMETHEUS_SETTING = "APPROVAL_BOT_PROMETHEUS_URL"
 # The promotion pipeline's target parameters (pipelines/definitions.py) and their settings
 TARGET = {
     "namespace": "APPROVAL_BOT_PROMOTION_NAMESPACE",
@@ -61,7 +66,8 @@ def promotion_params(
     overridable: Collection[str] = (),
     accepted: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """``defaults`` < the submission's allowed ``promotion.parameters`` < the fixed four.
+    """``defaults`` < the submission's allowed ``promotion.parameters`` < the policy's
+    canary < the fixed four.
 
     ``accepted`` (the pipeline's inputs, when known) drops defaults the pipeline does not take.
     Raises ``PermanentEffectError`` when the submission sets a name ``overridable`` lacks.
@@ -77,6 +83,15 @@ def promotion_params(
             f"without them, or allow them and `approval-bot outbox retry`"
         )
     params: dict[str, Any] = {**(defaults or {}), **extra}
+    canary = CanarySpec.from_json(request.promotion.get("canary"))
+    if canary is not None:
+        if not str(params.get("prometheus_url") or "").strip():
+            raise PermanentEffectError(
+                f"the policy of request {request.id} asks for a canary, which needs "
+                f"{PROMETHEUS_SETTING} (a canary is judged on Prometheus; docs/kserve.md, "
+                '"Canary"): set it and `approval-bot outbox retry`'
+            )
+        params.update(canary.parameters())
     params.update(
         model_name=request.model_name,
         model_version=request.model_version,

@@ -53,6 +53,7 @@ def serve(host: str, port: int) -> None:
                 settings.config_file,
                 f"{len(changes)} change(s)" if changes else "no changes",
             )
+        c.services.admin.refuse_canaries_without_analysis()  # applied by another process
         run_server(c, sock=sock)
     finally:
         c.close()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from bot.domain.gates import GateResult
 from bot.domain.model import ApprovalRequest, Policy, State, VoteKind
 from bot.service.chat.rich import Code, Line, Part, When, bold, clip, italic, joined, link
-from bot.service.chat.rollout import RolloutButtons, rollout_buttons, rollout_lines
+from bot.service.chat.rollout import RolloutButtons, planned_line, rollout_buttons, rollout_lines
 from bot.service.chat.texts import veto_window
 from bot.service.queries import MessageView
 from bot.service.views import launch_problem
@@ -156,7 +156,11 @@ def compose(
     overridable = bool(policy and policy.allow_override_failed_gates)
     failed = tuple(g.name for g in request.failed_gates)
     window = veto_window(request, policy)
-    notes = ((NO_OVERRIDE,),) if pending and failed and policy and not overridable else ()
+    notes: tuple[Line, ...] = (
+        ((NO_OVERRIDE,),) if pending and failed and policy and not overridable else ()
+    )
+    if (planned := planned_line(request)) is not None:
+        notes = (*notes, planned)
     return RequestMessage(
         request_id=request.id,
         state=request.state,

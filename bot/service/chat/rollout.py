@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.domain.model import ApprovalRequest, State
+from bot.domain.policy import CanarySpec
 from bot.domain.rollout import FINAL_PHASES, VERB, RolloutAction
 from bot.service.chat.rich import Code, Line, bold, clip
 
@@ -52,6 +53,21 @@ class RolloutButtons:
 
 def _progress(request: ApprovalRequest) -> dict[str, Any]:
     return dict((request.rollout or {}).get("progress") or {})
+
+
+def planned_line(request: ApprovalRequest) -> Line | None:
+    """Before the decision, what approving starts when the request's policy asked for a
+    canary (``promotion["canary"]``, bot/domain/model.py), so approvers know it up front."""
+    canary = CanarySpec.from_json(request.promotion.get("canary"))
+    if canary is None or not request.is_pending:
+        return None
+    steps = " → ".join(f"{s}%" for s in canary.steps)
+    dwell = canary.dwell_seconds
+    each = f"{dwell // 60} min" if dwell % 60 == 0 else f"{dwell} s"
+    return (
+        bold("On approval: a canary"),
+        f" {steps}, {each} per step, rolled back automatically if a step's analysis fails",
+    )
 
 
 def rollout_lines(request: ApprovalRequest) -> tuple[Line, ...]:

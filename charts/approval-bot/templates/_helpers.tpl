@@ -118,11 +118,43 @@ render runs it.
 {{- fail "approval-bot: promotion.namespace is required with kfp.launcher=kfp: set it to the namespace of the InferenceService the promotion patches (where charts/approval-bot-serving is installed), e.g. --set promotion.namespace=models" }}
 {{- end }}
 {{- end }}
+{{- include "approval-bot.validateCanary" . }}
 {{- if and .Values.watch.enabled (not .Values.watch.models) }}
 {{- fail "approval-bot: watch.models is required with watch.enabled: the models whose serving to compare with MLflow's @champion, e.g. --set watch.models={iris-classifier} (docs/watch.md)" }}
 {{- end }}
 {{- if and .Values.watch.enabled (not .Values.mlflow.trackingUri) }}
 {{- fail "approval-bot: mlflow.trackingUri is required with watch.enabled: the watch reads @champion from MLflow (docs/watch.md)" }}
+{{- end }}
+{{- end }}
+
+{{/*
+A canary is judged on Prometheus (docs/kserve.md, "Canary"): promotion.canary.steps, or a
+policy in `config` with a `canary`, need prometheus.url, as the bot refuses to start without
+APPROVAL_BOT_PROMETHEUS_URL. The steps rise strictly to 100, as the bot checks them.
+*/}}
+{{- define "approval-bot.validateCanary" -}}
+{{- $steps := .Values.promotion.canary.steps }}
+{{- if $steps }}
+{{- $previous := 0 }}
+{{- range $steps }}
+{{- if le (int .) $previous }}
+{{- fail (printf "approval-bot: promotion.canary.steps %v must rise strictly to 100, e.g. [10, 25, 50, 100] (docs/kserve.md, \"Canary\")" $steps) }}
+{{- end }}
+{{- $previous = int . }}
+{{- end }}
+{{- if ne $previous 100 }}
+{{- fail (printf "approval-bot: promotion.canary.steps %v must end at 100 (the last step moves all the traffic), e.g. [10, 25, 50, 100] (docs/kserve.md, \"Canary\")" $steps) }}
+{{- end }}
+{{- if not .Values.prometheus.url }}
+{{- fail "approval-bot: prometheus.url is required with promotion.canary.steps: a canary is judged on Prometheus, e.g. --set prometheus.url=http://prometheus-operated.monitoring:9090 (docs/kserve.md, \"Canary\")" }}
+{{- end }}
+{{- end }}
+{{- if not .Values.prometheus.url }}
+{{- range (.Values.config | default dict).policies | default list }}
+{{- if and (kindIs "map" .) (hasKey . "canary") }}
+{{- fail (printf "approval-bot: prometheus.url is required: the policy for %q in config asks for a canary, which is judged on Prometheus, e.g. --set prometheus.url=http://prometheus-operated.monitoring:9090 (docs/kserve.md, \"Canary\")" (toString .model)) }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -187,6 +219,10 @@ promotion.namespace, else the release's namespace, as the bot reads it) or
     "APPROVAL_BOT_PROMOTION_INFERENCE_SERVICE" .Values.promotion.inferenceService
     "APPROVAL_BOT_PROMOTION_STORAGE_URI_PREFIX" .Values.promotion.storageUriPrefix
     "APPROVAL_BOT_PROMOTION_REQUEST_OVERRIDES" (join "," .Values.promotion.requestOverrides)
+    "APPROVAL_BOT_PROMOTION_CANARY_STEPS" (join "," .Values.promotion.canary.steps)
+    "APPROVAL_BOT_PROMOTION_CANARY_DWELL_SECONDS" (ternary (toString .Values.promotion.canary.dwellSeconds) "" (not (empty .Values.promotion.canary.steps)))
+    "APPROVAL_BOT_PROMOTION_CANARY_CHECKS" (ternary (toJson .Values.promotion.canary.checks) "" (not (empty .Values.promotion.canary.checks)))
+    "APPROVAL_BOT_PROMETHEUS_URL" .Values.prometheus.url
     "APPROVAL_BOT_WATCH" (ternary "on" "" .Values.watch.enabled)
     "APPROVAL_BOT_WATCH_SECONDS" (ternary (toString .Values.watch.intervalSeconds) "" .Values.watch.enabled)
     "APPROVAL_BOT_WATCH_MODELS" (ternary (join "," .Values.watch.models) "" .Values.watch.enabled) }}

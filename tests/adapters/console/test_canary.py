@@ -48,3 +48,24 @@ def test_the_console_shows_and_steers_a_running_canary(svc):
     history = svc.queries.history([svc.queries.get(rid)])[rid]
     done_by = [(h.actor, h.data["action"]) for h in history if h.kind == "rollout_controlled"]
     assert done_by == [("you", "pause"), ("you", "rollback")]
+
+
+def test_approvers_see_the_canary_their_policy_asks_for_before_they_vote(svc):
+    import yaml
+
+    from tests.adapters.console.conftest import ROOT, parse_config
+
+    raw = yaml.safe_load((ROOT / "examples" / "config.yaml").read_text())
+    for policy in raw["policies"]:
+        policy["canary"] = {"steps": [10, 25, 50, 100], "dwell_seconds": 300}
+    svc.admin.canary_analysis = True
+    svc.admin.apply(parse_config(raw))
+    app, _ = console_app(svc)
+    client = browser(app)
+    rid = submit(svc, model_name="iris-classifier", requested_by="staging-pipeline")
+
+    page = client.get(f"/requests/{rid}").text
+    planned = "On approval: a canary 10% → 25% → 50% → 100%, 5 min per step"
+    assert planned in page
+    assert vote(client, rid, "approve").status_code == 303
+    assert planned not in client.get(f"/requests/{rid}").text  # decided: no longer a plan

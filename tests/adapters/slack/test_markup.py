@@ -134,3 +134,18 @@ def test_fifty_gates_at_their_longest_show_what_fits_and_how_many_more() -> None
     confirm = _approve_button(blocks)["confirm"]["text"]
     assert confirm["type"] == "plain_text" and len(confirm["text"]) <= 300
     assert "<&>" in confirm["text"]  # plain_text: as it is, escaped by nobody
+
+
+def test_a_request_under_a_canary_policy_says_what_approving_starts() -> None:
+    from bot.domain.policy import CanarySpec
+
+    policy = Policy("*", (Rule("ml-leads", 1),), canary=CanarySpec((10, 50, 100), 90))
+    request = _request(failed=False, policy=policy)
+    shown = json.dumps(request_blocks(request, policy), ensure_ascii=False)
+    assert (
+        "*On approval: a canary* 10% → 50% → 100%, 90 s per step, rolled back automatically"
+    ) in shown
+    plain = Policy("*", (Rule("ml-leads", 1),))
+    assert "On approval" not in json.dumps(
+        request_blocks(_request(failed=False, policy=plain), plain), ensure_ascii=False
+    )

@@ -138,3 +138,13 @@ def test_a_failed_promotion_shows_why_escaped() -> None:
     text = render.message_text(failed, POLICY)
     parse_html(text)
     assert "promotion_failed — rolled back: &lt;iris-serving&gt; never became Ready" in text
+
+
+def test_a_request_under_a_canary_policy_says_what_approving_starts() -> None:
+    canary = {"steps": [10, 25, 50, 100], "dwell_seconds": 600}
+    r = request(promotion={"canary": canary})
+    html = render.message_text(r, POLICY)
+    parse_html(html)  # Telegram accepts it
+    assert "<b>On approval: a canary</b> 10% → 25% → 50% → 100%, 10 min per step" in html
+    decided = dataclasses.replace(r, state=State.APPROVED)
+    assert "On approval" not in render.message_text(decided, POLICY)
