@@ -65,6 +65,7 @@ class _Store:
         self.tokens: dict[str, ApiToken] = {}  # by hash
         self.chat: dict[tuple[str, str], dict[str, Any]] = {}
         self.chat_claims: dict[tuple[str, str], tuple[str, datetime]] = {}
+        self.chat_shown: dict[tuple[str, str], str | None] = {}  # as chat_messages.shown
         self.divergences: dict[str, Divergence] = {}
         self.channel_state: dict[tuple[str, str], Any] = {}
         self.seen_updates: dict[tuple[str, str], datetime] = {}
@@ -453,7 +454,14 @@ class FakeChat:
         return ChatClaim(token=token, retaken=held is not None)
 
     def finish(
-        self, request_id: str, channel: str, *, token: str, ref: dict[str, Any], at: datetime
+        self,
+        request_id: str,
+        channel: str,
+        *,
+        token: str,
+        ref: dict[str, Any],
+        at: datetime,
+        shown: str | None = None,
     ) -> bool:
         key = (request_id, channel)
         held = self.s.chat_claims.get(key)
@@ -461,7 +469,24 @@ class FakeChat:
             return False
         del self.s.chat_claims[key]
         self.s.chat[key] = dict(ref)
+        self.s.chat_shown[key] = shown
         return True
+
+    def take_shown(self, request_id: str, channel: str) -> str | None:
+        key = (request_id, channel)
+        if key not in self.s.chat:
+            return None
+        return self.s.chat_shown.pop(key, None)
+
+    def mark_shown(self, request_id: str, channel: str, shown: str) -> bool:
+        key = (request_id, channel)
+        if key not in self.s.chat:
+            return False
+        if self.s.chat_shown.get(key) is None:
+            self.s.chat_shown[key] = shown
+            return True
+        self.s.chat_shown[key] = None
+        return False
 
     def abandon(self, request_id: str, channel: str, *, token: str, at: datetime) -> None:
         key = (request_id, channel)

@@ -246,9 +246,29 @@ class ChatMessageRepository(Protocol):
         ...
 
     def finish(
-        self, request_id: str, channel: str, *, token: str, ref: dict[str, Any], at: datetime
+        self,
+        request_id: str,
+        channel: str,
+        *,
+        token: str,
+        ref: dict[str, Any],
+        at: datetime,
+        shown: str | None = None,
     ) -> bool:
-        """Record the posted message under the claim; False when the claim was lost."""
+        """Record the posted message under the claim (and ``shown``, the digest of what it
+        shows); False when the claim was lost."""
+        ...
+
+    def take_shown(self, request_id: str, channel: str) -> str | None:
+        """The digest of what the posted message shows, as its last delivery recorded it,
+        and forget it until this delivery records what it shows (``mark_shown``): a
+        delivery that never records (a crash, a failure) leaves it unknown (None), never
+        stale. None when unknown."""
+        ...
+
+    def mark_shown(self, request_id: str, channel: str, shown: str) -> bool:
+        """The message shows ``shown`` now, when nothing was recorded since ``take_shown``;
+        otherwise another delivery changed it meanwhile, and it becomes unknown (False)."""
         ...
 
     def abandon(self, request_id: str, channel: str, *, token: str, at: datetime) -> None:
