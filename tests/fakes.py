@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -34,6 +34,7 @@ from bot.domain.model import (
 )
 from bot.domain.names import OutboxState
 from bot.domain.outbox import DeliveryOutcome, OutboxItem, Retry
+from bot.domain.pacing import Lane
 from bot.domain.people import NAME
 from bot.domain.tokens import ApiToken
 from bot.ports.store import ChatClaim, DuplicateSubmission, EventRecorder, RequestFilter, Tracker
@@ -70,6 +71,7 @@ class _Store:
         self.channel_state: dict[tuple[str, str], Any] = {}
         self.seen_updates: dict[tuple[str, str], datetime] = {}
         self.named_leases: dict[str, tuple[str, datetime]] = {}  # name -> (holder, until)
+        self.send_schedule: dict[str, Lane] = {}
         self.evidence: dict[str, tuple[Picture, ...]] = {}
 
 
@@ -608,6 +610,24 @@ class FakeLeases:
         return held[0] if held is not None and held[1] > now else None
 
 
+class FakeSendSchedule:
+    """As ``bot/adapters/db/send_schedule.py`` (the store's lock serialises transactions)."""
+
+    def __init__(self, store: _Store) -> None:
+        self.s = store
+
+    def lock(self, keys: Sequence[str]) -> dict[str, Lane]:
+        for key in keys:
+            self.s.send_schedule.setdefault(key, Lane())
+        return {k: self.s.send_schedule[k] for k in keys}
+
+    def save(self, lanes: Mapping[str, Lane]) -> None:
+        self.s.send_schedule.update(lanes)
+
+    def held_until(self, key: str) -> float:
+        return self.s.send_schedule.get(key, Lane()).held_until
+
+
 class FakeEvidence:
     def __init__(self, store: _Store) -> None:
         self.store = store
@@ -681,6 +701,7 @@ class FakeUnitOfWork(RecordingUnitOfWork):
         self.channel_state = FakeChannelState(self._work)
         self.divergences = FakeDivergences(self._work, self)
         self.leases = FakeLeases(self._work)
+        self.send_schedule = FakeSendSchedule(self._work)
         self.evidence = FakeEvidence(self._work)
         return self
 
