@@ -7,6 +7,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -146,10 +147,46 @@ def test_a_burst_on_two_replicas_is_posted_once_each_within_the_groups_rate(
     posts = [c for c in telegram.calls("sendMessage") if c["chat_id"] == GROUP]
     names = sorted(re.search(r"burst-\d+", c["text"]).group(0) for c in posts)  # type: ignore[union-attr]
     assert names == sorted(f"burst-{n}" for n in range(60))  # each once
-    assert telegram.violations == []
-    assert len(telegram.flood_errors()) <= 2  # timing noise only: the rate is shared
     taken_over = [r.getMessage() for r in caplog.records if "taking over" in r.getMessage()]
     assert taken_over == []
+    assert telegram.violations == []
+    assert len(telegram.flood_errors()) <= 2  # timing noise only: the rate is shared
+
+
+def test_a_burst_through_429s_takes_over_no_post(
+    sqlite_url: str, telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    """60 submissions at once while Telegram answers 429s: a burst logged 241 warnings
+    "taking over a Telegram post that may have been sent" when none had been. A post waited
+    for its slot, then for each 429's retry_after, each wait within what a write may wait
+    but all of them together past the delivery's timeout: the outbox cut it unrecorded, its
+    claim held for the whole lease, and the next delivery took it over as if it may have
+    posted. The waits together now stay within the write's budget (``Paced`` /
+    ``RetryAfter`` are raised in time), so the claim is released: nothing was sent.
+
+    The times scale with TEST_LIMITS (a write waits 1 s here, 10 s in production): the
+    delivery's timeout 3 s (30 s), the claims' lease 3 s (60 s)."""
+    caplog.set_level(logging.INFO)
+    telegram.fail("sendMessage", *[flood(1) for _ in range(12)])
+    with running_bot(sqlite_url, telegram, outbox_lease_seconds=3.0) as bot:
+        dispatcher = bot.container.dispatcher
+        dispatcher.retry = replace(dispatcher.retry, timeout_seconds=3.0)
+        ids = [
+            bot.submit(model_name=f"burst-{n}", staging_run_id=f"kfp-{n}", requested_by="dave")
+            for n in range(60)
+        ]
+        wait_for(
+            lambda: all(bot.container.services.chat.ref(rid, "telegram") for rid in ids),
+            timeout=60,
+            description="60 request messages to be posted",
+        )
+    posts = [c for c in telegram.calls("sendMessage") if c["chat_id"] == GROUP]
+    names = sorted(re.search(r"burst-\d+", c["text"]).group(0) for c in posts)  # type: ignore[union-attr]
+    assert names == sorted(f"burst-{n}" for n in range(60))  # each once
+    taken_over = [r.getMessage() for r in caplog.records if "taking over" in r.getMessage()]
+    assert taken_over == []
+    timed_out = [r.getMessage() for r in caplog.records if "timed out" in r.getMessage()]
+    assert timed_out == []
 
 
 def test_retry_after_is_waited_out_and_nothing_is_lost(webhook_bot: TelegramBot) -> None:

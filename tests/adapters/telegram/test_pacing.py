@@ -156,6 +156,24 @@ def test_retry_after_longer_than_the_wait_is_raised_for_the_outbox() -> None:
     assert p.reserve("-100999", 10.0) == 0.0  # other chats are not held up
 
 
+def test_the_waits_for_429s_together_stay_within_what_the_caller_may_wait() -> None:
+    """Each retry_after within the caller's wait, but all of them together past it: the
+    outbox's timeout cut such a write unrecorded, and the next delivery took its claim over
+    as a post "that may have been sent". Raised in time instead: nothing was sent."""
+    clock = Clock()
+    p = pacer(clock)
+    calls: list[float] = []
+
+    async def flooded(*_: Any) -> bool:
+        calls.append(clock.now)
+        raise RetryAfter(4)
+
+    with pytest.raises(RetryAfter):
+        asyncio.run(p.process_request(flooded, (), {}, "sendMessage", {"chat_id": GROUP}, 10.0))
+    assert calls == [1000.0, 1004.0, 1008.0]  # a fourth would go out at 1012, past 1010
+    assert clock.now - 1000.0 <= 10.0
+
+
 def test_calls_without_a_chat_are_not_paced() -> None:
     clock = Clock()
     p = pacer(clock)
