@@ -243,8 +243,11 @@ class Publisher:
         except ChatRefused as exc:
             slot.given_up, slot.failed = "release", exc  # refused: nothing was posted
             raise
-        except Exception as exc:
-            slot.given_up, slot.failed = "abandon", exc  # posted or not: look next time
+        except BaseException as exc:  # the outbox's timeout cancels too: on the wire or not
+            slot.given_up = "abandon"  # posted or not: look next time
+            slot.failed = (
+                exc if isinstance(exc, Exception) else RuntimeError("the post was cut short")
+            )
             raise
         slot.ref = slot.posted = ref
         if found is None:
