@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -34,6 +34,7 @@ from bot.domain.model import (
 )
 from bot.domain.names import OutboxState
 from bot.domain.outbox import DeliveryOutcome, OutboxItem, Retry
+from bot.domain.pacing import Lane
 from bot.domain.people import NAME
 from bot.domain.tokens import ApiToken
 from bot.ports.store import ChatClaim, DuplicateSubmission, EventRecorder, RequestFilter, Tracker
@@ -65,10 +66,12 @@ class _Store:
         self.tokens: dict[str, ApiToken] = {}  # by hash
         self.chat: dict[tuple[str, str], dict[str, Any]] = {}
         self.chat_claims: dict[tuple[str, str], tuple[str, datetime]] = {}
+        self.chat_shown: dict[tuple[str, str], str | None] = {}  # as chat_messages.shown
         self.divergences: dict[str, Divergence] = {}
         self.channel_state: dict[tuple[str, str], Any] = {}
         self.seen_updates: dict[tuple[str, str], datetime] = {}
         self.named_leases: dict[str, tuple[str, datetime]] = {}  # name -> (holder, until)
+        self.send_schedule: dict[str, Lane] = {}
         self.evidence: dict[str, tuple[Picture, ...]] = {}
 
 
@@ -453,7 +456,14 @@ class FakeChat:
         return ChatClaim(token=token, retaken=held is not None)
 
     def finish(
-        self, request_id: str, channel: str, *, token: str, ref: dict[str, Any], at: datetime
+        self,
+        request_id: str,
+        channel: str,
+        *,
+        token: str,
+        ref: dict[str, Any],
+        at: datetime,
+        shown: str | None = None,
     ) -> bool:
         key = (request_id, channel)
         held = self.s.chat_claims.get(key)
@@ -461,7 +471,24 @@ class FakeChat:
             return False
         del self.s.chat_claims[key]
         self.s.chat[key] = dict(ref)
+        self.s.chat_shown[key] = shown
         return True
+
+    def take_shown(self, request_id: str, channel: str) -> str | None:
+        key = (request_id, channel)
+        if key not in self.s.chat:
+            return None
+        return self.s.chat_shown.pop(key, None)
+
+    def mark_shown(self, request_id: str, channel: str, shown: str) -> bool:
+        key = (request_id, channel)
+        if key not in self.s.chat:
+            return False
+        if self.s.chat_shown.get(key) is None:
+            self.s.chat_shown[key] = shown
+            return True
+        self.s.chat_shown[key] = None
+        return False
 
     def abandon(self, request_id: str, channel: str, *, token: str, at: datetime) -> None:
         key = (request_id, channel)
@@ -583,6 +610,24 @@ class FakeLeases:
         return held[0] if held is not None and held[1] > now else None
 
 
+class FakeSendSchedule:
+    """As ``bot/adapters/db/send_schedule.py`` (the store's lock serialises transactions)."""
+
+    def __init__(self, store: _Store) -> None:
+        self.s = store
+
+    def lock(self, keys: Sequence[str]) -> dict[str, Lane]:
+        for key in keys:
+            self.s.send_schedule.setdefault(key, Lane())
+        return {k: self.s.send_schedule[k] for k in keys}
+
+    def save(self, lanes: Mapping[str, Lane]) -> None:
+        self.s.send_schedule.update(lanes)
+
+    def held_until(self, key: str) -> float:
+        return self.s.send_schedule.get(key, Lane()).held_until
+
+
 class FakeEvidence:
     def __init__(self, store: _Store) -> None:
         self.store = store
@@ -656,6 +701,7 @@ class FakeUnitOfWork(RecordingUnitOfWork):
         self.channel_state = FakeChannelState(self._work)
         self.divergences = FakeDivergences(self._work, self)
         self.leases = FakeLeases(self._work)
+        self.send_schedule = FakeSendSchedule(self._work)
         self.evidence = FakeEvidence(self._work)
         return self
 

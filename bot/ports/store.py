@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -17,6 +17,7 @@ from bot.domain.evidence import EvidenceInfo, Picture
 from bot.domain.model import ApprovalRequest, Person, Policy, State
 from bot.domain.names import OutboxState
 from bot.domain.outbox import DeliveryOutcome, OutboxItem, Retry
+from bot.domain.pacing import Lane
 from bot.domain.tokens import ApiToken
 
 
@@ -246,9 +247,29 @@ class ChatMessageRepository(Protocol):
         ...
 
     def finish(
-        self, request_id: str, channel: str, *, token: str, ref: dict[str, Any], at: datetime
+        self,
+        request_id: str,
+        channel: str,
+        *,
+        token: str,
+        ref: dict[str, Any],
+        at: datetime,
+        shown: str | None = None,
     ) -> bool:
-        """Record the posted message under the claim; False when the claim was lost."""
+        """Record the posted message under the claim (and ``shown``, the digest of what it
+        shows); False when the claim was lost."""
+        ...
+
+    def take_shown(self, request_id: str, channel: str) -> str | None:
+        """The digest of what the posted message shows, as its last delivery recorded it,
+        and forget it until this delivery records what it shows (``mark_shown``): a
+        delivery that never records (a crash, a failure) leaves it unknown (None), never
+        stale. None when unknown."""
+        ...
+
+    def mark_shown(self, request_id: str, channel: str, shown: str) -> bool:
+        """The message shows ``shown`` now, when nothing was recorded since ``take_shown``;
+        otherwise another delivery changed it meanwhile, and it becomes unknown (False)."""
         ...
 
     def abandon(self, request_id: str, channel: str, *, token: str, at: datetime) -> None:
@@ -316,6 +337,23 @@ class DivergenceRepository(Protocol):
         """Every divergence not resolved yet, oldest first."""
 
 
+class SendScheduleRepository(Protocol):
+    """Each key's write schedule (``bot/domain/pacing.py``), shared by the replicas."""
+
+    def lock(self, keys: Sequence[str]) -> dict[str, Lane]:
+        """The lanes of ``keys`` (created when missing), locked against every other
+        transaction's ``lock`` until this one ends."""
+        ...
+
+    def save(self, lanes: Mapping[str, Lane]) -> None:
+        """Store the lanes (each locked by this transaction's ``lock``)."""
+        ...
+
+    def held_until(self, key: str) -> float:
+        """Until when ``key`` is held (0: it is not)."""
+        ...
+
+
 class LeaseRepository(Protocol):
     """Named leases: one holder at a time across replicas (``bot/service/leases.py``)."""
 
@@ -381,6 +419,8 @@ class UnitOfWork(Protocol):
     def divergences(self) -> DivergenceRepository: ...
     @property
     def leases(self) -> LeaseRepository: ...
+    @property
+    def send_schedule(self) -> SendScheduleRepository: ...
     @property
     def evidence(self) -> EvidenceRepository: ...
 

@@ -361,3 +361,38 @@ def test_a_lane_that_fails_does_not_abandon_the_others_midway(svc):
     assert left.pop(LOG_DECISION) == "pending"
     assert set(left.values()) == {"delivered"}, left
     assert f"{rid}:launch_promotion" in rec.seen
+
+
+class _Hanging:
+    """A chat transport whose post never answers; ``find_post`` counts the takeovers."""
+
+    def __init__(self) -> None:
+        self.looked = 0
+
+    async def post(self, rendered, *, request_id: str):
+        await asyncio.Event().wait()
+
+    async def find_post(self, request_id: str):
+        self.looked += 1
+        return None
+
+
+def test_a_post_cut_short_by_the_timeout_ends_its_claim_at_once(svc, clock):
+    """The outbox's timeout cancels a post on the wire: whether it went out is unknown, so
+    the claim is abandoned then (the next delivery looks first), instead of being held
+    unrecorded for the whole lease, a minute of 'posting elsewhere' retries for the
+    request, before the same takeover."""
+    from bot.service.chat.publisher import Publisher
+    from bot.service.chat.rich import Markup
+
+    rid = svc.commands.submit(builders.submission()).request.id
+    hanging = _Hanging()
+    stage = Publisher("console", Markup(), hanging, svc.uow)  # type: ignore[arg-type]
+    d = dispatcher(svc, {"chat:console": stage, "*": Recorder()}, timeout_seconds=0.05)
+    asyncio.run(d.deliver_due())
+    with svc.uow() as uow:
+        claim = uow.chat.claim(
+            rid, "console", token="next", now=clock.now(), lease_until=clock.now()
+        )
+        uow.commit()
+    assert claim.token == "next" and claim.retaken

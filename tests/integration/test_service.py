@@ -479,6 +479,40 @@ def test_a_chat_message_is_claimed_by_one_deliverer_then_posted(svc, clock):
     assert fresh.token and not fresh.retaken
 
 
+def _shown(svc, rid: str, what: str, digest: str = ""):
+    with svc.uow() as uow:
+        if what == "take":
+            out = uow.chat.take_shown(rid, "slack")
+        else:
+            out = uow.chat.mark_shown(rid, "slack", digest)
+        uow.commit()
+    return out
+
+
+def test_what_a_message_shows_is_taken_then_recorded_and_never_stale(svc, clock):
+    """The digest of what a message shows (an update rendering the same is not sent): taken
+    with the claim and forgotten until the delivery records it, so that a delivery that
+    never records leaves it unknown; two deliveries in flight leave it unknown."""
+    rid = svc.commands.submit(builders.submission()).request.id
+    claim = _claim(svc, rid, clock)
+    assert _shown(svc, rid, "take") is None  # not posted yet
+    with svc.uow() as uow:
+        assert uow.chat.finish(
+            rid, "slack", token=str(claim.token), ref={"ts": "1"}, at=clock.now(), shown="a"
+        )
+        uow.commit()
+    assert _shown(svc, rid, "take") == "a"
+    assert _shown(svc, rid, "take") is None  # taken: unknown until recorded (a crash here)
+    assert _shown(svc, rid, "mark", "b")
+    assert _shown(svc, rid, "take") == "b"
+    # Two deliveries in flight: the first to record wins, the second makes it unknown.
+    assert _shown(svc, rid, "take") is None
+    assert _shown(svc, rid, "mark", "c")
+    assert not _shown(svc, rid, "mark", "d")
+    assert _shown(svc, rid, "take") is None
+    assert svc.chat.ref(rid, "slack") == {"ts": "1"}
+
+
 @pytest.mark.postgres
 def test_concurrent_claims_on_postgresql_give_one_token(pg_url, clock):
     import threading

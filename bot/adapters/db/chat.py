@@ -28,6 +28,10 @@ OF_CHANNEL = select(_c.id, _c.ref).where(
     _c.channel == bindparam("where_channel"), _c.state == POSTED
 )
 MOVE = update(t.chat_messages).where(_c.id == bindparam("where_id"))
+SHOWN = select(_c.shown).where(_HERE, _c.state == POSTED)
+SHOWN_LOCKED = SHOWN.with_for_update()
+FORGET_SHOWN = update(t.chat_messages).where(_HERE, _c.shown.is_not(None))
+MARK_SHOWN = update(t.chat_messages).where(_HERE, _c.state == POSTED, _c.shown.is_(None))
 RELEASE = delete(t.chat_messages).where(
     _HERE, _c.state == POSTING, _c.claim_token == bindparam("where_token")
 )
@@ -90,7 +94,14 @@ class SqlChatMessageRepository:
         return ChatClaim(token=token, retaken=True) if res.rowcount == 1 else ChatClaim()
 
     def finish(
-        self, request_id: str, channel: str, *, token: str, ref: dict[str, Any], at: datetime
+        self,
+        request_id: str,
+        channel: str,
+        *,
+        token: str,
+        ref: dict[str, Any],
+        at: datetime,
+        shown: str | None = None,
     ) -> bool:
         res = self.conn.execute(
             UPDATE_CLAIMED,
@@ -103,9 +114,25 @@ class SqlChatMessageRepository:
                 state=POSTED,
                 claim_token=None,
                 lease_until=None,
+                shown=shown,
             ),
         )
         return bool(res.rowcount == 1)
+
+    def take_shown(self, request_id: str, channel: str) -> str | None:
+        q = SHOWN_LOCKED if self._locking else SHOWN
+        row = self.conn.execute(q, _here(request_id, channel)).first()
+        if row is None or row.shown is None:
+            return None
+        self.conn.execute(FORGET_SHOWN, _here(request_id, channel, shown=None))
+        return str(row.shown)
+
+    def mark_shown(self, request_id: str, channel: str, shown: str) -> bool:
+        if self.conn.execute(MARK_SHOWN, _here(request_id, channel, shown=shown)).rowcount:
+            return True
+        # Another delivery recorded what it showed meanwhile: which came last is unknown.
+        self.conn.execute(FORGET_SHOWN, _here(request_id, channel, shown=None))
+        return False
 
     def abandon(self, request_id: str, channel: str, *, token: str, at: datetime) -> None:
         self.conn.execute(

@@ -46,6 +46,7 @@ SCHEMA_REVISIONS = (
     "0015",
     "0016",
     "0017",
+    "0018",
 )
 SCHEMA_HEAD = SCHEMA_REVISIONS[-1]
 REVISION_ID = re.compile(r"[0-9]{4}")  # how every revision is named (docs/architecture.md)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -271,6 +272,9 @@ chat_messages = Table(
     Column("state", String(16), nullable=False, server_default="posted"),
     Column("claim_token", String(32)),
     Column("lease_until", UtcDateTime),
+    # A digest of what the message shows (0018): an update rendering the same is not sent.
+    # Null while a delivery is in flight (it may be changing it), and when unknown.
+    Column("shown", String(64)),
     UniqueConstraint("request_id", "channel"),
 )
 
@@ -366,6 +370,17 @@ leases = Table(
     Column("name", String(100), primary_key=True),
     Column("holder", String(200), nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
+)
+
+# Each chat's write schedule, shared by the replicas (0018, bot/service/pacing.py): the
+# theoretical arrival time of its next write (GCRA) and the end of a 429's block, in
+# seconds since the epoch.
+send_schedule = Table(
+    "send_schedule",
+    metadata,
+    Column("key", String(120), primary_key=True),
+    Column("tat", Float, nullable=False),
+    Column("blocked_until", Float, nullable=False),
 )
 
 # A channel's inbound updates already processed (Telegram's update_id), so a redelivered

@@ -26,6 +26,7 @@ from bot.adapters.db.leases import SqlLeaseRepository
 from bot.adapters.db.outbox import SqlOutbox
 from bot.adapters.db.refusals import SqlRefusalLog
 from bot.adapters.db.requests import SqlRequestRepository
+from bot.adapters.db.send_schedule import SqlSendScheduleRepository
 from bot.adapters.db.tokens import SqlTokenRepository
 from bot.domain.audit_keys import Keyring
 from bot.ports.store import EventRecorder, StoreUnavailable
@@ -43,6 +44,7 @@ class SqlUnitOfWork(RecordingUnitOfWork):
     channel_state: SqlChannelStateRepository
     divergences: SqlDivergenceRepository
     leases: SqlLeaseRepository
+    send_schedule: SqlSendScheduleRepository
 
     def __init__(
         self,
@@ -84,6 +86,7 @@ class SqlUnitOfWork(RecordingUnitOfWork):
         self.channel_state = SqlChannelStateRepository(conn)
         self.divergences = SqlDivergenceRepository(conn, self)
         self.leases = SqlLeaseRepository(conn)
+        self.send_schedule = SqlSendScheduleRepository(conn)
         self.evidence = SqlEvidenceRepository(conn)
         return self
 

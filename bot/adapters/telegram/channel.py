@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -43,6 +44,7 @@ from bot.adapters.telegram.transport import TelegramTransport, chat_ref
 from bot.adapters.telegram.updates import Malformed, Seen, parse_body, read_update
 from bot.service.chat.interactions import Interactions
 from bot.service.chat.publisher import Publisher
+from bot.service.pacing import SharedSchedule
 from bot.settings import Settings
 
 log = logging.getLogger("bot.telegram")
@@ -74,7 +76,9 @@ class TelegramChannel(ChannelBase):
         def setup(app: App) -> None:
             register(app, deps)
 
-        self.pacer = Pacer(LIMITS)
+        # The flood limits are the bot's: every replica paces against the same schedule.
+        schedule = SharedSchedule(services.uow, SPEC.name)
+        self.pacer = Pacer(LIMITS, clock=time.time, schedule=schedule)
         self.api = TelegramApi(
             settings.bot_token.get_secret_value(), settings.api_url, self.pacer, setup
         )

@@ -8,6 +8,7 @@ give way first, whole lines at a time, so the HTML stays valid.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from dataclasses import dataclass
@@ -103,6 +104,12 @@ class TelegramMarkup(Markup):
         if buttons and message.rollout_buttons is not None:
             markup = rollout_keyboard(message.rollout_buttons)
         return TelegramMessage(text, markup, message.notification)
+
+    def digest(self, rendered: TelegramMessage) -> str:
+        """What an edit changes: the text and the keyboard (editMessageText answers "message
+        is not modified" when neither does)."""
+        keyboard = rendered.keyboard.to_json() if rendered.keyboard is not None else ""
+        return hashlib.sha256(f"{rendered.html}\0{keyboard}".encode()).hexdigest()
 
 
 def user_link(user_id: int, label: str) -> str:

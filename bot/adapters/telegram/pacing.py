@@ -6,16 +6,20 @@ a chat (a call with a ``chat_id``: send, edit) passes through ``Pacer``, the bot
 limiter, so the outbox, command answers and prompts share one budget:
 
 - each chat and the bot as a whole have a GCRA schedule (a token bucket without the
-  timer): a write takes the next free slot of both, and waits for it;
-- a 429 blocks that chat for ``retry_after`` seconds, and the write is tried again after
-  it (at most ``RETRIES`` times); writes already waiting for a slot then wait for a new one
-  after the block instead of going out inside it;
-- a write whose slot is further away than the caller may wait (``rate_limit_args``, in
-  seconds; ``Limits.wait`` otherwise) is not sent at all: ``Paced`` is raised, so the
-  outbox tries again later (with its backoff) instead of holding a delivery.
+  timer, ``bot/domain/pacing.py``): a write takes the next free slot of both, and waits
+  for it. The schedule is the bot's, not the process's: the channel keeps it in the
+  database (``bot/service/pacing.py``), so two replicas share one group's 20 a minute;
+- a 429 blocks that chat for ``retry_after`` seconds (on every replica), and the write is
+  tried again after it (at most ``RETRIES`` times); writes already waiting for a slot then
+  wait for a new one after the block instead of going out inside it;
+- a write whose slot (with the 429s' waits before it) is further away than the caller may
+  wait (``rate_limit_args``, in seconds; ``Limits.wait`` otherwise) is not sent at all:
+  ``Paced`` is raised, so the outbox tries again later instead of holding a delivery until
+  its timeout cuts it (which leaves the delivery unsure whether it posted).
 
-Nothing here locks: a slot is reserved without awaiting, so concurrent writes on the
-loop queue up in order. Calls without a chat (answering a callback query, getMe,
+In memory (a ``LocalSchedule``), a slot is reserved without awaiting, so concurrent writes
+on the loop queue up in order; in the database, each reservation is one short transaction
+in a thread, the lanes locked. Calls without a chat (answering a callback query, getMe,
 setWebhook) are not paced, only retried after a 429 when the caller may wait that long; a
 429 on one of them holds only later calls of that method, never the writes to chats nor
 the other methods (one slow ``setWebhook`` must not silence every tap answer).
@@ -27,14 +31,18 @@ import asyncio
 import logging
 import time
 import warnings
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
+
+from bot.domain.pacing import LocalSchedule, Rate, TooFar
+
+__all__ = ["Limits", "Paced", "Pacer", "Rate", "Schedule", "retry_after_seconds"]
 
 log = logging.getLogger("bot.telegram")
 
@@ -44,31 +52,11 @@ Result = bool | dict[str, Any] | list[dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
-class Rate:
-    """At most ``count`` writes in any ``per`` seconds, of which ``burst`` may go at once.
-
-    The slots are ``interval`` apart, with ``burst - 1`` of them available early, so a
-    window of ``per`` seconds never holds more than ``count``.
-    """
-
-    count: int
-    per: float
-    burst: int = 1
-
-    @property
-    def interval(self) -> float:
-        return self.per / max(self.count - self.burst, 1)
-
-    @property
-    def tolerance(self) -> float:
-        return (self.burst - 1) * self.interval
-
-
-@dataclass(frozen=True, slots=True)
 class Limits:
-    bot: Rate = Rate(30, 1.0, burst=5)
-    group: Rate = Rate(20, 60.0, burst=3)
-    private: Rate = Rate(1, 1.0)
+    # Telegram's (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this)
+    bot: Rate = Rate(30, 1.0, burst=5)  # noqa: RUF009 (frozen)
+    group: Rate = Rate(20, 60.0, burst=3)  # noqa: RUF009 (frozen)
+    private: Rate = Rate(1, 1.0)  # noqa: RUF009 (frozen)
     wait: float = 10.0  # seconds a write may wait for its slot, unless its caller says
 
 
@@ -94,6 +82,19 @@ def _call(endpoint: str) -> str:
     return f"call:{endpoint}"
 
 
+class Schedule(Protocol):
+    """Where the lanes are (``bot/domain/pacing.py``): this process's memory, or the
+    database for every replica (``bot/service/pacing.py``)."""
+
+    blocking: bool  # True: it does I/O, and is called in a thread
+
+    def take(
+        self, rates: Mapping[str, Rate], *, hold: str, now: float, max_wait: float
+    ) -> float: ...
+    def hold(self, key: str, until: float) -> None: ...
+    def held_until(self, key: str) -> float: ...
+
+
 class Pacer(BaseRateLimiter[float]):
     def __init__(
         self,
@@ -101,12 +102,15 @@ class Pacer(BaseRateLimiter[float]):
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        schedule: Schedule | None = None,
     ) -> None:
+        """``schedule``: the chats' and the bot's lanes (this process's by default; shared
+        by the replicas, its times must be the same for all: ``clock=time.time``)."""
         self.limits = limits or Limits()
         self.clock = clock
         self.sleep = sleep
-        self._tat: dict[str, float] = {}  # theoretical arrival time, per chat and "*" (the bot)
-        self._blocked: dict[str, float] = {}  # a 429 said: not before this time
+        self.schedule: Schedule = schedule or LocalSchedule()
+        self.calls = LocalSchedule()  # the holds of calls tied to no chat: this process's
         self.retry_afters = 0  # 429s seen (for logs and tests)
 
     async def initialize(self) -> None:
@@ -120,44 +124,55 @@ class Pacer(BaseRateLimiter[float]):
             return self.limits.group
         return self.limits.private
 
+    def _lanes(self, chat: str | None, endpoint: str) -> tuple[Schedule, dict[str, Rate], str]:
+        """The schedule, the keys' rates and the key a 429 holds, for a write to ``chat``
+        (or a call of ``endpoint`` tied to no chat: not paced)."""
+        if chat is None:
+            return self.calls, {}, _call(endpoint)
+        return self.schedule, {"*": self.limits.bot, chat: self.rate_for(chat)}, chat
+
     def reserve(self, chat: str | None, max_wait: float, endpoint: str = "") -> float:
         """Take the next slot for a write to ``chat`` (None: a call of ``endpoint`` tied to
         no chat, not paced); the seconds to wait.
 
         Raises ``Paced`` (reserving nothing) when that is more than ``max_wait``.
         """
-        now = self.clock()
-        keys = ["*", chat] if chat is not None else []
-        start = max(now, self._blocked.get(chat if chat is not None else _call(endpoint), 0.0))
-        for key in keys:
-            rate = self.limits.bot if key == "*" else self.rate_for(key)
-            start = max(start, self._tat.get(key, now) - rate.tolerance)
-        wait = start - now
-        if wait > max_wait:
-            raise Paced(chat or endpoint or "*", wait)
-        for key in keys:
-            rate = self.limits.bot if key == "*" else self.rate_for(key)
-            self._tat[key] = max(self._tat.get(key, now), start) + rate.interval
-        return wait
-
-    async def _wait_for_slot(self, chat: str | None, max_wait: float, endpoint: str) -> None:
-        """Reserve a slot and sleep until it; a 429 that came meanwhile (another write to the
-        chat, or another call of the endpoint) blocks it past that slot: then take a new one,
-        within what is left to wait."""
-        deadline = self.clock() + max_wait
-        key = chat if chat is not None else _call(endpoint)
-        wait = self.reserve(chat, max_wait, endpoint)
-        while wait > 0:
-            await self.sleep(wait)
-            now = self.clock()
-            blocked = self._blocked.get(key, 0.0) > now
-            wait = self.reserve(chat, deadline - now, endpoint) if blocked else 0.0
+        schedule, rates, hold = self._lanes(chat, endpoint)
+        try:
+            return schedule.take(rates, hold=hold, now=self.clock(), max_wait=max_wait)
+        except TooFar as exc:
+            raise Paced(chat or endpoint or "*", exc.seconds) from None
 
     def block(self, chat: str | None, seconds: float, endpoint: str = "") -> None:
         """A 429: no write to ``chat`` (or, tied to no chat, no call of ``endpoint``) for
         ``seconds``."""
-        key = chat if chat is not None else _call(endpoint)
-        self._blocked[key] = max(self._blocked.get(key, 0.0), self.clock() + seconds)
+        schedule, _rates, hold = self._lanes(chat, endpoint)
+        schedule.hold(hold, self.clock() + seconds)
+
+    def blocked_until(self, chat: str | None, endpoint: str = "") -> float:
+        schedule, _rates, hold = self._lanes(chat, endpoint)
+        return schedule.held_until(hold)
+
+    async def _off_loop(self, chat: str | None, call: Callable[..., Any], *args: Any) -> Any:
+        """``call(*args)``, in a thread when the schedule does I/O (the database)."""
+        if chat is not None and self.schedule.blocking:
+            return await asyncio.to_thread(call, *args)
+        return call(*args)
+
+    async def _wait_for_slot(self, chat: str | None, deadline: float, endpoint: str) -> None:
+        """Reserve a slot and sleep until it; a 429 that came meanwhile (another write to the
+        chat, on any replica, or another call of the endpoint) blocks it past that slot: then
+        take a new one, before ``deadline``."""
+        wait = await self._off_loop(chat, self.reserve, chat, deadline - self.clock(), endpoint)
+        while wait > 0:
+            await self.sleep(wait)
+            now = self.clock()
+            blocked = await self._off_loop(chat, self.blocked_until, chat, endpoint) > now
+            wait = (
+                await self._off_loop(chat, self.reserve, chat, deadline - now, endpoint)
+                if blocked
+                else 0.0
+            )
 
     async def process_request(
         self,
@@ -168,16 +183,20 @@ class Pacer(BaseRateLimiter[float]):
         data: dict[str, Any],
         rate_limit_args: float | None,
     ) -> Result:
+        """The call, after its slot and any 429's ``retry_after``, all within what the
+        caller may wait: past that, ``Paced`` (or the ``RetryAfter``) is raised, and nothing
+        was sent."""
         max_wait = self.limits.wait if rate_limit_args is None else rate_limit_args
+        deadline = self.clock() + max_wait
         chat = str(data["chat_id"]) if data.get("chat_id") is not None else None
         for attempt in range(RETRIES + 1):
-            await self._wait_for_slot(chat, max_wait, endpoint)
+            await self._wait_for_slot(chat, deadline, endpoint)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
                 seconds = retry_after_seconds(exc)
                 self.retry_afters += 1
-                self.block(chat, seconds, endpoint)
+                await self._off_loop(chat, self.block, chat, seconds, endpoint)
                 log.warning(
                     "Telegram flood control on %s to chat %s: retry after %gs (attempt %d)",
                     endpoint,
@@ -185,6 +204,6 @@ class Pacer(BaseRateLimiter[float]):
                     seconds,
                     attempt + 1,
                 )
-                if attempt == RETRIES or seconds > max_wait:
+                if attempt == RETRIES or self.clock() + seconds > deadline:
                     raise
         raise AssertionError("unreachable")

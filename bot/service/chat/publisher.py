@@ -12,6 +12,12 @@ they reach the platform); this stage does the rest, in two transactions per deli
    that post first), update, or reply (a reminder, a notice);
 3. with the outcome (``record``): where the message was posted, or the claim given up.
 
+An update that renders what the message shows already is not sent: it would spend a write
+of the platform's rate limit (Telegram's 20 a minute per group) to change nothing. What the
+message shows is kept as a digest with its ref (``chat_messages.shown``), so it holds across
+restarts and replicas: taken (and forgotten) with the claim, recorded with the outcome. A
+delivery that fails or crashes in between leaves it unknown, and the next one edits.
+
 Deliveries for one request are serialised in this process, so an update racing its post
 cannot post the message twice.
 """
@@ -68,6 +74,9 @@ class Slot:
     given_up: str | None = None  # "abandon" (it may have posted) or "release" (it did not)
     failed: BaseException | None = None  # the post failed: the slot's other rows wait too
     shown: bool = False  # the message shows this view already
+    known: str | None = None  # what the message showed (its digest), taken with the claim
+    took_known: bool = False
+    shows: str | None = None  # what it shows after this delivery: to record
 
     @property
     def request_id(self) -> str:
@@ -131,6 +140,8 @@ class Publisher:
             if item.kind != CHAT_NOTICE and slot.ref is None and slot.claim is None:
                 slot.claim = self._claim(uow, rid, now)
                 slot.ref = slot.claim.ref
+            if _shows(item) and slot.ref is not None and not slot.took_known:
+                slot.known, slot.took_known = uow.chat.take_shown(rid, self.channel), True
             if item.kind == CHAT_EVIDENCE:
                 out[item.id] = Prepared(slot, pictures=_pictures(uow, rid))
                 continue
@@ -191,6 +202,10 @@ class Publisher:
         slot.shown = True
         if posted:
             return f"posted {self._where(ref)}"
+        digest = self.markup.digest(rendered)
+        if slot.known == digest:
+            slot.shows = digest
+            return f"{self._where(ref)} shows it already: not sent"
         try:
             updated = await self.transport.update(ref, rendered)
         except MessageGone as exc:
@@ -202,6 +217,7 @@ class Publisher:
                 exc,
             )
             return f"message deleted in {self.channel}: left alone"
+        slot.shows = digest
         if updated is Updated.UNCHANGED:
             return f"{self._where(ref)} already shows it"
         return f"{note}updated {self._where(ref)} ({slot.view.request.state.value})"
@@ -227,10 +243,15 @@ class Publisher:
         except ChatRefused as exc:
             slot.given_up, slot.failed = "release", exc  # refused: nothing was posted
             raise
-        except Exception as exc:
-            slot.given_up, slot.failed = "abandon", exc  # posted or not: look next time
+        except BaseException as exc:  # the outbox's timeout cancels too: on the wire or not
+            slot.given_up = "abandon"  # posted or not: look next time
+            slot.failed = (
+                exc if isinstance(exc, Exception) else RuntimeError("the post was cut short")
+            )
             raise
         slot.ref = slot.posted = ref
+        if found is None:
+            slot.shows = self.markup.digest(rendered)
         if found is not None:
             return ref, False, "found the earlier post; "  # and show the current state on it
         return ref, True, ""
@@ -293,12 +314,19 @@ class Publisher:
             return False
         slot = prepared.slot
         token = slot.claim.token if slot.claim is not None else None
+        rid = slot.request_id
+        if slot.shows is not None and slot.posted is None and not slot.recorded:
+            # Not durable: lost, it stays unknown, and the next update edits.
+            slot.recorded = True
+            uow.chat.mark_shown(rid, self.channel, slot.shows)
         if token is None or slot.recorded:
             return False
-        rid = slot.request_id
         if slot.posted is not None:
             slot.recorded = True
-            if not uow.chat.finish(rid, self.channel, token=token, ref=slot.posted, at=now):
+            shows = slot.shows
+            if not uow.chat.finish(
+                rid, self.channel, token=token, ref=slot.posted, at=now, shown=shows
+            ):
                 log.warning(
                     "the claim on request %s's %s message ran out while posting %s; the "
                     "deliverer that took it over looks for this post first",
@@ -314,6 +342,11 @@ class Publisher:
             slot.recorded = True
             uow.chat.abandon(rid, self.channel, token=token, at=now)
         return False
+
+
+def _shows(item: OutboxItem) -> bool:
+    """The row shows the request's message (``Publisher._show``): posts or updates it."""
+    return item.kind not in (CHAT_REMIND, CHAT_NOTICE, CHAT_EVIDENCE, CHAT_ALERT)
 
 
 def _pictures(uow: UnitOfWork, request_id: str) -> tuple[Picture, ...]:

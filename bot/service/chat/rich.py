@@ -9,6 +9,7 @@ channel's markup (mrkdwn, HTML, ...), and ``plain`` renders without any
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -218,6 +219,12 @@ class Markup:
         """A divergence's alert (bot/service/chat/alerts.py) with its buttons, where this
         channel has buttons (the base has none)."""
         return self.reply(reply)
+
+    def digest(self, rendered: Any) -> str:
+        """What tells two renderings of a message apart, in 64 characters: an update that
+        renders what the message shows already is not sent (``publisher.py``). A hash of
+        its ``repr``; a channel whose rendering has no faithful ``repr`` overrides it."""
+        return hashlib.sha256(repr(rendered).encode()).hexdigest()
 
 
 PLAIN = Markup()

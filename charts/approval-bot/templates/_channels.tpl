@@ -40,13 +40,10 @@ secrets:
   APPROVAL_BOT_TELEGRAM_WEBHOOK_SECRET: {{ .webhookSecret | quote }}
 chat: {{ or (.chatId | toString) .botToken .webhookSecret | ne "" }}
 callbacks: [/telegram/webhook]
-{{- if eq .mode "polling" }}
-singleReplica:
-  what: Telegram polling
-  why: "Telegram answers a second poller 409 Conflict; set channels.telegram.mode=webhook (with publicUrl) to run several replicas"
-{{- else }}
+{{- /* Polling scales too: the replicas take turns by a lease in the database, one polling
+  getUpdates and the others standing by (README.md, "Telegram"), so a rolling update's new
+  pod waits for the old one's lease instead of meeting Telegram's 409 Conflict. */}}
 singleReplica: {}
-{{- end }}
 {{- end }}
 
 {{/* Every channel, rendered: name → the YAML above, as a dict. */}}

@@ -4,8 +4,10 @@ control, reminders, and Telegram's answers that are harmless or final."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -27,6 +29,7 @@ from tests.adapters.telegram.fake_telegram import (
 )
 from tests.builders import directory, policy_patch
 from tests.fakes import FakeClock
+from tests.support.processes import wait_for
 
 
 def _outbox(bot: TelegramBot, rid: str) -> list[OutboxItem]:
@@ -111,6 +114,79 @@ def test_a_burst_of_50_requests_into_one_group(webhook_bot: TelegramBot) -> None
         lambda: all(i.state is OutboxState.DELIVERED for rid in ids for i in _outbox(bot, rid)),
         "every post to be marked delivered",
     )
+
+
+def test_a_burst_on_two_replicas_is_posted_once_each_within_the_groups_rate(
+    sqlite_url: str, telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two replicas on one database, 60 submissions at once, half on each: every request
+    is posted once, the fake Telegram (20 writes per group per window, as Telegram's 20 a
+    minute) never answers 429 since both pace against one schedule, and no delivery takes
+    over a claim "that may have been sent" (241 such false warnings were logged for 60)."""
+    caplog.set_level(logging.INFO)
+    with (
+        running_bot(sqlite_url, telegram) as one,
+        running_bot(sqlite_url, telegram, mode="webhook") as two,
+    ):
+        ids = [
+            (one, two)[n % 2].submit(
+                model_name=f"burst-{n}", staging_run_id=f"kfp-{n}", requested_by="dave"
+            )
+            for n in range(60)
+        ]
+        wait_for(
+            lambda: all(one.container.services.chat.ref(rid, "telegram") for rid in ids),
+            timeout=60,
+            description="60 request messages to be posted",
+        )
+        wait_for(
+            lambda: all(i.state is OutboxState.DELIVERED for rid in ids for i in _outbox(one, rid)),
+            timeout=30,
+            description="every post to be marked delivered",
+        )
+    posts = [c for c in telegram.calls("sendMessage") if c["chat_id"] == GROUP]
+    names = sorted(re.search(r"burst-\d+", c["text"]).group(0) for c in posts)  # type: ignore[union-attr]
+    assert names == sorted(f"burst-{n}" for n in range(60))  # each once
+    taken_over = [r.getMessage() for r in caplog.records if "taking over" in r.getMessage()]
+    assert taken_over == []
+    assert telegram.violations == []
+    assert len(telegram.flood_errors()) <= 2  # timing noise only: the rate is shared
+
+
+def test_a_burst_through_429s_takes_over_no_post(
+    sqlite_url: str, telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    """60 submissions at once while Telegram answers 429s: a burst logged 241 warnings
+    "taking over a Telegram post that may have been sent" when none had been. A post waited
+    for its slot, then for each 429's retry_after, each wait within what a write may wait
+    but all of them together past the delivery's timeout: the outbox cut it unrecorded, its
+    claim held for the whole lease, and the next delivery took it over as if it may have
+    posted. The waits together now stay within the write's budget (``Paced`` /
+    ``RetryAfter`` are raised in time), so the claim is released: nothing was sent.
+
+    The times scale with TEST_LIMITS (a write waits 1 s here, 10 s in production): the
+    delivery's timeout 3 s (30 s), the claims' lease 3 s (60 s)."""
+    caplog.set_level(logging.INFO)
+    telegram.fail("sendMessage", *[flood(1) for _ in range(12)])
+    with running_bot(sqlite_url, telegram, outbox_lease_seconds=3.0) as bot:
+        dispatcher = bot.container.dispatcher
+        dispatcher.retry = replace(dispatcher.retry, timeout_seconds=3.0)
+        ids = [
+            bot.submit(model_name=f"burst-{n}", staging_run_id=f"kfp-{n}", requested_by="dave")
+            for n in range(60)
+        ]
+        wait_for(
+            lambda: all(bot.container.services.chat.ref(rid, "telegram") for rid in ids),
+            timeout=60,
+            description="60 request messages to be posted",
+        )
+    posts = [c for c in telegram.calls("sendMessage") if c["chat_id"] == GROUP]
+    names = sorted(re.search(r"burst-\d+", c["text"]).group(0) for c in posts)  # type: ignore[union-attr]
+    assert names == sorted(f"burst-{n}" for n in range(60))  # each once
+    taken_over = [r.getMessage() for r in caplog.records if "taking over" in r.getMessage()]
+    assert taken_over == []
+    timed_out = [r.getMessage() for r in caplog.records if "timed out" in r.getMessage()]
+    assert timed_out == []
 
 
 def test_retry_after_is_waited_out_and_nothing_is_lost(webhook_bot: TelegramBot) -> None:
@@ -216,15 +292,40 @@ def _redeliver_update(bot: TelegramBot, rid: str, key: str) -> OutboxItem:
     return item
 
 
-def test_message_is_not_modified_is_harmless(webhook_bot: TelegramBot) -> None:
+def test_an_update_that_changes_nothing_is_not_sent(webhook_bot: TelegramBot) -> None:
+    """An edit to what the message shows already would spend one of the group's 20 writes a
+    minute for Telegram's "message is not modified": it is not sent. A real change is."""
     bot = webhook_bot
     rid = bot.submit(requested_by="dave")
     bot.message(rid)
+    for n in range(3):  # the same update again, as a redelivery or a second replica sends it
+        item = _redeliver_update(bot, rid, f"{rid}:update:again-{n}:telegram")
+        assert item.state is OutboxState.DELIVERED
+    assert bot.telegram.log("editMessageText") == []
+
+    bot.container.services.commands.vote(rid, Identity("cli", "carol"), VoteKind.APPROVE)
+    bot.wait_message(rid, lambda m: "carol approved via cli" in m.text, "the vote")
+    assert [c.status for c in bot.telegram.log("editMessageText")] == [200]
+    _redeliver_update(bot, rid, f"{rid}:update:after-vote:telegram")
+    assert [c.status for c in bot.telegram.log("editMessageText")] == [200]
+
+
+def test_message_is_not_modified_is_harmless(webhook_bot: TelegramBot) -> None:
+    """When what the message shows is unknown (a delivery crashed before recording it), the
+    edit is sent, and Telegram's "message is not modified" is no failure."""
+    bot = webhook_bot
+    rid = bot.submit(requested_by="dave")
+    bot.message(rid)
+    with bot.container.services.uow() as uow:
+        uow.chat.take_shown(rid, "telegram")
+        uow.commit()
     item = _redeliver_update(bot, rid, f"{rid}:update:again:telegram")
     assert item.state is OutboxState.DELIVERED
     log = bot.telegram.log("editMessageText")
     assert [c.status for c in log] == [400]
     assert "message is not modified" in log[0].description
+    _redeliver_update(bot, rid, f"{rid}:update:again-2:telegram")
+    assert len(bot.telegram.log("editMessageText")) == 1  # known again: not sent
 
 
 def test_a_deleted_message_is_left_alone(webhook_bot: TelegramBot) -> None:
