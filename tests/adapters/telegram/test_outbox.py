@@ -306,6 +306,12 @@ def test_an_update_that_changes_nothing_is_not_sent(webhook_bot: TelegramBot) ->
     bot.container.services.commands.vote(rid, Identity("cli", "carol"), VoteKind.APPROVE)
     bot.wait_message(rid, lambda m: "carol approved via cli" in m.text, "the vote")
     assert [c.status for c in bot.telegram.log("editMessageText")] == [200]
+    # The edit is shown before its outcome (and what it showed) is recorded: until then
+    # nobody knows what the message shows, and an update then would edit again (harmlessly).
+    in_flight = (OutboxState.PENDING, OutboxState.DELIVERING)
+    eventually(
+        lambda: all(i.state not in in_flight for i in _outbox(bot, rid)), "the vote's outcome"
+    )
     _redeliver_update(bot, rid, f"{rid}:update:after-vote:telegram")
     assert [c.status for c in bot.telegram.log("editMessageText")] == [200]
 
