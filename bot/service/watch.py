@@ -112,6 +112,8 @@ class Watch:
         with self.uow() as uow:
             now = self.clock.now()
             current = uow.divergences.open_for(model)
+            if current is not None:  # locked: what someone asks meanwhile is not overwritten
+                current = uow.divergences.get(current.id, for_update=True)
             if not seen.diverged:
                 if current is None:
                     return "agree"

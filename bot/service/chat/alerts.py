@@ -170,7 +170,8 @@ class Alerts:
     def record(self, uow: UnitOfWork, slot: AlertSlot) -> bool:
         if slot.posted is None:
             return False
-        found = uow.divergences.get(slot.divergence.id)
+        # locked: what someone asks meanwhile (its ``detail``) is not overwritten
+        found = uow.divergences.get(slot.divergence.id, for_update=True)
         if found is None:
             return False
         found.refs[self.channel] = slot.posted
