@@ -140,7 +140,11 @@ def test_a_database_outage_is_503_then_recovers_without_losing_anything(outage):
 
     log = bot.log()
     assert "Traceback" not in log
-    warnings = [line for line in log.splitlines() if " WARNING " in line and "database" in line]
-    assert 1 <= len(warnings) <= 3, "\n".join(warnings)
+    # One line per kind of failure (bot/adapters/db/health.py). A cut TCP proxy shows psycopg's
+    # "server closed the connection unexpectedly" while connecting and while reading, then
+    # "Connection refused"; a pool that ran dry its timeout. (The audit key's warning at start
+    # says "database" too, and is not one of them.)
+    warnings = [line for line in log.splitlines() if " WARNING bot.db " in line]
+    assert 1 <= len(warnings) <= 4, "\n".join(warnings)
     assert len({w.split("] ", 1)[1] for w in warnings}) == len(warnings), warnings
     assert "database is reachable again" in log
