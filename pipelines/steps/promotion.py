@@ -22,6 +22,7 @@ from pipelines.errors import (
 )
 from pipelines.steps import kube, registry, rollout, serving
 from pipelines.steps.approvals import BotClient, BotRequestError
+from pipelines.steps.deploy_guard import require_champion, verify_divergence
 
 log = logging.getLogger(__name__)
 
@@ -146,57 +147,6 @@ def verify_approval(
         model_version,
     )
     return state
-
-
-def check_divergence(
-    divergence: dict[str, Any], *, divergence_id: str, model_name: str, model_version: str
-) -> str:
-    """Refuse unless the divergence is open, about this model, someone asked to deploy the
-    champion, and the champion it saw is this version; return ``"deploy_champion"``."""
-    what = f"divergence {divergence_id}"
-    if divergence.get("model") != model_name:
-        raise ApprovalError(
-            f"{what} is about {divergence.get('model')!r}, not {model_name!r}: refusing to deploy"
-        )
-    if not divergence.get("open"):
-        raise ApprovalError(
-            f"{what} of {model_name} is resolved already ({divergence.get('resolution')}): "
-            "nothing to deploy"
-        )
-    asked = divergence.get("asked") or {}
-    if asked.get("action") != "deploy_champion":
-        raise ApprovalError(
-            f"nobody asked to deploy the champion for {what} of {model_name}: refusing to deploy"
-        )
-    if str(divergence.get("champion_version") or "") != model_version:
-        raise ApprovalError(
-            f"{what} saw @champion on v{divergence.get('champion_version')}, but this run "
-            f"deploys v{model_version}: refusing to deploy"
-        )
-    return "deploy_champion"
-
-
-def verify_divergence(divergence_id: str, *, model_name: str, model_version: str) -> str:
-    """Ask the bot for the divergence and check it (``check_divergence``)."""
-    try:
-        divergence = BotClient.from_env().divergence(divergence_id)
-    except ConfigurationError as error:
-        raise ApprovalError(f"cannot verify the divergence: {error}") from error
-    except BotRequestError as error:
-        if error.status == 404:
-            raise ApprovalError(f"divergence {divergence_id} does not exist") from error
-        raise ApprovalError(f"cannot verify divergence {divergence_id}: {error}") from error
-    asked = check_divergence(
-        divergence, divergence_id=divergence_id, model_name=model_name, model_version=model_version
-    )
-    log.info(
-        "divergence %s: %s asked to deploy %s v%s (@champion)",
-        divergence_id,
-        (divergence.get("asked") or {}).get("by"),
-        model_name,
-        model_version,
-    )
-    return asked
 
 
 @dataclass(frozen=True)
@@ -369,16 +319,6 @@ def promote(
     )
     log.info("InferenceService %s is Ready on %s", target, uri)
     return Promoted(change.champion_version, change.archived_version, uri)
-
-
-def require_champion(client: Any, model_name: str, model_version: str) -> None:
-    """A deploy of @champion serves it only while @champion still names ``model_version``."""
-    champion = registry.alias_version(client, model_name, registry.CHAMPION)
-    if champion != model_version:
-        raise ApprovalError(
-            f"@champion of {model_name} names v{champion} now, not v{model_version}: someone "
-            "moved it since the deploy was asked; refusing to deploy (the watch judges again)"
-        )
 
 
 def _canary(plan: Any, control: Any) -> Any:

@@ -27,7 +27,7 @@ from bot.service.identity import Identity
 from bot.service.promotions import poll_deploys
 from bot.service.stages import as_stage
 from pipelines.errors import ApprovalError
-from pipelines.steps import promotion
+from pipelines.steps import deploy_guard, promotion
 from tests.adapters.test_serving_watch import ISVC, NS, PREFIX, World, world  # noqa: F401
 from tests.pipelines.kube_fake import FAILS
 from tests.support.bot_server import BotServer, running_bot
@@ -168,13 +168,13 @@ def test_the_guard_refuses_a_run_nobody_asked_for(
     assert world.watch().check().outcomes == {world.name: "diverged"}
     [found] = world.svc.queries.open_divergences()
     with pytest.raises(ApprovalError, match="nobody asked to deploy the champion"):
-        promotion.verify_divergence(found.id, model_name=world.name, model_version="1")
+        deploy_guard.verify_divergence(found.id, model_name=world.name, model_version="1")
     with pytest.raises(ApprovalError, match="does not exist"):
-        promotion.verify_divergence("0123456789ab", model_name=world.name, model_version="1")
+        deploy_guard.verify_divergence("0123456789ab", model_name=world.name, model_version="1")
     world.svc.watch.deploy_champion(found.id, Identity("cli", "carol"))
     with pytest.raises(ApprovalError, match="saw @champion on v1, but this run deploys v2"):
-        promotion.verify_divergence(found.id, model_name=world.name, model_version="2")
-    assert promotion.verify_divergence(found.id, model_name=world.name, model_version="1")
+        deploy_guard.verify_divergence(found.id, model_name=world.name, model_version="2")
+    assert deploy_guard.verify_divergence(found.id, model_name=world.name, model_version="1")
 
 
 def test_a_failed_deploy_is_told_in_the_alert_and_its_buttons_come_back(
