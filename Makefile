@@ -10,6 +10,10 @@ VAR    ?= var
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 MLFLOW_PORT ?= 5000
+# MLflow's usage telemetry is off for everything make starts (the bot, MLflow, the pipelines,
+# the tests): nothing here may reach out, and its thread sets and unsets an environment
+# variable while kfp.local's tasks read os.environ (a KeyError that failed `make demo` once).
+export MLFLOW_DISABLE_TELEMETRY ?= true
 
 .DEFAULT_GOAL := help
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
